@@ -1,0 +1,23 @@
+"""Area subtrees: a coordinator of a street sees every community below it."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Area
+
+
+def in_subtree(area: Area) -> ColumnElement[bool]:
+    """A filter on `Area` rows: this area and everything below it (paths are prefixes of their children's)."""
+    return col(Area.path).startswith(area.path)
+
+
+async def subtree_ids(session: AsyncSession, *, area: Area) -> list[int]:
+    result = await session.exec(select(Area.id).where(in_subtree(area)))
+    return [area_id for area_id in result.all() if area_id is not None]
+
+
+def child_path(parent: Area | None, code: str) -> str:
+    return f"{parent.path if parent else '/'}{code}/"

@@ -1,0 +1,50 @@
+"""The programme's monthly visit rate (月探访率), defined once; the bot, the dashboard and reports all use this.
+
+Rate = active consenting elders with at least one completed visit of any mode (home, phone/video, remote
+monitoring: the guideline counts all three) in the month / all active consenting elders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care.areas import in_subtree
+from storage.enums import ElderStatus, VisitStatus
+from storage.models import Area, Elder, Visit
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRate:
+    eligible: int  # active, consenting elders
+    visited: int  # of those, with at least one completed visit in the month
+
+    @property
+    def rate(self) -> float:
+        """1.0 when nobody is eligible: an area with no elders has nobody left unvisited."""
+        return self.visited / self.eligible if self.eligible else 1.0
+
+    @property
+    def percent(self) -> str:
+        return f"{self.rate * 100:.1f}%"
+
+
+def eligible_elders_filter():  # type: ignore[no-untyped-def]
+    """The denominator's condition, for queries that break the rate down further."""
+    return (col(Elder.status) == ElderStatus.ACTIVE) & col(Elder.consent).is_(True)
+
+
+async def visit_rate(session: AsyncSession, *, month: str, area: Area) -> VisitRate:
+    """The rate for the elders of `area`'s subtree in `month` ("YYYY-MM")."""
+    in_area = select(Area.id).where(in_subtree(area))
+    eligible_q = (
+        select(func.count()).select_from(Elder).where(eligible_elders_filter(), col(Elder.community_id).in_(in_area))
+    )
+    visited_elders = select(Visit.elder_id).where(Visit.month == month, Visit.status == VisitStatus.DONE).distinct()
+    visited_q = eligible_q.where(col(Elder.id).in_(visited_elders))
+    eligible = (await session.exec(eligible_q)).one()
+    visited = (await session.exec(visited_q)).one()
+    return VisitRate(eligible=int(eligible), visited=int(visited))

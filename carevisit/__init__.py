@@ -1,0 +1,1 @@
+"""carevisit: the composition root and the `carevisit` command."""

@@ -1,0 +1,3 @@
+from carevisit.cli import main
+
+main()

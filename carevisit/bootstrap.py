@@ -1,0 +1,42 @@
+"""The composition root: the one place that reads settings and wires adapters into the services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care.clock import Clock, SystemClock
+from config import Settings
+from storage import schema
+from storage.db import make_engine, make_session_factory
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+
+@asynccontextmanager
+async def runtime(
+    settings: Settings, *, clock: Clock | None = None, check_schema: bool = True
+) -> AsyncIterator[Runtime]:
+    """Engine and sessions for one command or the service; refuses an out-of-date schema unless told not to."""
+    engine = make_engine(settings.database_url)
+    try:
+        if check_schema:
+            await schema.ensure_up_to_date(engine)
+        yield Runtime(
+            settings=settings,
+            clock=clock or SystemClock(),
+            engine=engine,
+            sessions=make_session_factory(engine),
+        )
+    finally:
+        await engine.dispose()

@@ -1,0 +1,1 @@
+"""One module per command group; `carevisit.cli` adds each to the main app."""

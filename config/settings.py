@@ -1,0 +1,184 @@
+"""Service settings, read from `CAREVISIT_*` environment variables and an optional `.env` file.
+
+Only the composition root (`carevisit.bootstrap`) loads settings; everything else gets plain values passed in.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./carevisit.db"
+_SUPPORTED_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+_TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+
+
+class SettingsError(ValueError):
+    """Settings could not be loaded; `problems` maps each `CAREVISIT_*` variable to what is wrong with it."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{name}: {why}" for name, why in problems.items()))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CAREVISIT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    database_url: str = DEFAULT_DATABASE_URL
+    timezone: str = "Asia/Shanghai"
+    default_region: str = "CN"
+    language: Literal["zh_CN", "en"] = "zh_CN"
+
+    telegram_token: SecretStr | None = None
+    telegram_api_base: AnyHttpUrl | None = None
+    # Shared with Telegram in webhook mode so forged webhook posts are refused.
+    telegram_webhook_secret: SecretStr | None = None
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base: AnyHttpUrl | None = None
+
+    public_url: AnyHttpUrl | None = None
+    # Signs one-time acknowledgement links and dashboard sessions; required once PUBLIC_URL is set.
+    secret_key: SecretStr | None = None
+    redis_url: str | None = None
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=1, le=65535)
+
+    plan_time: time = time(1, 0)
+    reminder_time: time = time(9, 0)
+    visit_policy_file: Path | None = None
+    escalation_policy_file: Path | None = None
+    # Shown to a volunteer who reports suspected infectious symptoms.
+    epidemic_instructions: str = "请做好个人防护，保持距离，立即联系社区卫生服务中心，按当地疫情防控规定处置。"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0]
+        if scheme not in _SUPPORTED_DATABASE_SCHEMES:
+            raise ValueError(f"use one of {', '.join(s + '://' for s in _SUPPORTED_DATABASE_SCHEMES)}, not {scheme!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (for example Asia/Shanghai)") from None
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        region = value.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {value!r} (for example CN)")
+        return region
+
+    @field_validator("telegram_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _TELEGRAM_TOKEN.match(value.get_secret_value()):
+            raise ValueError("not a Telegram bot token (expected 123456:ABC…)")
+        return value
+
+    @field_validator("twilio_account_sid")
+    @classmethod
+    def _sid_shape(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"AC[0-9a-fA-F]{32}", value):
+            raise ValueError("not a Twilio account SID (AC followed by 32 hex digits)")
+        return value
+
+    @field_validator("twilio_from")
+    @classmethod
+    def _from_is_e164(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            raise ValueError("give the sending number in international form, e.g. +8613800138000") from None
+        if not phonenumbers.is_valid_number(number):
+            raise ValueError("not a valid phone number")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    @model_validator(mode="after")
+    def _twilio_complete(self) -> Settings:
+        given = [self.twilio_account_sid, self.twilio_auth_token]
+        if any(given) and not all(given):
+            raise ValueError("CAREVISIT_TWILIO_ACCOUNT_SID and CAREVISIT_TWILIO_AUTH_TOKEN go together")
+        if all(given) and not (self.twilio_from or self.twilio_messaging_service_sid):
+            raise ValueError(
+                "with Twilio credentials set CAREVISIT_TWILIO_FROM or CAREVISIT_TWILIO_MESSAGING_SERVICE_SID"
+            )
+        if self.public_url is not None and self.secret_key is None:
+            raise ValueError("CAREVISIT_PUBLIC_URL needs CAREVISIT_SECRET_KEY to sign acknowledgement links")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_token is not None
+
+    @property
+    def twilio_enabled(self) -> bool:
+        return self.twilio_account_sid is not None and self.twilio_auth_token is not None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Load settings, turning pydantic's errors into a `SettingsError` that names each variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(_problems_by_variable(error)) from None
+
+
+def _problems_by_variable(error: ValidationError) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    for detail in error.errors():
+        field = str(detail["loc"][0]) if detail["loc"] else ""
+        name = f"CAREVISIT_{field.upper()}" if field else "settings"
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        problems[name] = message
+    return problems
+
+
+def masked(settings: Settings) -> dict[str, str]:
+    """Every setting as text for `carevisit config check`, with secrets and database passwords masked."""
+    shown: dict[str, str] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            text = _mask(value.get_secret_value())
+        elif name == "database_url":
+            text = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:****@", value)
+        elif name == "redis_url" and value:
+            text = re.sub(r"://([^@]*)@", "://****@", value)
+        else:
+            text = "" if value is None else str(value)
+        shown[f"CAREVISIT_{name.upper()}"] = text
+    return shown
+
+
+def _mask(secret: str) -> str:
+    return "****" if len(secret) < 12 else f"{secret[:4]}****{secret[-2:]}"

@@ -1,0 +1,24 @@
+"""Every table; importing this package registers them all on `SQLModel.metadata`."""
+
+from storage.models.areas import Area, Organisation
+from storage.models.audit import AuditEntry
+from storage.models.incidents import DeliveryEvent, Incident, IncidentNote, OutboxMessage
+from storage.models.people import Coordinator, Elder, EmergencyContact, Volunteer, VolunteerCommunity
+from storage.models.visits import Problem, Visit
+
+__all__ = [
+    "Area",
+    "AuditEntry",
+    "Coordinator",
+    "DeliveryEvent",
+    "Elder",
+    "EmergencyContact",
+    "Incident",
+    "IncidentNote",
+    "Organisation",
+    "OutboxMessage",
+    "Problem",
+    "Visit",
+    "Volunteer",
+    "VolunteerCommunity",
+]
