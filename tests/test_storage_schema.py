@@ -65,3 +65,16 @@ async def test_audit_entries_cannot_be_changed_or_deleted(session: AsyncSession,
     kept = await session.get(AuditEntry, entry_id)
     assert kept is not None and kept.actor == "cli"
     assert kept.at == clock.now()  # stored in UTC, returned aware
+
+
+async def test_migrations_build_exactly_the_tables_the_models_declare(engine: AsyncEngine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    def differences(connection):  # type: ignore[no-untyped-def]
+        return compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+
+    async with engine.connect() as connection:
+        diff = await connection.run_sync(differences)
+    assert diff == [], "models and migrations disagree: add a migration"

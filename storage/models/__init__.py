@@ -2,6 +2,7 @@
 
 from storage.models.areas import Area, Organisation
 from storage.models.audit import AuditEntry
+from storage.models.chat import ChatOutboxMessage
 from storage.models.incidents import DeliveryEvent, Incident, IncidentNote, OutboxMessage
 from storage.models.people import Coordinator, Elder, EmergencyContact, Volunteer, VolunteerCommunity
 from storage.models.visits import Problem, Visit
@@ -9,6 +10,7 @@ from storage.models.visits import Problem, Visit
 __all__ = [
     "Area",
     "AuditEntry",
+    "ChatOutboxMessage",
     "Coordinator",
     "DeliveryEvent",
     "Elder",
