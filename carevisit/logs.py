@@ -13,3 +13,4 @@ def configure_logging(level: str = "INFO") -> None:
     # aiogram logs whole updates at DEBUG and chat ids at INFO; twilio logs request bodies (SMS text) at INFO.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -14,8 +14,8 @@ from config import Settings, SettingsError, load_settings
 from storage.schema import SchemaOutOfDate
 
 T = TypeVar("T")
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def settings_or_exit() -> Settings:

@@ -1,0 +1,42 @@
+"""Coordinator accounts for the dashboard: argon2 password hashes, and who may see which areas."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Area, Coordinator
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 8:
+        raise ValueError("a password needs at least 8 characters")
+    return _hasher.hash(password)
+
+
+async def authenticate(session: AsyncSession, *, username: str, password: str) -> Coordinator | None:
+    """The active coordinator with these credentials, or None (same answer for unknown user and wrong password)."""
+    coordinator = (await session.exec(select(Coordinator).where(Coordinator.username == username))).first()
+    if coordinator is None or not coordinator.active or not coordinator.password_hash:
+        _hasher.hash(password)  # spend the same time either way: no user enumeration by timing
+        return None
+    try:
+        _hasher.verify(coordinator.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return coordinator
+
+
+async def coordinator_area(session: AsyncSession, *, coordinator: Coordinator) -> Area:
+    area = await session.get(Area, coordinator.area_id)
+    assert area is not None, "coordinator.area_id is a foreign key"
+    return area
+
+
+def may_see(coordinator_area: Area, area: Area) -> bool:
+    """A coordinator sees their own area and everything below it, nothing beside or above it."""
+    return area.path.startswith(coordinator_area.path)

@@ -1,0 +1,64 @@
+"""`carevisit demo`: the whole local experience on a SQLite file, with no token and no network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from sqlmodel import func, select
+
+from carevisit.bootstrap import runtime
+from carevisit.commands.common import console, errors, settings_or_exit
+from carevisit.demo_data import DEMO_PASSWORD, DEMO_USERNAME, seed_demo
+from carevisit.service import parts_report, serve
+from storage import schema
+from storage.models import Coordinator, Elder
+
+
+def demo(
+    database: Path = typer.Option(Path("carevisit-demo.db"), help="SQLite file for the demo programme."),
+    reset: bool = typer.Option(False, help="Delete the demo file first and build it again."),
+    serve_dashboard: bool = typer.Option(True, "--serve/--no-serve", help="Start the dashboard afterwards."),
+    port: int = typer.Option(8080, help="Port for the dashboard."),
+) -> None:
+    """Build a sample programme (3 streets, 12 communities, 360 elders, 36 volunteers) and open the dashboard."""
+    import asyncio
+
+    if reset:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+    settings = settings_or_exit().model_copy(
+        update={"database_url": f"sqlite+aiosqlite:///{database.resolve()}", "web_port": port}
+    )
+
+    async def main() -> None:
+        async with runtime(settings, check_schema=False) as rt:
+            await schema.upgrade(rt.engine)
+            async with rt.sessions() as session:
+                elders = (await session.exec(select(func.count()).select_from(Elder))).one()
+                is_demo = (await session.exec(select(Coordinator).where(Coordinator.username == DEMO_USERNAME))).first()
+                if elders and not is_demo:
+                    errors.print(f"[bold red]{database} holds a real programme, not the demo: choose another file.[/]")
+                    raise typer.Exit(1)
+                if not elders:
+                    summary = await seed_demo(session, clock=rt.clock)
+                    await session.commit()
+                    console.print(
+                        f"Built the demo programme in {database}: {summary.streets} streets, "
+                        f"{summary.communities} communities, {summary.elders} elders with {summary.contacts} "
+                        f"emergency contacts, {summary.volunteers} volunteers from {summary.organisations} "
+                        f"organisations, {summary.coordinators} coordinator accounts."
+                    )
+                else:
+                    console.print(f"Using the demo programme already in {database} (--reset builds it again).")
+            if not serve_dashboard:
+                return
+            for part, on, why in parts_report(rt):
+                console.print(f"{part}: {'on' if on else 'off'} — {why}")
+            console.print(
+                f"Dashboard: http://{settings.web_host}:{port}/  user [bold]{DEMO_USERNAME}[/] "
+                f"password [bold]{DEMO_PASSWORD}[/]  (Ctrl+C to stop)"
+            )
+            await serve(rt)
+
+    asyncio.run(main())

@@ -1,0 +1,56 @@
+"""Mounting the coordinator dashboard on the service's aiohttp application."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care.clock import Clock
+from dashboard import views
+from dashboard.auth import SessionSigner
+
+_HERE = Path(__file__).parent
+
+
+def add_dashboard(
+    app: web.Application,
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    zone: ZoneInfo,
+    language: str,
+    secret: bytes | None,
+    secure_cookies: bool,
+) -> None:
+    """Add the dashboard's routes. Without a secret key sign-ins last only until the process restarts."""
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(_HERE / "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+    )
+    env.filters["local"] = lambda moment, fmt="%Y-%m-%d %H:%M": moment.astimezone(zone).strftime(fmt) if moment else ""
+    app[views.DEPS] = views.DashboardDeps(
+        sessions=sessions,
+        clock=clock,
+        zone=zone,
+        signer=SessionSigner(secret or secrets.token_bytes(32)),
+        language=language,
+        secure_cookies=secure_cookies,
+    )
+    app.router.add_get("/login", views.login_page)
+    app.router.add_post("/login", views.login)
+    app.router.add_post("/logout", views.logout)
+    app.router.add_get("/", views.overview)
+    app.router.add_get("/overdue", views.overdue)
+    app.router.add_get("/unassigned", views.unassigned)
+    app.router.add_get("/problems", views.problems)
+    app.router.add_post("/problems/{problem_id:\\d+}", views.problem_update)
+    app.router.add_get("/incidents", views.incidents)
+    app.router.add_static("/static", _HERE / "static")

@@ -1,0 +1,223 @@
+"""Coordinator pages. Each view checks the signed-in coordinator, scopes every query to their area subtree,
+calls one domain function and renders a template."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+from aiohttp import web
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care.accounts import authenticate, coordinator_area
+from care.areas import in_subtree
+from care.clock import Clock, local_today, month_of
+from care.referrals import ProblemClosed, ProblemNotFound, open_problems, update_problem
+from care.visit_queries import overdue_visits, unassigned_visits
+from care.visit_rate import visit_rate
+from dashboard.auth import COOKIE, LIFETIME, SessionSigner
+from dashboard.texts import translator
+from storage.enums import IncidentStatus, ProblemStatus
+from storage.models import Area, Coordinator, Elder, Incident
+
+
+@dataclass(frozen=True)
+class DashboardDeps:
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    zone: ZoneInfo
+    signer: SessionSigner
+    language: str
+    secure_cookies: bool
+
+
+DEPS = web.AppKey("dashboard_deps", DashboardDeps)
+View = Callable[[web.Request, AsyncSession, Coordinator, Area], Awaitable[web.StreamResponse]]
+
+
+def _deps(request: web.Request) -> DashboardDeps:
+    return request.app[DEPS]
+
+
+def _context(request: web.Request, coordinator: Coordinator | None = None, **values: Any) -> dict[str, Any]:
+    deps = _deps(request)
+    cookie = request.cookies.get(COOKIE, "")
+    return {
+        "t": translator(deps.language),
+        "coordinator": coordinator,
+        "csrf": deps.signer.csrf_token(cookie) if cookie else "",
+        "zone": deps.zone,
+        **values,
+    }
+
+
+def signed_in(view: View) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Load the coordinator from the cookie (redirect to /login if none), check CSRF on POST, open a session."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        deps = _deps(request)
+        cookie = request.cookies.get(COOKIE)
+        coordinator_id = deps.signer.read(cookie, deps.clock.now())
+        async with deps.sessions() as session:
+            coordinator = await session.get(Coordinator, coordinator_id) if coordinator_id else None
+            if coordinator is None or not coordinator.active:
+                raise web.HTTPSeeOther("/login")
+            if request.method == "POST":
+                form = await request.post()
+                if form.get("csrf") != deps.signer.csrf_token(cookie or ""):
+                    raise web.HTTPForbidden(text=translator(deps.language)("bad_request"))
+            area = await coordinator_area(session, coordinator=coordinator)
+            return await view(request, session, coordinator, area)
+
+    return handler
+
+
+@aiohttp_jinja2.template("login.html")
+async def login_page(request: web.Request) -> dict[str, Any]:
+    return _context(request, error=None)
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    deps = _deps(request)
+    form = await request.post()
+    async with deps.sessions() as session:
+        coordinator = await authenticate(
+            session, username=str(form.get("username", "")), password=str(form.get("password", ""))
+        )
+    if coordinator is None or coordinator.id is None:
+        context = _context(request, error=translator(deps.language)("login_failed"))
+        return aiohttp_jinja2.render_template("login.html", request, context, status=401)
+    response = web.HTTPSeeOther("/")
+    response.set_cookie(
+        COOKIE,
+        deps.signer.issue(coordinator.id, deps.clock.now()),
+        max_age=int(LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="Strict",
+        secure=deps.secure_cookies,
+    )
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(COOKIE)
+    raise response
+
+
+@signed_in
+async def overview(
+    request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
+) -> web.StreamResponse:
+    deps = _deps(request)
+    today = local_today(deps.clock, deps.zone)
+    month = request.query.get("month") or month_of(today)
+    if not _is_month(month):
+        raise web.HTTPBadRequest(text=translator(deps.language)("bad_request"))
+    total = await visit_rate(session, month=month, area=area)
+    children = (await session.exec(select(Area).where(col(Area.parent_id) == area.id).order_by(col(Area.code)))).all()
+    rows = [(child, await visit_rate(session, month=month, area=child)) for child in children]
+    counts = {
+        "overdue": len(await overdue_visits(session, area=area, today=today, now=deps.clock.now())),
+        "unassigned": len(await unassigned_visits(session, area=area, month=month)),
+        "problems": len(await open_problems(session, area=area)),
+        "incidents": len(await _open_incidents(session, area=area)),
+    }
+    context = _context(request, coordinator, area=area, month=month, total=total, rows=rows, counts=counts)
+    return aiohttp_jinja2.render_template("overview.html", request, context)
+
+
+@signed_in
+async def overdue(
+    request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
+) -> web.StreamResponse:
+    deps = _deps(request)
+    visits = await overdue_visits(session, area=area, today=local_today(deps.clock, deps.zone), now=deps.clock.now())
+    context = _context(request, coordinator, area=area, visits=visits, heading="overdue")
+    return aiohttp_jinja2.render_template("visits.html", request, context)
+
+
+@signed_in
+async def unassigned(
+    request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
+) -> web.StreamResponse:
+    deps = _deps(request)
+    month = month_of(local_today(deps.clock, deps.zone))
+    visits = await unassigned_visits(session, area=area, month=month)
+    context = _context(request, coordinator, area=area, visits=visits, heading="unassigned")
+    return aiohttp_jinja2.render_template("visits.html", request, context)
+
+
+@signed_in
+async def problems(
+    request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
+) -> web.StreamResponse:
+    context = _context(request, coordinator, area=area, problems=await open_problems(session, area=area), error=None)
+    return aiohttp_jinja2.render_template("problems.html", request, context)
+
+
+@signed_in
+async def problem_update(
+    request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
+) -> web.StreamResponse:
+    deps = _deps(request)
+    t = translator(deps.language)
+    form = await request.post()
+    try:
+        problem_id = int(request.match_info["problem_id"])
+        status = ProblemStatus(str(form.get("status", "")))
+    except ValueError:
+        raise web.HTTPBadRequest(text=t("bad_request")) from None
+    try:
+        await update_problem(
+            session,
+            clock=deps.clock,
+            area=area,
+            problem_id=problem_id,
+            actor=f"coordinator:{coordinator.id}",
+            status=status,
+            referred_to=str(form.get("referred_to", "")) or None,
+            resolution=str(form.get("resolution", "")) or None,
+        )
+    except ProblemNotFound:
+        raise web.HTTPNotFound(text=t("problem_not_found")) from None
+    except (ProblemClosed, ValueError) as error:
+        message = t("problem_closed") if isinstance(error, ProblemClosed) else t("resolution_required")
+        context = _context(
+            request, coordinator, area=area, problems=await open_problems(session, area=area), error=message
+        )
+        return aiohttp_jinja2.render_template("problems.html", request, context, status=400)
+    await session.commit()
+    raise web.HTTPSeeOther("/problems")
+
+
+@signed_in
+async def incidents(
+    request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
+) -> web.StreamResponse:
+    context = _context(request, coordinator, area=area, incidents=await _open_incidents(session, area=area, limit=200))
+    return aiohttp_jinja2.render_template("incidents.html", request, context)
+
+
+async def _open_incidents(session: AsyncSession, *, area: Area, limit: int = 1000) -> list[tuple[Incident, Elder]]:
+    statement = (
+        select(Incident, Elder)
+        .join(Elder, col(Elder.id) == col(Incident.elder_id))
+        .where(
+            col(Incident.status) != IncidentStatus.RESOLVED,
+            col(Elder.community_id).in_(select(Area.id).where(in_subtree(area))),
+        )
+        .order_by(col(Incident.opened_at).desc())
+        .limit(limit)
+    )
+    return [(incident, elder) for incident, elder in (await session.exec(statement)).all()]
+
+
+def _is_month(text: str) -> bool:
+    year, _, month = text.partition("-")
+    return len(text) == 7 and year.isdigit() and month.isdigit() and 1 <= int(month) <= 12

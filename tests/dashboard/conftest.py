@@ -1,0 +1,76 @@
+"""A dashboard served over real HTTP on 127.0.0.1 against the test database, and signed-in clients."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care.accounts import hash_password
+from care.clock import FakeClock
+from dashboard.app import add_dashboard
+from storage.models import Area
+from tests.factories import make_area_tree, make_coordinator
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+async def areas(session: AsyncSession) -> dict[str, Area]:
+    tree = await make_area_tree(session)
+    await session.commit()
+    return tree
+
+
+@pytest.fixture
+async def server(
+    session_factory: async_sessionmaker[AsyncSession], clock: FakeClock, request: pytest.FixtureRequest
+) -> AsyncIterator[TestServer]:
+    language = getattr(request, "param", "zh_CN")
+    app = web.Application()
+    add_dashboard(
+        app,
+        sessions=session_factory,
+        clock=clock,
+        zone=ZoneInfo("Asia/Shanghai"),
+        language=language,
+        secret=b"test-secret",
+        secure_cookies=False,
+    )
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield server
+    await server.close()
+
+
+async def sign_in(server: TestServer, username: str, password: str = PASSWORD) -> aiohttp.ClientSession:
+    client = aiohttp.ClientSession(base_url=str(server.make_url("")), cookie_jar=aiohttp.CookieJar(unsafe=True))
+    response = await client.post("/login", data={"username": username, "password": password}, allow_redirects=False)
+    assert response.status == 303, await response.text()
+    return client
+
+
+async def csrf_of(client: aiohttp.ClientSession, path: str) -> str:
+    page = await (await client.get(path)).text()
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match, "the page has no form"
+    return match.group(1)
+
+
+@pytest.fixture
+async def coordinator_factory(session: AsyncSession, clock: FakeClock):  # type: ignore[no-untyped-def]
+    async def make(area: Area, username: str, **overrides):  # type: ignore[no-untyped-def]
+        coordinator = await make_coordinator(
+            session, clock, area=area, username=username, password_hash=hash_password(PASSWORD), **overrides
+        )
+        await session.commit()
+        return coordinator
+
+    return make
