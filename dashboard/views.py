@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.accounts import authenticate, coordinator_area
+from care.accounts import authenticate, coordinator_area, may_see
 from care.areas import in_subtree
 from care.clock import Clock, local_today, month_of
 from care.referrals import ProblemClosed, ProblemNotFound, open_problems, update_problem
@@ -119,6 +119,7 @@ async def overview(
     month = request.query.get("month") or month_of(today)
     if not _is_month(month):
         raise web.HTTPBadRequest(text=translator(deps.language)("bad_request"))
+    area = await _chosen_area(request, session, area)
     total = await visit_rate(session, month=month, area=area)
     children = (await session.exec(select(Area).where(col(Area.parent_id) == area.id).order_by(col(Area.code)))).all()
     rows = [(child, await visit_rate(session, month=month, area=child)) for child in children]
@@ -216,6 +217,17 @@ async def _open_incidents(session: AsyncSession, *, area: Area, limit: int = 100
         .limit(limit)
     )
     return [(incident, elder) for incident, elder in (await session.exec(statement)).all()]
+
+
+async def _chosen_area(request: web.Request, session: AsyncSession, own: Area) -> Area:
+    """`?area=CODE` drills down into a part of the coordinator's subtree; anything outside it is not found."""
+    code = request.query.get("area")
+    if not code or code == own.code:
+        return own
+    chosen = (await session.exec(select(Area).where(Area.code == code))).first()
+    if chosen is None or not may_see(own, chosen):
+        raise web.HTTPNotFound(text=translator(_deps(request).language)("forbidden"))
+    return chosen
 
 
 def _is_month(text: str) -> bool:

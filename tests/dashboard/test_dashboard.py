@@ -138,3 +138,22 @@ async def test_a_deactivated_coordinator_is_signed_out_at_once(
         await session.commit()
         response = await client.get("/", allow_redirects=False)
         assert response.status == 303
+
+
+async def test_a_district_coordinator_drills_down_but_a_street_coordinator_cannot_step_sideways(
+    server: TestServer, session: AsyncSession, clock: FakeClock, areas: dict[str, Area], coordinator_factory
+) -> None:  # type: ignore[no-untyped-def]
+    await make_elder(session, clock, community=areas["community"])
+    await session.commit()
+    await coordinator_factory(areas["district"], "district-lead")
+    await coordinator_factory(areas["street"], "street-lead")
+
+    district = await sign_in(server, "district-lead")
+    async with district:
+        page = await (await district.get(f"/?area={areas['street'].code}")).text()
+        assert "粤海街道" in page and "科技园社区" in page
+    street = await sign_in(server, "street-lead")
+    async with street:
+        sideways = await street.get(f"/?area={areas['other_street'].code}")
+        upwards = await street.get(f"/?area={areas['district'].code}")
+        assert (sideways.status, upwards.status) == (404, 404)
