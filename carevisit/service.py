@@ -10,6 +10,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from carevisit.bootstrap import Runtime
+from carevisit.parts.base import Part
 from carevisit.web import build_web_app
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,19 @@ def parts_report(rt: Runtime) -> list[tuple[str, bool, str]]:
     ]
 
 
-async def serve(rt: Runtime, *, started: Callable[[], None] | None = None) -> None:
+def make_parts(rt: Runtime) -> list[Part]:
+    """Every long-running part, in start order; each decides from settings how it talks to the outside world."""
+    return []
+
+
+async def serve(
+    rt: Runtime, *, parts: list[Part] | None = None, started: Callable[[], None] | None = None
+) -> None:
     """Run until SIGINT/SIGTERM, then stop every part cleanly."""
+    parts = make_parts(rt) if parts is None else parts
     app = build_web_app(rt)
+    for part in parts:
+        part.add_routes(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, rt.settings.web_host, rt.settings.web_port)
@@ -49,9 +60,16 @@ async def serve(rt: Runtime, *, started: Callable[[], None] | None = None) -> No
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if started:
-        started()
+    started_parts: list[Part] = []
     try:
+        for part in parts:
+            await part.start()
+            started_parts.append(part)
+            log.info("%s started", part.name)
+        if started:
+            started()
         await stop.wait()
     finally:
+        for part in reversed(started_parts):
+            await part.stop()
         await runner.cleanup()

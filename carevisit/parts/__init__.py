@@ -1,0 +1,1 @@
+"""The long-running parts of `carevisit run` (scheduler, escalation, bot), each behind the same small interface."""
