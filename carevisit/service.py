@@ -44,9 +44,13 @@ def make_parts(rt: Runtime) -> list[Part]:
 
 
 async def serve(
-    rt: Runtime, *, parts: list[Part] | None = None, started: Callable[[], None] | None = None
+    rt: Runtime,
+    *,
+    parts: list[Part] | None = None,
+    started: Callable[[], None] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Run until SIGINT/SIGTERM, then stop every part cleanly."""
+    """Run until SIGINT/SIGTERM (or `stop` is set), then stop every part cleanly, last started first."""
     parts = make_parts(rt) if parts is None else parts
     app = build_web_app(rt)
     for part in parts:
@@ -56,9 +60,10 @@ async def serve(
     site = web.TCPSite(runner, rt.settings.web_host, rt.settings.web_port)
     await site.start()
     log.info("web server listening on %s:%s", rt.settings.web_host, rt.settings.web_port)
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
         loop.add_signal_handler(sig, stop.set)
     started_parts: list[Part] = []
     try:
@@ -70,6 +75,11 @@ async def serve(
             started()
         await stop.wait()
     finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
         for part in reversed(started_parts):
-            await part.stop()
+            try:
+                await part.stop()
+            except Exception:  # one part failing to stop must not keep the others running
+                log.exception("%s did not stop cleanly", part.name)
         await runner.cleanup()
