@@ -1,0 +1,299 @@
+"""Monthly planning: which visits each elder needs in a month, generated idempotently and assigned at once.
+
+`needed_visits` is the pure decision. `generate_month` loads elders in batches, decides, assigns and inserts;
+it commits per batch, and (elder, month, slot) is unique, so a second run, or a run after a crash half-way,
+fills exactly the gaps: no duplicate, no hole.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, func, insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care.assignment import Assigner
+from care.clock import Clock, local_today, month_of
+from care.months import month_bounds, previous_month, split_into_windows
+from care.visit_policy import VisitPolicy
+from care.volunteer_loads import last_month_volunteers, load_assigner
+from storage.enums import ElderStatus, RiskLevel, VisitKind, VisitMode, VisitStatus
+from storage.models import Elder, Visit
+
+log = logging.getLogger(__name__)
+
+_PLANNABLE = (ElderStatus.ACTIVE, ElderStatus.PAUSED)
+_LEFT = (ElderStatus.MOVED, ElderStatus.DECEASED, ElderStatus.WITHDREW)
+
+
+@dataclass(frozen=True, slots=True)
+class ElderForPlan:
+    id: int
+    community_id: int
+    risk: RiskLevel
+    classes: int
+    status: ElderStatus
+    enrolled_on: date
+    paused_until: date | None  # the last day of a pause (in hospital); planned again from the day after
+
+
+@dataclass(frozen=True, slots=True)
+class NeededVisit:
+    slot: int
+    mode: VisitMode
+    window_start: date
+    window_end: date
+
+
+def planning_start(elder: ElderForPlan, *, month: str, today: date) -> date | None:
+    """The first day of `month` this elder can be planned from, or None if not at all.
+
+    Not before enrolment, not during a pause, not in the past of the current month (a plan made on the 12th covers
+    the 12th onwards). Consent and leaving (moved, deceased, withdrew) are filtered before this.
+    """
+    first, last = month_bounds(month)
+    start = max(first, elder.enrolled_on, today)
+    if elder.status == ElderStatus.PAUSED and elder.paused_until is None:
+        return None  # paused with no end date: skipped until someone resumes them
+    if elder.paused_until is not None:
+        start = max(start, elder.paused_until + timedelta(days=1))
+    return start if start <= last else None
+
+
+def needed_visits(policy: VisitPolicy, elder: ElderForPlan, *, month: str, today: date) -> list[NeededVisit]:
+    """The visits an elder needs in `month`: the policy's list for a whole month, scaled to the days left."""
+    start = planning_start(elder, month=month, today=today)
+    if start is None:
+        return []
+    modes = policy.visits_for(risk=elder.risk, classes=elder.classes)
+    first, last = month_bounds(month)
+    share = ((last - start).days + 1) / ((last - first).days + 1)
+    count = max(1, math.ceil(len(modes) * share - 1e-9))
+    windows = split_into_windows(start, last, count)
+    return [
+        NeededVisit(slot=index, mode=mode, window_start=window[0], window_end=window[1])
+        for index, (mode, window) in enumerate(zip(modes[: len(windows)], windows, strict=True), start=1)
+    ]
+
+
+@dataclass
+class PlanSummary:
+    month: str
+    policy_version: str
+    dry_run: bool
+    elders_planned: int = 0  # elders given at least one new visit by this run
+    visits_created: int = 0
+    by_mode: Counter[str] = field(default_factory=Counter)
+    unassigned_created: int = 0
+    already_planned: int = 0  # elders whose plan for the month was already complete
+    paused: int = 0  # plannable elders with nothing to plan (paused for the rest of the month)
+    not_consenting: int = 0  # reported, never visited
+    left: int = 0  # moved, deceased, withdrew
+    unassigned_total: int = 0  # every planned visit of the month still without a volunteer
+
+
+async def generate_month(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    clock: Clock,
+    zone: ZoneInfo,
+    policy: VisitPolicy,
+    month: str,
+    dry_run: bool = False,
+    elder_ids: Collection[int] | None = None,
+    batch_size: int = 20_000,
+) -> PlanSummary:
+    """Plan `month` for every eligible elder (or only `elder_ids`) and assign volunteers.
+
+    Idempotent. Commits once per batch of elders (nothing when `dry_run`). Elders with last month's volunteer
+    are planned first, so a familiar face is not taken by balancing. Raises BadMonth for a malformed month.
+    """
+    month_bounds(month)
+    today = local_today(clock, zone)
+    now = clock.now()
+    summary = PlanSummary(month=month, policy_version=policy.version, dry_run=dry_run)
+    async with sessions() as session:
+        assigner = await load_assigner(session, month=month)
+        await _count_skipped(session, summary, elder_ids)
+    for familiar in (True, False):
+        last_id = 0
+        while True:
+            async with sessions() as session:
+                elders = await _elders_batch(session, month, last_id, batch_size, elder_ids, familiar)
+                if not elders:
+                    break
+                last_id = elders[-1].id
+                rows = await _plan_batch(session, elders, assigner, policy, month, today, now, summary)
+                if rows and not dry_run:
+                    await insert_visits(await session.connection(), rows)
+                    await session.commit()
+    async with sessions() as session:
+        summary.unassigned_total = await _count_unassigned(session, month)
+    summary.unassigned_total += summary.unassigned_created if dry_run else 0
+    log.info(
+        "planned %s: %d elders, %d visits, %d unassigned (dry run: %s)",
+        month,
+        summary.elders_planned,
+        summary.visits_created,
+        summary.unassigned_total,
+        dry_run,
+    )
+    return summary
+
+
+async def plan_current_month(
+    sessions: async_sessionmaker[AsyncSession], *, clock: Clock, zone: ZoneInfo, policy: VisitPolicy
+) -> PlanSummary:
+    """What the scheduler runs: the local month it is now (a plan at 00:01 local on the 1st is for the new month)."""
+    return await generate_month(
+        sessions, clock=clock, zone=zone, policy=policy, month=month_of(local_today(clock, zone))
+    )
+
+
+async def _plan_batch(
+    session: AsyncSession,
+    elders: list[ElderForPlan],
+    assigner: Assigner,
+    policy: VisitPolicy,
+    month: str,
+    today: date,
+    now: datetime,
+    summary: PlanSummary,
+) -> list[dict[str, Any]]:
+    first_id, last_id = elders[0].id, elders[-1].id
+    existing = await session.exec(
+        select(Visit.elder_id, Visit.slot, Visit.volunteer_id).where(
+            col(Visit.month) == month,
+            col(Visit.kind) == VisitKind.PLANNED,
+            col(Visit.elder_id) >= first_id,
+            col(Visit.elder_id) <= last_id,
+        )
+    )
+    have: dict[int, set[int]] = {}
+    current: dict[int, int] = {}
+    for elder_id, slot, volunteer_id in existing.all():
+        have.setdefault(elder_id, set()).add(slot)
+        if volunteer_id is not None:
+            current[elder_id] = volunteer_id
+    familiar = await last_month_volunteers(session, month=month, first_elder_id=first_id, last_elder_id=last_id)
+    rows: list[dict[str, Any]] = []
+    for elder in elders:
+        needed = needed_visits(policy, elder, month=month, today=today)
+        if not needed:
+            summary.paused += 1
+            continue
+        slots = have.get(elder.id, ())
+        missing = [visit for visit in needed if visit.slot not in slots]
+        if not missing:
+            summary.already_planned += 1
+            continue
+        summary.elders_planned += 1
+        for visit in missing:
+            volunteer_id = assigner.pick(
+                community_id=elder.community_id, preferred=(current.get(elder.id), familiar.get(elder.id))
+            )
+            if volunteer_id is not None:
+                current.setdefault(elder.id, volunteer_id)
+            else:
+                summary.unassigned_created += 1
+            summary.visits_created += 1
+            summary.by_mode[str(visit.mode)] += 1
+            rows.append(
+                {
+                    "elder_id": elder.id,
+                    "month": month,
+                    "slot": visit.slot,
+                    "kind": VisitKind.PLANNED,
+                    "mode": visit.mode,
+                    "window_start": visit.window_start,
+                    "window_end": visit.window_end,
+                    "policy_version": policy.version,
+                    "status": VisitStatus.PLANNED,
+                    "volunteer_id": volunteer_id,
+                    "assigned_at": now if volunteer_id is not None else None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+    return rows
+
+
+async def insert_visits(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Insert visit rows, silently skipping any (elder, month, slot) that exists (a concurrent or earlier run)."""
+    table = Visit.__table__  # type: ignore[attr-defined]
+    if connection.dialect.name == "postgresql":
+        statement: Any = postgresql.insert(table).on_conflict_do_nothing()
+    elif connection.dialect.name == "sqlite":
+        statement = sqlite.insert(table).on_conflict_do_nothing()
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        statement = insert(table)
+    await connection.execute(statement, rows)
+
+
+async def _elders_batch(
+    session: AsyncSession,
+    month: str,
+    after_id: int,
+    size: int,
+    elder_ids: Collection[int] | None,
+    familiar: bool,
+) -> list[ElderForPlan]:
+    had_volunteer = exists().where(
+        col(Visit.elder_id) == col(Elder.id),
+        col(Visit.month) == previous_month(month),
+        col(Visit.volunteer_id).is_not(None),
+    )
+    statement = (
+        select(
+            Elder.id, Elder.community_id, Elder.risk, Elder.classes, Elder.status, Elder.enrolled_on, Elder.paused_until
+        )
+        .where(
+            col(Elder.id) > after_id,
+            col(Elder.consent).is_(True),
+            col(Elder.status).in_(_PLANNABLE),
+            had_volunteer if familiar else ~had_volunteer,
+        )
+        .order_by(col(Elder.id))
+        .limit(size)
+    )
+    if elder_ids is not None:
+        statement = statement.where(col(Elder.id).in_(list(elder_ids)))
+    return [ElderForPlan(*row) for row in (await session.exec(statement)).all()]
+
+
+async def _count_skipped(session: AsyncSession, summary: PlanSummary, elder_ids: Collection[int] | None) -> None:
+    scope = col(Elder.id).in_(list(elder_ids)) if elder_ids is not None else col(Elder.id).is_not(None)
+    summary.not_consenting = (
+        await session.exec(
+            select(func.count())
+            .select_from(Elder)
+            .where(scope, col(Elder.consent).is_(False), col(Elder.status).in_(_PLANNABLE))
+        )
+    ).one()
+    summary.left = (
+        await session.exec(select(func.count()).select_from(Elder).where(scope, col(Elder.status).in_(_LEFT)))
+    ).one()
+
+
+async def _count_unassigned(session: AsyncSession, month: str) -> int:
+    return (
+        await session.exec(
+            select(func.count())
+            .select_from(Visit)
+            .where(
+                col(Visit.month) == month,
+                col(Visit.status) == VisitStatus.PLANNED,
+                col(Visit.volunteer_id).is_(None),
+            )
+        )
+    ).one()
