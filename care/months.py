@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from datetime import date, timedelta
 
@@ -20,6 +21,7 @@ def parse_month(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+@functools.lru_cache(maxsize=256)  # asked once per elder while planning
 def month_bounds(month: str) -> tuple[date, date]:
     """First and last day of a month."""
     year, number = parse_month(month)

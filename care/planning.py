@@ -16,8 +16,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, insert
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import exists, func
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -111,7 +111,7 @@ async def generate_month(
     month: str,
     dry_run: bool = False,
     elder_ids: Collection[int] | None = None,
-    batch_size: int = 20_000,
+    batch_size: int = 50_000,
 ) -> PlanSummary:
     """Plan `month` for every eligible elder (or only `elder_ids`) and assign volunteers.
 
@@ -171,7 +171,8 @@ async def _plan_batch(
     summary: PlanSummary,
 ) -> list[dict[str, Any]]:
     first_id, last_id = elders[0].id, elders[-1].id
-    existing = await session.exec(
+    connection = await session.connection()  # plain rows, without the ORM's per-row work
+    existing = await connection.execute(
         select(Visit.elder_id, Visit.slot, Visit.volunteer_id).where(
             col(Visit.month) == month,
             col(Visit.kind) == VisitKind.PLANNED,
@@ -186,14 +187,21 @@ async def _plan_batch(
         if volunteer_id is not None:
             current[elder_id] = volunteer_id
     familiar = await last_month_volunteers(session, month=month, first_elder_id=first_id, last_elder_id=last_id)
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
+    # Elders of one risk, class set and start day need the same visits: decide once (a million elders, a few
+    # hundred distinct answers).
+    decided: dict[tuple[RiskLevel, int, date], list[NeededVisit]] = {}
     for elder in elders:
-        needed = needed_visits(policy, elder, month=month, today=today)
-        if not needed:
+        start = planning_start(elder, month=month, today=today)
+        if start is None:
             summary.paused += 1
             continue
+        key = (elder.risk, elder.classes, start)
+        needed = decided.get(key)
+        if needed is None:
+            needed = decided[key] = needed_visits(policy, elder, month=month, today=today)
         slots = have.get(elder.id, ())
-        missing = [visit for visit in needed if visit.slot not in slots]
+        missing = [visit for visit in needed if visit.slot not in slots] if slots else needed
         if not missing:
             summary.already_planned += 1
             continue
@@ -206,38 +214,69 @@ async def _plan_batch(
                 current.setdefault(elder.id, volunteer_id)
             else:
                 summary.unassigned_created += 1
-            summary.visits_created += 1
-            summary.by_mode[str(visit.mode)] += 1
+            summary.by_mode[visit.mode] += 1
             rows.append(
-                {
-                    "elder_id": elder.id,
-                    "month": month,
-                    "slot": visit.slot,
-                    "kind": VisitKind.PLANNED,
-                    "mode": visit.mode,
-                    "window_start": visit.window_start,
-                    "window_end": visit.window_end,
-                    "policy_version": policy.version,
-                    "status": VisitStatus.PLANNED,
-                    "volunteer_id": volunteer_id,
-                    "assigned_at": now if volunteer_id is not None else None,
-                    "created_at": now,
-                    "updated_at": now,
-                }
+                (
+                    elder.id,
+                    month,
+                    visit.slot,
+                    VisitKind.PLANNED,
+                    visit.mode,
+                    visit.window_start,
+                    visit.window_end,
+                    policy.version,
+                    VisitStatus.PLANNED,
+                    volunteer_id,
+                    now if volunteer_id is not None else None,
+                    now,
+                    now,
+                )
             )
+    summary.visits_created += len(rows)
     return rows
 
 
-async def insert_visits(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    """Insert visit rows, silently skipping any (elder, month, slot) that exists (a concurrent or earlier run)."""
+VISIT_COLUMNS = (
+    "elder_id",
+    "month",
+    "slot",
+    "kind",
+    "mode",
+    "window_start",
+    "window_end",
+    "policy_version",
+    "status",
+    "volunteer_id",
+    "assigned_at",
+    "created_at",
+    "updated_at",
+)
+
+
+async def insert_visits(connection: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert visit rows (in VISIT_COLUMNS order), skipping any (elder, month, slot) that exists already.
+
+    On SQLite the values are converted by the columns' own SQLAlchemy processors, once per distinct value, and
+    sent straight to the driver: the generic path spends most of a large plan converting the same few dates.
+    """
     table = Visit.__table__  # type: ignore[attr-defined]
-    if connection.dialect.name == "postgresql":
-        statement: Any = postgresql.insert(table).on_conflict_do_nothing()
-    elif connection.dialect.name == "sqlite":
-        statement = sqlite.insert(table).on_conflict_do_nothing()
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        statement = insert(table)
-    await connection.execute(statement, rows)
+    if connection.dialect.name == "sqlite":
+        columns: list[Any] = list(zip(*rows, strict=True))
+        for index, name in enumerate(VISIT_COLUMNS):
+            processor = table.c[name].type.bind_processor(connection.dialect)
+            if processor is None:
+                continue
+            converted = {value: None if value is None else processor(value) for value in set(columns[index])}
+            columns[index] = [converted[value] for value in columns[index]]
+        prepared = list(zip(*columns, strict=True))
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(VISIT_COLUMNS)}) VALUES ({', '.join('?' for _ in VISIT_COLUMNS)})"
+            " ON CONFLICT DO NOTHING"
+        )
+        await connection.exec_driver_sql(sql, prepared)
+    else:
+        statement = postgresql.insert(table).on_conflict_do_nothing()
+        await connection.execute(statement, [dict(zip(VISIT_COLUMNS, row, strict=True)) for row in rows])
 
 
 async def _elders_batch(
@@ -268,7 +307,8 @@ async def _elders_batch(
     )
     if elder_ids is not None:
         statement = statement.where(col(Elder.id).in_(list(elder_ids)))
-    return [ElderForPlan(*row) for row in (await session.exec(statement)).all()]
+    connection = await session.connection()  # plain rows, without the ORM's per-row work
+    return [ElderForPlan(*row) for row in (await connection.execute(statement)).all()]
 
 
 async def _count_skipped(session: AsyncSession, summary: PlanSummary, elder_ids: Collection[int] | None) -> None:
