@@ -173,7 +173,7 @@ async def _plan_batch(
     first_id, last_id = elders[0].id, elders[-1].id
     connection = await session.connection()  # plain rows, without the ORM's per-row work
     existing = await connection.execute(
-        select(Visit.elder_id, Visit.slot, Visit.volunteer_id).where(
+        select(Visit.elder_id, Visit.slot, Visit.volunteer_id, Visit.status).where(
             col(Visit.month) == month,
             col(Visit.kind) == VisitKind.PLANNED,
             col(Visit.elder_id) >= first_id,
@@ -182,7 +182,13 @@ async def _plan_batch(
     )
     have: dict[int, set[int]] = {}
     current: dict[int, int] = {}
-    for elder_id, slot, volunteer_id in existing.all():
+    # Visits cancelled by a pause stay on record; a plan made after the elder resumes numbers its slots after
+    # them, so the same rerun finds the same slots again.
+    offset: dict[int, int] = {}
+    for elder_id, slot, volunteer_id, status in existing.all():
+        if status == VisitStatus.CANCELLED:
+            offset[elder_id] = max(offset.get(elder_id, 0), slot)
+            continue
         have.setdefault(elder_id, set()).add(slot)
         if volunteer_id is not None:
             current[elder_id] = volunteer_id
@@ -200,8 +206,9 @@ async def _plan_batch(
         needed = decided.get(key)
         if needed is None:
             needed = decided[key] = needed_visits(policy, elder, month=month, today=today)
+        shift = offset.get(elder.id, 0)
         slots = have.get(elder.id, ())
-        missing = [visit for visit in needed if visit.slot not in slots] if slots else needed
+        missing = [visit for visit in needed if visit.slot + shift not in slots] if slots else needed
         if not missing:
             summary.already_planned += 1
             continue
@@ -219,7 +226,7 @@ async def _plan_batch(
                 (
                     elder.id,
                     month,
-                    visit.slot,
+                    visit.slot + shift,
                     VisitKind.PLANNED,
                     visit.mode,
                     visit.window_start,

@@ -203,3 +203,61 @@ async def test_the_current_month_is_the_local_one_not_utcs(
     summary = await plan_current_month(session_factory, clock=clock, zone=SHANGHAI, policy=policy)
     assert summary.month == month
     assert len(await visits_of(session, month)) == 1
+
+
+async def test_a_pause_cancels_the_visits_inside_it_and_resuming_plans_the_rest_of_the_month(
+    session: AsyncSession, session_factory: async_sessionmaker[AsyncSession], clock: FakeClock, policy: VisitPolicy
+) -> None:
+    from care.elder_pause import pause_elder, resume_elder
+
+    areas = await make_area_tree(session)
+    await make_volunteer(session, clock, communities=[areas["community"]])
+    elder = await make_elder(session, clock, community=areas["community"], risk=RiskLevel.HIGH)
+    await session.commit()
+    clock.set(datetime(2026, 3, 1, 1, 0, tzinfo=SHANGHAI))
+    await plan_current_month(session_factory, clock=clock, zone=SHANGHAI, policy=policy)
+
+    clock.set(datetime(2026, 3, 5, 15, 0, tzinfo=SHANGHAI))  # taken to hospital, no return date yet
+    paused = await pause_elder(session, clock=clock, elder_id=elder.id, until=None, actor="coordinator:1")
+    await session.commit()
+    assert paused.cancelled == 4
+    assert (await plan_current_month(session_factory, clock=clock, zone=SHANGHAI, policy=policy)).visits_created == 0
+
+    clock.set(datetime(2026, 3, 20, 10, 0, tzinfo=SHANGHAI))  # home again
+    await resume_elder(session, clock=clock, elder_id=elder.id, actor="coordinator:1")
+    await session.commit()
+    resumed = await plan_current_month(session_factory, clock=clock, zone=SHANGHAI, policy=policy)
+    again = await plan_current_month(session_factory, clock=clock, zone=SHANGHAI, policy=policy)
+    assert (resumed.visits_created, again.visits_created) == (2, 0)
+    plan = await visits_of(session, "2026-03")
+    # The cancelled visits stay on record; the rest of the month gets new slots after them.
+    assert [(v.slot, v.status) for v in plan] == [(slot, VisitStatus.CANCELLED) for slot in (1, 2, 3, 4)] + [
+        (5, VisitStatus.PLANNED),
+        (6, VisitStatus.PLANNED),
+    ]
+    assert [(v.window_start, v.window_end) for v in plan[4:]] == [
+        (date(2026, 3, 20), date(2026, 3, 25)),
+        (date(2026, 3, 26), date(2026, 3, 31)),
+    ]
+
+
+async def test_a_pause_with_an_end_date_shortens_the_visit_that_straddles_it(
+    session: AsyncSession, session_factory: async_sessionmaker[AsyncSession], clock: FakeClock, policy: VisitPolicy
+) -> None:
+    from care.elder_pause import pause_elder
+
+    areas = await make_area_tree(session)
+    elder = await make_elder(session, clock, community=areas["community"], risk=RiskLevel.HIGH)
+    await session.commit()
+    clock.set(datetime(2026, 3, 1, 1, 0, tzinfo=SHANGHAI))
+    await plan_current_month(session_factory, clock=clock, zone=SHANGHAI, policy=policy)
+    result = await pause_elder(session, clock=clock, elder_id=elder.id, until=date(2026, 3, 10), actor="cli")
+    await session.commit()
+    assert (result.cancelled, result.shortened) == (1, 1)
+    plan = await visits_of(session, "2026-03")
+    assert [(v.status, v.window_start) for v in plan] == [
+        (VisitStatus.CANCELLED, date(2026, 3, 1)),
+        (VisitStatus.PLANNED, date(2026, 3, 11)),
+        (VisitStatus.PLANNED, date(2026, 3, 16)),
+        (VisitStatus.PLANNED, date(2026, 3, 24)),
+    ]
