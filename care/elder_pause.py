@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -78,3 +79,31 @@ async def resume_elder(session: AsyncSession, *, clock: Clock, elder_id: int, ac
     elder.updated_at = clock.now()
     session.add(elder)
     audit.record(session, clock=clock, actor=actor, action="elder.resume", entity="elder", entity_id=elder_id)
+
+
+async def cancel_visits_of_ineligible(session: AsyncSession, *, clock: Clock) -> int:
+    """Cancel open visits of elders who left (moved, deceased, withdrew), withdrew consent, or are paused over the
+    visit's window, however their status was changed (a roster import, the dashboard). Idempotent; no commit."""
+    left = select(Elder.id).where(
+        col(Elder.status).in_((ElderStatus.MOVED, ElderStatus.DECEASED, ElderStatus.WITHDREW))
+        | col(Elder.consent).is_(False)
+    )
+    paused_indefinitely = select(Elder.id).where(
+        col(Elder.status) == ElderStatus.PAUSED, col(Elder.paused_until).is_(None)
+    )
+    paused_until = (
+        select(Elder.paused_until)
+        .where(col(Elder.id) == col(Visit.elder_id), col(Elder.status) == ElderStatus.PAUSED)
+        .scalar_subquery()
+    )
+    result = await session.exec(
+        update(Visit)
+        .where(
+            col(Visit.status) == VisitStatus.PLANNED,
+            col(Visit.elder_id).in_(left)
+            | col(Visit.elder_id).in_(paused_indefinitely)
+            | (col(Visit.window_end) <= paused_until),
+        )
+        .values(status=VisitStatus.CANCELLED, updated_at=clock.now())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from care.clock import Clock
+from care.elder_pause import cancel_visits_of_ineligible
 from care.planning import PlanSummary, plan_current_month
 from care.reminders import mark_missed, notify_overdue, queue_daily_digests
 from care.visit_policy import VisitPolicy
@@ -49,8 +50,13 @@ def _ctx() -> JobContext:
 
 
 async def plan_job() -> PlanSummary:
-    """Plan the current local month: the whole plan on the 1st, newcomers and resumed elders on later days."""
+    """Plan the current local month: the whole plan on the 1st, newcomers and resumed elders on later days.
+
+    First cancels open visits of elders who left, withdrew consent or are paused, whoever changed their status."""
     ctx = _ctx()
+    async with ctx.sessions() as session:
+        await cancel_visits_of_ineligible(session, clock=ctx.clock)
+        await session.commit()
     return await plan_current_month(ctx.sessions, clock=ctx.clock, zone=ctx.zone, policy=ctx.policy())
 
 

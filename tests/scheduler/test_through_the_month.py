@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -17,6 +18,8 @@ from storage.enums import ElderClass, ElderStatus, VisitKind, VisitStatus
 from storage.models import ChatOutboxMessage, Visit
 from tests.factories import make_area_tree, make_coordinator, make_elder, make_visit, make_volunteer
 from tests.scheduler.conftest import SHANGHAI
+
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 async def outbox(session: AsyncSession) -> list[ChatOutboxMessage]:
@@ -232,3 +235,58 @@ async def test_paused_elders_are_not_reminded_for_visits_already_cancelled(
     )
     await session.commit()
     assert (await queue_daily_digests(session, clock=clock, zone=SHANGHAI, language="zh_CN")).volunteers == 0
+
+
+async def test_visits_of_elders_who_left_withdrew_or_are_paused_are_cancelled_whoever_changed_them(
+    session: AsyncSession, clock: FakeClock
+) -> None:
+    from care.elder_pause import cancel_visits_of_ineligible
+
+    areas = await make_area_tree(session)
+    community = areas["community"]
+    active = await make_elder(session, clock, community=community)
+    moved = await make_elder(session, clock, community=community, status=ElderStatus.MOVED)
+    refused = await make_elder(session, clock, community=community, consent=False)
+    in_hospital = await make_elder(session, clock, community=community, status=ElderStatus.PAUSED)
+    back_on_15th = await make_elder(
+        session, clock, community=community, status=ElderStatus.PAUSED, paused_until=date(2026, 3, 15)
+    )
+    for elder in (active, moved, refused, in_hospital):
+        await make_visit(session, clock, elder=elder)
+    early = await make_visit(session, clock, elder=back_on_15th, window_end=date(2026, 3, 10))
+    late = await make_visit(session, clock, elder=back_on_15th, slot=2, window_start=date(2026, 3, 16))
+    done = await make_visit(session, clock, elder=moved, slot=2, status=VisitStatus.DONE)
+    await session.commit()
+
+    assert await cancel_visits_of_ineligible(session, clock=clock) == 4
+    await session.commit()
+    assert await cancel_visits_of_ineligible(session, clock=clock) == 0
+    rows = (await session.exec(select(Visit.elder_id, Visit.slot, Visit.status))).all()
+    status = {(elder_id, slot): s for elder_id, slot, s in rows}
+    assert status[(active.id, 1)] == VisitStatus.PLANNED
+    assert status[(early.elder_id, early.slot)] == VisitStatus.CANCELLED
+    assert status[(late.elder_id, late.slot)] == VisitStatus.PLANNED
+    assert status[(done.elder_id, done.slot)] == VisitStatus.DONE  # history is never rewritten
+    assert {status[(e.id, 1)] for e in (moved, refused, in_hospital)} == {VisitStatus.CANCELLED}
+
+
+@pytest.mark.parametrize(
+    ("moment", "today", "month"),
+    [
+        # New York leaves standard time at 02:00 on 8 March 2026 and returns to it at 02:00 on 1 November.
+        (datetime(2026, 3, 8, 1, 59, tzinfo=NEW_YORK), date(2026, 3, 8), "2026-03"),
+        (datetime(2026, 3, 8, 3, 1, tzinfo=NEW_YORK), date(2026, 3, 8), "2026-03"),
+        (datetime(2026, 10, 31, 23, 30, tzinfo=NEW_YORK), date(2026, 10, 31), "2026-10"),  # 03:30 UTC on 1 November
+        (
+            datetime(2026, 11, 1, 1, 30, fold=1, tzinfo=NEW_YORK),
+            date(2026, 11, 1),
+            "2026-11",
+        ),  # the repeated hour, second time
+    ],
+)
+def test_local_days_and_months_in_a_zone_with_daylight_saving(moment: datetime, today: date, month: str) -> None:
+    from care.clock import local_today, month_of
+
+    clock = FakeClock(moment)
+    assert local_today(clock, NEW_YORK) == today
+    assert month_of(local_today(clock, NEW_YORK)) == month
