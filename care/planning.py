@@ -96,7 +96,7 @@ class PlanSummary:
     by_mode: Counter[str] = field(default_factory=Counter)
     unassigned_created: int = 0
     already_planned: int = 0  # elders whose plan for the month was already complete
-    paused: int = 0  # plannable elders with nothing to plan (paused for the rest of the month)
+    paused: int = 0  # elders with nothing to plan this month: paused for the rest of it, or enrolled after it
     not_consenting: int = 0  # reported, never visited
     left: int = 0  # moved, deceased, withdrew
     unassigned_total: int = 0  # every planned visit of the month still without a volunteer

@@ -111,7 +111,8 @@ def plan(
     modes = ", ".join(f"{mode} {count}" for mode, count in sorted(summary.by_mode.items())) or "none"
     console.print(f"visits by mode: {modes}")
     console.print(
-        f"not visited: {summary.not_consenting} without consent, {summary.paused} paused, {summary.left} left"
+        f"not visited: {summary.not_consenting} without consent, {summary.paused} paused or not yet enrolled, "
+        f"{summary.left} left (moved, deceased, withdrew)"
     )
     colour = "bold yellow" if summary.unassigned_total else "green"
     console.print(f"[{colour}]unassigned visits this month: {summary.unassigned_total}[/]")
