@@ -169,7 +169,7 @@ async def _plan_batch(
     today: date,
     now: datetime,
     summary: PlanSummary,
-) -> list[dict[str, Any]]:
+) -> list[tuple[Any, ...]]:
     first_id, last_id = elders[0].id, elders[-1].id
     connection = await session.connection()  # plain rows, without the ORM's per-row work
     existing = await connection.execute(

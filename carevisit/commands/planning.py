@@ -174,7 +174,7 @@ def extra(
                 missing = [e for e in elder if e not in found]
                 if missing:
                     raise _Refused(f"no elder with roster id {', '.join(missing)}")
-                elder_ids = [found[e] for e in elder]
+                elder_ids = [found[e] for e in elder if found[e] is not None]
             order = await order_extra_visits(
                 session,
                 clock=rt.clock,
