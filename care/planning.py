@@ -160,6 +160,42 @@ async def plan_current_month(
     )
 
 
+async def plan_newcomers(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    clock: Clock,
+    zone: ZoneInfo,
+    policy: VisitPolicy,
+    limit: int = 5_000,
+) -> PlanSummary | None:
+    """Plan the rest of this month at once for active, consenting elders who have no plan in it yet (enrolled
+    or resumed since the last run). None if there is nobody; otherwise as `generate_month`."""
+    today = local_today(clock, zone)
+    month = month_of(today)
+    planned = select(Visit.elder_id).where(
+        col(Visit.elder_id) == col(Elder.id), col(Visit.month) == month, col(Visit.kind) == VisitKind.PLANNED
+    )
+    async with sessions() as session:
+        ids = (
+            await session.exec(
+                select(Elder.id)
+                .where(
+                    col(Elder.status) == ElderStatus.ACTIVE,
+                    col(Elder.consent).is_(True),
+                    col(Elder.enrolled_on) <= today,
+                    ~exists(planned),
+                )
+                .order_by(col(Elder.id))
+                .limit(limit)
+            )
+        ).all()
+    if not ids:
+        return None
+    return await generate_month(
+        sessions, clock=clock, zone=zone, policy=policy, month=month, elder_ids=[i for i in ids if i is not None]
+    )
+
+
 async def _plan_batch(
     session: AsyncSession,
     elders: list[ElderForPlan],

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from care.clock import Clock
 from care.elder_pause import cancel_visits_of_ineligible
-from care.planning import PlanSummary, plan_current_month
+from care.planning import PlanSummary, plan_current_month, plan_newcomers
 from care.reminders import mark_missed, notify_overdue, queue_daily_digests
 from care.visit_policy import VisitPolicy
 
@@ -58,6 +58,18 @@ async def plan_job() -> PlanSummary:
         await cancel_visits_of_ineligible(session, clock=ctx.clock)
         await session.commit()
     return await plan_current_month(ctx.sessions, clock=ctx.clock, zone=ctx.zone, policy=ctx.policy())
+
+
+async def newcomers_job() -> int:
+    """Every few minutes: elders enrolled or resumed since the last plan get the rest of the month at once.
+
+    Not on the 1st before the plan time: the monthly plan is coming and plans everyone together."""
+    ctx = _ctx()
+    local = ctx.clock.now().astimezone(ctx.zone)
+    if local.day == 1 and local.time() < ctx.plan_time:
+        return 0
+    summary = await plan_newcomers(ctx.sessions, clock=ctx.clock, zone=ctx.zone, policy=ctx.policy())
+    return summary.elders_planned if summary else 0
 
 
 async def digest_job() -> int:

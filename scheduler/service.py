@@ -44,6 +44,8 @@ def job_triggers(
     return {
         "carevisit.month_end": (jobs.month_end_job, CronTrigger(hour=0, minute=5, timezone=zone)),
         "carevisit.plan": (jobs.plan_job, CronTrigger(hour=plan_time.hour, minute=plan_time.minute, timezone=zone)),
+        # Newly enrolled or resumed elders are planned within minutes, not at the next night's plan.
+        "carevisit.newcomers": (jobs.newcomers_job, CronTrigger(minute="*/10", timezone=zone)),
         "carevisit.digest": (
             jobs.digest_job,
             CronTrigger(hour=reminder_time.hour, minute=reminder_time.minute, timezone=zone),

@@ -64,6 +64,7 @@ async def test_only_one_of_two_schedulers_on_a_database_fires_jobs_and_the_other
         assert await stored_jobs(session) == [
             "carevisit.digest",
             "carevisit.month_end",
+            "carevisit.newcomers",
             "carevisit.overdue",
             "carevisit.plan",
         ]
@@ -172,9 +173,27 @@ async def test_the_part_starts_and_stops_cleanly(
     assert part.service.is_leader
     await part.stop()
     assert not part.service.is_leader
-    assert len(await stored_jobs(session)) == 4  # persisted for the next start
+    assert len(await stored_jobs(session)) == 5  # persisted for the next start
 
 
 @pytest.fixture(autouse=True)
 def _forget_job_context() -> None:
     jobs.use_context(None)
+
+
+async def test_an_elder_enrolled_mid_month_is_planned_by_the_next_newcomers_run(
+    session: AsyncSession, session_factory: async_sessionmaker[AsyncSession], clock: FakeClock, policy: VisitPolicy
+) -> None:
+    areas = await make_area_tree(session)
+    planned = await make_elder(session, clock, community=areas["community"])
+    await make_visit(session, clock, elder=planned)
+    newcomer = await make_elder(session, clock, community=areas["community"], enrolled_on=date(2026, 3, 10))
+    await make_elder(session, clock, community=areas["community"], enrolled_on=date(2026, 3, 20))  # not yet
+    await session.commit()
+    jobs.use_context(jobs.JobContext(session_factory, clock, SHANGHAI, "zh_CN", time(1, 0), time(9, 0), lambda: policy))
+    assert await jobs.newcomers_job() == 1
+    assert await jobs.newcomers_job() == 0
+    rows = (await session.exec(select(Visit.elder_id, Visit.window_start).order_by(col(Visit.elder_id)))).all()
+    assert rows == [(planned.id, date(2026, 3, 1)), (newcomer.id, date(2026, 3, 10))]
+    clock.set(datetime(2026, 4, 1, 0, 20, tzinfo=SHANGHAI))  # the 1st before the plan time: left to the plan
+    assert await jobs.newcomers_job() == 0
