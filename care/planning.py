@@ -86,6 +86,10 @@ def needed_visits(policy: VisitPolicy, elder: ElderForPlan, *, month: str, today
     ]
 
 
+class MonthOver(ValueError):
+    """The month asked for has already ended."""
+
+
 @dataclass
 class PlanSummary:
     month: str
@@ -116,10 +120,12 @@ async def generate_month(
     """Plan `month` for every eligible elder (or only `elder_ids`) and assign volunteers.
 
     Idempotent. Commits once per batch of elders (nothing when `dry_run`). Elders with last month's volunteer
-    are planned first, so a familiar face is not taken by balancing. Raises BadMonth for a malformed month.
+    are planned first, so a familiar face is not taken by balancing. Raises BadMonth for a malformed month and
+    MonthOver for a month that has ended (nothing can be visited in the past).
     """
-    month_bounds(month)
     today = local_today(clock, zone)
+    if month_bounds(month)[1] < today:
+        raise MonthOver(f"{month} has ended; plan this month or a later one")
     now = clock.now()
     summary = PlanSummary(month=month, policy_version=policy.version, dry_run=dry_run)
     async with sessions() as session:

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from care.clock import local_today, month_of
 from care.extra_visits import ExtraOrder, ExtraVisitError, order_extra_visits
 from care.months import BadMonth, month_bounds
-from care.planning import PlanSummary, generate_month
+from care.planning import MonthOver, PlanSummary, generate_month
 from care.reassignment import (
     ReassignResult,
     VolunteerNotFound,
@@ -56,7 +56,7 @@ def _run(work):  # type: ignore[no-untyped-def]
     async def guarded(rt: Runtime):  # type: ignore[no-untyped-def]
         try:
             return await work(rt)
-        except (_Refused, BadMonth, PolicyError, ExtraVisitError, VolunteerNotFound) as error:
+        except (_Refused, BadMonth, MonthOver, PolicyError, ExtraVisitError, VolunteerNotFound) as error:
             return _Refused(_message(error))
 
     result = run_with_runtime(guarded)

@@ -66,6 +66,7 @@ def test_plan_dry_run_writes_nothing_then_plan_twice_plans_once(env: dict[str, s
     ("args", "message"),
     [
         (["plan", "--month", "2030-13"], "YYYY-MM"),
+        (["plan", "--month", "2020-01"], "has ended"),
         (["visits", "extra", "--reason", "出院", "--elder", "E-404", "--within", "24h"], "E-404"),
         (["visits", "extra", "--reason", "出院", "--elder", "E-1", "--within", "soon"], "24h"),
         (["visits", "extra", "--reason", "高温", "--area", "nowhere", "--within", "1d"], "nowhere"),
