@@ -124,3 +124,12 @@ async def test_exports_have_chinese_headers_and_never_a_live_formula(session: As
 
 def test_neutralise_leaves_ordinary_text_and_numbers_alone() -> None:
     assert [neutralise(v) for v in ("张三", "=1+1", "+86", "-5", "@x", 7)] == ["张三", "'=1+1", "'+86", "'-5", "'@x", 7]
+
+
+async def test_a_community_has_no_children_and_reports_as_one_row(session: AsyncSession, clock: FakeClock) -> None:
+    world = await programme(session, clock)
+    community = world["areas"]["community"]  # type: ignore[index]
+    report = await monthly_report(session, month="2026-03", area=community, by=ReportBy.AREA, zone=SHANGHAI)
+    assert [row.name for row in report.rows] == ["科技园社区"]
+    counts = report.rows[0].counts
+    assert (counts.elders, counts.consenting, counts.visited, counts.rate.percent) == (3, 1, 1, "100.0%")
