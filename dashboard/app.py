@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from care.clock import Clock
 from dashboard import views
 from dashboard.auth import SessionSigner
+from dashboard.planning_views import add_planning_routes
 
 _HERE = Path(__file__).parent
 
@@ -53,4 +54,5 @@ def add_dashboard(
     app.router.add_get("/problems", views.problems)
     app.router.add_post("/problems/{problem_id:\\d+}", views.problem_update)
     app.router.add_get("/incidents", views.incidents)
+    add_planning_routes(app)
     app.router.add_static("/static", _HERE / "static")

@@ -53,6 +53,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind": "类型",
         "timeline": "处置记录",
         "month": "月份",
+        "planning": "加访与派单",
     },
     "en": {
         "title": "Care visits — coordinator desk",
@@ -104,6 +105,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind": "Kind",
         "timeline": "Handling record",
         "month": "Month",
+        "planning": "Extra visits",
     },
 }
 

@@ -5,6 +5,7 @@ from storage.models.audit import AuditEntry
 from storage.models.chat import ChatOutboxMessage
 from storage.models.incidents import DeliveryEvent, Incident, IncidentNote, OutboxMessage
 from storage.models.people import Coordinator, Elder, EmergencyContact, Volunteer, VolunteerCommunity
+from storage.models.scheduling import SchedulerJob, SchedulerLease
 from storage.models.visits import Problem, Visit
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "Organisation",
     "OutboxMessage",
     "Problem",
+    "SchedulerJob",
+    "SchedulerLease",
     "Visit",
     "Volunteer",
     "VolunteerCommunity",

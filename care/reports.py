@@ -1,0 +1,228 @@
+"""Monthly reports for an area subtree: the visit rate and its parts, by child area, organisation or volunteer.
+
+The rate is always `care.visit_rate`'s definition; the totals row is computed by `visit_rate` itself. The CLI
+and the dashboard use these functions.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, fields
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care.areas import in_subtree
+from care.visit_rate import VisitRate, eligible_elders_filter, visit_rate
+from storage.enums import VisitStatus
+from storage.models import Area, Elder, Organisation, Visit, Volunteer
+from storage.types import UTCDateTime
+
+
+class ReportBy(StrEnum):
+    AREA = "area"
+    ORGANISATION = "organisation"
+    VOLUNTEER = "volunteer"
+
+
+@dataclass
+class Counts:
+    elders: int = 0  # on the register (by area) or served this month (by organisation/volunteer)
+    consenting: int = 0  # of those, active and consenting: the rate's denominator
+    visited: int = 0  # of those, with a completed visit this month: the numerator
+    planned: int = 0  # visits of the month, not cancelled
+    done: int = 0
+    on_time: int = 0  # done within the window (and before the deadline, for extra visits)
+    missed: int = 0
+    unassigned: int = 0  # still planned, with no volunteer
+
+    def add(self, other: Counts) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    @property
+    def rate(self) -> VisitRate:
+        return VisitRate(eligible=self.consenting, visited=self.visited)
+
+
+@dataclass
+class ReportRow:
+    code: str
+    name: str
+    counts: Counts
+
+
+@dataclass
+class Report:
+    month: str
+    area: Area
+    by: ReportBy
+    rows: list[ReportRow]
+    total: ReportRow
+
+
+UNASSIGNED_CODE = "-"
+NO_ORGANISATION_CODE = "0"
+
+
+async def monthly_report(session: AsyncSession, *, month: str, area: Area, by: ReportBy, zone: ZoneInfo) -> Report:
+    if by == ReportBy.AREA:
+        rows = await _by_area(session, month=month, area=area, zone=zone)
+    else:
+        rows = await _by_visitor(session, month=month, area=area, zone=zone, by=by)
+    total = Counts()
+    for row in rows:
+        total.add(row.counts)
+    # The headline figures come from the one definition; by area they equal the sums, by visitor elders may
+    # be served by several volunteers, so the sums would count them twice.
+    headline = await visit_rate(session, month=month, area=area)
+    total.consenting, total.visited = headline.eligible, headline.visited
+    total.elders = (await session.exec(select(func.count()).select_from(Elder).where(_elder_in(area)))).one()
+    return Report(month=month, area=area, by=by, rows=rows, total=ReportRow(area.code, area.name, total))
+
+
+def _elder_in(area: Area) -> ColumnElement[bool]:
+    return col(Elder.community_id).in_(select(Area.id).where(in_subtree(area)))
+
+
+async def _on_time_condition(session: AsyncSession, *, month: str, area: Area, zone: ZoneInfo) -> ColumnElement[bool]:
+    """Done before the end (local midnight) of the visit's last window day, and before any deadline.
+
+    The cut-off depends on the local zone, which SQL does not know; windows end on at most a few dozen distinct
+    days, so each day's UTC cut-off is passed in a CASE.
+    """
+    days = (
+        await session.exec(
+            select(Visit.window_end).where(col(Visit.month) == month, col(Visit.status) == VisitStatus.DONE).distinct()
+        )
+    ).all()
+    if not days:
+        return literal(False)
+    cutoff = case(
+        {day: literal(datetime.combine(day + timedelta(days=1), time(0), zone), UTCDateTime) for day in days},
+        value=col(Visit.window_end),
+    )
+    return and_(
+        col(Visit.status) == VisitStatus.DONE,
+        col(Visit.done_at) < cutoff,
+        or_(col(Visit.deadline_at).is_(None), col(Visit.done_at) <= col(Visit.deadline_at)),
+    )
+
+
+def _visit_sums(on_time: ColumnElement[bool]) -> list[Any]:
+    def count_if(condition: Any) -> Any:
+        return func.sum(case((condition, 1), else_=0))
+
+    return [
+        count_if(col(Visit.status) != VisitStatus.CANCELLED),
+        count_if(col(Visit.status) == VisitStatus.DONE),
+        count_if(on_time),
+        count_if(col(Visit.status) == VisitStatus.MISSED),
+        count_if(and_(col(Visit.status) == VisitStatus.PLANNED, col(Visit.volunteer_id).is_(None))),
+    ]
+
+
+def _fill_visits(counts: Counts, planned: Any, done: Any, on_time: Any, missed: Any, unassigned: Any) -> None:
+    counts.planned += int(planned or 0)
+    counts.done += int(done or 0)
+    counts.on_time += int(on_time or 0)
+    counts.missed += int(missed or 0)
+    counts.unassigned += int(unassigned or 0)
+
+
+async def _by_area(session: AsyncSession, *, month: str, area: Area, zone: ZoneInfo) -> list[ReportRow]:
+    children = list((await session.exec(select(Area).where(Area.parent_id == area.id).order_by(col(Area.code)))).all())
+    groups = children or [area]
+    communities = dict((await session.exec(select(Area.id, Area.path).where(in_subtree(area)))).all())
+
+    def group_of(community_id: int) -> Area | None:
+        path = communities.get(community_id, "")
+        return next((g for g in groups if path.startswith(g.path)), None)
+
+    per_group: dict[int, Counts] = {g.id or 0: Counts() for g in groups}
+    eligible = eligible_elders_filter()
+    elder_rows = await session.exec(
+        select(Elder.community_id, func.count(), func.sum(case((eligible, 1), else_=0)))
+        .where(_elder_in(area))
+        .group_by(col(Elder.community_id))
+    )
+    for community_id, elders, consenting in elder_rows.all():
+        group = group_of(community_id)
+        if group is not None:
+            per_group[group.id or 0].elders += int(elders)
+            per_group[group.id or 0].consenting += int(consenting or 0)
+    visited_elders = select(Visit.elder_id).where(Visit.month == month, Visit.status == VisitStatus.DONE)
+    visited_rows = await session.exec(
+        select(Elder.community_id, func.count())
+        .where(_elder_in(area), eligible, col(Elder.id).in_(visited_elders))
+        .group_by(col(Elder.community_id))
+    )
+    for community_id, visited in visited_rows.all():
+        group = group_of(community_id)
+        if group is not None:
+            per_group[group.id or 0].visited += int(visited)
+    on_time = await _on_time_condition(session, month=month, area=area, zone=zone)
+    visit_rows = await session.exec(
+        select(Elder.community_id, *_visit_sums(on_time))
+        .join(Elder, col(Elder.id) == col(Visit.elder_id))
+        .where(col(Visit.month) == month, _elder_in(area))
+        .group_by(col(Elder.community_id))
+    )
+    for community_id, *sums in visit_rows.all():
+        group = group_of(community_id)
+        if group is not None:
+            _fill_visits(per_group[group.id or 0], *sums)
+    return [ReportRow(g.code, g.name, per_group[g.id or 0]) for g in groups]
+
+
+async def _by_visitor(
+    session: AsyncSession, *, month: str, area: Area, zone: ZoneInfo, by: ReportBy
+) -> list[ReportRow]:
+    who = func.coalesce(col(Visit.done_by_volunteer_id), col(Visit.volunteer_id))
+    if by == ReportBy.VOLUNTEER:
+        key: Any = func.coalesce(who, -1)
+    else:
+        key = case((who.is_(None), -1), else_=func.coalesce(col(Volunteer.organisation_id), 0))
+    eligible = eligible_elders_filter()
+    on_time = await _on_time_condition(session, month=month, area=area, zone=zone)
+    statement = (
+        select(
+            key,
+            func.count(func.distinct(Visit.elder_id)),
+            func.count(func.distinct(case((eligible, Visit.elder_id)))),
+            func.count(func.distinct(case((and_(eligible, col(Visit.status) == VisitStatus.DONE), Visit.elder_id)))),
+            *_visit_sums(on_time),
+        )
+        .join(Elder, col(Elder.id) == col(Visit.elder_id))
+        .outerjoin(Volunteer, col(Volunteer.id) == who)
+        .where(col(Visit.month) == month, _elder_in(area))
+        .group_by(key)
+    )
+    per_key: dict[int, Counts] = defaultdict(Counts)
+    for group, elders, consenting, visited, *sums in (await session.exec(statement)).all():
+        counts = per_key[int(group)]
+        counts.elders, counts.consenting, counts.visited = int(elders), int(consenting), int(visited)
+        _fill_visits(counts, *sums)
+    labels = await _labels(session, by=by, keys=[k for k in per_key if k > 0])
+    rows = [ReportRow(*labels[k], per_key[k]) for k in sorted(k for k in per_key if k > 0)]
+    rows.sort(key=lambda row: row.code)
+    if 0 in per_key:
+        rows.append(ReportRow(NO_ORGANISATION_CODE, "（无所属组织）", per_key[0]))
+    if -1 in per_key:
+        rows.append(ReportRow(UNASSIGNED_CODE, "（未分配）", per_key[-1]))
+    return rows
+
+
+async def _labels(session: AsyncSession, *, by: ReportBy, keys: list[int]) -> dict[int, tuple[str, str]]:
+    if by == ReportBy.VOLUNTEER:
+        rows = await session.exec(
+            select(Volunteer.id, Volunteer.external_id, Volunteer.name).where(col(Volunteer.id).in_(keys))
+        )
+        return {vid: (external_id, name) for vid, external_id, name in rows.all()}
+    orgs = await session.exec(select(Organisation.id, Organisation.name).where(col(Organisation.id).in_(keys)))
+    return {oid: (str(oid), name) for oid, name in orgs.all()}

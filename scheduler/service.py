@@ -1,0 +1,175 @@
+"""APScheduler 3 in the service's asyncio loop, with its jobs persisted in the project database, started only in
+the process that holds the leader lock.
+
+Every trigger gets the programme's time zone explicitly (triggers built by hand do not inherit the scheduler's),
+every job an explicit id with replace_existing, coalesce, max_instances=1 and a generous misfire grace time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care.clock import Clock
+from care.visit_policy import VisitPolicy
+from scheduler import jobs
+from scheduler.leader import LeaderLock, leader_lock
+from storage.db import sync_url
+from storage.models import SchedulerJob
+
+log = logging.getLogger(__name__)
+
+JOB_TABLE = SchedulerJob.__tablename__
+MISFIRE_GRACE = 6 * 3600  # a job due while the process was busy or restarting still runs, hours late if need be
+
+
+def job_triggers(
+    *, zone: ZoneInfo, plan_time: time, reminder_time: time
+) -> dict[str, tuple[Callable[..., Any], CronTrigger]]:
+    """job id → (function, trigger), all in the programme's local time."""
+    return {
+        "carevisit.month_end": (jobs.month_end_job, CronTrigger(hour=0, minute=5, timezone=zone)),
+        "carevisit.plan": (jobs.plan_job, CronTrigger(hour=plan_time.hour, minute=plan_time.minute, timezone=zone)),
+        # Newly enrolled or resumed elders are planned within minutes, not at the next night's plan.
+        "carevisit.newcomers": (jobs.newcomers_job, CronTrigger(minute="*/10", timezone=zone)),
+        "carevisit.digest": (
+            jobs.digest_job,
+            CronTrigger(hour=reminder_time.hour, minute=reminder_time.minute, timezone=zone),
+        ),
+        # Hourly in the day: extra visits have deadlines in hours, and nobody wants a notice at 3 am.
+        "carevisit.overdue": (jobs.overdue_job, CronTrigger(hour="8-20", minute=15, timezone=zone)),
+    }
+
+
+class SchedulerService:
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        zone: ZoneInfo,
+        language: str,
+        plan_time: time,
+        reminder_time: time,
+        policy: Callable[[], VisitPolicy],
+        lease: timedelta = timedelta(seconds=90),
+        check_every: float = 30.0,
+        lock: LeaderLock | None = None,
+    ) -> None:
+        self._engine = engine
+        self._zone = zone
+        self._plan_time = plan_time
+        self._reminder_time = reminder_time
+        self._check_every = check_every
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lock = lock or leader_lock(engine, clock=clock, holder=self.holder, ttl=lease)
+        self._context = jobs.JobContext(
+            sessions=sessions,
+            clock=clock,
+            zone=zone,
+            language=language,
+            plan_time=plan_time,
+            reminder_time=reminder_time,
+            policy=policy,
+        )
+        self.scheduler: AsyncIOScheduler | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.catch_up_task: asyncio.Task[list[str]] | None = None
+
+    @property
+    def is_leader(self) -> bool:
+        return self.scheduler is not None
+
+    async def start(self) -> None:
+        """Join the competition for leadership; returns at once. Leadership is checked every `check_every` s."""
+        jobs.use_context(self._context)
+        self._task = asyncio.create_task(self._watch(), name="scheduler-leadership")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._step_down()
+
+    async def check_leadership(self) -> bool:
+        """Take, keep or lose the lock, starting or stopping the scheduler to match. Returns whether leader."""
+        holding = await self._lock.try_acquire()
+        if holding and self.scheduler is None:
+            await self._take_over()
+        elif not holding and self.scheduler is not None:
+            log.warning("scheduler lost its database lock: stopping its jobs")
+            self._stop_scheduler()
+        return self.is_leader
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                await self.check_leadership()
+            except Exception:  # never let the watcher die: a later check retries
+                log.exception("scheduler leadership check failed")
+            await asyncio.sleep(self._check_every)
+
+    async def _take_over(self) -> None:
+        jobs.use_context(self._context)
+        scheduler = AsyncIOScheduler(
+            jobstores={
+                "default": SQLAlchemyJobStore(
+                    url=sync_url(self._engine.url.render_as_string(hide_password=False)), tablename=JOB_TABLE
+                )
+            },
+            timezone=self._zone,
+        )
+        for job_id, (function, trigger) in job_triggers(
+            zone=self._zone, plan_time=self._plan_time, reminder_time=self._reminder_time
+        ).items():
+            scheduler.add_job(
+                function,
+                trigger,
+                id=job_id,
+                name=job_id,
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=MISFIRE_GRACE,
+            )
+        scheduler.start()
+        self.scheduler = scheduler
+        log.info("scheduler started as leader (%d jobs)", len(scheduler.get_jobs()))
+        # In its own task: a long catch-up (a province's plan) must not hold up renewing the lock.
+        self.catch_up_task = asyncio.create_task(_catch_up_logged(), name="scheduler-catch-up")
+
+    def _stop_scheduler(self) -> None:
+        if self.catch_up_task is not None and not self.catch_up_task.done():
+            self.catch_up_task.cancel()
+        if self.scheduler is not None:
+            scheduler, self.scheduler = self.scheduler, None
+            scheduler.shutdown(wait=False)
+
+    async def _step_down(self) -> None:
+        self._stop_scheduler()
+        await self._lock.release()
+
+
+async def _catch_up_logged() -> list[str]:
+    try:
+        return await jobs.catch_up()
+    except Exception:
+        log.exception("scheduler catch-up failed; the regular jobs will try again")
+        return []

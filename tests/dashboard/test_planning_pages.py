@@ -1,0 +1,85 @@
+"""The dashboard's planning page over HTTP: extra visits and reassignment, within the coordinator's own area."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestServer
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care.clock import FakeClock
+from dashboard.auth import COOKIE, SessionSigner
+from storage.enums import CoordinatorRole, ElderClass, VisitKind
+from storage.models import Area, Visit
+from tests.dashboard.conftest import csrf_of, sign_in
+from tests.factories import make_elder, make_visit, make_volunteer
+
+
+async def extra_visits(session: AsyncSession) -> list[Visit]:
+    statement = select(Visit).where(Visit.kind == VisitKind.EXTRA).order_by(col(Visit.elder_id))
+    return list((await session.exec(statement.execution_options(populate_existing=True))).all())
+
+
+async def test_a_coordinator_orders_an_extra_visit_for_an_elder_of_their_area_only(
+    server: TestServer, session: AsyncSession, clock: FakeClock, areas: dict[str, Area], coordinator_factory
+) -> None:  # type: ignore[no-untyped-def]
+    mine = await make_elder(session, clock, community=areas["community"], external_id="E-MINE")
+    await make_elder(session, clock, community=areas["other_community"], external_id="E-OTHER")
+    await session.commit()
+    await coordinator_factory(areas["street"], "street-lead")
+    client = await sign_in(server, "street-lead")
+    async with client:
+        page = await (await client.get("/planning")).text()
+        assert "安排加访" in page and "加访与派单" in page
+        csrf = await csrf_of(client, "/planning")
+        form = {"csrf": csrf, "elder": "E-MINE", "within_hours": "24", "reason": "出院", "mode": "home"}
+        done = await client.post("/planning/extra", data=form)
+        assert "已安排加访 1 项" in await done.text()
+        refused = await client.post("/planning/extra", data=form | {"elder": "E-OTHER"})
+        assert refused.status == 400 and "输入有误" in await refused.text()
+        bad_hours = await client.post("/planning/extra", data=form | {"within_hours": "soon"})
+        assert bad_hours.status == 400
+    visits = await extra_visits(session)
+    assert [v.elder_id for v in visits] == [mine.id]
+
+
+async def test_a_class_wide_order_and_a_reassignment_from_the_page(
+    server: TestServer, session: AsyncSession, clock: FakeClock, areas: dict[str, Area], coordinator_factory
+) -> None:  # type: ignore[no-untyped-def]
+    await make_elder(session, clock, community=areas["community"], classes=int(ElderClass.ALONE))
+    await make_elder(session, clock, community=areas["community2"], classes=int(ElderClass.EMPTY_NEST))
+    waiting = await make_elder(session, clock, community=areas["community"], classes=int(ElderClass.EMPTY_NEST))
+    open_visit = await make_visit(session, clock, elder=waiting)  # nobody to take it yet
+    await session.commit()
+    await coordinator_factory(areas["street"], "street-lead")
+    client = await sign_in(server, "street-lead")
+    async with client:
+        csrf = await csrf_of(client, "/planning")
+        form = {"csrf": csrf, "area": "440305001", "classes": "alone", "within_hours": "48", "reason": "高温"}
+        done = await client.post("/planning/extra", data=form)
+        assert "已安排加访 1 项（未分配 1 项）" in await done.text()
+
+        volunteer = await make_volunteer(session, clock, communities=[areas["community"]])
+        await session.commit()
+        reassigned = await client.post("/planning/reassign", data={"csrf": csrf})
+        assert "已重新派单 2 项，仍未分配 0 项" in await reassigned.text()
+    await session.refresh(open_visit)
+    assert open_visit.volunteer_id == volunteer.id
+
+
+async def test_a_viewer_may_look_but_not_order(
+    server: TestServer, session: AsyncSession, clock: FakeClock, areas: dict[str, Area], coordinator_factory
+) -> None:  # type: ignore[no-untyped-def]
+    await make_elder(session, clock, community=areas["community"], external_id="E-1")
+    await session.commit()
+    await coordinator_factory(areas["street"], "viewer", role=CoordinatorRole.VIEWER)
+    client = await sign_in(server, "viewer")
+    async with client:
+        assert "只读账号" in await (await client.get("/planning")).text()
+        # Even a well-formed post (a valid CSRF token, as the server would issue it) is refused.
+        cookie = next(c.value for c in client.cookie_jar if c.key == COOKIE)
+        csrf = SessionSigner(b"test-secret").csrf_token(cookie)
+        form = {"csrf": csrf, "elder": "E-1", "within_hours": "24", "reason": "跌倒"}
+        for path, data in (("/planning/reassign", {"csrf": csrf}), ("/planning/extra", form)):
+            response = await client.post(path, data=data)
+            assert response.status == 403 and "只读账号" in await response.text()
+    assert await extra_visits(session) == []
