@@ -191,7 +191,7 @@ async def _over_cap(esc: Escalation, session: AsyncSession, channel: Channel, ad
         .where(
             OutboxMessage.to_address == address,
             OutboxMessage.channel == channel,
-            col(OutboxMessage.created_at) >= now - throttle.period,
+            col(OutboxMessage.created_at) > now - throttle.period,
             func.coalesce(OutboxMessage.error_code, "") != "throttled",
         )
     )
