@@ -57,7 +57,7 @@ class OutboxWorker:
             ids = (
                 await session.exec(select(OutboxMessage.id).where(OutboxMessage.status == DeliveryStatus.SENDING))
             ).all()
-        await asyncio.gather(*(self._guarded(self._reconcile, i) for i in ids if i is not None))
+        await self._each(self._reconcile, [i for i in ids if i is not None])
         return len(ids)
 
     async def run_once(self) -> int:
@@ -74,9 +74,9 @@ class OutboxWorker:
                     )
                 )
             ).all()
-        await asyncio.gather(*(self._guarded(self._reconcile, i) for i in stale if i is not None))
+        await self._each(self._reconcile, [i for i in stale if i is not None])
         claimed = await self._claim(now)
-        await asyncio.gather(*(self._guarded(self._send, i) for i in claimed))
+        await self._each(self._send, claimed)
         return len(claimed) + len(stale)
 
     async def drain(self, *, rounds: int = 20) -> int:
@@ -88,6 +88,12 @@ class OutboxWorker:
             if not done:
                 break
         return total
+
+    async def _each(self, work, row_ids: list[int]) -> None:  # type: ignore[no-untyped-def]
+        """Run `work` on each row concurrently (bounded). A task group, so nothing outlives a crash half-done."""
+        async with asyncio.TaskGroup() as group:
+            for row_id in row_ids:
+                group.create_task(self._guarded(work, row_id))
 
     async def _guarded(self, work, row_id: int) -> None:  # type: ignore[no-untyped-def]
         async with self._slots:
