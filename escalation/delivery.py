@@ -16,6 +16,15 @@ from storage.models import DeliveryEvent, Incident, OutboxMessage
 log = logging.getLogger(__name__)
 
 PAGE_PURPOSES = ("page", "drill")
+FAILURES = frozenset(
+    {
+        DeliveryStatus.FAILED,
+        DeliveryStatus.UNDELIVERED,
+        DeliveryStatus.NO_ANSWER,
+        DeliveryStatus.BUSY,
+        DeliveryStatus.CANCELED,
+    }
+)
 
 
 async def record_status(
@@ -52,7 +61,8 @@ async def record_status(
             outbox_id=outbox_id, at=now, status=status, provider_sid=sid, error_code=error_code, detail=detail
         )
     )
-    await move_on_if_step_failed(session, clock=clock, outbox_id=outbox_id)
+    if status in FAILURES:
+        await move_on_if_step_failed(session, clock=clock, outbox_id=outbox_id)
     return True
 
 

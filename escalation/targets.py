@@ -7,31 +7,27 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from escalation.decide import Target
 from storage.enums import CoordinatorRole
-from storage.models import Area, Coordinator, Elder, EmergencyContact
+from storage.models import Area, Coordinator, EmergencyContact
 
 
-async def contact_targets(session: AsyncSession, *, elder_id: int) -> list[Target]:
+async def contact_targets_by_elder(session: AsyncSession, *, elder_ids: list[int]) -> dict[int, list[Target]]:
+    """Each elder's emergency contacts, in position order."""
     rows = await session.exec(
-        select(EmergencyContact).where(EmergencyContact.elder_id == elder_id).order_by(col(EmergencyContact.position))
+        select(EmergencyContact)
+        .where(col(EmergencyContact.elder_id).in_(elder_ids))
+        .order_by(col(EmergencyContact.elder_id), col(EmergencyContact.position))
     )
-    return [
-        Target(
-            "contact",
-            c.id or 0,
-            c.phone,
-            c.phone_kind,
-            language=c.language,
-            label=f"{c.name}（{c.relation}）" if c.relation else c.name,
+    found: dict[int, list[Target]] = {}
+    for c in rows.all():
+        label = f"{c.name}（{c.relation}）" if c.relation else c.name
+        found.setdefault(c.elder_id, []).append(
+            Target("contact", c.id or 0, c.phone, c.phone_kind, language=c.language, label=label)
         )
-        for c in rows.all()
-    ]
+    return found
 
 
-async def coordinator_targets(session: AsyncSession, *, elder: Elder) -> list[Target]:
-    """The active coordinators of the elder's community, or of the nearest area above it that has any."""
-    community = await session.get(Area, elder.community_id)
-    if community is None:
-        return []
+async def coordinator_targets_for(session: AsyncSession, *, community: Area) -> list[Target]:
+    """The active coordinators of the community, or of the nearest area above it that has any."""
     parts = [p for p in community.path.split("/") if p]
     ancestors = ["/" + "/".join(parts[:n]) + "/" for n in range(len(parts), 0, -1)]
     rows = await session.exec(

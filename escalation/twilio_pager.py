@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -95,6 +95,8 @@ class TwilioPager:
         """Create inside a running event loop (the async HTTP client needs one)."""
         self._http = RebasedHttpClient(base=api_base, timeout=timeout)
         self._client = Client(account_sid, auth_token, http_client=self._http)
+        # twilio imports its REST modules on first use (~0.1 s): pay that at start-up, not on the first emergency.
+        _ = (self._client.messages, self._client.calls)
         self._from = from_number
         self._service = messaging_service_sid
 
@@ -167,6 +169,10 @@ async def _translated(request: Any, to: str) -> Any:
         return await request
     except TwilioRestException as error:
         raise _from_rest(error, to) from error
+    except TwilioException as error:  # list pages fail with the plain exception and the response attached
+        response = error.args[1] if len(error.args) > 1 else None
+        status = getattr(response, "status_code", 500)
+        raise _from_rest(TwilioRestException(status, "", "page fetch failed"), to) from error
     except aiohttp.ClientConnectorError as error:  # refused or unreachable: nothing was sent
         raise NotProcessed(f"cannot connect to Twilio: {error.__class__.__name__}", code="connect") from error
     except TimeoutError as error:
