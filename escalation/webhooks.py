@@ -21,6 +21,7 @@ from escalation import acks, incidents, texts, tokens
 from escalation.context import Escalation
 from escalation.delivery import record_status
 from escalation.pager import provider_status
+from escalation.policy import EscalationPolicy
 from storage.enums import DeliveryStatus
 from storage.models import Coordinator, EmergencyContact, Incident, OutboxMessage
 
@@ -36,10 +37,13 @@ class WebhookDeps:
 
 
 DEPS = web.AppKey("escalation_webhooks", WebhookDeps)
+# The escalation policy in force, for entry points on the same app that open incidents (the dashboard's drills).
+POLICY = web.AppKey("escalation_policy", EscalationPolicy)
 
 
 def add_routes(app: web.Application, esc: Escalation, *, auth_token: str | None) -> None:
     app[DEPS] = WebhookDeps(esc, RequestValidator(auth_token) if auth_token else None)
+    app[POLICY] = esc.config.policy
     app.router.add_post("/twilio/sms", signed(on_inbound_sms))
     app.router.add_post("/twilio/status", signed(on_status))
     app.router.add_post("/twilio/voice", signed(on_voice))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import pytest
@@ -139,3 +140,16 @@ async def test_connection_refused_is_not_processed() -> None:
             await pager.send_sms(to=CONTACT1, body="hi", status_callback=None)
     finally:
         await pager.close()
+
+
+async def test_two_engine_runs_racing_on_one_step_page_once(world: World) -> None:
+    from escalation.engine import escalate
+
+    incident_id = await world.open()
+    results = await asyncio.gather(
+        escalate(world.esc, incident_id=incident_id), escalate(world.esc, incident_id=incident_id)
+    )
+    assert sorted(results) == [False, True]
+    await world.worker.drain()
+    assert len(world.twilio.sms_to(CONTACT1)) == 1 and len(world.twilio.calls_to(CONTACT1)) == 1
+    assert (await world.incident(incident_id)).step == 1
