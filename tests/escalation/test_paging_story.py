@@ -131,3 +131,37 @@ async def test_out_of_order_status_callbacks_are_ignored(world: World) -> None:
     await world.twilio.set_status(sms.sid, "sent")  # late
     [row] = await world.outbox(channel=Channel.SMS)
     assert row.status == DeliveryStatus.DELIVERED
+
+
+async def test_a_number_twilio_refuses_fails_for_good_and_the_call_still_counts(world: World) -> None:
+    world.twilio.fail_next(400, code=21614)  # "not a mobile number": permanent, never retried
+    await world.open()
+    await world.tick()
+    await world.tick(seconds=30)
+    [sms_row] = await world.outbox(channel=Channel.SMS)
+    assert sms_row.status == DeliveryStatus.FAILED and sms_row.error_code == "21614"
+    assert world.twilio.sms_to(CONTACT1) == []
+    assert world.twilio.sms_to(CONTACT2) == []  # the call to contact 1 may still be answered
+    [call] = world.twilio.calls_to(CONTACT1)
+    await world.twilio.set_status(call.sid, "busy")
+    await world.tick(seconds=1)
+    assert len(world.twilio.sms_to(CONTACT2)) == 1
+
+
+async def test_the_console_pager_logs_only_masked_numbers(caplog) -> None:  # type: ignore[no-untyped-def]
+    from escalation.pager import ConsolePager
+
+    pager = ConsolePager()
+    with caplog.at_level("INFO"):
+        await pager.send_sms(to=CONTACT1, body="王秀英跌倒", status_callback=None)
+        await pager.place_call(to=CONTACT1, twiml_url="http://x", status_callback=None)
+    assert CONTACT1 not in caplog.text and "王秀英" not in caplog.text
+    assert "NOT sending" in caplog.text
+
+
+async def test_no_personal_data_in_info_logs_of_a_whole_story(world: World, caplog) -> None:  # type: ignore[no-untyped-def]
+    with caplog.at_level("INFO"):
+        await world.open()
+        await world.tick()
+        await world.twilio.inbound_sms(CONTACT1, "1")
+    assert CONTACT1 not in caplog.text and "王秀英" not in caplog.text and "李娜" not in caplog.text
