@@ -12,6 +12,7 @@ each incident is run on its own.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -152,6 +153,8 @@ async def _escalate(esc: Escalation, session: AsyncSession, incidents: list[Inci
     except IntegrityError:
         raise _Conflict from None
     for incident, plan in paging:
+        if not plan.pages:
+            log.warning("incident %s: nobody reachable to page; kept open and retried", incident.id)
         log.info(
             "incident %s: step %s paged %d (skipped %d)", incident.id, plan.step + 1, len(plan.pages), len(plan.skipped)
         )
@@ -284,11 +287,11 @@ def _outbox_row(
 
 
 def _chat(key: str, chat_id: int, text: str, now: datetime) -> dict[str, Any]:
-    # The same row `care.outbound.enqueue` writes, in bulk.
+    # The same row `care.outbound.enqueue` writes, in bulk. Chat text is HTML: names are escaped.
     return {
         "idempotency_key": key,
         "chat_id": chat_id,
-        "text": text,
+        "text": html.escape(text, quote=False),
         "buttons": None,
         "status": DeliveryStatus.PENDING,
         "attempts": 0,

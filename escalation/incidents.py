@@ -6,6 +6,7 @@ Functions add to the caller's session and do not commit: the caller owns the tra
 
 from __future__ import annotations
 
+import html
 import logging
 
 from sqlmodel import col, select, update
@@ -139,8 +140,15 @@ async def _tell_reporter_acknowledged(
         clock=clock,
         key=f"incident:{incident_id}:acknowledged",
         chat_id=volunteer.telegram_chat_id,
-        text=texts.text(
-            lang, "reporter_acked", incident=incident_id, who=await describe_actor(session, by), channel=channel_label
+        text=html.escape(
+            texts.text(
+                lang,
+                "reporter_acked",
+                incident=incident_id,
+                who=await describe_actor(session, by),
+                channel=channel_label,
+            ),
+            quote=False,
         ),
     )
 
