@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from care.clock import Clock
 from escalation.decide import should_move_on_early
-from storage.enums import DeliveryStatus, IncidentStatus
+from storage.enums import Channel, DeliveryStatus, IncidentStatus
 from storage.models import DeliveryEvent, Incident, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ async def move_on_if_step_failed(session: AsyncSession, *, clock: Clock, outbox_
             col(OutboxMessage.purpose).in_(PAGE_PURPOSES),
         )
     )
-    if not should_move_on_early([(c, s) for c, s in siblings.all()]):
+    if not should_move_on_early([(Channel(c), DeliveryStatus(s)) for c, s in siblings.all()]):
         return False
     now = clock.now()
     moved = await session.exec(

@@ -376,7 +376,7 @@ async def _recent_counts(
         .group_by(col(OutboxMessage.to_address), col(OutboxMessage.channel))
     )
     for address, channel, count in rows.all():
-        counts[(address, channel)] = int(count)
+        counts[(address, Channel(channel))] = int(count)
     return counts
 
 

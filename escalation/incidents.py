@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
+from typing import Any
 
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -114,7 +115,8 @@ async def describe_actor(session: AsyncSession, actor: str | None) -> str:
     kind, _, raw_id = actor.partition(":")
     if not raw_id.isdigit():
         return actor
-    model = {"contact": EmergencyContact, "coordinator": Coordinator, "volunteer": Volunteer}.get(kind)
+    models: dict[str, Any] = {"contact": EmergencyContact, "coordinator": Coordinator, "volunteer": Volunteer}
+    model = models.get(kind)
     if model is None:
         return actor
     row = await session.get(model, int(raw_id))
