@@ -13,10 +13,14 @@ import contextlib
 import statistics
 import sys
 import tempfile
+import uuid
 from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from care.clock import SystemClock
 from escalation import incidents
@@ -156,6 +160,21 @@ async def baseline(n: int) -> list[float]:
     return times
 
 
+@contextlib.asynccontextmanager
+async def fresh_postgres(server_url: str):  # type: ignore[no-untyped-def]
+    """A database of its own on the given PostgreSQL server, dropped afterwards."""
+    name = f"carevisit_bench_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:6.1f} ms"
 
@@ -164,14 +183,19 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=200, help="incidents opened at once (default 200)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each side; the median run is shown")
-    parser.add_argument("--db", default="sqlite", help="sqlite (a temporary file) or an EMPTY postgresql+asyncpg URL")
+    parser.add_argument(
+        "--db", default="sqlite", help="sqlite (a temporary file) or a postgresql+asyncpg server URL (a fresh database)"
+    )
     args = parser.parse_args()
     ours_p50, ours_p99, base_p50, base_p99 = [], [], [], []
     lost = duplicates = 0
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite+aiosqlite:///{tmp}/bench.db" if args.db == "sqlite" else args.db
-            mine, run_lost, run_duplicates = await ours(url, args.rows)
+            if args.db == "sqlite":
+                mine, run_lost, run_duplicates = await ours(f"sqlite+aiosqlite:///{tmp}/bench.db", args.rows)
+            else:
+                async with fresh_postgres(args.db) as url:
+                    mine, run_lost, run_duplicates = await ours(url, args.rows)
         lost += run_lost
         duplicates += run_duplicates
         base = await baseline(args.rows)

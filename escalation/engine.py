@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import html
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert
+from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -163,38 +163,29 @@ async def _escalate(esc: Escalation, session: AsyncSession, incidents: list[Inci
 
 async def _advance(session: AsyncSession, plans: list[tuple[Incident, StepPlan]], now: datetime) -> None:
     """Move every incident to its next step, each guarded by the step it was read at; raise _Conflict if any
-    guard fails. One executemany where the driver reports its row count reliably (SQLite), else row by row."""
-    table = Incident.__table__  # type: ignore[attr-defined]
-    advancing = [(i, p) for i, p in plans if not (p.repeat and i.is_drill)]
-    ending = [i for i, p in plans if p.repeat and i.is_drill]  # a drill is not repeated forever: it closes
-    guard = (
-        (table.c.id == bindparam("b_id"))
-        & (table.c.step == bindparam("b_step"))
-        & (table.c.status == IncidentStatus.OPEN)
-    )
-    params = [{"b_id": i.id, "b_step": i.step, "b_new": p.step + 1, "b_next": now + p.wait} for i, p in advancing]
-    statement = table.update().where(guard).values(step=bindparam("b_new"), next_step_at=bindparam("b_next"))
-    connection = await session.connection()
-    if params and connection.dialect.supports_sane_multi_rowcount:
-        result = await session.exec(statement, params=params)  # type: ignore[call-overload]
-        if result.rowcount != len(params):
-            raise _Conflict
-    else:
-        for one in params:
-            result = await session.exec(statement, params=one)  # type: ignore[call-overload]
-            if result.rowcount != 1:
-                raise _Conflict
-    for incident in ending:
-        ended = await session.exec(
+    guard fails. Incidents moving alike (same step, same next time: most of a batch) share one statement."""
+    groups: dict[tuple[int, int, datetime | None, bool], list[int]] = defaultdict(list)
+    for incident, plan in plans:
+        ends = plan.repeat and incident.is_drill  # a drill is not repeated forever: it closes, marked as such
+        next_at = None if ends else now + plan.wait
+        groups[(incident.step, plan.step + 1, next_at, ends)].append(incident.id or 0)
+    for (old_step, new_step, next_at, ends), ids in groups.items():
+        values: dict[str, Any] = (
+            {"status": IncidentStatus.RESOLVED, "resolved_at": now, "resolved_by": "system", "next_step_at": None}
+            if ends
+            else {"step": new_step, "next_step_at": next_at}
+        )
+        moved = await session.exec(
             update(Incident)
             .where(
-                col(Incident.id) == incident.id,
-                col(Incident.step) == incident.step,
+                col(Incident.id).in_(ids),
+                col(Incident.step) == old_step,
                 col(Incident.status) == IncidentStatus.OPEN,
             )
-            .values(status=IncidentStatus.RESOLVED, resolved_at=now, resolved_by="system", next_step_at=None)
+            .values(**values)
+            .returning(col(Incident.id))
         )
-        if ended.rowcount != 1:
+        if len(moved.all()) != len(ids):
             raise _Conflict
 
 
