@@ -47,15 +47,17 @@ async def run_cycle(esc: Escalation, *, limit: int = 500) -> int:
         due = list((await session.exec(_due(now).limit(limit))).all())
         if not due:
             return 0
+        ids = [incident.id or 0 for incident in due]
         try:
             advanced = await _escalate(esc, session, due, now)
             await session.commit()
             return advanced
         except _Conflict:
             await session.rollback()
+            log.info("engine batch of %d met a concurrent run; going one by one", len(ids))
     advanced = 0
-    for incident in due:
-        if await escalate(esc, incident_id=incident.id or 0):
+    for incident_id in ids:
+        if await escalate(esc, incident_id=incident_id):
             advanced += 1
     return advanced
 

@@ -153,3 +153,12 @@ async def test_two_engine_runs_racing_on_one_step_page_once(world: World) -> Non
     await world.worker.drain()
     assert len(world.twilio.sms_to(CONTACT1)) == 1 and len(world.twilio.calls_to(CONTACT1)) == 1
     assert (await world.incident(incident_id)).step == 1
+
+
+async def test_two_engine_cycles_racing_page_every_incident_once(world: World) -> None:
+    first, second = await world.open(), await world.open()
+    results = await asyncio.gather(run_cycle(world.esc), run_cycle(world.esc))
+    assert sum(results) == 2
+    await world.worker.drain()
+    assert len(world.twilio.sms_to(CONTACT1)) == 2 and len(world.twilio.calls_to(CONTACT1)) == 2
+    assert [(await world.incident(i)).step for i in (first, second)] == [1, 1]
