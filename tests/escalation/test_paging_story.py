@@ -165,3 +165,13 @@ async def test_no_personal_data_in_info_logs_of_a_whole_story(world: World, capl
         await world.tick()
         await world.twilio.inbound_sms(CONTACT1, "1")
     assert CONTACT1 not in caplog.text and "王秀英" not in caplog.text and "李娜" not in caplog.text
+
+
+async def test_another_key_or_no_key_does_not_acknowledge(world: World) -> None:
+    incident_id = await world.open()
+    await world.tick()
+    [call] = world.twilio.calls_to(CONTACT1)
+    silent = await world.twilio.answer(call.sid, digits=None)
+    wrong = await world.twilio.answer(call.sid, digits="2")
+    assert "<Gather" in silent[0] and "<Gather" in wrong[-1]
+    assert (await world.incident(incident_id)).status == IncidentStatus.OPEN
