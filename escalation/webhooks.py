@@ -22,8 +22,7 @@ from escalation.context import Escalation
 from escalation.delivery import record_status
 from escalation.pager import provider_status
 from escalation.policy import EscalationPolicy
-from storage.enums import DeliveryStatus
-from storage.models import Coordinator, EmergencyContact, Incident, OutboxMessage
+from storage.models import Coordinator, Elder, EmergencyContact, Incident, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -225,12 +224,7 @@ async def _already(session, esc: Escalation, incident: Incident, language: str) 
 
 
 async def _facts(session, incident: Incident, language: str) -> str:  # type: ignore[no-untyped-def]
-    from storage.models import Elder
-
     elder = await session.get(Elder, incident.elder_id)
     kind = texts.kind_label(language, "drill" if incident.is_drill else incident.kind)
     prefix = texts.tag(language, drill=incident.is_drill)
     return prefix + texts.text(language, "ack_page_body", elder=elder.name if elder else "", kind=kind)
-
-
-__all__ = ["DEPS", "DeliveryStatus", "add_routes"]
