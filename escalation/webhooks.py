@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
@@ -150,7 +151,7 @@ async def on_inbound_sms(request: web.Request) -> web.StreamResponse:
     return _twiml(str(response))
 
 
-async def _row_language(session, row: OutboxMessage, default: str) -> str:  # type: ignore[no-untyped-def]
+async def _row_language(session: AsyncSession, row: OutboxMessage, default: str) -> str:
     preferred = None
     if row.contact_id:
         contact = await session.get(EmergencyContact, row.contact_id)
@@ -216,14 +217,14 @@ async def ack_submit(request: web.Request) -> web.StreamResponse:
         return _page(language, await _already(session, esc, outcome.incident, language))
 
 
-async def _already(session, esc: Escalation, incident: Incident, language: str) -> str:  # type: ignore[no-untyped-def]
+async def _already(session: AsyncSession, esc: Escalation, incident: Incident, language: str) -> str:
     who = await incidents.describe_actor(session, incident.acknowledged_by or incident.resolved_by)
     moment = incident.acknowledged_at or incident.resolved_at
     at = moment.astimezone(esc.zone).strftime("%m-%d %H:%M") if moment else ""
     return f"<p>{html.escape(texts.text(language, 'ack_already', who=who, at=at))}</p>"
 
 
-async def _facts(session, incident: Incident, language: str) -> str:  # type: ignore[no-untyped-def]
+async def _facts(session: AsyncSession, incident: Incident, language: str) -> str:
     elder = await session.get(Elder, incident.elder_id)
     kind = texts.kind_label(language, "drill" if incident.is_drill else incident.kind)
     prefix = texts.tag(language, drill=incident.is_drill)
