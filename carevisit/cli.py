@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from carevisit.commands import config, db, demo, planning, run
+from carevisit.commands import config, db, demo, escalation, run
 from carevisit.logs import configure_logging
 
 app = typer.Typer(
@@ -19,6 +20,8 @@ app.command("run")(run.run)
 app.command("plan")(planning.plan)
 app.add_typer(planning.visits_app, name="visits")
 app.command("report")(planning.report)
+app.command("drill")(escalation.drill)
+app.add_typer(escalation.incidents_app, name="incidents")
 
 
 def main() -> None:

@@ -6,14 +6,25 @@ Functions add to the caller's session and do not commit: the caller owns the tra
 
 from __future__ import annotations
 
-from sqlmodel import col, update
+import html
+import logging
+from typing import Any
+
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care import audit
+from care import audit, outbound
 from care.clock import Clock
+from escalation import texts
 from escalation.policy import EscalationPolicy, snapshot
-from storage.enums import IncidentStatus
-from storage.models import Incident, IncidentNote
+from storage.enums import Channel, DeliveryStatus, IncidentStatus
+from storage.models import Coordinator, Elder, EmergencyContact, Incident, IncidentNote, OutboxMessage, Volunteer
+
+log = logging.getLogger(__name__)
+
+
+class IncidentError(ValueError):
+    """A request about an incident that cannot be honoured; the message says why."""
 
 
 async def open_incident(
@@ -61,9 +72,14 @@ async def open_incident(
     return incident
 
 
-async def acknowledge(session: AsyncSession, *, clock: Clock, incident_id: int, by: str, channel: str) -> bool:
+async def acknowledge(
+    session: AsyncSession, *, clock: Clock, incident_id: int, by: str, channel: str, language: str = "zh_CN"
+) -> bool:
     """Record an acknowledgement. The first one wins: returns False (and changes nothing) if it was already
-    acknowledged or resolved. Paging stops because the engine only escalates OPEN incidents."""
+    acknowledged or resolved. Paging stops because the engine only escalates OPEN incidents, and the outbox
+    worker cancels pages not yet sent. The reporting volunteer is told in the bot (a chat_outbox row).
+
+    `by` is "contact:ID", "coordinator:ID" or "volunteer:ID"; `channel` is link, voice, sms, dashboard or bot."""
     result = await session.exec(
         update(Incident)
         .where(col(Incident.id) == incident_id, col(Incident.status) == IncidentStatus.OPEN)
@@ -86,7 +102,146 @@ async def acknowledge(session: AsyncSession, *, clock: Clock, incident_id: int, 
             entity_id=incident_id,
             details={"channel": channel},
         )
+        await _tell_reporter_acknowledged(
+            session, clock=clock, incident_id=incident_id, by=by, channel=channel, language=language
+        )
     return won
+
+
+async def describe_actor(session: AsyncSession, actor: str | None) -> str:
+    """'contact:3' → the contact's name and relation, for the volunteer and the archive (never for logs)."""
+    if not actor or ":" not in actor:
+        return actor or ""
+    kind, _, raw_id = actor.partition(":")
+    if not raw_id.isdigit():
+        return actor
+    models: dict[str, Any] = {"contact": EmergencyContact, "coordinator": Coordinator, "volunteer": Volunteer}
+    model = models.get(kind)
+    if model is None:
+        return actor
+    row = await session.get(model, int(raw_id))
+    if row is None:
+        return actor
+    relation = getattr(row, "relation", "")
+    return f"{row.name}（{relation}）" if relation else row.name
+
+
+async def _tell_reporter_acknowledged(
+    session: AsyncSession, *, clock: Clock, incident_id: int, by: str, channel: str, language: str
+) -> None:
+    incident = await session.get(Incident, incident_id)
+    if incident is None or incident.reporter_volunteer_id is None:
+        return
+    volunteer = await session.get(Volunteer, incident.reporter_volunteer_id)
+    if volunteer is None or volunteer.telegram_chat_id is None:
+        return
+    lang = texts.language_of(volunteer.language, language)
+    channel_label = texts.text(lang, f"channel_{channel}") if f"channel_{channel}" in _CHANNEL_KEYS else channel
+    await outbound.enqueue(
+        session,
+        clock=clock,
+        key=f"incident:{incident_id}:acknowledged",
+        chat_id=volunteer.telegram_chat_id,
+        text=html.escape(
+            texts.text(
+                lang,
+                "reporter_acked",
+                incident=incident_id,
+                who=await describe_actor(session, by),
+                channel=channel_label,
+            ),
+            quote=False,
+        ),
+    )
+
+
+_CHANNEL_KEYS = {"channel_link", "channel_voice", "channel_sms", "channel_dashboard", "channel_bot"}
+
+
+async def resolve(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    incident_id: int,
+    by: str,
+    what_happened: str,
+    actions_taken: str,
+    outcome: str,
+    language: str = "zh_CN",
+) -> Incident:
+    """Close an incident with its handling record (事后处置记录); an open one also stops paging.
+
+    The emergency contacts who were paged by SMS get a short all-clear (outbox rows, sent by the worker).
+    Raises IncidentError (changing nothing) if the incident is unknown, already resolved, or the record is empty.
+    Does not commit.
+    """
+    if not outcome.strip():
+        raise IncidentError("the handling record needs an outcome")
+    incident = await session.get(Incident, incident_id)
+    if incident is None:
+        raise IncidentError(f"no incident #{incident_id}")
+    now = clock.now()
+    result = await session.exec(
+        update(Incident)
+        .where(col(Incident.id) == incident_id, col(Incident.status) != IncidentStatus.RESOLVED)
+        .values(status=IncidentStatus.RESOLVED, resolved_at=now, resolved_by=by, next_step_at=None)
+    )
+    if not result.rowcount:
+        raise IncidentError(f"incident #{incident_id} is already resolved")
+    add_note(
+        session,
+        clock=clock,
+        incident_id=incident_id,
+        author=by,
+        what_happened=what_happened.strip(),
+        actions_taken=actions_taken.strip(),
+        outcome=outcome.strip(),
+    )
+    audit.record(session, clock=clock, actor=by, action="incident.resolve", entity="incident", entity_id=incident_id)
+    await _queue_all_clear(session, clock=clock, incident=incident, language=language)
+    await session.refresh(incident)
+    return incident
+
+
+async def _queue_all_clear(session: AsyncSession, *, clock: Clock, incident: Incident, language: str) -> None:
+    """One short SMS per number that was paged by SMS and got it (or may have); calls-only numbers get none."""
+    paged = await session.exec(
+        select(OutboxMessage).where(
+            OutboxMessage.incident_id == incident.id,
+            col(OutboxMessage.purpose).in_(("page", "drill")),
+            OutboxMessage.channel == Channel.SMS,
+            col(OutboxMessage.provider_sid).is_not(None),
+        )
+    )
+    elder = await session.get(Elder, incident.elder_id)
+    now = clock.now()
+    seen: set[str] = set()
+    for row in paged.all():
+        if row.to_address in seen or row.status in (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED):
+            continue
+        seen.add(row.to_address)
+        contact = await session.get(EmergencyContact, row.contact_id) if row.contact_id else None
+        coordinator = await session.get(Coordinator, row.coordinator_id) if row.coordinator_id else None
+        preferred = (contact.language if contact else None) or (coordinator.language if coordinator else None)
+        lang = texts.language_of(preferred, language)
+        key = f"all_clear:{incident.id}:{row.to_address}"
+        exists = await session.exec(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key))
+        if exists.first() is not None:
+            continue
+        session.add(
+            OutboxMessage(
+                idempotency_key=key,
+                purpose="all_clear",
+                incident_id=incident.id,
+                contact_id=row.contact_id,
+                coordinator_id=row.coordinator_id,
+                channel=Channel.SMS,
+                to_address=row.to_address,
+                body=texts.all_clear(lang, elder=elder.name if elder else "", drill=incident.is_drill),
+                not_before=now,
+                created_at=now,
+            )
+        )
 
 
 def add_note(

@@ -1,0 +1,130 @@
+"""The escalation part of `carevisit run`: Twilio webhooks and the acknowledgement page on the web app, and two
+loops — the engine cycle (due incidents → outbox rows) and the outbox worker (rows → Twilio) — plus family reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+import config as config_package
+from carevisit.bootstrap import Runtime
+from config import Settings
+from escalation import webhooks
+from escalation.config_file import EscalationConfig, load_config
+from escalation.context import Escalation
+from escalation.engine import run_cycle
+from escalation.family import queue_family_reports
+from escalation.outbox import OutboxWorker
+from escalation.pager import ConsolePager, Pager
+from escalation.twilio_pager import TwilioPager
+
+log = logging.getLogger(__name__)
+
+DEFAULT_POLICY_FILE = Path(config_package.__file__).parent / "escalation_policy.toml"
+
+
+def escalation_config(settings: Settings) -> EscalationConfig:
+    """The policy file named by CAREVISIT_ESCALATION_POLICY_FILE, or the shipped default."""
+    return load_config(settings.escalation_policy_file or DEFAULT_POLICY_FILE)
+
+
+def make_pager(settings: Settings) -> Pager:
+    """Twilio when credentials are set, else the console pager. Call inside the running loop."""
+    if not settings.twilio_enabled:
+        log.warning("no Twilio credentials: SMS and calls are only logged, NOTHING is sent")
+        return ConsolePager()
+    assert settings.twilio_account_sid and settings.twilio_auth_token
+    if settings.public_url is None:
+        log.warning("CAREVISIT_PUBLIC_URL is not set: no delivery callbacks, no acknowledgement links or keypresses")
+    return TwilioPager(
+        account_sid=settings.twilio_account_sid,
+        auth_token=settings.twilio_auth_token.get_secret_value(),
+        from_number=settings.twilio_from,
+        messaging_service_sid=settings.twilio_messaging_service_sid,
+        api_base=str(settings.twilio_api_base) if settings.twilio_api_base else None,
+    )
+
+
+class EscalationPart:
+    name = "escalation"
+
+    def __init__(
+        self, rt: Runtime, *, pager: Pager | None = None, interval: float = 1.0, family_every: float = 300.0
+    ) -> None:
+        settings = rt.settings
+        self.settings = settings
+        self.interval = interval
+        self.family_every = family_every
+        self._given_pager = pager
+        self.esc = Escalation(
+            sessions=rt.sessions,
+            clock=rt.clock,
+            pager=pager or ConsolePager(),
+            config=escalation_config(settings),
+            secret=settings.secret_key.get_secret_value().encode() if settings.secret_key else None,
+            public_url=str(settings.public_url).rstrip("/") if settings.public_url else None,
+            language=settings.language,
+            zone=settings.zone,
+        )
+        self.worker = OutboxWorker(self.esc)
+        self._task: asyncio.Task[None] | None = None
+
+    def add_routes(self, app: web.Application) -> None:
+        token = self.settings.twilio_auth_token.get_secret_value() if self.settings.twilio_auth_token else None
+        webhooks.add_routes(app, self.esc, auth_token=token)
+
+    async def start(self) -> None:
+        if self._given_pager is None:
+            self.esc.pager = make_pager(self.settings)
+        self._task = asyncio.create_task(self._run(), name="escalation")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.esc.pager.close()
+
+    async def _run(self) -> None:
+        await self._safely(self.worker.recover)
+        loop = asyncio.get_running_loop()
+        next_family = loop.time()
+        while True:
+            await self._safely(self._cycle)
+            if loop.time() >= next_family:
+                await self._safely(self._family)
+                next_family = loop.time() + self.family_every
+            await asyncio.sleep(self.interval)
+
+    async def _cycle(self) -> None:
+        await run_cycle(self.esc)
+        await self.worker.run_once()
+
+    async def _family(self) -> None:
+        async with self.esc.sessions() as session:
+            queued = await queue_family_reports(
+                session,
+                clock=self.esc.clock,
+                mode=self.esc.config.family_reports,
+                zone=self.esc.zone,
+                language=self.esc.language,
+            )
+            await session.commit()
+        if queued:
+            log.info("queued %d family visit reports", queued)
+
+    async def _safely(self, work) -> None:  # type: ignore[no-untyped-def]
+        try:
+            await work()
+        except Exception:  # a bad cycle must not stop paging: log it and try again next time
+            log.exception("escalation: %s failed", getattr(work, "__name__", "work"))
+
+
+def make_part(rt: Runtime) -> EscalationPart:
+    return EscalationPart(rt)

@@ -1,0 +1,34 @@
+"""What the escalation engine, the outbox worker and the webhooks share: sessions, clock, pager, policy, URLs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care.clock import Clock
+from escalation import tokens
+from escalation.config_file import EscalationConfig
+from escalation.pager import Pager
+
+
+@dataclass
+class Escalation:
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    pager: Pager
+    config: EscalationConfig
+    secret: bytes | None  # signs acknowledgement links; without it SMS ask for a reply instead
+    public_url: str | None  # where Twilio reaches our webhooks; without it no callbacks, no links
+    language: str = "zh_CN"
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+
+    def url(self, path: str) -> str | None:
+        return f"{self.public_url.rstrip('/')}{path}" if self.public_url else None
+
+    def ack_link(self, token: tokens.AckToken) -> str | None:
+        if not (self.public_url and self.secret):
+            return None
+        return self.url(f"/ack/{tokens.sign(self.secret, token)}")

@@ -1,0 +1,386 @@
+"""The escalation engine: a periodic cycle (tests call `run_cycle` directly after moving the clock).
+
+Each cycle takes the open incidents whose `next_step_at` has come, plans each one's next step with the pure
+`decide.plan_next`, writes one outbox row per page (unique key incident:step:target:channel) and advances the
+incident — in one transaction, every advance guarded by the step it read, so a replayed or concurrent run changes
+nothing. The outbox worker sends the rows. A crash before the commit loses nothing: the incidents are still due.
+
+Due incidents are handled as a batch (bulk loads and inserts): 200 emergencies opened at once must not wait for
+each other's round trips. If the batch meets a conflict (another run advanced one meanwhile) it is rolled back and
+each incident is run on its own.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from escalation import texts
+from escalation.context import Escalation
+from escalation.decide import Page, StepPlan, Target, plan_next, throttled
+from escalation.policy import from_snapshot
+from escalation.targets import contact_targets_by_elder, coordinator_targets_for
+from escalation.tokens import AckToken
+from storage.enums import Channel, DeliveryStatus, IncidentStatus
+from storage.models import Area, AuditEntry, ChatOutboxMessage, Elder, Incident, OutboxMessage, Volunteer
+
+log = logging.getLogger(__name__)
+
+
+class _Conflict(Exception):
+    """Another run touched one of the batch's incidents: roll back and go one by one."""
+
+
+async def run_cycle(esc: Escalation, *, limit: int = 500) -> int:
+    """Run the due step of every due open incident; returns how many incidents advanced."""
+    now = esc.clock.now()
+    async with esc.sessions() as session:
+        due = list((await session.exec(_due(now).limit(limit))).all())
+        if not due:
+            return 0
+        ids = [incident.id or 0 for incident in due]
+        try:
+            advanced = await _escalate(esc, session, due, now)
+            await session.commit()
+            return advanced
+        except _Conflict:
+            await session.rollback()
+            log.info("engine batch of %d met a concurrent run; going one by one", len(ids))
+    advanced = 0
+    for incident_id in ids:
+        if await escalate(esc, incident_id=incident_id):
+            advanced += 1
+    return advanced
+
+
+async def escalate(esc: Escalation, *, incident_id: int) -> bool:
+    """Run one incident's due step in its own transaction. False if it was not due (or another run won)."""
+    now = esc.clock.now()
+    async with esc.sessions() as session:
+        incident = (await session.exec(_due(now).where(Incident.id == incident_id))).first()
+        if incident is None:
+            return False
+        try:
+            advanced = await _escalate(esc, session, [incident], now)
+        except _Conflict:
+            await session.rollback()
+            return False
+        await session.commit()
+        return advanced == 1
+
+
+def _due(now: datetime):  # type: ignore[no-untyped-def]
+    return (
+        select(Incident)
+        .where(Incident.status == IncidentStatus.OPEN, col(Incident.next_step_at) <= now)
+        .order_by(col(Incident.next_step_at), col(Incident.id))
+    )
+
+
+def page_key(incident_id: int, step: int, target: Target, channel: Channel) -> str:
+    return f"page:{incident_id}:{step}:{target.kind}:{target.id}:{channel}"
+
+
+@dataclass
+class _World:
+    """Everything a batch of incidents needs, loaded in a few queries."""
+
+    elders: dict[int, Elder]
+    contacts: dict[int, list[Target]]
+    coordinators: dict[int, list[Target]]
+    volunteers: dict[int, Volunteer]
+    areas: dict[int, Area]
+
+
+async def _load(session: AsyncSession, incidents: list[Incident]) -> _World:
+    elder_ids = {i.elder_id for i in incidents}
+    elders = {e.id or 0: e for e in (await session.exec(select(Elder).where(col(Elder.id).in_(elder_ids)))).all()}
+    volunteer_ids = {i.reporter_volunteer_id for i in incidents if i.reporter_volunteer_id}
+    volunteers = (
+        {
+            v.id or 0: v
+            for v in (await session.exec(select(Volunteer).where(col(Volunteer.id).in_(volunteer_ids)))).all()
+        }
+        if volunteer_ids
+        else {}
+    )
+    community_ids = {e.community_id for e in elders.values()}
+    areas = {a.id or 0: a for a in (await session.exec(select(Area).where(col(Area.id).in_(community_ids)))).all()}
+    return _World(
+        elders=elders,
+        contacts=await contact_targets_by_elder(session, elder_ids=list(elder_ids)),
+        coordinators={cid: await coordinator_targets_for(session, community=area) for cid, area in areas.items()},
+        volunteers=volunteers,
+        areas=areas,
+    )
+
+
+async def _escalate(esc: Escalation, session: AsyncSession, incidents: list[Incident], now: datetime) -> int:
+    world = await _load(session, incidents)
+    plans: list[tuple[Incident, StepPlan]] = []
+    for incident in incidents:
+        elder = world.elders[incident.elder_id]
+        plan = plan_next(
+            from_snapshot(incident.policy),
+            step=incident.step,
+            contacts=world.contacts.get(incident.elder_id, []),
+            coordinators=world.coordinators.get(elder.community_id, []),
+        )
+        plans.append((incident, plan))
+    await _advance(session, plans, now)
+    paging = [(i, p) for i, p in plans if not (p.repeat and i.is_drill)]
+    outbox_rows, chats, audits = await _rows(esc, session, world, paging, now)
+    audits += [
+        _audit(now, "system", "drill.unacknowledged", incident.id, None)
+        for incident, plan in plans
+        if plan.repeat and incident.is_drill
+    ]
+    try:
+        # Core inserts of the tables (plain executemany): the ORM's bulk path would fetch every new id back.
+        if outbox_rows:
+            await session.exec(insert(OutboxMessage.__table__), params=outbox_rows)  # type: ignore[attr-defined]
+        if chats:
+            await session.exec(insert(ChatOutboxMessage.__table__), params=chats)  # type: ignore[attr-defined]
+        if audits:
+            await session.exec(insert(AuditEntry.__table__), params=audits)  # type: ignore[attr-defined]
+    except IntegrityError:
+        raise _Conflict from None
+    for incident, plan in paging:
+        if not plan.pages:
+            log.warning("incident %s: nobody reachable to page; kept open and retried", incident.id)
+        log.info(
+            "incident %s: step %s paged %d (skipped %d)", incident.id, plan.step + 1, len(plan.pages), len(plan.skipped)
+        )
+    return len(plans)
+
+
+async def _advance(session: AsyncSession, plans: list[tuple[Incident, StepPlan]], now: datetime) -> None:
+    """Move every incident to its next step, each guarded by the step it was read at; raise _Conflict if any
+    guard fails. Incidents moving alike (same step, same next time: most of a batch) share one statement."""
+    groups: dict[tuple[int, int, datetime | None, bool], list[int]] = defaultdict(list)
+    for incident, plan in plans:
+        ends = plan.repeat and incident.is_drill  # a drill is not repeated forever: it closes, marked as such
+        next_at = None if ends else now + plan.wait
+        groups[(incident.step, plan.step + 1, next_at, ends)].append(incident.id or 0)
+    for (old_step, new_step, next_at, ends), ids in groups.items():
+        values: dict[str, Any] = (
+            {"status": IncidentStatus.RESOLVED, "resolved_at": now, "resolved_by": "system", "next_step_at": None}
+            if ends
+            else {"step": new_step, "next_step_at": next_at}
+        )
+        moved = await session.exec(
+            update(Incident)
+            .where(
+                col(Incident.id).in_(ids),
+                col(Incident.step) == old_step,
+                col(Incident.status) == IncidentStatus.OPEN,
+            )
+            .values(**values)
+            .returning(col(Incident.id))
+        )
+        if len(moved.all()) != len(ids):
+            raise _Conflict
+
+
+async def _rows(
+    esc: Escalation,
+    session: AsyncSession,
+    world: _World,
+    paging: list[tuple[Incident, StepPlan]],
+    now: datetime,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The outbox rows, chat messages and audit entries for a batch's pages (keys already present are skipped)."""
+    keys = {page_key(i.id or 0, p.step, page.target, page.channel) for i, p in paging for page in p.pages}
+    existing = await _existing_keys(session, OutboxMessage, keys) | await _existing_keys(
+        session, ChatOutboxMessage, keys
+    )
+    sent_recently = await _recent_counts(esc, session, paging, now)
+    outbox_rows: list[dict[str, Any]] = []
+    chats: list[dict[str, Any]] = []
+    audits: list[dict[str, Any]] = []
+    hhmm = now.astimezone(esc.zone).strftime("%H:%M")
+    for incident, plan in paging:
+        assert incident.id is not None
+        facts = _facts(world, incident)
+        for page in plan.pages:
+            key = page_key(incident.id, plan.step, page.target, page.channel)
+            if key in existing:
+                continue
+            language = texts.language_of(page.target.language, esc.language)
+            link = esc.ack_link(AckToken(incident.id, page.target.kind, page.target.id))
+            if page.channel == Channel.TELEGRAM:
+                body = texts.coordinator_page(language, facts, n=plan.step + 1, link=link or "/incidents")
+                chats.append(_chat(key, page.target.chat_id or 0, body, now))
+                continue
+            body = (
+                texts.page_sms(language, facts, n=plan.step + 1, hhmm=hhmm, link=link)
+                if page.channel == Channel.SMS
+                else texts.page_voice(language, facts)
+            )
+            capped = throttled(
+                already=sent_recently[(page.address, page.channel)], cap=esc.config.throttle.cap(page.channel)
+            )
+            if not capped:
+                sent_recently[(page.address, page.channel)] += 1
+            outbox_rows.append(_outbox_row(key, incident, plan, page, body, now, capped=capped))
+        chat = _reporter_chat(esc, world, incident, plan, now)
+        if chat is not None:
+            chats.append(chat)
+        audits.append(
+            _audit(
+                now,
+                "system",
+                "incident.page",
+                incident.id,
+                {
+                    "step": plan.step + 1,
+                    "repeat": plan.repeat,
+                    "pages": [f"{p.target.kind}:{p.target.id}:{p.channel}" for p in plan.pages],
+                    "skipped": list(plan.skipped),
+                },
+            )
+        )
+    if chats:
+        taken = await _existing_keys(session, ChatOutboxMessage, {c["idempotency_key"] for c in chats})
+        chats = [c for c in chats if c["idempotency_key"] not in taken]
+    return outbox_rows, chats, audits
+
+
+def _outbox_row(
+    key: str, incident: Incident, plan: StepPlan, page: Page, body: str, now: datetime, *, capped: bool
+) -> dict[str, Any]:
+    target = page.target
+    return {
+        "idempotency_key": key,
+        "purpose": "drill" if incident.is_drill else "page",
+        "incident_id": incident.id,
+        "step": plan.step,
+        "contact_id": target.id if target.kind == "contact" else None,
+        "coordinator_id": target.id if target.kind == "coordinator" else None,
+        "channel": page.channel,
+        "to_address": page.address,
+        "body": body,
+        "status": DeliveryStatus.CANCELED if capped else DeliveryStatus.PENDING,
+        "status_rank": DeliveryStatus.CANCELED.rank if capped else DeliveryStatus.PENDING.rank,
+        "error_code": "throttled" if capped else None,
+        "error_message": "per-number cap reached; not sent" if capped else None,
+        "attempts": 0,
+        "not_before": now,
+        "created_at": now,
+    }
+
+
+def _chat(key: str, chat_id: int, text: str, now: datetime) -> dict[str, Any]:
+    # The same row `care.outbound.enqueue` writes, in bulk. Chat text is HTML: names are escaped.
+    return {
+        "idempotency_key": key,
+        "chat_id": chat_id,
+        "text": html.escape(text, quote=False),
+        "buttons": None,
+        "status": DeliveryStatus.PENDING,
+        "attempts": 0,
+        "not_before": now,
+        "created_at": now,
+    }
+
+
+def _audit(
+    now: datetime, actor: str, action: str, incident_id: int | None, details: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "at": now,
+        "actor": actor,
+        "action": action,
+        "entity": "incident",
+        "entity_id": incident_id,
+        "details": details,
+    }
+
+
+def _facts(world: _World, incident: Incident) -> texts.PageFacts:
+    elder = world.elders[incident.elder_id]
+    volunteer = world.volunteers.get(incident.reporter_volunteer_id or 0)
+    community = world.areas.get(elder.community_id)
+    return texts.PageFacts(
+        elder=elder.name,
+        kind="drill" if incident.is_drill else incident.kind,
+        volunteer=volunteer.name if volunteer else "",
+        volunteer_phone=_national(volunteer.phone) if volunteer and volunteer.phone else "",
+        drill=incident.is_drill,
+        community=community.name if community else "",
+    )
+
+
+def _national(e164: str) -> str:
+    return e164[3:] if e164.startswith("+86") else e164
+
+
+def _reporter_chat(
+    esc: Escalation, world: _World, incident: Incident, plan: StepPlan, now: datetime
+) -> dict[str, Any] | None:
+    """Tell the reporting volunteer, in the bot, whom this step paged."""
+    volunteer = world.volunteers.get(incident.reporter_volunteer_id or 0)
+    if volunteer is None or volunteer.telegram_chat_id is None:
+        return None
+    language = texts.language_of(volunteer.language, esc.language)
+    if plan.pages:
+        names = "、".join(dict.fromkeys(p.target.label for p in plan.pages))
+        body = texts.text(language, "reporter_paged", incident=incident.id, targets=names, n=plan.step + 1)
+    else:
+        body = texts.text(language, "reporter_nobody", incident=incident.id)
+    key = f"incident:{incident.id}:paged:{plan.step}:volunteer:{volunteer.id}"
+    return _chat(key, volunteer.telegram_chat_id, body, now)
+
+
+async def _existing_keys(
+    session: AsyncSession, model: type[OutboxMessage] | type[ChatOutboxMessage], keys: set[str]
+) -> set[str]:
+    if not keys:
+        return set()
+    column = col(model.idempotency_key)
+    found = await session.exec(select(column).where(column.in_(list(keys))))
+    return set(found.all())
+
+
+async def _recent_counts(
+    esc: Escalation, session: AsyncSession, paging: list[tuple[Incident, StepPlan]], now: datetime
+) -> Counter[tuple[str, Channel]]:
+    """Messages per (number, channel) in the throttle period, for the numbers this batch pages."""
+    addresses = {p.address for _, plan in paging for p in plan.pages if p.channel != Channel.TELEGRAM}
+    counts: Counter[tuple[str, Channel]] = Counter()
+    if not addresses:
+        return counts
+    rows = await session.exec(
+        select(OutboxMessage.to_address, OutboxMessage.channel, func.count())
+        .where(
+            col(OutboxMessage.to_address).in_(list(addresses)),
+            col(OutboxMessage.created_at) > now - esc.config.throttle.period,
+            func.coalesce(OutboxMessage.error_code, "") != "throttled",
+        )
+        .group_by(col(OutboxMessage.to_address), col(OutboxMessage.channel))
+    )
+    for address, channel, count in rows.all():
+        counts[(address, Channel(channel))] = int(count)
+    return counts
+
+
+async def add_outbox_row(session: AsyncSession, row: OutboxMessage) -> bool:
+    """Add a row unless its idempotency key exists; a savepoint keeps the caller's transaction usable."""
+    existing = await session.exec(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == row.idempotency_key))
+    if existing.first() is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True

@@ -1,0 +1,176 @@
+"""The archive of an incident: everything that happened, in order, for the dashboard, the CLI and exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care.phones import mask_phone
+from escalation.incidents import describe_actor
+from storage.enums import Channel
+from storage.models import AuditEntry, ChatOutboxMessage, DeliveryEvent, Incident, IncidentNote, OutboxMessage
+
+# Audit actions already shown from the incident's own columns or its notes.
+_SHOWN_ELSEWHERE = {"incident.open", "incident.acknowledge", "incident.resolve", "incident.note"}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    at: datetime
+    what: str  # opened, queued, status, chat, acknowledged, note, resolved, or an audit action
+    who: str = ""
+    channel: str = ""
+    detail: str = ""
+    sid: str = ""
+
+
+async def incident_timeline(session: AsyncSession, *, incident_id: int) -> list[Entry]:
+    incident = await session.get(Incident, incident_id)
+    if incident is None:
+        return []
+    entries = [
+        Entry(
+            incident.opened_at,
+            "opened",
+            await describe_actor(session, _reporter(incident)),
+            detail=f"{'drill ' if incident.is_drill else ''}{incident.kind}: {incident.description}",
+        )
+    ]
+    rows = (
+        await session.exec(
+            select(OutboxMessage).where(OutboxMessage.incident_id == incident_id).order_by(col(OutboxMessage.id))
+        )
+    ).all()
+    by_id = {row.id: row for row in rows}
+    for row in rows:
+        who = await describe_actor(session, _target(row))
+        entries.append(
+            Entry(
+                row.created_at,
+                f"queued {row.purpose}" + (f" step {row.step + 1}" if row.step is not None else ""),
+                who,
+                str(row.channel),
+                f"to {mask_phone(row.to_address)}"
+                + (f"; {row.error_message}" if row.error_code == "throttled" else ""),
+            )
+        )
+    if by_id:
+        events = (
+            await session.exec(
+                select(DeliveryEvent)
+                .where(col(DeliveryEvent.outbox_id).in_(list(by_id)))
+                .order_by(col(DeliveryEvent.id))
+            )
+        ).all()
+        for event in events:
+            row = by_id[event.outbox_id]
+            entries.append(
+                Entry(
+                    event.at,
+                    f"status {event.status}",
+                    await describe_actor(session, _target(row)),
+                    str(row.channel),
+                    " ".join(x for x in (event.error_code or "", event.detail or "") if x),
+                    event.provider_sid or row.provider_sid or "",
+                )
+            )
+    chats = (
+        await session.exec(
+            select(ChatOutboxMessage)
+            .where(col(ChatOutboxMessage.idempotency_key).startswith(f"page:{incident_id}:"))
+            .order_by(col(ChatOutboxMessage.id))
+        )
+    ).all()
+    for chat in chats:
+        parts = chat.idempotency_key.split(":")
+        who = await describe_actor(session, f"{parts[3]}:{parts[4]}") if len(parts) >= 5 else ""
+        entries.append(
+            Entry(
+                chat.created_at, f"queued page step {int(parts[2]) + 1}", who, str(Channel.TELEGRAM), str(chat.status)
+            )
+        )
+    if incident.acknowledged_at:
+        entries.append(
+            Entry(
+                incident.acknowledged_at,
+                "acknowledged",
+                await describe_actor(session, incident.acknowledged_by),
+                incident.ack_channel or "",
+            )
+        )
+    notes = (
+        await session.exec(
+            select(IncidentNote).where(IncidentNote.incident_id == incident_id).order_by(col(IncidentNote.id))
+        )
+    ).all()
+    for note in notes:
+        detail = " | ".join(
+            f"{label}: {value}"
+            for label, value in (
+                ("what", note.what_happened),
+                ("actions", note.actions_taken),
+                ("outcome", note.outcome),
+            )
+            if value
+        )
+        entries.append(Entry(note.at, "note", await describe_actor(session, note.author), detail=detail))
+    if incident.resolved_at:
+        entries.append(Entry(incident.resolved_at, "resolved", await describe_actor(session, incident.resolved_by)))
+    audits = (
+        await session.exec(
+            select(AuditEntry)
+            .where(AuditEntry.entity == "incident", AuditEntry.entity_id == incident_id)
+            .order_by(col(AuditEntry.id))
+        )
+    ).all()
+    for entry in audits:
+        if entry.action in _SHOWN_ELSEWHERE:
+            continue
+        entries.append(
+            Entry(
+                entry.at,
+                entry.action,
+                entry.actor,
+                detail=json.dumps(entry.details, ensure_ascii=False) if entry.details else "",
+            )
+        )
+    return sorted(entries, key=lambda e: (e.at, _ORDER.get(e.what.split(" ")[0], 1)))
+
+
+# Within one instant, the natural order of a story.
+_ORDER = {"opened": 0, "queued": 2, "status": 3, "acknowledged": 4, "note": 5, "resolved": 6}
+
+
+def _reporter(incident: Incident) -> str:
+    if incident.reporter_volunteer_id:
+        return f"volunteer:{incident.reporter_volunteer_id}"
+    if incident.reporter_coordinator_id:
+        return f"coordinator:{incident.reporter_coordinator_id}"
+    return "system"
+
+
+def _target(row: OutboxMessage) -> str:
+    if row.contact_id:
+        return f"contact:{row.contact_id}"
+    if row.coordinator_id:
+        return f"coordinator:{row.coordinator_id}"
+    return ""
+
+
+def as_json(entries: list[Entry]) -> str:
+    return json.dumps([asdict(e) | {"at": e.at.isoformat()} for e in entries], ensure_ascii=False, indent=2)
+
+
+def as_csv(entries: list[Entry]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["at", "what", "who", "channel", "detail", "sid"])
+    for e in entries:
+        writer.writerow([e.at.isoformat(), e.what, e.who, e.channel, e.detail, e.sid])
+    return out.getvalue()

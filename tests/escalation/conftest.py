@@ -1,0 +1,180 @@
+"""An escalation world: the real twilio client talking HTTP to a fake Twilio server, our webhooks served over
+real HTTP at PUBLIC_URL, a migrated database and a fake clock that stories move forward."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer, unused_port
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care.clock import FakeClock
+from escalation import incidents
+from escalation.config_file import EscalationConfig
+from escalation.context import Escalation
+from escalation.engine import run_cycle
+from escalation.outbox import OutboxWorker
+from escalation.policy import DEFAULT_POLICY
+from escalation.twilio_pager import TwilioPager
+from escalation.webhooks import add_routes
+from storage.enums import PhoneKind
+from storage.models import ChatOutboxMessage, EmergencyContact, Incident, OutboxMessage
+from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
+from tests.factories import make_area_tree, make_contact, make_coordinator, make_elder, make_volunteer
+
+SECRET = b"test-secret-key"
+CONTACT1 = "+8613900000001"
+CONTACT2 = "+8613900000002"
+COORDINATOR = "+8613700000009"
+
+
+@dataclass
+class World:
+    esc: Escalation
+    worker: OutboxWorker
+    twilio: FakeTwilio
+    clock: FakeClock
+    sessions: async_sessionmaker[AsyncSession]
+    public_url: str
+    elder_id: int
+    volunteer_id: int
+    coordinator_id: int
+    contacts: list[EmergencyContact]
+
+    async def tick(self, **delta: float) -> None:
+        """Move time on, run one engine cycle, and let the outbox worker send what is due."""
+        self.clock.advance(timedelta(**delta))
+        await run_cycle(self.esc)
+        await self.worker.drain()
+
+    async def open(self, *, kind: str = "fall", drill: bool = False, elder_id: int | None = None) -> int:
+        async with self.sessions() as session:
+            incident = await incidents.open_incident(
+                session,
+                clock=self.clock,
+                policy=self.esc.config.policy,
+                elder_id=elder_id or self.elder_id,
+                kind=kind,
+                description="老人摔倒，意识清醒",
+                reporter_volunteer_id=self.volunteer_id,
+                is_drill=drill,
+            )
+            await session.commit()
+            assert incident.id is not None
+            return incident.id
+
+    async def incident(self, incident_id: int) -> Incident:
+        async with self.sessions() as session:
+            found = await session.get(Incident, incident_id)
+            assert found is not None
+            return found
+
+    async def outbox(self, **where: Any) -> list[OutboxMessage]:
+        async with self.sessions() as session:
+            query = select(OutboxMessage).order_by(col(OutboxMessage.id))
+            for name, value in where.items():
+                query = query.where(getattr(OutboxMessage, name) == value)
+            return list((await session.exec(query)).all())
+
+    async def chats(self) -> list[ChatOutboxMessage]:
+        async with self.sessions() as session:
+            return list((await session.exec(select(ChatOutboxMessage).order_by(col(ChatOutboxMessage.id)))).all())
+
+    def ack_links(self, number: str) -> list[str]:
+        import re
+
+        return [m.group(0) for r in self.twilio.sms_to(number) if (m := re.search(r"http\S+/ack/\S+", r.body or ""))]
+
+
+@pytest.fixture
+async def fake_twilio(clock: FakeClock) -> AsyncIterator[FakeTwilio]:
+    twilio = FakeTwilio(clock)
+    await twilio.start()
+    yield twilio
+    await twilio.close()
+
+
+async def make_world_data(session: AsyncSession, clock: FakeClock) -> dict[str, Any]:
+    areas = await make_area_tree(session)
+    elder = await make_elder(session, clock, community=areas["community"], name="王秀英")
+    c1 = await make_contact(session, elder=elder, position=1, phone=CONTACT1, name="李娜", relation="女儿")
+    c2 = await make_contact(session, elder=elder, position=2, phone=CONTACT2, name="王强", relation="儿子")
+    volunteer = await make_volunteer(
+        session, clock, communities=[areas["community"]], name="张伟", phone="+8613712345678", telegram_chat_id=555
+    )
+    coordinator = await make_coordinator(
+        session, clock, area=areas["community"], phone=COORDINATOR, phone_kind=PhoneKind.MOBILE, telegram_chat_id=777
+    )
+    await session.commit()
+    return {"areas": areas, "elder": elder, "contacts": [c1, c2], "volunteer": volunteer, "coordinator": coordinator}
+
+
+async def build_world(
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    twilio: FakeTwilio,
+    data: dict[str, Any],
+    *,
+    config: EscalationConfig | None = None,
+) -> tuple[World, TestServer]:
+    port = unused_port()
+    public_url = f"http://127.0.0.1:{port}"
+    assert twilio.server is not None
+    pager = TwilioPager(
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        from_number=FROM,
+        api_base=str(twilio.server.make_url("")),
+        timeout=0.5,
+    )
+    esc = Escalation(
+        sessions=session_factory,
+        clock=clock,
+        pager=pager,
+        config=config or EscalationConfig(policy=DEFAULT_POLICY),
+        secret=SECRET,
+        public_url=public_url,
+    )
+    app = web.Application()
+    add_routes(app, esc, auth_token=AUTH_TOKEN)
+    server = TestServer(app, host="127.0.0.1", port=port)
+    await server.start_server()
+    twilio.sms_webhook = f"{public_url}/twilio/sms"
+    world = World(
+        esc=esc,
+        worker=OutboxWorker(esc, check_after=timedelta(seconds=10)),
+        twilio=twilio,
+        clock=clock,
+        sessions=session_factory,
+        public_url=public_url,
+        elder_id=data["elder"].id,
+        volunteer_id=data["volunteer"].id,
+        coordinator_id=data["coordinator"].id,
+        contacts=data["contacts"],
+    )
+    return world, server
+
+
+@pytest.fixture
+async def world_data(session: AsyncSession, clock: FakeClock) -> dict[str, Any]:
+    return await make_world_data(session, clock)
+
+
+@pytest.fixture
+async def world(
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    fake_twilio: FakeTwilio,
+    world_data: dict[str, Any],
+) -> AsyncIterator[World]:
+    built, server = await build_world(session_factory, clock, fake_twilio, world_data)
+    yield built
+    await built.esc.pager.close()
+    await server.close()

@@ -1,0 +1,128 @@
+"""`carevisit drill` / `carevisit incidents …` as a coordinator meets them, and the part under `carevisit run`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from typer.testing import CliRunner
+
+from care.clock import FakeClock
+from carevisit.bootstrap import Runtime
+from carevisit.cli import app
+from carevisit.parts.escalation import EscalationPart, make_part
+from config import load_settings
+from escalation import incidents
+from escalation.twilio_pager import TwilioPager
+from storage.enums import IncidentStatus
+from storage.models import Incident
+from tests.escalation.conftest import CONTACT1, make_world_data
+from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(db_url: str, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    if backend != "sqlite":
+        pytest.skip("the CLI is exercised on the SQLite copy; the services underneath run on both backends")
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("CAREVISIT_"):
+            monkeypatch.delenv(name)
+    return {"CAREVISIT_DATABASE_URL": db_url}
+
+
+async def test_drill_list_show_and_resolve_from_the_command_line(
+    env: dict[str, str], session: AsyncSession, clock: FakeClock
+) -> None:
+    data = await make_world_data(session, clock)
+    elder_id = data["elder"].id
+
+    missing = await asyncio.to_thread(runner.invoke, app, ["drill", "999999"], env=env)
+    assert missing.exit_code == 1 and "No elder" in missing.output
+
+    result = await asyncio.to_thread(runner.invoke, app, ["drill", str(elder_id), "--by", "coordinator:1"], env=env)
+    assert result.exit_code == 0, result.output
+    incident = (await session.exec(select(Incident))).one()
+    assert incident.is_drill and incident.status == IncidentStatus.OPEN
+
+    listed = await asyncio.to_thread(runner.invoke, app, ["incidents", "list"], env=env)
+    assert listed.exit_code == 0 and "drill" in listed.output
+
+    shown = await asyncio.to_thread(
+        runner.invoke, app, ["incidents", "show", str(incident.id), "--format", "json"], env=env
+    )
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)[0]["what"] == "opened"
+
+    no_outcome = await asyncio.to_thread(
+        runner.invoke, app, ["incidents", "resolve", str(incident.id), "--outcome", " "], env=env
+    )
+    assert no_outcome.exit_code == 1 and "nothing was changed" in no_outcome.output
+    done = await asyncio.to_thread(
+        runner.invoke, app, ["incidents", "resolve", str(incident.id), "--outcome", "号码均有效"], env=env
+    )
+    assert done.exit_code == 0, done.output
+    await session.refresh(incident)
+    assert incident.status == IncidentStatus.RESOLVED
+
+
+async def test_the_part_mounts_webhooks_pages_through_its_loops_and_stops(
+    engine: AsyncEngine,
+    session_factory: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    clock: FakeClock,
+    fake_twilio: FakeTwilio,
+    db_url: str,
+) -> None:
+    data: dict[str, Any] = await make_world_data(session, clock)
+    settings = load_settings(
+        database_url=db_url,
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_from=FROM,
+        public_url="http://127.0.0.1:9/",
+        secret_key="part-test-secret",
+    )
+    rt = Runtime(settings=settings, clock=clock, engine=engine, sessions=session_factory)
+    assert isinstance(make_part(rt), EscalationPart)
+    assert fake_twilio.server is not None
+    pager = TwilioPager(
+        account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_number=FROM, api_base=str(fake_twilio.server.make_url(""))
+    )
+    part = EscalationPart(rt, pager=pager, interval=0.01)
+    web_app = web.Application()
+    part.add_routes(web_app)
+    server = TestServer(web_app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(str(server.make_url("/twilio/sms")), data={"From": CONTACT1, "Body": "1"}) as response,
+        ):
+            assert response.status == 403  # unsigned
+        await part.start()
+        async with session_factory() as s:
+            await incidents.open_incident(
+                s, clock=clock, policy=part.esc.config.policy, elder_id=data["elder"].id, kind="fall"
+            )
+            await s.commit()
+        for _ in range(500):  # wait for the loops to page (no timing asserted)
+            if fake_twilio.sms_to(CONTACT1):
+                break
+            await asyncio.sleep(0.01)
+        assert len(fake_twilio.sms_to(CONTACT1)) == 1
+    finally:
+        await part.stop()
+        await server.close()

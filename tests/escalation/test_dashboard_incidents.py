@@ -1,0 +1,125 @@
+"""The dashboard's emergency pages, over real HTTP: timeline, acknowledge, resolve, export, drill; area scoping."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care.accounts import hash_password
+from care.clock import FakeClock
+from dashboard.app import add_dashboard
+from escalation.webhooks import add_routes
+from storage.enums import IncidentStatus
+from storage.models import Incident, OutboxMessage
+from tests.escalation.conftest import World
+from tests.factories import make_coordinator
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+async def dashboard(world: World, session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[str]:
+    app = web.Application()
+    add_dashboard(
+        app,
+        sessions=session_factory,
+        clock=world.clock,
+        zone=ZoneInfo("Asia/Shanghai"),
+        language="zh_CN",
+        secret=b"dash-secret",
+        secure_cookies=False,
+    )
+    add_routes(app, world.esc, auth_token=None)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield str(server.make_url("")).rstrip("/")
+    await server.close()
+
+
+async def sign_in(base: str, username: str) -> aiohttp.ClientSession:
+    client = aiohttp.ClientSession(base_url=base, cookie_jar=aiohttp.CookieJar(unsafe=True))
+    response = await client.post("/login", data={"username": username, "password": PASSWORD}, allow_redirects=False)
+    assert response.status == 303, await response.text()
+    return client
+
+
+async def csrf_of(client: aiohttp.ClientSession, path: str) -> str:
+    page = await (await client.get(path)).text()
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match, page
+    return match.group(1)
+
+
+async def make_login(session: AsyncSession, clock: FakeClock, area: Any, username: str) -> None:
+    await make_coordinator(session, clock, area=area, username=username, password_hash=hash_password(PASSWORD))
+    await session.commit()
+
+
+async def test_a_coordinator_follows_acknowledges_resolves_and_exports_an_emergency(
+    world: World, dashboard: str, session: AsyncSession, clock: FakeClock, world_data: dict[str, Any]
+) -> None:
+    await make_login(session, clock, world_data["areas"]["street"], "street")
+    await make_login(session, clock, world_data["areas"]["other_street"], "other")
+    incident_id = await world.open()
+    await world.tick()
+    client = await sign_in(dashboard, "street")
+    try:
+        page = await (await client.get(f"/incidents/{incident_id}")).text()
+        assert "王秀英" in page and "queued page step 1" in page and "status queued" in page
+        csrf = await csrf_of(client, f"/incidents/{incident_id}")
+        response = await client.post(f"/incidents/{incident_id}/ack", data={"csrf": csrf}, allow_redirects=False)
+        assert response.status == 303
+        assert (await world.incident(incident_id)).ack_channel == "dashboard"
+        empty = await client.post(f"/incidents/{incident_id}/resolve", data={"csrf": csrf, "outcome": " "})
+        assert empty.status == 400 and "请填写结果" in await empty.text()
+        assert (await world.incident(incident_id)).status == IncidentStatus.ACKNOWLEDGED
+        done = await client.post(
+            f"/incidents/{incident_id}/resolve",
+            data={"csrf": csrf, "what_happened": "跌倒", "actions_taken": "送医", "outcome": "已住院"},
+            allow_redirects=False,
+        )
+        assert done.status == 303
+        assert (await world.incident(incident_id)).status == IncidentStatus.RESOLVED
+        exported = await (await client.get(f"/incidents/{incident_id}/export.csv")).text()
+        assert "已住院" in exported and exported.startswith("\ufeffat,what")
+    finally:
+        await client.close()
+    stranger = await sign_in(dashboard, "other")
+    try:
+        assert (await stranger.get(f"/incidents/{incident_id}")).status == 404
+    finally:
+        await stranger.close()
+
+
+async def test_a_drill_started_from_the_dashboard_pages_through_the_same_path(
+    world: World, dashboard: str, session: AsyncSession, clock: FakeClock, world_data: dict[str, Any]
+) -> None:
+    await make_login(session, clock, world_data["areas"]["community"], "community")
+    client = await sign_in(dashboard, "community")
+    try:
+        csrf = await csrf_of(client, "/drill")
+        bad = await client.post("/drill", data={"csrf": csrf, "elder_code": "NOPE"})
+        assert bad.status == 400
+        response = await client.post(
+            "/drill", data={"csrf": csrf, "elder_code": world_data["elder"].external_id}, allow_redirects=False
+        )
+        assert response.status == 303
+    finally:
+        await client.close()
+    async with world.sessions() as s:
+        drill = (await s.exec(select(Incident))).one()
+    assert drill.is_drill
+    await world.tick()
+    rows = [r for r in await world.outbox() if isinstance(r, OutboxMessage)]
+    assert rows and all(r.purpose == "drill" for r in rows)
+    assert "演练" in (world.twilio.records[0].body or "")

@@ -1,0 +1,164 @@
+"""Nothing lost, nothing sent twice: Twilio failures, timeouts, outages and a process killed mid-send."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import pytest
+from aiohttp.test_utils import unused_port
+
+from escalation.engine import run_cycle
+from escalation.outbox import OutboxWorker
+from escalation.pager import NotProcessed, Pager, ProviderRecord, Sent
+from escalation.twilio_pager import TwilioPager
+from storage.enums import Channel, DeliveryStatus
+from tests.escalation.conftest import CONTACT1, CONTACT2, World
+from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM
+
+
+class ProcessDied(BaseException):
+    """Stands for the process being killed: nothing below catches it."""
+
+
+class DyingPager:
+    """Wraps the real pager and 'kills the process' just before or just after the provider call."""
+
+    def __init__(self, inner: Pager, *, after_send: bool) -> None:
+        self.inner = inner
+        self.after_send = after_send
+        self.name = "dying"
+
+    async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
+        if not self.after_send:
+            raise ProcessDied
+        await self.inner.send_sms(to=to, body=body, status_callback=status_callback)
+        raise ProcessDied
+
+    async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
+        return await self.inner.place_call(to=to, twiml_url=twiml_url, status_callback=status_callback)
+
+    async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
+        return await self.inner.lookup(channel=channel, sid=sid)
+
+    async def find_recent(self, *, channel: Channel, to: str, since: datetime) -> list[ProviderRecord]:
+        return await self.inner.find_recent(channel=channel, to=to, since=since)
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("after_send", [True, False], ids=["died-after-twilio-sent", "died-before-twilio-heard"])
+async def test_a_process_killed_mid_send_is_reconciled_on_restart_without_duplicate(
+    world: World, after_send: bool
+) -> None:
+    await world.open()
+    real = world.esc.pager
+    world.esc.pager = DyingPager(real, after_send=after_send)
+    await run_cycle(world.esc)
+    with pytest.raises((ProcessDied, BaseExceptionGroup)):
+        await world.worker.run_once()
+    [row] = await world.outbox(channel=Channel.SMS)
+    assert row.status == DeliveryStatus.SENDING
+
+    # Restart: a new worker, the real pager; the row left 'sending' is checked with Twilio first.
+    world.esc.pager = real
+    world.clock.advance(timedelta(seconds=30))
+    restarted = OutboxWorker(world.esc)
+    await restarted.recover()
+    await restarted.drain()
+    assert len(world.twilio.sms_to(CONTACT1)) == 1
+    assert len(world.twilio.calls_to(CONTACT1)) == 1  # the call cut off alongside is reconciled too
+    [row] = await world.outbox(channel=Channel.SMS)
+    assert row.provider_sid == world.twilio.sms_to(CONTACT1)[0].sid
+    assert row.status == DeliveryStatus.QUEUED
+
+
+async def test_killed_and_restarted_mid_escalation_resumes_on_time_with_no_duplicate(world: World) -> None:
+    await world.open()
+    await world.tick()
+    # The process dies; a new one starts with fresh objects on the same database, 5 minutes later.
+    restarted = OutboxWorker(world.esc)
+    world.clock.advance(timedelta(minutes=5))
+    await restarted.recover()
+    await run_cycle(world.esc)
+    await restarted.drain()
+    await run_cycle(world.esc)  # run twice: the second changes nothing
+    await restarted.drain()
+    assert len(world.twilio.sms_to(CONTACT1)) == 1 and len(world.twilio.calls_to(CONTACT1)) == 1
+    assert len(world.twilio.sms_to(CONTACT2)) == 1 and len(world.twilio.calls_to(CONTACT2)) == 1
+
+
+async def test_rate_limited_requests_are_retried_at_once_and_sent_once(world: World) -> None:
+    world.twilio.fail_next(429, code=20429, times=3)
+    await world.open()
+    await world.tick()
+    assert len(world.twilio.sms_to(CONTACT1)) == 1
+    assert len(world.twilio.calls_to(CONTACT1)) == 1
+    assert len([r for r in world.twilio.requests if r[0] == "POST"]) == 5
+
+
+async def test_a_5xx_after_twilio_acted_is_looked_up_not_resent(world: World) -> None:
+    world.twilio.fail_next(500, process=True)
+    await world.open()
+    await world.tick()
+    rows = await world.outbox()
+    assert {r.status for r in rows} == {DeliveryStatus.SENDING, DeliveryStatus.QUEUED}
+    await world.tick(seconds=10)
+    assert len(world.twilio.sms_to(CONTACT1)) + len(world.twilio.calls_to(CONTACT1)) == 2
+    assert all(r.provider_sid for r in await world.outbox())
+
+
+async def test_a_timeout_is_looked_up_before_sending_again(world: World) -> None:
+    world.twilio.hang_next(1.0, process=True)
+    await world.open()
+    await world.tick()
+    await world.tick(seconds=10)
+    assert len(world.twilio.sms_to(CONTACT1)) == 1 and len(world.twilio.calls_to(CONTACT1)) == 1
+
+
+async def test_a_twilio_outage_is_ridden_out_and_each_page_goes_once(world: World) -> None:
+    world.twilio.fail_next(503, times=6)  # the sends, then the look-ups, fail for a while
+    await world.open()
+    await world.tick()
+    for _ in range(5):
+        await world.tick(seconds=10)
+    assert len(world.twilio.sms_to(CONTACT1)) == 1 and len(world.twilio.calls_to(CONTACT1)) == 1
+    assert all(r.status == DeliveryStatus.QUEUED for r in await world.outbox())
+
+
+async def test_connection_refused_is_not_processed() -> None:
+    pager = TwilioPager(
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        from_number=FROM,
+        api_base=f"http://127.0.0.1:{unused_port()}",
+        timeout=1,
+    )
+    try:
+        with pytest.raises(NotProcessed):
+            await pager.send_sms(to=CONTACT1, body="hi", status_callback=None)
+    finally:
+        await pager.close()
+
+
+async def test_two_engine_runs_racing_on_one_step_page_once(world: World) -> None:
+    from escalation.engine import escalate
+
+    incident_id = await world.open()
+    results = await asyncio.gather(
+        escalate(world.esc, incident_id=incident_id), escalate(world.esc, incident_id=incident_id)
+    )
+    assert sorted(results) == [False, True]
+    await world.worker.drain()
+    assert len(world.twilio.sms_to(CONTACT1)) == 1 and len(world.twilio.calls_to(CONTACT1)) == 1
+    assert (await world.incident(incident_id)).step == 1
+
+
+async def test_two_engine_cycles_racing_page_every_incident_once(world: World) -> None:
+    first, second = await world.open(), await world.open()
+    results = await asyncio.gather(run_cycle(world.esc), run_cycle(world.esc))
+    assert sum(results) == 2
+    await world.worker.drain()
+    assert len(world.twilio.sms_to(CONTACT1)) == 2 and len(world.twilio.calls_to(CONTACT1)) == 2
+    assert [(await world.incident(i)).step for i in (first, second)] == [1, 1]

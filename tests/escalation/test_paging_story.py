@@ -1,0 +1,177 @@
+"""Stories of an emergency: who gets paged, when, and what stops it."""
+
+from __future__ import annotations
+
+from storage.enums import Channel, DeliveryStatus, IncidentStatus
+from tests.escalation.conftest import CONTACT1, CONTACT2, COORDINATOR, World
+
+
+async def test_unacknowledged_incident_pages_contact_1_then_2_then_coordinators_and_keeps_paging(world: World) -> None:
+    incident_id = await world.open()
+    await world.tick()
+    assert len(world.twilio.sms_to(CONTACT1)) == 1
+    assert len(world.twilio.calls_to(CONTACT1)) == 1
+    assert world.twilio.sms_to(CONTACT2) == []
+    sms = world.twilio.sms_to(CONTACT1)[0].body or ""
+    assert "王秀英" in sms and "张伟" in sms and "/ack/" in sms
+    assert "意识" not in sms  # no health details by SMS
+
+    await world.tick(minutes=4)
+    assert world.twilio.sms_to(CONTACT2) == []
+    await world.tick(minutes=1)
+    assert len(world.twilio.sms_to(CONTACT2)) == 1
+    assert len(world.twilio.calls_to(CONTACT2)) == 1
+
+    # No third contact: straight on to the community's coordinators after step 2's wait.
+    await world.tick(minutes=5)
+    assert len(world.twilio.sms_to(COORDINATOR)) == 1
+    assert any(c.chat_id == 777 and "王秀英" in c.text for c in await world.chats())
+
+    # Every step exhausted: the coordinators are paged again at the repeat interval, never dropped.
+    await world.tick(minutes=10)
+    await world.tick(minutes=15)
+    coordinator_sms = [r.body for r in world.twilio.sms_to(COORDINATOR)]
+    assert len(coordinator_sms) == 3
+    assert len(set(coordinator_sms)) == 3  # varied text: China rejects a third identical SMS
+    assert len(world.twilio.sms_to(CONTACT1)) == 1
+    assert (await world.incident(incident_id)).status == IncidentStatus.OPEN
+
+
+async def test_reporting_volunteer_is_told_who_was_paged(world: World) -> None:
+    await world.open()
+    await world.tick()
+    told = [c for c in await world.chats() if c.chat_id == 555]
+    assert len(told) == 1 and "李娜" in told[0].text
+
+
+async def test_acknowledging_by_link_stops_paging_and_tells_the_volunteer(world: World) -> None:
+    incident_id = await world.open()
+    await world.tick()
+    [link] = world.ack_links(CONTACT1)
+    assert link.startswith(world.public_url)
+    async with world.twilio._http.get(link) as response:  # type: ignore[union-attr]
+        page = await response.text()
+    assert response.status == 200 and "<form" in page and "王秀英" in page
+    async with world.twilio._http.post(link) as response:  # type: ignore[union-attr]
+        assert response.status == 200
+    incident = await world.incident(incident_id)
+    assert incident.status == IncidentStatus.ACKNOWLEDGED
+    assert incident.acknowledged_by == f"contact:{world.contacts[0].id}"
+    assert incident.ack_channel == "link"
+    assert any(c.chat_id == 555 and "李娜" in c.text and "✅" in c.text for c in await world.chats())
+
+    await world.tick(minutes=30)
+    assert world.twilio.sms_to(CONTACT2) == []
+
+    # The same link again only says who acknowledged; a forged one is refused.
+    async with world.twilio._http.post(link) as response:  # type: ignore[union-attr]
+        again = await response.text()
+    assert "李娜" in again and (await world.incident(incident_id)).acknowledged_at == incident.acknowledged_at
+    forged = link[:-4] + "AAAA"
+    async with world.twilio._http.post(forged) as response:  # type: ignore[union-attr]
+        assert response.status == 404
+
+
+async def test_keypress_1_in_the_call_acknowledges(world: World) -> None:
+    incident_id = await world.open()
+    await world.tick()
+    [call] = world.twilio.calls_to(CONTACT1)
+    twiml = await world.twilio.answer(call.sid, digits="1")
+    assert '<Say language="zh-CN">' in twiml[0] and "<Gather" in twiml[0]
+    incident = await world.incident(incident_id)
+    assert incident.status == IncidentStatus.ACKNOWLEDGED and incident.ack_channel == "voice"
+    await world.tick(minutes=10)
+    assert world.twilio.calls_to(CONTACT2) == []
+
+
+async def test_sms_reply_from_the_paged_number_acknowledges_and_others_are_ignored(world: World) -> None:
+    incident_id = await world.open()
+    await world.tick()
+    status, _ = await world.twilio.inbound_sms("+8613911112222", "1")
+    assert status == 200
+    assert (await world.incident(incident_id)).status == IncidentStatus.OPEN
+    status, reply = await world.twilio.inbound_sms(CONTACT1, "收到")
+    assert status == 200 and "<Message>" in reply
+    incident = await world.incident(incident_id)
+    assert incident.status == IncidentStatus.ACKNOWLEDGED and incident.ack_channel == "sms"
+
+
+async def test_a_forged_webhook_is_refused_and_changes_nothing(world: World) -> None:
+    await world.open()
+    await world.tick()
+    [row] = await world.outbox(channel=Channel.SMS)
+    url = f"{world.public_url}/twilio/status?o={row.id}"
+    params = {"MessageSid": row.provider_sid or "", "MessageStatus": "failed"}
+    assert (await world.twilio.post_signed(url, params, signature="forged"))[0] == 403
+    assert (await world.twilio.post_signed(url, params, signature=""))[0] == 403
+    [after] = await world.outbox(channel=Channel.SMS)
+    assert after.status == row.status
+    status, _ = await world.twilio.inbound_sms(CONTACT1, "1")  # a properly signed one still works
+    assert status == 200
+
+
+async def test_failed_delivery_and_unanswered_call_move_on_early(world: World) -> None:
+    await world.open()
+    await world.tick()
+    [sms] = world.twilio.sms_to(CONTACT1)
+    [call] = world.twilio.calls_to(CONTACT1)
+    await world.twilio.set_status(sms.sid, "undelivered", error_code="30003")
+    await world.tick(seconds=5)
+    assert world.twilio.sms_to(CONTACT2) == []  # the call may still be answered
+    await world.twilio.set_status(call.sid, "no-answer")
+    await world.tick(seconds=5)
+    assert len(world.twilio.sms_to(CONTACT2)) == 1
+
+
+async def test_out_of_order_status_callbacks_are_ignored(world: World) -> None:
+    await world.open()
+    await world.tick()
+    [sms] = world.twilio.sms_to(CONTACT1)
+    await world.twilio.set_status(sms.sid, "delivered")
+    await world.twilio.set_status(sms.sid, "sent")  # late
+    [row] = await world.outbox(channel=Channel.SMS)
+    assert row.status == DeliveryStatus.DELIVERED
+
+
+async def test_a_number_twilio_refuses_fails_for_good_and_the_call_still_counts(world: World) -> None:
+    world.twilio.fail_next(400, code=21614)  # "not a mobile number": permanent, never retried
+    await world.open()
+    await world.tick()
+    await world.tick(seconds=30)
+    [sms_row] = await world.outbox(channel=Channel.SMS)
+    assert sms_row.status == DeliveryStatus.FAILED and sms_row.error_code == "21614"
+    assert world.twilio.sms_to(CONTACT1) == []
+    assert world.twilio.sms_to(CONTACT2) == []  # the call to contact 1 may still be answered
+    [call] = world.twilio.calls_to(CONTACT1)
+    await world.twilio.set_status(call.sid, "busy")
+    await world.tick(seconds=1)
+    assert len(world.twilio.sms_to(CONTACT2)) == 1
+
+
+async def test_the_console_pager_logs_only_masked_numbers(caplog) -> None:  # type: ignore[no-untyped-def]
+    from escalation.pager import ConsolePager
+
+    pager = ConsolePager()
+    with caplog.at_level("INFO"):
+        await pager.send_sms(to=CONTACT1, body="王秀英跌倒", status_callback=None)
+        await pager.place_call(to=CONTACT1, twiml_url="http://x", status_callback=None)
+    assert CONTACT1 not in caplog.text and "王秀英" not in caplog.text
+    assert "NOT sending" in caplog.text
+
+
+async def test_no_personal_data_in_info_logs_of_a_whole_story(world: World, caplog) -> None:  # type: ignore[no-untyped-def]
+    with caplog.at_level("INFO"):
+        await world.open()
+        await world.tick()
+        await world.twilio.inbound_sms(CONTACT1, "1")
+    assert CONTACT1 not in caplog.text and "王秀英" not in caplog.text and "李娜" not in caplog.text
+
+
+async def test_another_key_or_no_key_does_not_acknowledge(world: World) -> None:
+    incident_id = await world.open()
+    await world.tick()
+    [call] = world.twilio.calls_to(CONTACT1)
+    silent = await world.twilio.answer(call.sid, digits=None)
+    wrong = await world.twilio.answer(call.sid, digits="2")
+    assert "<Gather" in silent[0] and "<Gather" in wrong[-1]
+    assert (await world.incident(incident_id)).status == IncidentStatus.OPEN
