@@ -2,6 +2,7 @@
 
 from storage.models.areas import Area, Organisation
 from storage.models.audit import AuditEntry
+from storage.models.bot import ChatInvitation, TelegramUpdate
 from storage.models.chat import ChatOutboxMessage
 from storage.models.incidents import DeliveryEvent, Incident, IncidentNote, OutboxMessage
 from storage.models.people import Coordinator, Elder, EmergencyContact, Volunteer, VolunteerCommunity
@@ -10,6 +11,7 @@ from storage.models.visits import Problem, Visit
 __all__ = [
     "Area",
     "AuditEntry",
+    "ChatInvitation",
     "ChatOutboxMessage",
     "Coordinator",
     "DeliveryEvent",
@@ -20,6 +22,7 @@ __all__ = [
     "Organisation",
     "OutboxMessage",
     "Problem",
+    "TelegramUpdate",
     "Visit",
     "Volunteer",
     "VolunteerCommunity",
