@@ -1,4 +1,5 @@
-"""Handler routers in the order the dispatcher tries them (see `get_routers`)."""
+"""Handler routers in the order the dispatcher tries them. Each module's `setup()` builds a fresh router, so
+several dispatchers (tests, a benchmark) can coexist in one process."""
 
 from __future__ import annotations
 
@@ -20,15 +21,5 @@ from bot.handlers import (
 
 def get_routers() -> list[Router]:
     # common (/cancel, /help, /language) and linking come before the role routers; fallback comes last.
-    return [
-        errors.router,
-        common.router,
-        linking.router,
-        visits.router,
-        emergency.router,
-        problems.router,
-        unplanned.router,
-        elders.router,
-        coordinator.router,
-        fallback.router,
-    ]
+    modules = [errors, common, linking, visits, emergency, problems, unplanned, elders, coordinator, fallback]
+    return [module.setup() for module in modules]

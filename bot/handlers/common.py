@@ -13,18 +13,13 @@ from bot.callbacks import LanguageCb
 from bot.filters import MenuButton
 from care.linking import ChatUser
 
-router = Router(name=__name__)
 
-
-@router.message(Command("cancel"), StateFilter("*"))
-@router.message(MenuButton("Cancel"), StateFilter("*"))
 async def on_cancel(message: Message, state: FSMContext, who: ChatUser) -> None:
     await state.clear()
     markup = keyboards.volunteer_menu() if who.volunteer else ReplyKeyboardRemove()
     await message.answer(texts.cancelled(), reply_markup=markup)
 
 
-@router.message(Command("help"))
 async def on_help(message: Message, who: ChatUser) -> None:
     if not who.linked:
         await message.answer(texts.unlinked(), reply_markup=keyboards.share_contact())
@@ -37,7 +32,6 @@ async def on_help(message: Message, who: ChatUser) -> None:
     await message.answer("\n".join(parts))
 
 
-@router.message(Command("language"))
 async def on_language(message: Message, who: ChatUser) -> None:
     if not who.linked:
         await message.answer(texts.unlinked(), reply_markup=keyboards.share_contact())
@@ -45,7 +39,6 @@ async def on_language(message: Message, who: ChatUser) -> None:
     await message.answer(texts.choose_language(), reply_markup=keyboards.languages())
 
 
-@router.callback_query(LanguageCb.filter())
 async def on_language_chosen(
     query: CallbackQuery, callback_data: LanguageCb, who: ChatUser, session: AsyncSession, i18n
 ) -> None:  # type: ignore[no-untyped-def]
@@ -62,3 +55,13 @@ async def on_language_chosen(
         await query.message.answer(
             texts.language_set(), reply_markup=keyboards.volunteer_menu() if who.volunteer else None
         )  # type: ignore[union-attr]
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.message.register(on_cancel, Command("cancel"), StateFilter("*"))
+    router.message.register(on_cancel, MenuButton("Cancel"), StateFilter("*"))
+    router.message.register(on_help, Command("help"))
+    router.message.register(on_language, Command("language"))
+    router.callback_query.register(on_language_chosen, LanguageCb.filter())
+    return router

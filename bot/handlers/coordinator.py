@@ -20,12 +20,7 @@ from care.visit_rate import visit_rate
 from escalation.incidents import acknowledge
 from storage.models import Coordinator
 
-router = Router(name=__name__)
-router.message.filter(IsCoordinator())
-router.callback_query.filter(IsCoordinator())
 
-
-@router.message(Command("stats"))
 async def on_stats(
     message: Message, coordinator: Coordinator, session: AsyncSession, clock: Clock, zone: ZoneInfo
 ) -> None:
@@ -35,7 +30,6 @@ async def on_stats(
     await message.answer(texts.stats(area.name, month, rate))
 
 
-@router.message(Command("overdue"))
 async def on_overdue(
     message: Message, coordinator: Coordinator, session: AsyncSession, clock: Clock, zone: ZoneInfo
 ) -> None:
@@ -44,7 +38,6 @@ async def on_overdue(
     await message.answer(texts.visit_table(texts.overdue_title(), rows))
 
 
-@router.message(Command("unassigned"))
 async def on_unassigned(
     message: Message, coordinator: Coordinator, session: AsyncSession, clock: Clock, zone: ZoneInfo
 ) -> None:
@@ -53,7 +46,6 @@ async def on_unassigned(
     await message.answer(texts.visit_table(texts.unassigned_title(), rows))
 
 
-@router.callback_query(IncidentCb.filter(F.action == IncidentAction.ACK))
 async def on_acknowledge(
     query: CallbackQuery, callback_data: IncidentCb, coordinator: Coordinator, session: AsyncSession, clock: Clock
 ) -> None:
@@ -74,3 +66,14 @@ async def on_acknowledge(
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
         await query.message.answer(text)
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(IsCoordinator())
+    router.callback_query.filter(IsCoordinator())
+    router.message.register(on_stats, Command("stats"))
+    router.message.register(on_overdue, Command("overdue"))
+    router.message.register(on_unassigned, Command("unassigned"))
+    router.callback_query.register(on_acknowledge, IncidentCb.filter(F.action == IncidentAction.ACK))
+    return router

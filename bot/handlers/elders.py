@@ -19,9 +19,6 @@ from care.confirmations import elders_served
 from care.visit_queries import visits_for_volunteer
 from storage.models import Elder, Volunteer
 
-router = Router(name=__name__)
-router.message.filter(IsVolunteer())
-
 
 async def ask_for_elder(
     message: Message,
@@ -46,7 +43,6 @@ async def ask_for_elder(
     await message.answer(texts.choose_elder(), reply_markup=keyboards.elders(purpose, list(seen.values())[:10]))
 
 
-@router.message(ElderSearch.name, has_text)
 async def on_elder_search(message: Message, volunteer: Volunteer, session: AsyncSession, state: FSMContext) -> None:
     assert volunteer.id is not None
     purpose = ElderPurpose((await state.get_data()).get("purpose", ElderPurpose.PROBLEM.value))
@@ -55,3 +51,10 @@ async def on_elder_search(message: Message, volunteer: Volunteer, session: Async
         await message.answer(texts.no_elders_found())
         return
     await message.answer(texts.choose_elder(), reply_markup=keyboards.elders(purpose, found))
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(IsVolunteer())
+    router.message.register(on_elder_search, ElderSearch.name, has_text)
+    return router

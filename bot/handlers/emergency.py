@@ -24,10 +24,6 @@ from escalation.incidents import add_note, open_incident
 from escalation.policy import EscalationPolicy
 from storage.models import Elder, Volunteer
 
-router = Router(name=__name__)
-router.message.filter(IsVolunteer())
-router.callback_query.filter(IsVolunteer())
-
 
 async def raise_emergency(
     event: CallbackQuery | Message,
@@ -72,7 +68,6 @@ async def raise_emergency(
     await bot.send_message(chat_id, text, reply_markup=keyboards.record(incident.id))
 
 
-@router.callback_query(VisitCb.filter(F.action == VisitAction.SOS))
 async def on_visit_sos(
     query: CallbackQuery,
     callback_data: VisitCb,
@@ -97,8 +92,6 @@ async def on_visit_sos(
     )
 
 
-@router.message(Command("sos"))
-@router.message(MenuButton("Emergency"))
 async def on_sos(
     message: Message, volunteer: Volunteer, session: AsyncSession, clock: Clock, zone: ZoneInfo, state: FSMContext
 ) -> None:
@@ -109,7 +102,6 @@ async def on_sos(
     )
 
 
-@router.callback_query(ElderCb.filter(F.purpose == ElderPurpose.SOS))
 async def on_sos_elder(
     query: CallbackQuery,
     callback_data: ElderCb,
@@ -129,7 +121,6 @@ async def on_sos_elder(
     )
 
 
-@router.callback_query(IncidentCb.filter(F.action == IncidentAction.NOTE))
 async def on_record(
     query: CallbackQuery, callback_data: IncidentCb, volunteer: Volunteer, session: AsyncSession, state: FSMContext
 ) -> None:
@@ -142,21 +133,18 @@ async def on_record(
     await query.bot.send_message(query.from_user.id, texts.ask_what_happened())
 
 
-@router.message(HandlingRecord.what_happened, has_text)
 async def on_what_happened(message: Message, state: FSMContext) -> None:
     await state.update_data(what_happened=message.text)
     await state.set_state(HandlingRecord.actions_taken)
     await message.answer(texts.ask_actions_taken())
 
 
-@router.message(HandlingRecord.actions_taken, has_text)
 async def on_actions_taken(message: Message, state: FSMContext) -> None:
     await state.update_data(actions_taken=message.text)
     await state.set_state(HandlingRecord.outcome)
     await message.answer(texts.ask_outcome_text())
 
 
-@router.message(HandlingRecord.outcome, has_text)
 async def on_record_outcome(
     message: Message, state: FSMContext, volunteer: Volunteer, session: AsyncSession, clock: Clock
 ) -> None:
@@ -178,8 +166,23 @@ async def on_record_outcome(
     await message.answer(texts.record_saved(), reply_markup=keyboards.record(incident.id))
 
 
-@router.message(HandlingRecord.what_happened)
-@router.message(HandlingRecord.actions_taken)
-@router.message(HandlingRecord.outcome)
 async def on_record_not_text(message: Message) -> None:
     await message.answer(texts.need_text())
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(IsVolunteer())
+    router.callback_query.filter(IsVolunteer())
+    router.callback_query.register(on_visit_sos, VisitCb.filter(F.action == VisitAction.SOS))
+    router.message.register(on_sos, Command("sos"))
+    router.message.register(on_sos, MenuButton("Emergency"))
+    router.callback_query.register(on_sos_elder, ElderCb.filter(F.purpose == ElderPurpose.SOS))
+    router.callback_query.register(on_record, IncidentCb.filter(F.action == IncidentAction.NOTE))
+    router.message.register(on_what_happened, HandlingRecord.what_happened, has_text)
+    router.message.register(on_actions_taken, HandlingRecord.actions_taken, has_text)
+    router.message.register(on_record_outcome, HandlingRecord.outcome, has_text)
+    router.message.register(on_record_not_text, HandlingRecord.what_happened)
+    router.message.register(on_record_not_text, HandlingRecord.actions_taken)
+    router.message.register(on_record_not_text, HandlingRecord.outcome)
+    return router

@@ -19,7 +19,6 @@ from care.linking import ChatUser
 from care.referrals import NotAllowed
 
 log = logging.getLogger(__name__)
-router = Router(name=__name__)
 
 
 async def _tell(event: ErrorEvent, render: Callable[[], str], data: dict[str, Any]) -> None:
@@ -39,12 +38,17 @@ async def _tell(event: ErrorEvent, render: Callable[[], str], data: dict[str, An
             await update.message.answer(text)
 
 
-@router.errors(ExceptionTypeFilter(VisitNotYours, ElderNotServed, NotAllowed))
 async def on_not_allowed(event: ErrorEvent, **data: Any) -> None:
     log.info("refused: %s", type(event.exception).__name__)
     await _tell(event, texts.not_yours if isinstance(event.exception, VisitNotYours) else texts.not_allowed, data)
 
 
-@router.errors(ExceptionTypeFilter(VisitClosed))
 async def on_visit_closed(event: ErrorEvent, **data: Any) -> None:
     await _tell(event, texts.visit_closed, data)
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.errors.register(on_not_allowed, ExceptionTypeFilter(VisitNotYours, ElderNotServed, NotAllowed))
+    router.errors.register(on_visit_closed, ExceptionTypeFilter(VisitClosed))
+    return router

@@ -9,10 +9,7 @@ from aiogram.types import CallbackQuery, Message
 from bot import keyboards, texts
 from care.linking import ChatUser
 
-router = Router(name=__name__)
 
-
-@router.message()
 async def on_anything(message: Message, who: ChatUser) -> None:
     if not who.linked:
         await message.answer(texts.unlinked(), reply_markup=keyboards.share_contact())
@@ -25,6 +22,12 @@ async def on_anything(message: Message, who: ChatUser) -> None:
     await message.answer(f"{texts.unknown_input()}\n{help_text}")
 
 
-@router.callback_query()
 async def on_unknown_button(query: CallbackQuery, who: ChatUser) -> None:
     await query.answer(texts.stale_button() if who.linked else texts.unlinked(), show_alert=True)
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.message.register(on_anything)
+    router.callback_query.register(on_unknown_button)
+    return router

@@ -14,8 +14,6 @@ from bot.middlewares import locale_for
 from care.clock import Clock
 from care.linking import ChatUser, Linked, LinkRefused, link_by_contact, redeem_invitation
 
-router = Router(name=__name__)
-
 
 async def _welcome(message: Message, linked: Linked, i18n: I18n) -> None:
     assert message.from_user is not None
@@ -27,7 +25,6 @@ async def _welcome(message: Message, linked: Linked, i18n: I18n) -> None:
             await message.answer(texts.link_ok_coordinator(linked.name), reply_markup=ReplyKeyboardRemove())
 
 
-@router.message(CommandStart(deep_link=True))
 async def on_start_with_token(
     message: Message, command: CommandObject, session: AsyncSession, clock: Clock, i18n: I18n
 ) -> None:
@@ -49,7 +46,6 @@ async def on_start_with_token(
     await _welcome(message, linked, i18n)
 
 
-@router.message(CommandStart())
 async def on_start(message: Message, who: ChatUser) -> None:
     if who.volunteer:
         await message.answer(texts.volunteer_help(), reply_markup=keyboards.volunteer_menu())
@@ -59,7 +55,6 @@ async def on_start(message: Message, who: ChatUser) -> None:
         await message.answer(texts.unlinked(), reply_markup=keyboards.share_contact())
 
 
-@router.message(has_contact)
 async def on_contact(message: Message, session: AsyncSession, clock: Clock, region: str, i18n: I18n) -> None:
     assert message.from_user is not None and message.contact is not None
     try:
@@ -79,3 +74,11 @@ async def on_contact(message: Message, session: AsyncSession, clock: Clock, regi
         return
     await session.commit()
     await _welcome(message, linked, i18n)
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.message.register(on_start_with_token, CommandStart(deep_link=True))
+    router.message.register(on_start, CommandStart())
+    router.message.register(on_contact, has_contact)
+    return router

@@ -26,12 +26,7 @@ from escalation.policy import EscalationPolicy
 from storage.enums import ProblemCategory
 from storage.models import Volunteer
 
-router = Router(name=__name__)
-router.message.filter(IsVolunteer())
-router.callback_query.filter(IsVolunteer())
 
-
-@router.message(Command("problem"))
 async def on_problem(
     message: Message, volunteer: Volunteer, session: AsyncSession, clock: Clock, zone: ZoneInfo, state: FSMContext
 ) -> None:
@@ -40,7 +35,6 @@ async def on_problem(
     )
 
 
-@router.callback_query(VisitCb.filter(F.action == VisitAction.PROBLEM))
 async def on_visit_problem(
     query: CallbackQuery, callback_data: VisitCb, volunteer: Volunteer, session: AsyncSession
 ) -> None:
@@ -50,7 +44,6 @@ async def on_visit_problem(
     await show(query, texts.ask_category(elder), keyboards.categories(elder.id, visit.id))  # type: ignore[arg-type]
 
 
-@router.callback_query(ElderCb.filter(F.purpose == ElderPurpose.PROBLEM))
 async def on_elder_problem(
     query: CallbackQuery, callback_data: ElderCb, volunteer: Volunteer, session: AsyncSession, state: FSMContext
 ) -> None:
@@ -61,7 +54,6 @@ async def on_elder_problem(
     await show(query, texts.ask_category(elder), keyboards.categories(callback_data.elder_id, 0))
 
 
-@router.callback_query(CategoryCb.filter())
 async def on_category(
     query: CallbackQuery, callback_data: CategoryCb, volunteer: Volunteer, session: AsyncSession, state: FSMContext
 ) -> None:
@@ -94,29 +86,24 @@ async def _described(message: Message, state: FSMContext, description: str, atta
     await message.answer(texts.ask_urgency(), reply_markup=keyboards.urgency())
 
 
-@router.message(ProblemReport.description, has_text)
 async def on_description_text(message: Message, state: FSMContext) -> None:
     await _described(message, state, message.text or "", None)
 
 
-@router.message(ProblemReport.description, has_voice)
 async def on_description_voice(message: Message, state: FSMContext) -> None:
     assert message.voice is not None
     await _described(message, state, "", {"kind": "voice", "file_id": message.voice.file_id})
 
 
-@router.message(ProblemReport.description, has_photo)
 async def on_description_photo(message: Message, state: FSMContext) -> None:
     assert message.photo
     await _described(message, state, message.caption or "", {"kind": "photo", "file_id": message.photo[-1].file_id})
 
 
-@router.message(ProblemReport.description)
 async def on_description_other(message: Message) -> None:
     await message.answer(texts.need_text())
 
 
-@router.callback_query(UrgentCb.filter())
 async def on_urgency(
     query: CallbackQuery,
     callback_data: UrgentCb,
@@ -168,3 +155,19 @@ async def on_urgency(
             description=data.get("description", ""),
             kind="infectious" if category == ProblemCategory.INFECTIOUS else "urgent",
         )
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(IsVolunteer())
+    router.callback_query.filter(IsVolunteer())
+    router.message.register(on_problem, Command("problem"))
+    router.callback_query.register(on_visit_problem, VisitCb.filter(F.action == VisitAction.PROBLEM))
+    router.callback_query.register(on_elder_problem, ElderCb.filter(F.purpose == ElderPurpose.PROBLEM))
+    router.callback_query.register(on_category, CategoryCb.filter())
+    router.message.register(on_description_text, ProblemReport.description, has_text)
+    router.message.register(on_description_voice, ProblemReport.description, has_voice)
+    router.message.register(on_description_photo, ProblemReport.description, has_photo)
+    router.message.register(on_description_other, ProblemReport.description)
+    router.callback_query.register(on_urgency, UrgentCb.filter())
+    return router

@@ -21,12 +21,7 @@ from care.confirmations import served_elder, start_unplanned_visit
 from storage.enums import VisitMode
 from storage.models import Volunteer
 
-router = Router(name=__name__)
-router.message.filter(IsVolunteer())
-router.callback_query.filter(IsVolunteer())
 
-
-@router.message(Command("unplanned"))
 async def on_unplanned(
     message: Message, volunteer: Volunteer, session: AsyncSession, clock: Clock, zone: ZoneInfo, state: FSMContext
 ) -> None:
@@ -35,7 +30,6 @@ async def on_unplanned(
     )
 
 
-@router.callback_query(ElderCb.filter(F.purpose == ElderPurpose.UNPLANNED))
 async def on_unplanned_elder(
     query: CallbackQuery, callback_data: ElderCb, volunteer: Volunteer, session: AsyncSession, state: FSMContext
 ) -> None:
@@ -46,7 +40,6 @@ async def on_unplanned_elder(
     await show(query, texts.ask_mode(elder), keyboards.unplanned_modes(callback_data.elder_id))
 
 
-@router.callback_query(UnplannedModeCb.filter())
 async def on_unplanned_mode(
     query: CallbackQuery,
     callback_data: UnplannedModeCb,
@@ -74,3 +67,13 @@ async def on_unplanned_mode(
     await show(
         query, texts.ask_outcome(elder), keyboards.outcomes(ConfirmCb(visit_id=visit.id, mode=callback_data.mode))
     )
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(IsVolunteer())
+    router.callback_query.filter(IsVolunteer())
+    router.message.register(on_unplanned, Command("unplanned"))
+    router.callback_query.register(on_unplanned_elder, ElderCb.filter(F.purpose == ElderPurpose.UNPLANNED))
+    router.callback_query.register(on_unplanned_mode, UnplannedModeCb.filter())
+    return router

@@ -31,15 +31,9 @@ from escalation.policy import EscalationPolicy
 from storage.enums import VisitMode, VisitOutcome, VisitStatus
 from storage.models import Volunteer
 
-router = Router(name=__name__)
-router.message.filter(IsVolunteer())
-router.callback_query.filter(IsVolunteer())
-
 _LETTERS = {"o": OK, "c": CONCERN}
 
 
-@router.message(Command("visits"))
-@router.message(MenuButton("My visits"))
 async def on_visits(
     message: Message, volunteer: Volunteer, session: AsyncSession, clock: Clock, zone: ZoneInfo
 ) -> None:
@@ -49,7 +43,6 @@ async def on_visits(
     await message.answer(texts.visits_list(rows, today), reply_markup=keyboards.visits(rows))
 
 
-@router.callback_query(ConfirmCb.filter())
 async def on_confirm_step(
     query: CallbackQuery,
     callback_data: ConfirmCb,
@@ -129,7 +122,6 @@ def _valid(step: ConfirmCb, checklist_length: int) -> bool:
     return all(letter in _LETTERS for letter in step.answers)
 
 
-@router.callback_query(DetailCb.filter())
 async def on_detail(
     query: CallbackQuery, callback_data: DetailCb, volunteer: Volunteer, session: AsyncSession, state: FSMContext
 ) -> None:
@@ -166,14 +158,12 @@ async def _save_details(
     await message.answer(texts.details_saved(), reply_markup=keyboards.details(visit_id))
 
 
-@router.message(VisitDetails.note, has_text)
 async def on_note(
     message: Message, state: FSMContext, session: AsyncSession, clock: Clock, volunteer: Volunteer
 ) -> None:
     await _save_details(message, state, session, clock, volunteer, note=message.text)
 
 
-@router.message(VisitDetails.photo, has_photo)
 async def on_photo(
     message: Message, state: FSMContext, session: AsyncSession, clock: Clock, volunteer: Volunteer
 ) -> None:
@@ -181,7 +171,6 @@ async def on_photo(
     await _save_details(message, state, session, clock, volunteer, photo_ref=message.photo[-1].file_id)
 
 
-@router.message(VisitDetails.location, has_location)
 async def on_location(
     message: Message, state: FSMContext, session: AsyncSession, clock: Clock, volunteer: Volunteer
 ) -> None:
@@ -198,8 +187,22 @@ async def on_location(
     )
 
 
-@router.message(VisitDetails.note)
-@router.message(VisitDetails.photo)
-@router.message(VisitDetails.location)
 async def on_detail_wrong_kind(message: Message) -> None:
     await message.answer(texts.need_text())
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(IsVolunteer())
+    router.callback_query.filter(IsVolunteer())
+    router.message.register(on_visits, Command("visits"))
+    router.message.register(on_visits, MenuButton("My visits"))
+    router.callback_query.register(on_confirm_step, ConfirmCb.filter())
+    router.callback_query.register(on_detail, DetailCb.filter())
+    router.message.register(on_note, VisitDetails.note, has_text)
+    router.message.register(on_photo, VisitDetails.photo, has_photo)
+    router.message.register(on_location, VisitDetails.location, has_location)
+    router.message.register(on_detail_wrong_kind, VisitDetails.note)
+    router.message.register(on_detail_wrong_kind, VisitDetails.photo)
+    router.message.register(on_detail_wrong_kind, VisitDetails.location)
+    return router
