@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from carevisit.commands import config, db, demo, run
+from carevisit.commands import bot, config, db, demo, run
 from carevisit.logs import configure_logging
 
 app = typer.Typer(
@@ -16,6 +16,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
 app.command("demo")(demo.demo)
 app.command("run")(run.run)
+app.command("invite")(bot.invite)
 
 
 def main() -> None:
