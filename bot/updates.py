@@ -22,6 +22,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, func, select
+from sqlmodel import update as sql_update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from care.clock import Clock
@@ -35,16 +36,23 @@ MAX_ATTEMPTS = 3
 
 async def store_update(sessions: async_sessionmaker[AsyncSession], *, clock: Clock, payload: dict[str, Any]) -> bool:
     """Keep an update for processing; False if this update_id was seen before (a redelivery)."""
-    update_id = payload["update_id"]
     async with sessions() as session:
-        if await session.get(TelegramUpdate, update_id) is not None:
-            return False
-        session.add(TelegramUpdate(update_id=update_id, payload=payload, received_at=clock.now()))
+        session.add(TelegramUpdate(update_id=payload["update_id"], payload=payload, received_at=clock.now()))
         try:
             await session.commit()
-        except IntegrityError:  # the same update arriving twice at once
+        except IntegrityError:  # the primary key: this update_id is stored already
             return False
     return True
+
+
+def chat_of(payload: dict[str, Any]) -> int:
+    """Whose conversation an update belongs to: updates of one chat are handled in order, chats in parallel."""
+    for kind in ("message", "edited_message", "callback_query"):
+        event = payload.get(kind)
+        if isinstance(event, dict):
+            sender = event.get("from") or event.get("chat") or {}
+            return int(sender.get("id", 0))
+    return 0
 
 
 @dataclass
@@ -54,8 +62,9 @@ class UpdateProcessor:
     bot: Bot
     clock: Clock
     wake: asyncio.Event
+    parallel_chats: int = 8
 
-    async def run_cycle(self, limit: int = 100) -> int:
+    async def run_cycle(self, limit: int = 200) -> int:
         """Handle stored, unprocessed updates in update_id order; returns how many were handled."""
         async with self.sessions() as session:
             rows = await session.exec(
@@ -65,25 +74,47 @@ class UpdateProcessor:
                 .limit(limit)
             )
             pending = list(rows.all())
+        by_chat: dict[int, list[tuple[int, dict[str, Any]]]] = {}
         for update_id, payload in pending:
-            error: str | None = None
-            try:
-                update = Update.model_validate(payload, context={"bot": self.bot})
-                await self.dispatcher.feed_update(self.bot, update)
-            except Exception as exc:  # a bug in one handler must not stop every update after it
-                log.exception("update %s failed", update_id)
-                error = f"{type(exc).__name__}: {exc}"[:500]
-            await self._finish(update_id, error)
+            by_chat.setdefault(chat_of(payload or {}), []).append((update_id, payload or {}))
+        gate = asyncio.Semaphore(self.parallel_chats)
+
+        async def one_chat(updates: list[tuple[int, dict[str, Any]]]) -> None:
+            async with gate:
+                for update_id, payload in updates:
+                    await self._handle(update_id, payload)
+
+        await asyncio.gather(*(one_chat(updates) for updates in by_chat.values()))
         return len(pending)
+
+    async def _handle(self, update_id: int, payload: dict[str, Any]) -> None:
+        error: str | None = None
+        try:
+            update = Update.model_validate(payload, context={"bot": self.bot})
+            await self.dispatcher.feed_update(self.bot, update)
+        except Exception as exc:  # a bug in one handler must not stop every update after it
+            log.exception("update %s failed", update_id)
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        await self._finish(update_id, error)
 
     async def _finish(self, update_id: int, error: str | None) -> None:
         async with self.sessions() as session:
+            if error is None:
+                # Done: the message content is no longer needed, keep only the id and when.
+                await session.exec(
+                    sql_update(TelegramUpdate)
+                    .where(col(TelegramUpdate.update_id) == update_id)
+                    .values(
+                        processed_at=self.clock.now(), payload=None, error=None, attempts=TelegramUpdate.attempts + 1
+                    )  # type: ignore[operator]
+                )
+                await session.commit()
+                return
             row = await session.get(TelegramUpdate, update_id)
             assert row is not None
             row.attempts += 1
             row.error = error
-            if error is None or row.attempts >= MAX_ATTEMPTS:
-                # Done (or given up on): the message content is no longer needed, keep only the id and outcome.
+            if row.attempts >= MAX_ATTEMPTS:  # given up on: set aside with its error
                 row.processed_at, row.payload = self.clock.now(), None
             session.add(row)
             await session.commit()

@@ -101,7 +101,6 @@ async def confirm_visit(
 ) -> Confirmation:
     """Mark a visit done, once. A second confirmation (a repeated update, a late tap) returns
     `already_done=True` and changes nothing. Raises VisitNotYours, VisitClosed. Files a problem per concern."""
-    visit, elder = await assigned_visit(session, visit_id=visit_id, volunteer_id=volunteer_id)
     answers = {k: v for k, v in (answers or {}).items() if k in {i.key for i in checklist} and v in (OK, CONCERN)}
     now = clock.now()
     won = await session.exec(
@@ -122,12 +121,12 @@ async def confirm_visit(
             updated_at=now,
         )
     )
+    # Update first, read after: one round trip fewer on the hot path, and the conditional update decides races.
+    visit, elder = await assigned_visit(session, visit_id=visit_id, volunteer_id=volunteer_id)
     if not won.rowcount:
-        await session.refresh(visit)
         if visit.status == VisitStatus.DONE:
             return Confirmation(visit=visit, elder=elder, already_done=True)
         raise VisitClosed(visit_id)
-    await session.refresh(visit)
     problems = []
     for category in problems_from_checklist(checklist, answers, outcome):
         problem = Problem(
@@ -141,7 +140,8 @@ async def confirm_visit(
         )
         session.add(problem)
         problems.append(problem)
-    await session.flush()
+    if problems:
+        await session.flush()  # their ids, for the coordinators' notices
     audit.record(
         session,
         clock=clock,

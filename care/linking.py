@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from sqlmodel import col, select, update
+from sqlmodel import col, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from care import audit
@@ -258,16 +258,23 @@ class ChatUser:
 
 
 async def chat_user(session: AsyncSession, *, telegram_user_id: int) -> ChatUser:
-    volunteer = (
+    """One query for both roles (a full outer join on the account id, unique in each table): it runs on every
+    update, and each round trip to the database counts there."""
+    row = (
         await session.exec(
-            select(Volunteer).where(Volunteer.telegram_user_id == telegram_user_id, col(Volunteer.active).is_(True))
-        )
-    ).first()
-    coordinator = (
-        await session.exec(
-            select(Coordinator).where(
-                Coordinator.telegram_user_id == telegram_user_id, col(Coordinator.active).is_(True)
+            select(Volunteer, Coordinator)
+            .select_from(Volunteer)
+            .join(Coordinator, col(Coordinator.telegram_user_id) == col(Volunteer.telegram_user_id), full=True)
+            .where(
+                or_(
+                    col(Volunteer.telegram_user_id) == telegram_user_id,
+                    col(Coordinator.telegram_user_id) == telegram_user_id,
+                )
             )
         )
     ).first()
-    return ChatUser(volunteer=volunteer, coordinator=coordinator)
+    volunteer, coordinator = row if row is not None else (None, None)
+    return ChatUser(
+        volunteer=volunteer if volunteer is not None and volunteer.active else None,
+        coordinator=coordinator if coordinator is not None and coordinator.active else None,
+    )

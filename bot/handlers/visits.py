@@ -55,30 +55,14 @@ async def on_confirm_step(
 ) -> None:
     assert volunteer.id is not None
     step = callback_data
-    visit, elder = await assigned_visit(session, visit_id=step.visit_id, volunteer_id=volunteer.id)
     if not _valid(step, len(checklist)):
         await query.answer(texts.stale_button(), show_alert=True)
         return
-    if visit.status == VisitStatus.DONE:
-        await query.answer()
-        await show(query, texts.already_confirmed(elder), keyboards.details(step.visit_id))
-        return
-    if not step.mode:
-        await query.answer()
-        await show(query, texts.ask_mode(elder), keyboards.modes(step))
-        return
-    if not step.outcome:
-        await query.answer()
-        await show(query, texts.ask_outcome(elder), keyboards.outcomes(step))
+    final = bool(step.outcome) and (step.outcome == VisitOutcome.URGENT or len(step.answers) == len(checklist))
+    if not final:
+        await _next_question(query, step, volunteer, session, checklist)
         return
     outcome = VisitOutcome(step.outcome)
-    if outcome != VisitOutcome.URGENT and len(step.answers) < len(checklist):
-        await query.answer()
-        n = len(step.answers)
-        await show(
-            query, texts.ask_checklist(elder, checklist[n].key, n + 1, len(checklist)), keyboards.checklist_answer(step)
-        )
-        return
     answers = {item.key: _LETTERS[letter] for item, letter in zip(checklist, step.answers, strict=False)}
     done = await confirm_visit(
         session,
@@ -95,9 +79,9 @@ async def on_confirm_step(
     await session.commit()
     await query.answer()
     if done.already_done:
-        await show(query, texts.already_confirmed(elder), keyboards.details(step.visit_id))
+        await show(query, texts.already_confirmed(done.elder), keyboards.details(step.visit_id))
         return
-    await show(query, texts.confirmed(elder, len(done.problems)), keyboards.details(step.visit_id))
+    await show(query, texts.confirmed(done.elder, len(done.problems)), keyboards.details(step.visit_id))
     if outcome == VisitOutcome.URGENT:
         await raise_emergency(
             query,
@@ -106,8 +90,31 @@ async def on_confirm_step(
             policy=policy,
             i18n=i18n,
             volunteer=volunteer,
-            elder=elder,
+            elder=done.elder,
             visit_id=step.visit_id,
+        )
+
+
+async def _next_question(
+    query: CallbackQuery,
+    step: ConfirmCb,
+    volunteer: Volunteer,
+    session: AsyncSession,
+    checklist: tuple[ChecklistItem, ...],
+) -> None:
+    assert volunteer.id is not None
+    visit, elder = await assigned_visit(session, visit_id=step.visit_id, volunteer_id=volunteer.id)
+    await query.answer()
+    if visit.status == VisitStatus.DONE:
+        await show(query, texts.already_confirmed(elder), keyboards.details(step.visit_id))
+    elif not step.mode:
+        await show(query, texts.ask_mode(elder), keyboards.modes(step))
+    elif not step.outcome:
+        await show(query, texts.ask_outcome(elder), keyboards.outcomes(step))
+    else:
+        n = len(step.answers)
+        await show(
+            query, texts.ask_checklist(elder, checklist[n].key, n + 1, len(checklist)), keyboards.checklist_answer(step)
         )
 
 
