@@ -24,23 +24,23 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import aiohttp  # noqa: E402
-from aiogram import Bot, Dispatcher  # noqa: E402
-from aiogram.client.session.base import BaseSession  # noqa: E402
-from aiogram.methods import TelegramMethod  # noqa: E402
-from aiogram.types import CallbackQuery, Message, Update  # noqa: E402
-from aiohttp import web  # noqa: E402
-from aiohttp.test_utils import TestServer  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+import aiohttp
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.base import BaseSession
+from aiogram.methods import TelegramMethod
+from aiogram.types import CallbackQuery, Message, Update
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from sqlalchemy import insert
 
-from bot.callbacks import ConfirmCb  # noqa: E402
-from bot.setup import build_dispatcher  # noqa: E402
-from bot.updates import SECRET_HEADER, WEBHOOK_PATH, UpdateProcessor, webhook_handler  # noqa: E402
-from care.clock import FakeClock  # noqa: E402
-from storage import schema  # noqa: E402
-from storage.db import make_engine, make_session_factory  # noqa: E402
-from storage.enums import AreaLevel, VisitMode  # noqa: E402
-from storage.models import Area, Elder, Visit, Volunteer, VolunteerCommunity  # noqa: E402
+from bot.callbacks import ConfirmCb
+from bot.setup import build_dispatcher
+from bot.updates import SECRET_HEADER, WEBHOOK_PATH, UpdateProcessor, webhook_handler
+from care.clock import FakeClock
+from storage import schema
+from storage.db import make_engine, make_session_factory
+from storage.enums import AreaLevel, VisitMode
+from storage.models import Area, Elder, Visit, Volunteer, VolunteerCommunity
 
 SECRET = "bench-secret"
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -49,7 +49,7 @@ ZONE = ZoneInfo("Asia/Shanghai")
 class InMemorySession(BaseSession):
     """Answers Bot API calls without a network: edits and sends return a message, everything else True."""
 
-    async def make_request(self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None) -> Any:
+    async def make_request(self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None) -> Any:  # noqa: ASYNC109 (aiogram's signature)
         name = type(method).__name__
         if name in ("EditMessageText", "SendMessage"):
             chat_id = getattr(method, "chat_id", None) or 1
@@ -76,19 +76,38 @@ async def seed(sessions, clock: FakeClock, rows: int, volunteers: int) -> list[t
         await session.execute(
             insert(Volunteer),
             [
-                {"external_id": f"V{v}", "name": f"志愿者{v}", "telegram_user_id": 10_000 + v,
-                 "telegram_chat_id": 10_000 + v, "capacity": 20, "kind": "volunteer", "active": True,
-                 "created_at": now, "updated_at": now}
+                {
+                    "external_id": f"V{v}",
+                    "name": f"志愿者{v}",
+                    "telegram_user_id": 10_000 + v,
+                    "telegram_chat_id": 10_000 + v,
+                    "capacity": 20,
+                    "kind": "volunteer",
+                    "active": True,
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 for v in range(volunteers)
             ],
         )
         await session.execute(
             insert(Elder),
             [
-                {"external_id": f"E{n}", "name": f"老人{n}", "address": "地址", "community_id": area.id,
-                 "classes": 1, "risk": "low", "consent": True, "status": "active",
-                 "enrolled_on": datetime(2026, 1, 1, tzinfo=UTC).date(), "gender": "unknown", "notes": "",
-                 "created_at": now, "updated_at": now}
+                {
+                    "external_id": f"E{n}",
+                    "name": f"老人{n}",
+                    "address": "地址",
+                    "community_id": area.id,
+                    "classes": 1,
+                    "risk": "low",
+                    "consent": True,
+                    "status": "active",
+                    "enrolled_on": datetime(2026, 1, 1, tzinfo=UTC).date(),
+                    "gender": "unknown",
+                    "notes": "",
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 for n in range(rows)
             ],
         )
@@ -101,10 +120,19 @@ async def seed(sessions, clock: FakeClock, rows: int, volunteers: int) -> list[t
         await session.execute(
             insert(Visit),
             [
-                {"elder_id": e, "month": "2026-03", "slot": 1, "kind": "planned", "mode": "home",
-                 "window_start": datetime(2026, 3, 1, tzinfo=UTC).date(),
-                 "window_end": datetime(2026, 3, 31, tzinfo=UTC).date(), "status": "planned",
-                 "volunteer_id": volunteer_ids[n % volunteers], "created_at": now, "updated_at": now}
+                {
+                    "elder_id": e,
+                    "month": "2026-03",
+                    "slot": 1,
+                    "kind": "planned",
+                    "mode": "home",
+                    "window_start": datetime(2026, 3, 1, tzinfo=UTC).date(),
+                    "window_end": datetime(2026, 3, 31, tzinfo=UTC).date(),
+                    "status": "planned",
+                    "volunteer_id": volunteer_ids[n % volunteers],
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 for n, e in enumerate(elder_ids)
             ],
         )
@@ -183,7 +211,7 @@ async def webhook_path(updates: list[dict[str, Any]], sessions, clock: FakeClock
     start = time.perf_counter()
     async with aiohttp.ClientSession() as http:
         await asyncio.gather(*(client(http) for _ in range(concurrency)))
-    while len(done) < len(updates):
+    while len(done) < len(updates):  # noqa: ASYNC110 (polls another task's progress)
         await asyncio.sleep(0.005)
     elapsed = time.perf_counter() - start
     stop.set()
@@ -198,9 +226,40 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=500, help="confirm-visit updates (one visit each)")
     parser.add_argument("--volunteers", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=20, help="concurrent webhook POSTs")
+    parser.add_argument(
+        "--postgres", metavar="URL", help="also run on PostgreSQL (postgresql+asyncpg://…; a scratch database is made)"
+    )
     args = parser.parse_args()
+    await run("SQLite", None, args)
+    if args.postgres:
+        await run("PostgreSQL", args.postgres, args)
+
+
+async def scratch_postgres(url: str) -> tuple[str, Any]:
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    name = f"carevisit_bench_{int(time.time())}"
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    async def drop() -> None:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+    return make_url(url).set(database=name).render_as_string(hide_password=False), drop
+
+
+async def run(label: str, postgres: str | None, args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
+        drop = None
+        if postgres:
+            url, drop = await scratch_postgres(postgres)
+        else:
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        engine = make_engine(url)
         await schema.upgrade(engine)
         sessions = make_session_factory(engine)
         clock = FakeClock(datetime(2026, 3, 10, 10, 0, tzinfo=ZONE))
@@ -209,11 +268,15 @@ async def main() -> None:
         baseline = await bare_dispatch(updates)
         rate, latencies = await webhook_path(updates, sessions, clock, args.concurrency)
         await engine.dispose()
+        if drop is not None:
+            await drop()
     p50 = statistics.median(latencies)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    print(f"confirm-visit updates: {len(updates)}, concurrency {args.concurrency}, SQLite, one process")
+    print(f"confirm-visit updates: {len(updates)}, concurrency {args.concurrency}, {label}, one process")
     print(f"baseline  bare aiogram dispatch (no-op handler): {baseline:8.0f} updates/s")
-    print(f"measured  webhook → store → process → confirm:  {rate:8.0f} updates/s   p50 {p50:.1f} ms   p99 {p99:.1f} ms")
+    print(
+        f"measured  webhook → store → process → confirm:  {rate:8.0f} updates/s   p50 {p50:.1f} ms   p99 {p99:.1f} ms"
+    )
     print(f"ratio     measured / baseline: {rate / baseline:.3f}")
 
 

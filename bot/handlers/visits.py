@@ -22,6 +22,7 @@ from care.confirmations import (
     CONCERN,
     OK,
     ChecklistItem,
+    VisitClosed,
     add_visit_details,
     assigned_visit,
     confirm_visit,
@@ -107,6 +108,8 @@ async def _next_question(
     await query.answer()
     if visit.status == VisitStatus.DONE:
         await show(query, texts.already_confirmed(elder), keyboards.details(step.visit_id))
+    elif visit.status != VisitStatus.PLANNED:
+        raise VisitClosed(step.visit_id)
     elif not step.mode:
         await show(query, texts.ask_mode(elder), keyboards.modes(step))
     elif not step.outcome:
