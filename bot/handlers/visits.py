@@ -105,11 +105,11 @@ async def _next_question(
 ) -> None:
     assert volunteer.id is not None
     visit, elder = await assigned_visit(session, visit_id=step.visit_id, volunteer_id=volunteer.id)
+    if visit.status not in (VisitStatus.PLANNED, VisitStatus.DONE):
+        raise VisitClosed(step.visit_id)
     await query.answer()
     if visit.status == VisitStatus.DONE:
         await show(query, texts.already_confirmed(elder), keyboards.details(step.visit_id))
-    elif visit.status != VisitStatus.PLANNED:
-        raise VisitClosed(step.visit_id)
     elif not step.mode:
         await show(query, texts.ask_mode(elder), keyboards.modes(step))
     elif not step.outcome:
