@@ -76,7 +76,8 @@ class UpdateProcessor:
             pending = list(rows.all())
         by_chat: dict[int, list[tuple[int, dict[str, Any]]]] = {}
         for update_id, payload in pending:
-            by_chat.setdefault(chat_of(payload or {}), []).append((update_id, payload or {}))
+            content = dict(payload or {})
+            by_chat.setdefault(chat_of(content), []).append((update_id, content))
         gate = asyncio.Semaphore(self.parallel_chats)
 
         async def one_chat(updates: list[tuple[int, dict[str, Any]]]) -> None:

@@ -6,11 +6,13 @@ from aiogram import Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
+from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import keyboards, texts
 from bot.callbacks import LanguageCb
 from bot.filters import MenuButton
+from bot.handlers.show import reply
 from care.linking import ChatUser
 
 
@@ -40,8 +42,8 @@ async def on_language(message: Message, who: ChatUser) -> None:
 
 
 async def on_language_chosen(
-    query: CallbackQuery, callback_data: LanguageCb, who: ChatUser, session: AsyncSession, i18n
-) -> None:  # type: ignore[no-untyped-def]
+    query: CallbackQuery, callback_data: LanguageCb, who: ChatUser, session: AsyncSession, i18n: I18n
+) -> None:
     if callback_data.code not in ("zh_CN", "en") or not who.linked:
         await query.answer(texts.not_allowed(), show_alert=True)
         return
@@ -52,9 +54,7 @@ async def on_language_chosen(
     await session.commit()
     with i18n.use_locale(callback_data.code):
         await query.answer()
-        await query.message.answer(
-            texts.language_set(), reply_markup=keyboards.volunteer_menu() if who.volunteer else None
-        )  # type: ignore[union-attr]
+        await reply(query, texts.language_set(), keyboards.volunteer_menu() if who.volunteer else None)
 
 
 def setup() -> Router:

@@ -120,3 +120,18 @@ async def test_an_unplanned_visit_is_logged_and_confirmed(
     ).all()
     assert len(visits) == 1
     assert (visits[0].status, visits[0].done_mode, visits[0].slot) == (VisitStatus.DONE, VisitMode.PHONE, 3)
+
+
+async def test_the_profile_language_wins_over_the_apps(
+    world: World, tg: FakeTelegram, deliver, session: AsyncSession
+) -> None:  # type: ignore[no-untyped-def]
+    chinese_app = Person(tg, VOLUNTEER_TG, "zh-hans", deliver)
+    await chinese_app.send("/visits")
+    assert "我的探访" in tg.last_text(VOLUNTEER_TG)
+    await chinese_app.send("/language")
+    await chinese_app.press("English")
+    assert tg.last_text(VOLUNTEER_TG) == "Language set."
+    await chinese_app.send("/visits")
+    assert "Your visits" in tg.last_text(VOLUNTEER_TG)
+    await session.refresh(world.volunteer)
+    assert world.volunteer.language == "en"
