@@ -13,6 +13,7 @@ import contextlib
 import hmac
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -22,6 +23,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, func, select
+from sqlmodel import delete as sql_delete
 from sqlmodel import update as sql_update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_ATTEMPTS = 3
+KEEP_PROCESSED = timedelta(days=3)
 
 
 async def store_update(sessions: async_sessionmaker[AsyncSession], *, clock: Clock, payload: dict[str, Any]) -> bool:
@@ -120,8 +123,22 @@ class UpdateProcessor:
             session.add(row)
             await session.commit()
 
+    async def prune(self, *, keep: timedelta = KEEP_PROCESSED) -> int:
+        """Forget handled updates older than `keep`: Telegram redelivers within a day, so older ids can't repeat."""
+        async with self.sessions() as session:
+            result = await session.exec(
+                sql_delete(TelegramUpdate).where(col(TelegramUpdate.processed_at) < self.clock.now() - keep)
+            )
+            await session.commit()
+            return int(result.rowcount or 0)
+
     async def run(self, stop: asyncio.Event, *, idle: float = 1.0) -> None:
+        last_prune = None
         while not stop.is_set():
+            if last_prune is None or self.clock.now() - last_prune > timedelta(hours=1):
+                with contextlib.suppress(Exception):
+                    await self.prune()
+                last_prune = self.clock.now()
             try:
                 handled = await self.run_cycle()
             except Exception:

@@ -166,3 +166,24 @@ async def test_the_notifier_translates_telegram_errors(
         assert raised.value.retry_after == 7  # type: ignore[attr-defined]
     await TelegramNotifier(bot).send(ChatMessage(chat_id=1, text="hi"))
     assert tg.last_text(1) == "hi"
+
+
+async def test_handled_updates_are_forgotten_after_a_few_days(
+    world: World,
+    volunteer_person: Person,
+    session_factory,
+    clock: FakeClock,
+    dp: Dispatcher,
+    bot: Bot,
+    session: AsyncSession,
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    await store_update(session_factory, clock=clock, payload=visits_update(6101, volunteer_person))
+    processor = UpdateProcessor(session_factory, dp, bot, clock, asyncio.Event())
+    await processor.run_cycle()
+    clock.advance(timedelta(days=1))
+    assert await processor.prune() == 0  # recent ids are still needed to drop redeliveries
+    clock.advance(timedelta(days=3))
+    assert await processor.prune() == 1
+    assert (await session.exec(select(TelegramUpdate))).all() == []
