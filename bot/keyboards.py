@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -27,6 +28,19 @@ from storage.models import Elder, Visit
 CHAT_MODES = (VisitMode.HOME, VisitMode.PHONE, VisitMode.VIDEO)
 
 
+def _markup(*rows: list[tuple[str, CallbackData]]) -> InlineKeyboardMarkup:
+    """Built directly: aiogram's keyboard builder deep-copies every button, which shows on the confirm path."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=text, callback_data=data.pack()) for text, data in row] for row in rows
+        ]
+    )
+
+
+def _chunks(buttons: list[tuple[str, CallbackData]], size: int) -> list[list[tuple[str, CallbackData]]]:
+    return [buttons[i : i + size] for i in range(0, len(buttons), size)]
+
+
 def visits(rows: list[tuple[Visit, Elder]]) -> InlineKeyboardMarkup | None:
     if not rows:
         return None
@@ -49,45 +63,34 @@ def visits(rows: list[tuple[Visit, Elder]]) -> InlineKeyboardMarkup | None:
 
 
 def modes(step: ConfirmCb) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for mode in CHAT_MODES:
-        builder.button(text=texts.mode_label(mode), callback_data=ConfirmCb(visit_id=step.visit_id, mode=mode.value))
-    return builder.as_markup()
+    return _markup([(texts.mode_label(m), ConfirmCb(visit_id=step.visit_id, mode=m.value)) for m in CHAT_MODES])
 
 
 def outcomes(step: ConfirmCb) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for outcome in VisitOutcome:
-        builder.button(
-            text=texts.outcome_label(outcome),
-            callback_data=ConfirmCb(visit_id=step.visit_id, mode=step.mode, outcome=outcome.value),
-        )
-    return builder.as_markup()
+    return _markup(
+        [
+            (texts.outcome_label(o), ConfirmCb(visit_id=step.visit_id, mode=step.mode, outcome=o.value))
+            for o in VisitOutcome
+        ]
+    )
 
 
 def checklist_answer(step: ConfirmCb) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for caption, letter in ((texts.button_ok(), "o"), (texts.button_concern(), "c")):
-        builder.button(
-            text=caption,
-            callback_data=ConfirmCb(
-                visit_id=step.visit_id, mode=step.mode, outcome=step.outcome, answers=step.answers + letter
-            ),
-        )
-    return builder.as_markup()
+    def answered(letter: str) -> ConfirmCb:
+        return ConfirmCb(visit_id=step.visit_id, mode=step.mode, outcome=step.outcome, answers=step.answers + letter)
+
+    return _markup([(texts.button_ok(), answered("o")), (texts.button_concern(), answered("c"))])
 
 
 def details(visit_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for what, caption in (
-        (DetailWhat.NOTE, texts.button_note()),
-        (DetailWhat.PHOTO, texts.button_photo()),
-        (DetailWhat.LOCATION, texts.button_location()),
-        (DetailWhat.DONE, texts.button_done()),
-    ):
-        builder.button(text=caption, callback_data=DetailCb(what=what, visit_id=visit_id))
-    builder.adjust(3, 1)
-    return builder.as_markup()
+    return _markup(
+        [
+            (texts.button_note(), DetailCb(what=DetailWhat.NOTE, visit_id=visit_id)),
+            (texts.button_photo(), DetailCb(what=DetailWhat.PHOTO, visit_id=visit_id)),
+            (texts.button_location(), DetailCb(what=DetailWhat.LOCATION, visit_id=visit_id)),
+        ],
+        [(texts.button_done(), DetailCb(what=DetailWhat.DONE, visit_id=visit_id))],
+    )
 
 
 def elders(purpose: ElderPurpose, rows: list[Elder]) -> InlineKeyboardMarkup:
