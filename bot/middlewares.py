@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject, User
+from aiogram.types import Chat, TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,6 +19,17 @@ from care.linking import ChatUser, chat_user
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 LOCALES = ("zh_CN", "en")
+
+
+class PrivateChatsOnly(BaseMiddleware):
+    """The bot speaks only in one-to-one chats: in a group, a linked volunteer's /visits would show elders'
+    addresses to everyone there. Anything from a group or channel is dropped unanswered."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        chat: Chat | None = data.get("event_chat")
+        if chat is not None and chat.type != "private":
+            return None
+        return await handler(event, data)
 
 
 class DbSessionMiddleware(BaseMiddleware):

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.handlers import get_routers
-from bot.middlewares import DbSessionMiddleware, ProfileI18nMiddleware, WhoMiddleware
+from bot.middlewares import DbSessionMiddleware, PrivateChatsOnly, ProfileI18nMiddleware, WhoMiddleware
 from care.clock import Clock
 from care.confirmations import DEFAULT_CHECKLIST, ChecklistItem
 from escalation.policy import DEFAULT_POLICY, EscalationPolicy
@@ -62,6 +62,7 @@ def build_dispatcher(
     )
     i18n = make_i18n(language)
     # Outer middlewares on the update: the session, then who the user is, then their language, so filters see all.
+    dp.update.outer_middleware(PrivateChatsOnly())
     dp.update.outer_middleware(DbSessionMiddleware(sessions))
     dp.update.outer_middleware(WhoMiddleware())
     dp.update.outer_middleware(ProfileI18nMiddleware(i18n))

@@ -146,3 +146,21 @@ async def test_garbage_and_stale_buttons_get_a_helpful_answer(
     await volunteer_person.press_data(ConfirmCb(visit_id=world.visit.id, mode="teleport").pack())  # type: ignore[arg-type]
     stale = t("This button is out of date. Send /visits to see your visits.", language)
     assert tg.alerts() == [stale] * 3
+
+
+async def test_the_bot_says_nothing_in_a_group(world: World, tg: FakeTelegram, deliver) -> None:  # type: ignore[no-untyped-def]
+    group_id = -100123
+    await deliver(
+        {
+            "update_id": 990001,
+            "message": {
+                "message_id": 1,
+                "date": 1773108000,
+                "chat": {"id": group_id, "type": "supergroup", "title": "志愿者群"},
+                "from": {"id": VOLUNTEER_TG, "is_bot": False, "first_name": "王", "language_code": "zh-hans"},
+                "text": "/visits",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 7}],
+            },
+        }
+    )
+    assert tg.texts(group_id) == [] and tg.texts(VOLUNTEER_TG) == []
