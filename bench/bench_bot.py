@@ -177,11 +177,11 @@ class TimedProcessor(UpdateProcessor):
         super().__init__(*args, **kwargs)
         self.done = done
 
-    async def _finish(self, update_id: int, error: str | None) -> None:
-        await super()._finish(update_id, error)
-        if error:
-            raise RuntimeError(error)
+    def handled(self, update_id: int) -> None:
         self.done[update_id] = time.perf_counter()
+
+    async def _failed(self, update_id: int, error: str) -> None:
+        raise RuntimeError(error)
 
 
 async def webhook_path(  # type: ignore[no-untyped-def]

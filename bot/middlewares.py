@@ -37,6 +37,8 @@ class DbSessionMiddleware(BaseMiddleware):
         self.sessions = sessions
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if isinstance(data.get("session"), AsyncSession):  # given by the stored-update processor
+            return await handler(event, data)
         async with self.sessions() as session:
             data["session"] = session
             return await handler(event, data)

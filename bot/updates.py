@@ -93,16 +93,16 @@ class UpdateProcessor:
 
     async def _handle(self, update_id: int, payload: dict[str, Any]) -> None:
         error: str | None = None
-        try:
-            update = Update.model_validate(payload, context={"bot": self.bot})
-            await self.dispatcher.feed_update(self.bot, update)
-        except Exception as exc:  # a bug in one handler must not stop every update after it
-            log.exception("update %s failed", update_id)
-            error = f"{type(exc).__name__}: {exc}"[:500]
-        await self._finish(update_id, error)
-
-    async def _finish(self, update_id: int, error: str | None) -> None:
+        # The handlers get this session (the session middleware reuses it), and marking the update done rides on
+        # the same connection: one checkout per update, not two.
         async with self.sessions() as session:
+            try:
+                update = Update.model_validate(payload, context={"bot": self.bot})
+                await self.dispatcher.feed_update(self.bot, update, session=session)
+            except Exception as exc:  # a bug in one handler must not stop every update after it
+                log.exception("update %s failed", update_id)
+                error = f"{type(exc).__name__}: {exc}"[:500]
+            await session.rollback()  # whatever a handler left uncommitted is not kept
             if error is None:
                 # Done: the message content is no longer needed, keep only the id and when.
                 await session.exec(
@@ -113,7 +113,15 @@ class UpdateProcessor:
                     )  # type: ignore[operator]
                 )
                 await session.commit()
+                self.handled(update_id)
                 return
+        await self._failed(update_id, error)
+
+    def handled(self, update_id: int) -> None:
+        """A hook for observers (the benchmark); nothing to do by default."""
+
+    async def _failed(self, update_id: int, error: str) -> None:
+        async with self.sessions() as session:
             row = await session.get(TelegramUpdate, update_id)
             assert row is not None
             row.attempts += 1
