@@ -36,8 +36,9 @@ _LETTERS = {"o": OK, "c": CONCERN}
 
 
 async def on_visits(
-    message: Message, volunteer: Volunteer, session: AsyncSession, clock: Clock, zone: ZoneInfo
+    message: Message, volunteer: Volunteer, session: AsyncSession, clock: Clock, zone: ZoneInfo, state: FSMContext
 ) -> None:
+    await state.clear()  # the list starts afresh: a half-finished search or note is dropped
     assert volunteer.id is not None
     today = local_today(clock, zone)
     rows = (await visits_for_volunteer(session, volunteer_id=volunteer.id, today=today))[:10]
