@@ -164,3 +164,19 @@ async def test_the_bot_says_nothing_in_a_group(world: World, tg: FakeTelegram, d
         }
     )
     assert tg.texts(group_id) == [] and tg.texts(VOLUNTEER_TG) == []
+
+
+async def test_a_coordinator_links_with_their_own_invitation(
+    world: World, stranger: Person, tg: FakeTelegram, language: str, session: AsyncSession, clock: FakeClock
+) -> None:
+    from tests.factories import make_coordinator
+
+    staff = await make_coordinator(session, clock, area=world.areas["community2"], name="孙社工")
+    token = await create_invitation(session, clock=clock, created_by="cli", coordinator_id=staff.id)
+    await session.commit()
+    await stranger.send(f"/start {token}")
+    assert tg.last_text(STRANGER_TG) == t(
+        "Welcome, {name}! You are linked as a coordinator: /stats, /overdue, /unassigned.", language
+    ).format(name="孙社工")
+    await stranger.send("/stats")
+    assert "高新社区" in tg.last_text(STRANGER_TG)

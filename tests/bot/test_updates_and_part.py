@@ -187,3 +187,37 @@ async def test_handled_updates_are_forgotten_after_a_few_days(
     clock.advance(timedelta(days=3))
     assert await processor.prune() == 1
     assert (await session.exec(select(TelegramUpdate))).all() == []
+
+
+async def test_a_429_from_telegram_pauses_the_chat_sender(
+    tg: FakeTelegram, bot: Bot, session_factory, clock: FakeClock
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from care import outbound
+    from care.chat_sender import ChatSender
+
+    async with session_factory() as session:
+        for n in range(3):
+            await outbound.enqueue(session, clock=clock, key=f"k{n}", chat_id=100 + n, text=f"提醒{n}")
+        await session.commit()
+    tg.fail_next.append(
+        (
+            429,
+            {
+                "ok": False,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 30",
+                "parameters": {"retry_after": 30},
+            },
+        )
+    )
+    sender = ChatSender(session_factory, TelegramNotifier(bot), clock)
+    result = await sender.run_cycle()
+    assert result.sent == 0 and result.paused_until == clock.now() + timedelta(seconds=30)
+    clock.advance(timedelta(seconds=29))
+    await sender.run_cycle()
+    assert [tg.texts(100 + n) for n in range(3)] == [[], [], []]
+    clock.advance(timedelta(seconds=1))
+    assert (await sender.run_cycle()).sent == 3
+    assert [tg.texts(100 + n) for n in range(3)] == [["提醒0"], ["提醒1"], ["提醒2"]]
