@@ -127,3 +127,40 @@ def test_invite_prints_a_one_time_deep_link(world: World, tmp_path, monkeypatch,
     assert missing.exit_code == 1 and "No active volunteer with id 99999" in missing.output
     no_name = runner.invoke(app, ["invite", str(world.volunteer.id)], env=env)
     assert no_name.exit_code == 2 and "--bot-username" in no_name.output
+
+
+def test_invite_asks_telegram_for_the_bots_name(world: World, tmp_path, monkeypatch, db_url: str, backend: str) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import threading
+
+    from typer.testing import CliRunner
+
+    from carevisit.cli import app
+
+    if backend != "sqlite":
+        pytest.skip("the CLI runs its own event loop; one backend is enough")
+    # The CLI runs its own event loop in this thread, so the fake Bot API server gets a loop in another thread.
+    loop = asyncio.new_event_loop()
+    fake = FakeTelegram()
+    loop.run_until_complete(fake.start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.chdir(tmp_path)
+        for name in list(os.environ):
+            if name.startswith("CAREVISIT_"):
+                monkeypatch.delenv(name)
+        env = {
+            "CAREVISIT_DATABASE_URL": db_url,
+            "CAREVISIT_TELEGRAM_TOKEN": TOKEN,
+            "CAREVISIT_TELEGRAM_API_BASE": fake.base_url,
+        }
+        result = CliRunner().invoke(app, ["invite", str(world.volunteer.id), "--days", "3"], env=env)
+        assert result.exit_code == 0, result.output
+        assert "https://t.me/carevisit_test_bot?start=" in result.output and "3 days" in result.output
+        assert [c.method for c in fake.calls] == ["getMe"]
+    finally:
+        asyncio.run_coroutine_threadsafe(fake.close(), loop).result(timeout=5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.close()
