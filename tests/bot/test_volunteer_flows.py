@@ -135,3 +135,26 @@ async def test_the_profile_language_wins_over_the_apps(
     assert "Your visits" in tg.last_text(VOLUNTEER_TG)
     await session.refresh(world.volunteer)
     assert world.volunteer.language == "en"
+
+
+async def test_a_late_tap_on_a_confirmed_visit_says_so(
+    world: World, volunteer_person: Person, tg: FakeTelegram, language: str, session: AsyncSession
+) -> None:
+    from bot.callbacks import ConfirmCb
+
+    await volunteer_person.send("/visits")
+    await volunteer_person.press(f"1 {t('Confirm', language)}")
+    await volunteer_person.press(t("Home visit", language))
+    await volunteer_person.press(t("Doing well", language))
+    for _ in range(5):
+        await volunteer_person.press(t("OK", language))
+    await volunteer_person.press_data(ConfirmCb(visit_id=world.visit.id, mode="phone").pack())  # type: ignore[arg-type]
+    assert t("This visit to {name} was already confirmed.", language).format(name="<b>陈&lt;奶奶&gt;</b>") in (
+        tg.last_text(VOLUNTEER_TG)
+    )
+    visit = await session.get(Visit, world.visit.id)
+    assert visit is not None
+    await session.refresh(visit)
+    assert visit.done_mode == VisitMode.HOME
+    await volunteer_person.send("/visits")
+    assert "陈&lt;奶奶&gt;" not in tg.last_text(VOLUNTEER_TG) and "刘爷爷" in tg.last_text(VOLUNTEER_TG)
