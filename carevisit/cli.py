@@ -6,6 +6,7 @@ import typer
 
 from carevisit.commands import config, db, demo, planning, run
 from carevisit.commands import config, db, demo, escalation, run
+from carevisit.commands import bot, config, db, demo, run
 from carevisit.logs import configure_logging
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app.add_typer(planning.visits_app, name="visits")
 app.command("report")(planning.report)
 app.command("drill")(escalation.drill)
 app.add_typer(escalation.incidents_app, name="incidents")
+app.command("invite")(bot.invite)
 
 
 def main() -> None:

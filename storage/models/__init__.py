@@ -2,6 +2,7 @@
 
 from storage.models.areas import Area, Organisation
 from storage.models.audit import AuditEntry
+from storage.models.bot import ChatInvitation, TelegramUpdate
 from storage.models.chat import ChatOutboxMessage
 from storage.models.incidents import DeliveryEvent, Incident, IncidentNote, OutboxMessage
 from storage.models.people import Coordinator, Elder, EmergencyContact, Volunteer, VolunteerCommunity
@@ -11,6 +12,7 @@ from storage.models.visits import Problem, Visit
 __all__ = [
     "Area",
     "AuditEntry",
+    "ChatInvitation",
     "ChatOutboxMessage",
     "Coordinator",
     "DeliveryEvent",
@@ -23,6 +25,7 @@ __all__ = [
     "Problem",
     "SchedulerJob",
     "SchedulerLease",
+    "TelegramUpdate",
     "Visit",
     "Volunteer",
     "VolunteerCommunity",

@@ -1,0 +1,188 @@
+"""Emergencies: one tap from a visit or /sos. The bot answers at once with the emergency numbers and the elder's
+contacts, opens an incident for the escalation engine, and asks for the handling record afterwards."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import keyboards, notify, texts
+from bot.callbacks import ElderCb, ElderPurpose, IncidentAction, IncidentCb, VisitAction, VisitCb
+from bot.filters import IsVolunteer, MenuButton, has_text
+from bot.handlers.elders import ask_for_elder
+from bot.states import HandlingRecord
+from care.clock import Clock
+from care.confirmations import assigned_visit, served_elder
+from care.referrals import emergency_contacts, incident_reported_by, unresolved_incident
+from escalation.incidents import add_note, open_incident
+from escalation.policy import EscalationPolicy
+from storage.models import Elder, Volunteer
+
+
+async def raise_emergency(
+    event: CallbackQuery | Message,
+    *,
+    session: AsyncSession,
+    clock: Clock,
+    policy: EscalationPolicy,
+    i18n: I18n,
+    volunteer: Volunteer,
+    elder: Elder,
+    visit_id: int | None = None,
+    problem_id: int | None = None,
+    description: str = "",
+    kind: str = "urgent",
+) -> None:
+    """Numbers first (no database in the way), then the incident, then the elder's contacts."""
+    bot: Bot | None = event.bot
+    assert bot is not None and elder.id is not None
+    chat_id = event.from_user.id if event.from_user else 0
+    await bot.send_message(chat_id, texts.emergency_numbers())
+    incident = await unresolved_incident(session, elder_id=elder.id)
+    joined = incident is not None
+    if incident is None:
+        incident = await open_incident(
+            session,
+            clock=clock,
+            policy=policy,
+            elder_id=elder.id,
+            kind=kind,
+            description=description,
+            reporter_volunteer_id=volunteer.id,
+            visit_id=visit_id,
+            problem_id=problem_id,
+        )
+        await notify.incident_to_coordinators(session, clock=clock, i18n=i18n, incident=incident, elder=elder)
+    await session.commit()
+    contacts = await emergency_contacts(session, elder_id=elder.id)
+    text = texts.emergency_contacts(elder, contacts)
+    if joined:
+        text = f"{texts.incident_exists()}\n{text}"
+    assert incident.id is not None
+    await bot.send_message(chat_id, text, reply_markup=keyboards.record(incident.id))
+
+
+async def on_visit_sos(
+    query: CallbackQuery,
+    callback_data: VisitCb,
+    volunteer: Volunteer,
+    session: AsyncSession,
+    clock: Clock,
+    policy: EscalationPolicy,
+    i18n: I18n,
+) -> None:
+    assert volunteer.id is not None
+    _visit, elder = await assigned_visit(session, visit_id=callback_data.visit_id, volunteer_id=volunteer.id)
+    await query.answer()
+    await raise_emergency(
+        query,
+        session=session,
+        clock=clock,
+        policy=policy,
+        i18n=i18n,
+        volunteer=volunteer,
+        elder=elder,
+        visit_id=callback_data.visit_id,
+    )
+
+
+async def on_sos(
+    message: Message, volunteer: Volunteer, session: AsyncSession, clock: Clock, zone: ZoneInfo, state: FSMContext
+) -> None:
+    # The numbers go out before anything else: the volunteer may not get as far as choosing the elder.
+    await message.answer(texts.emergency_numbers())
+    await ask_for_elder(
+        message, ElderPurpose.SOS, volunteer=volunteer, session=session, clock=clock, zone=zone, state=state
+    )
+
+
+async def on_sos_elder(
+    query: CallbackQuery,
+    callback_data: ElderCb,
+    volunteer: Volunteer,
+    session: AsyncSession,
+    clock: Clock,
+    policy: EscalationPolicy,
+    i18n: I18n,
+    state: FSMContext,
+) -> None:
+    assert volunteer.id is not None
+    elder = await served_elder(session, volunteer_id=volunteer.id, elder_id=callback_data.elder_id)
+    await state.clear()
+    await query.answer()
+    await raise_emergency(
+        query, session=session, clock=clock, policy=policy, i18n=i18n, volunteer=volunteer, elder=elder
+    )
+
+
+async def on_record(
+    query: CallbackQuery, callback_data: IncidentCb, volunteer: Volunteer, session: AsyncSession, state: FSMContext
+) -> None:
+    assert volunteer.id is not None
+    await incident_reported_by(session, incident_id=callback_data.incident_id, volunteer_id=volunteer.id)
+    await state.set_state(HandlingRecord.what_happened)
+    await state.update_data(incident_id=callback_data.incident_id)
+    await query.answer()
+    assert query.bot is not None
+    await query.bot.send_message(query.from_user.id, texts.ask_what_happened())
+
+
+async def on_what_happened(message: Message, state: FSMContext) -> None:
+    await state.update_data(what_happened=message.text)
+    await state.set_state(HandlingRecord.actions_taken)
+    await message.answer(texts.ask_actions_taken())
+
+
+async def on_actions_taken(message: Message, state: FSMContext) -> None:
+    await state.update_data(actions_taken=message.text)
+    await state.set_state(HandlingRecord.outcome)
+    await message.answer(texts.ask_outcome_text())
+
+
+async def on_record_outcome(
+    message: Message, state: FSMContext, volunteer: Volunteer, session: AsyncSession, clock: Clock
+) -> None:
+    assert volunteer.id is not None
+    data = await state.get_data()
+    await state.clear()
+    incident = await incident_reported_by(session, incident_id=data["incident_id"], volunteer_id=volunteer.id)
+    assert incident.id is not None
+    add_note(
+        session,
+        clock=clock,
+        incident_id=incident.id,
+        author=f"volunteer:{volunteer.id}",
+        what_happened=data.get("what_happened", ""),
+        actions_taken=data.get("actions_taken", ""),
+        outcome=message.text or "",
+    )
+    await session.commit()
+    await message.answer(texts.record_saved(), reply_markup=keyboards.record(incident.id))
+
+
+async def on_record_not_text(message: Message) -> None:
+    await message.answer(texts.need_text())
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(IsVolunteer())
+    router.callback_query.filter(IsVolunteer())
+    router.callback_query.register(on_visit_sos, VisitCb.filter(F.action == VisitAction.SOS))
+    router.message.register(on_sos, Command("sos"))
+    router.message.register(on_sos, MenuButton("Emergency"))
+    router.callback_query.register(on_sos_elder, ElderCb.filter(F.purpose == ElderPurpose.SOS))
+    router.callback_query.register(on_record, IncidentCb.filter(F.action == IncidentAction.NOTE))
+    router.message.register(on_what_happened, HandlingRecord.what_happened, has_text)
+    router.message.register(on_actions_taken, HandlingRecord.actions_taken, has_text)
+    router.message.register(on_record_outcome, HandlingRecord.outcome, has_text)
+    router.message.register(on_record_not_text, HandlingRecord.what_happened)
+    router.message.register(on_record_not_text, HandlingRecord.actions_taken)
+    router.message.register(on_record_not_text, HandlingRecord.outcome)
+    return router

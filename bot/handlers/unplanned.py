@@ -1,0 +1,79 @@
+"""An unplanned visit: the volunteer picks an elder of their communities and the mode, then confirms it like any
+planned visit (it joins the same confirm flow)."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import keyboards, texts
+from bot.callbacks import ConfirmCb, ElderCb, ElderPurpose, UnplannedModeCb
+from bot.filters import IsVolunteer
+from bot.handlers.elders import ask_for_elder
+from bot.handlers.show import show
+from care.clock import Clock, local_today
+from care.confirmations import served_elder, start_unplanned_visit
+from storage.enums import VisitMode
+from storage.models import Volunteer
+
+
+async def on_unplanned(
+    message: Message, volunteer: Volunteer, session: AsyncSession, clock: Clock, zone: ZoneInfo, state: FSMContext
+) -> None:
+    await ask_for_elder(
+        message, ElderPurpose.UNPLANNED, volunteer=volunteer, session=session, clock=clock, zone=zone, state=state
+    )
+
+
+async def on_unplanned_elder(
+    query: CallbackQuery, callback_data: ElderCb, volunteer: Volunteer, session: AsyncSession, state: FSMContext
+) -> None:
+    assert volunteer.id is not None
+    elder = await served_elder(session, volunteer_id=volunteer.id, elder_id=callback_data.elder_id)
+    await state.clear()
+    await query.answer()
+    await show(query, texts.ask_mode(elder), keyboards.unplanned_modes(callback_data.elder_id))
+
+
+async def on_unplanned_mode(
+    query: CallbackQuery,
+    callback_data: UnplannedModeCb,
+    volunteer: Volunteer,
+    session: AsyncSession,
+    clock: Clock,
+    zone: ZoneInfo,
+) -> None:
+    assert volunteer.id is not None
+    if callback_data.mode not in {m.value for m in keyboards.CHAT_MODES}:
+        await query.answer(texts.stale_button(), show_alert=True)
+        return
+    visit = await start_unplanned_visit(
+        session,
+        clock=clock,
+        volunteer_id=volunteer.id,
+        elder_id=callback_data.elder_id,
+        today=local_today(clock, zone),
+        mode=VisitMode(callback_data.mode),
+    )
+    elder = await served_elder(session, volunteer_id=volunteer.id, elder_id=callback_data.elder_id)
+    await session.commit()
+    assert visit.id is not None
+    await query.answer()
+    await show(
+        query, texts.ask_outcome(elder), keyboards.outcomes(ConfirmCb(visit_id=visit.id, mode=callback_data.mode))
+    )
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(IsVolunteer())
+    router.callback_query.filter(IsVolunteer())
+    router.message.register(on_unplanned, Command("unplanned"))
+    router.callback_query.register(on_unplanned_elder, ElderCb.filter(F.purpose == ElderPurpose.UNPLANNED))
+    router.callback_query.register(on_unplanned_mode, UnplannedModeCb.filter())
+    return router

@@ -1,0 +1,219 @@
+"""A volunteer's visits: the list, confirming one in a few taps, then an optional note, photo or location."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import keyboards, notify, texts
+from bot.callbacks import ConfirmCb, DetailCb, DetailWhat
+from bot.filters import IsVolunteer, MenuButton, has_location, has_photo, has_text
+from bot.handlers.emergency import raise_emergency
+from bot.handlers.show import reply, show
+from bot.states import VisitDetails
+from care.clock import Clock, local_today
+from care.confirmations import (
+    CONCERN,
+    OK,
+    ChecklistItem,
+    VisitClosed,
+    add_visit_details,
+    assigned_visit,
+    confirm_visit,
+)
+from care.visit_queries import visits_for_volunteer
+from escalation.policy import EscalationPolicy
+from storage.enums import VisitMode, VisitOutcome, VisitStatus
+from storage.models import Volunteer
+
+_LETTERS = {"o": OK, "c": CONCERN}
+
+
+async def on_visits(
+    message: Message, volunteer: Volunteer, session: AsyncSession, clock: Clock, zone: ZoneInfo, state: FSMContext
+) -> None:
+    await state.clear()  # the list starts afresh: a half-finished search or note is dropped
+    assert volunteer.id is not None
+    today = local_today(clock, zone)
+    rows = (await visits_for_volunteer(session, volunteer_id=volunteer.id, today=today))[:10]
+    await message.answer(texts.visits_list(rows, today), reply_markup=keyboards.visits(rows))
+
+
+async def on_confirm_step(
+    query: CallbackQuery,
+    callback_data: ConfirmCb,
+    volunteer: Volunteer,
+    session: AsyncSession,
+    clock: Clock,
+    checklist: tuple[ChecklistItem, ...],
+    policy: EscalationPolicy,
+    i18n: I18n,
+) -> None:
+    assert volunteer.id is not None
+    step = callback_data
+    if not _valid(step, len(checklist)):
+        await query.answer(texts.stale_button(), show_alert=True)
+        return
+    final = bool(step.outcome) and (step.outcome == VisitOutcome.URGENT or len(step.answers) == len(checklist))
+    if not final:
+        await _next_question(query, step, volunteer, session, checklist)
+        return
+    outcome = VisitOutcome(step.outcome)
+    answers = {item.key: _LETTERS[letter] for item, letter in zip(checklist, step.answers, strict=False)}
+    done = await confirm_visit(
+        session,
+        clock=clock,
+        visit_id=step.visit_id,
+        volunteer_id=volunteer.id,
+        mode=VisitMode(step.mode),
+        outcome=outcome,
+        answers=answers,
+        checklist=checklist,
+    )
+    for problem in done.problems:
+        await notify.problem_to_coordinators(session, clock=clock, i18n=i18n, problem=problem, elder=done.elder)
+    await session.commit()
+    await query.answer()
+    if done.already_done:
+        await show(query, texts.already_confirmed(done.elder), keyboards.details(step.visit_id))
+        return
+    await show(query, texts.confirmed(done.elder, len(done.problems)), keyboards.details(step.visit_id))
+    if outcome == VisitOutcome.URGENT:
+        await raise_emergency(
+            query,
+            session=session,
+            clock=clock,
+            policy=policy,
+            i18n=i18n,
+            volunteer=volunteer,
+            elder=done.elder,
+            visit_id=step.visit_id,
+        )
+
+
+async def _next_question(
+    query: CallbackQuery,
+    step: ConfirmCb,
+    volunteer: Volunteer,
+    session: AsyncSession,
+    checklist: tuple[ChecklistItem, ...],
+) -> None:
+    assert volunteer.id is not None
+    visit, elder = await assigned_visit(session, visit_id=step.visit_id, volunteer_id=volunteer.id)
+    if visit.status not in (VisitStatus.PLANNED, VisitStatus.DONE):
+        raise VisitClosed(step.visit_id)
+    await query.answer()
+    if visit.status == VisitStatus.DONE:
+        await show(query, texts.already_confirmed(elder), keyboards.details(step.visit_id))
+    elif not step.mode:
+        await show(query, texts.ask_mode(elder), keyboards.modes(step))
+    elif not step.outcome:
+        await show(query, texts.ask_outcome(elder), keyboards.outcomes(step))
+    else:
+        n = len(step.answers)
+        await show(
+            query, texts.ask_checklist(elder, checklist[n].key, n + 1, len(checklist)), keyboards.checklist_answer(step)
+        )
+
+
+def _valid(step: ConfirmCb, checklist_length: int) -> bool:
+    """Crafted or out-of-date button data (unknown mode, too many answers) is refused, not trusted."""
+    if step.mode and step.mode not in {m.value for m in keyboards.CHAT_MODES}:
+        return False
+    if step.outcome and (not step.mode or step.outcome not in {o.value for o in VisitOutcome}):
+        return False
+    if step.answers and (not step.outcome or len(step.answers) > checklist_length):
+        return False
+    return all(letter in _LETTERS for letter in step.answers)
+
+
+async def on_detail(
+    query: CallbackQuery, callback_data: DetailCb, volunteer: Volunteer, session: AsyncSession, state: FSMContext
+) -> None:
+    assert volunteer.id is not None
+    visit, _elder = await assigned_visit(session, visit_id=callback_data.visit_id, volunteer_id=volunteer.id)
+    await query.answer()
+    if callback_data.what == DetailWhat.DONE:
+        await state.clear()
+        await show(query, texts.details_done())
+        return
+    await state.update_data(visit_id=visit.id)
+    if callback_data.what == DetailWhat.NOTE:
+        await state.set_state(VisitDetails.note)
+        await reply(query, texts.ask_note())
+    elif callback_data.what == DetailWhat.PHOTO:
+        await state.set_state(VisitDetails.photo)
+        await reply(query, texts.ask_photo())
+    else:
+        await state.set_state(VisitDetails.location)
+        await reply(query, texts.ask_location(), keyboards.send_location())
+
+
+async def _save_details(
+    message: Message, state: FSMContext, session: AsyncSession, clock: Clock, volunteer: Volunteer, **details: object
+) -> None:
+    assert volunteer.id is not None
+    visit_id = (await state.get_data()).get("visit_id")
+    await state.clear()
+    if visit_id is None:
+        await message.answer(texts.stale_button())
+        return
+    await add_visit_details(session, clock=clock, visit_id=visit_id, volunteer_id=volunteer.id, **details)  # type: ignore[arg-type]
+    await session.commit()
+    await message.answer(texts.details_saved(), reply_markup=keyboards.details(visit_id))
+
+
+async def on_note(
+    message: Message, state: FSMContext, session: AsyncSession, clock: Clock, volunteer: Volunteer
+) -> None:
+    await _save_details(message, state, session, clock, volunteer, note=message.text)
+
+
+async def on_photo(
+    message: Message, state: FSMContext, session: AsyncSession, clock: Clock, volunteer: Volunteer
+) -> None:
+    assert message.photo
+    await _save_details(message, state, session, clock, volunteer, photo_ref=message.photo[-1].file_id)
+
+
+async def on_location(
+    message: Message, state: FSMContext, session: AsyncSession, clock: Clock, volunteer: Volunteer
+) -> None:
+    assert message.location
+    await message.answer("📍", reply_markup=keyboards.volunteer_menu())  # takes the location keyboard away
+    await _save_details(
+        message,
+        state,
+        session,
+        clock,
+        volunteer,
+        latitude=message.location.latitude,
+        longitude=message.location.longitude,
+    )
+
+
+async def on_detail_wrong_kind(message: Message) -> None:
+    await message.answer(texts.need_text())
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(IsVolunteer())
+    router.callback_query.filter(IsVolunteer())
+    router.message.register(on_visits, Command("visits"))
+    router.message.register(on_visits, MenuButton("My visits"))
+    router.callback_query.register(on_confirm_step, ConfirmCb.filter())
+    router.callback_query.register(on_detail, DetailCb.filter())
+    router.message.register(on_note, VisitDetails.note, has_text)
+    router.message.register(on_photo, VisitDetails.photo, has_photo)
+    router.message.register(on_location, VisitDetails.location, has_location)
+    router.message.register(on_detail_wrong_kind, VisitDetails.note)
+    router.message.register(on_detail_wrong_kind, VisitDetails.photo)
+    router.message.register(on_detail_wrong_kind, VisitDetails.location)
+    return router

@@ -1,0 +1,174 @@
+"""Inline and reply keyboards; button captions come from `texts`, callback data from `callbacks`."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot import texts
+from bot.callbacks import (
+    CategoryCb,
+    ConfirmCb,
+    DetailCb,
+    DetailWhat,
+    ElderCb,
+    ElderPurpose,
+    IncidentAction,
+    IncidentCb,
+    LanguageCb,
+    UnplannedModeCb,
+    UrgentCb,
+    VisitAction,
+    VisitCb,
+)
+from storage.enums import ProblemCategory, VisitMode, VisitOutcome
+from storage.models import Elder, Visit
+
+CHAT_MODES = (VisitMode.HOME, VisitMode.PHONE, VisitMode.VIDEO)
+
+
+def _markup(*rows: list[tuple[str, CallbackData]]) -> InlineKeyboardMarkup:
+    """Built directly: aiogram's keyboard builder deep-copies every button, which shows on the confirm path."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=text, callback_data=data.pack()) for text, data in row] for row in rows
+        ]
+    )
+
+
+def _chunks(buttons: list[tuple[str, CallbackData]], size: int) -> list[list[tuple[str, CallbackData]]]:
+    return [buttons[i : i + size] for i in range(0, len(buttons), size)]
+
+
+def visits(rows: list[tuple[Visit, Elder]]) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    builder = InlineKeyboardBuilder()
+    for n, (visit, _elder) in enumerate(rows, 1):
+        assert visit.id is not None
+        builder.row(
+            InlineKeyboardButton(
+                text=f"✅ {n} {texts.buttons_confirm()}", callback_data=ConfirmCb(visit_id=visit.id).pack()
+            ),
+            InlineKeyboardButton(
+                text=f"⚠️ {texts.button_problem()}",
+                callback_data=VisitCb(action=VisitAction.PROBLEM, visit_id=visit.id).pack(),
+            ),
+            InlineKeyboardButton(
+                text=f"🆘 {texts.button_sos()}", callback_data=VisitCb(action=VisitAction.SOS, visit_id=visit.id).pack()
+            ),
+        )
+    return builder.as_markup()
+
+
+def modes(step: ConfirmCb) -> InlineKeyboardMarkup:
+    return _markup([(texts.mode_label(m), ConfirmCb(visit_id=step.visit_id, mode=m.value)) for m in CHAT_MODES])
+
+
+def outcomes(step: ConfirmCb) -> InlineKeyboardMarkup:
+    return _markup(
+        [
+            (texts.outcome_label(o), ConfirmCb(visit_id=step.visit_id, mode=step.mode, outcome=o.value))
+            for o in VisitOutcome
+        ]
+    )
+
+
+def checklist_answer(step: ConfirmCb) -> InlineKeyboardMarkup:
+    def answered(letter: str) -> ConfirmCb:
+        return ConfirmCb(visit_id=step.visit_id, mode=step.mode, outcome=step.outcome, answers=step.answers + letter)
+
+    return _markup([(texts.button_ok(), answered("o")), (texts.button_concern(), answered("c"))])
+
+
+def details(visit_id: int) -> InlineKeyboardMarkup:
+    return _markup(
+        [
+            (texts.button_note(), DetailCb(what=DetailWhat.NOTE, visit_id=visit_id)),
+            (texts.button_photo(), DetailCb(what=DetailWhat.PHOTO, visit_id=visit_id)),
+            (texts.button_location(), DetailCb(what=DetailWhat.LOCATION, visit_id=visit_id)),
+        ],
+        [(texts.button_done(), DetailCb(what=DetailWhat.DONE, visit_id=visit_id))],
+    )
+
+
+def elders(purpose: ElderPurpose, rows: list[Elder]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for elder in rows:
+        assert elder.id is not None
+        builder.button(text=elder.name, callback_data=ElderCb(purpose=purpose, elder_id=elder.id))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def unplanned_modes(elder_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for mode in CHAT_MODES:
+        builder.button(text=texts.mode_label(mode), callback_data=UnplannedModeCb(elder_id=elder_id, mode=mode.value))
+    return builder.as_markup()
+
+
+def categories(elder_id: int, visit_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for category in ProblemCategory:
+        builder.button(
+            text=texts.category_label(category),
+            callback_data=CategoryCb(elder_id=elder_id, visit_id=visit_id, category=category.value),
+        )
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def urgency() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts.button_urgent_yes(), callback_data=UrgentCb(urgent=True))
+    builder.button(text=texts.button_urgent_no(), callback_data=UrgentCb(urgent=False))
+    return builder.as_markup()
+
+
+def record(incident_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=texts.button_record(), callback_data=IncidentCb(action=IncidentAction.NOTE, incident_id=incident_id)
+    )
+    return builder.as_markup()
+
+
+def acknowledge_button(incident_id: int) -> tuple[str, str]:
+    """The ack button as plain (caption, data), for a message queued through the chat outbox."""
+    return texts.button_ack(), IncidentCb(action=IncidentAction.ACK, incident_id=incident_id).pack()
+
+
+def languages() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text="中文", callback_data=LanguageCb(code="zh_CN"))
+    builder.button(text="English", callback_data=LanguageCb(code="en"))
+    return builder.as_markup()
+
+
+def volunteer_menu() -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=texts.menu_visits()), KeyboardButton(text=texts.menu_sos())]],
+        resize_keyboard=True,
+        is_persistent=True,
+    )
+
+
+def share_contact() -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=texts.share_contact_button(), request_contact=True)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+
+
+def send_location() -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[
+            [KeyboardButton(text=texts.button_send_location(), request_location=True)],
+            [KeyboardButton(text=texts.button_cancel())],
+        ],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )

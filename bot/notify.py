@@ -1,0 +1,49 @@
+"""Telling coordinators about new emergencies and problems in their area, through the rate-limited chat outbox.
+
+Queued in the caller's transaction (so a rolled-back report tells nobody) and rendered in each coordinator's
+language.
+"""
+
+from __future__ import annotations
+
+from aiogram.utils.i18n import I18n
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import keyboards, texts
+from care import outbound
+from care.clock import Clock
+from care.ports import Button
+from care.referrals import coordinators_over
+from storage.models import Elder, Incident, Problem
+
+
+async def incident_to_coordinators(
+    session: AsyncSession, *, clock: Clock, i18n: I18n, incident: Incident, elder: Elder
+) -> None:
+    for coordinator in await coordinators_over(session, community_id=elder.community_id):
+        assert coordinator.telegram_chat_id is not None
+        with i18n.use_locale(coordinator.language or i18n.default_locale):
+            caption, data = keyboards.acknowledge_button(incident.id)  # type: ignore[arg-type]
+            await outbound.enqueue(
+                session,
+                clock=clock,
+                key=f"incident:{incident.id}:new:coordinator:{coordinator.id}",
+                chat_id=coordinator.telegram_chat_id,
+                text=texts.new_incident(incident, elder),
+                buttons=((Button(caption, data),),),
+            )
+
+
+async def problem_to_coordinators(
+    session: AsyncSession, *, clock: Clock, i18n: I18n, problem: Problem, elder: Elder
+) -> None:
+    for coordinator in await coordinators_over(session, community_id=elder.community_id):
+        assert coordinator.telegram_chat_id is not None
+        with i18n.use_locale(coordinator.language or i18n.default_locale):
+            await outbound.enqueue(
+                session,
+                clock=clock,
+                key=f"problem:{problem.id}:new:coordinator:{coordinator.id}",
+                chat_id=coordinator.telegram_chat_id,
+                text=texts.new_problem(problem.category, elder, problem.urgent),
+            )

@@ -1,0 +1,70 @@
+"""Building the bot and its dispatcher: routers, middlewares and the dependencies handlers get by keyword."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.handlers import get_routers
+from bot.middlewares import DbSessionMiddleware, PrivateChatsOnly, ProfileI18nMiddleware, WhoMiddleware
+from care.clock import Clock
+from care.confirmations import DEFAULT_CHECKLIST, ChecklistItem
+from escalation.policy import DEFAULT_POLICY, EscalationPolicy
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+DEFAULT_EPIDEMIC_INSTRUCTIONS = "请做好个人防护，保持距离，立即联系社区卫生服务中心，按当地疫情防控规定处置。"
+
+
+def make_i18n(default_locale: str = "zh_CN") -> I18n:
+    return I18n(path=LOCALES_DIR, default_locale=default_locale, domain="messages")
+
+
+def make_bot(token: str, *, api_base: str | None = None, session: AiohttpSession | None = None) -> Bot:
+    """A bot that talks to Telegram, or to another Bot API server (self-hosted, or a fake in tests)."""
+    if session is None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(api_base)) if api_base else AiohttpSession()
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def build_dispatcher(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    zone: ZoneInfo,
+    region: str = "CN",
+    language: str = "zh_CN",
+    policy: EscalationPolicy = DEFAULT_POLICY,
+    checklist: tuple[ChecklistItem, ...] = DEFAULT_CHECKLIST,
+    epidemic_instructions: str = DEFAULT_EPIDEMIC_INSTRUCTIONS,
+    storage: BaseStorage | None = None,
+) -> Dispatcher:
+    """The dispatcher with every router. FSM state lives in memory by default: a restart drops half-typed notes
+    (the confirm flow itself keeps its progress in the buttons and survives)."""
+    dp = Dispatcher(
+        storage=storage or MemoryStorage(),
+        clock=clock,
+        zone=zone,
+        region=region,
+        policy=policy,
+        checklist=checklist,
+        epidemic_instructions=epidemic_instructions,
+    )
+    i18n = make_i18n(language)
+    # Outer middlewares on the update: the session, then who the user is, then their language, so filters see all.
+    dp.update.outer_middleware(PrivateChatsOnly())
+    dp.update.outer_middleware(DbSessionMiddleware(sessions))
+    dp.update.outer_middleware(WhoMiddleware())
+    dp.update.outer_middleware(ProfileI18nMiddleware(i18n))
+    dp.include_routers(*get_routers())
+    return dp

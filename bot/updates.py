@@ -1,0 +1,214 @@
+"""Updates are stored before they are handled, then processed from the table; `update_id` drops repeats.
+
+Webhook mode: the POST is stored and committed *before* Telegram gets its 200, so a crash after that loses
+nothing (a crash before it makes Telegram send the update again). Long polling: each batch from getUpdates is
+stored before the next offset confirms it to Telegram. Either way one processor feeds stored updates to the
+dispatcher in order. A handler that fails is retried a few times, then the update is set aside with its error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.methods import GetUpdates
+from aiogram.types import Update
+from aiohttp import web
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, func, select
+from sqlmodel import delete as sql_delete
+from sqlmodel import update as sql_update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care.clock import Clock
+from storage.models import TelegramUpdate
+
+log = logging.getLogger(__name__)
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_ATTEMPTS = 3
+KEEP_PROCESSED = timedelta(days=3)
+
+
+async def store_update(sessions: async_sessionmaker[AsyncSession], *, clock: Clock, payload: dict[str, Any]) -> bool:
+    """Keep an update for processing; False if this update_id was seen before (a redelivery)."""
+    async with sessions() as session:
+        session.add(TelegramUpdate(update_id=payload["update_id"], payload=payload, received_at=clock.now()))
+        try:
+            await session.commit()
+        except IntegrityError:  # the primary key: this update_id is stored already
+            return False
+    return True
+
+
+def chat_of(payload: dict[str, Any]) -> int:
+    """Whose conversation an update belongs to: updates of one chat are handled in order, chats in parallel."""
+    for kind in ("message", "edited_message", "callback_query"):
+        event = payload.get(kind)
+        if isinstance(event, dict):
+            sender = event.get("from") or event.get("chat") or {}
+            return int(sender.get("id", 0))
+    return 0
+
+
+@dataclass
+class UpdateProcessor:
+    sessions: async_sessionmaker[AsyncSession]
+    dispatcher: Dispatcher
+    bot: Bot
+    clock: Clock
+    wake: asyncio.Event
+    parallel_chats: int = 8
+
+    async def run_cycle(self, limit: int = 200) -> int:
+        """Handle stored, unprocessed updates in update_id order; returns how many were handled."""
+        async with self.sessions() as session:
+            rows = await session.exec(
+                select(TelegramUpdate.update_id, TelegramUpdate.payload)
+                .where(col(TelegramUpdate.processed_at).is_(None))
+                .order_by(col(TelegramUpdate.update_id))
+                .limit(limit)
+            )
+            pending = list(rows.all())
+        by_chat: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+        for update_id, payload in pending:
+            content = dict(payload or {})
+            by_chat.setdefault(chat_of(content), []).append((update_id, content))
+        gate = asyncio.Semaphore(self.parallel_chats)
+
+        async def one_chat(updates: list[tuple[int, dict[str, Any]]]) -> None:
+            async with gate:
+                for update_id, payload in updates:
+                    await self._handle(update_id, payload)
+
+        await asyncio.gather(*(one_chat(updates) for updates in by_chat.values()))
+        return len(pending)
+
+    async def _handle(self, update_id: int, payload: dict[str, Any]) -> None:
+        error: str | None = None
+        # The handlers get this session (the session middleware reuses it), and marking the update done rides on
+        # the same connection: one checkout per update, not two.
+        async with self.sessions() as session:
+            try:
+                update = Update.model_validate(payload, context={"bot": self.bot})
+                await self.dispatcher.feed_update(self.bot, update, session=session)
+            except Exception as exc:  # a bug in one handler must not stop every update after it
+                log.exception("update %s failed", update_id)
+                error = f"{type(exc).__name__}: {exc}"[:500]
+            await session.rollback()  # whatever a handler left uncommitted is not kept
+            if error is None:
+                # Done: the message content is no longer needed, keep only the id and when.
+                await session.exec(
+                    sql_update(TelegramUpdate)
+                    .where(col(TelegramUpdate.update_id) == update_id)
+                    .values(
+                        processed_at=self.clock.now(), payload=None, error=None, attempts=TelegramUpdate.attempts + 1
+                    )  # type: ignore[operator]
+                )
+                await session.commit()
+                self.handled(update_id)
+                return
+        await self._failed(update_id, error)
+
+    def handled(self, update_id: int) -> None:
+        """A hook for observers (the benchmark); nothing to do by default."""
+
+    async def _failed(self, update_id: int, error: str) -> None:
+        async with self.sessions() as session:
+            row = await session.get(TelegramUpdate, update_id)
+            assert row is not None
+            row.attempts += 1
+            row.error = error
+            if row.attempts >= MAX_ATTEMPTS:  # given up on: set aside with its error
+                row.processed_at, row.payload = self.clock.now(), None
+            session.add(row)
+            await session.commit()
+
+    async def prune(self, *, keep: timedelta = KEEP_PROCESSED) -> int:
+        """Forget handled updates older than `keep`: Telegram redelivers within a day, so older ids can't repeat."""
+        async with self.sessions() as session:
+            result = await session.exec(
+                sql_delete(TelegramUpdate).where(col(TelegramUpdate.processed_at) < self.clock.now() - keep)
+            )
+            await session.commit()
+            return int(result.rowcount or 0)
+
+    async def run(self, stop: asyncio.Event, *, idle: float = 1.0) -> None:
+        last_prune = None
+        while not stop.is_set():
+            if last_prune is None or self.clock.now() - last_prune > timedelta(hours=1):
+                with contextlib.suppress(Exception):
+                    await self.prune()
+                last_prune = self.clock.now()
+            try:
+                handled = await self.run_cycle()
+            except Exception:
+                log.exception("update processor cycle failed")
+                handled = 0
+            if handled:
+                continue
+            self.wake.clear()
+            waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waiters, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+
+
+def webhook_handler(
+    sessions: async_sessionmaker[AsyncSession], *, clock: Clock, secret: str, wake: asyncio.Event
+) -> Any:
+    """An aiohttp handler for Telegram's webhook POSTs: check the secret, store, then answer 200."""
+
+    async def handle(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            return web.Response(status=401, text="unauthorized")
+        try:
+            payload = await request.json()
+            int(payload["update_id"])
+        except (ValueError, KeyError, TypeError):
+            return web.Response(status=400, text="not a Telegram update")
+        await store_update(sessions, clock=clock, payload=payload)  # a repeat is answered 200 too: it is handled
+        wake.set()
+        return web.Response(text="ok")
+
+    return handle
+
+
+async def poll_into_store(
+    bot: Bot,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    clock: Clock,
+    wake: asyncio.Event,
+    stop: asyncio.Event,
+    poll_seconds: int = 25,
+) -> None:
+    """Long polling: fetch updates and store each before asking for the next offset (which confirms them)."""
+    async with sessions() as session:
+        last = (await session.exec(select(func.max(TelegramUpdate.update_id)))).one()
+    offset = (last + 1) if last is not None else None
+    while not stop.is_set():
+        try:
+            updates = await bot(
+                GetUpdates(offset=offset, timeout=poll_seconds, allowed_updates=["message", "callback_query"])
+            )
+        except Exception:
+            log.exception("getUpdates failed; trying again shortly")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=5)
+            continue
+        for update in updates:
+            await store_update(
+                sessions, clock=clock, payload=update.model_dump(mode="json", exclude_none=True, by_alias=True)
+            )
+            offset = update.update_id + 1
+        if updates:
+            wake.set()

@@ -1,0 +1,280 @@
+"""Linking a chat account (Telegram) to a volunteer or coordinator: one-time expiring invitations, or the
+volunteer's own shared contact matched against the roster phone.
+
+Every function adds to the caller's session and does not commit, unless it says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from sqlmodel import col, or_, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care import audit
+from care.clock import Clock
+from care.phones import InvalidPhone, parse_phone
+from storage.models import ChatInvitation, Coordinator, Volunteer
+
+DEFAULT_VALIDITY = timedelta(days=7)
+
+
+class LinkRefused(ValueError):
+    """The link could not be made; `reason` says which friendly text to show."""
+
+    def __init__(self, reason: LinkProblem) -> None:
+        self.reason = reason
+        super().__init__(str(reason))
+
+
+class LinkProblem(StrEnum):
+    INVALID = "invalid"  # unknown or already used: the same answer, so tokens can't be probed
+    EXPIRED = "expired"
+    NOT_YOUR_CONTACT = "not_your_contact"
+    NO_MATCH = "no_match"
+    TAKEN = "taken"  # the roster record is linked to another chat account
+
+
+@dataclass(frozen=True, slots=True)
+class Linked:
+    role: str  # "volunteer" or "coordinator"
+    person_id: int
+    name: str
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_invitation(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    created_by: str,
+    volunteer_id: int | None = None,
+    coordinator_id: int | None = None,
+    valid_for: timedelta = DEFAULT_VALIDITY,
+) -> str:
+    """A new one-time token for a deep link (`/start <token>`); only its hash is stored. Raises LookupError for an
+    unknown or inactive person."""
+    if (volunteer_id is None) == (coordinator_id is None):
+        raise ValueError("an invitation is for exactly one volunteer or one coordinator")
+    person = (
+        await session.get(Volunteer, volunteer_id)
+        if volunteer_id is not None
+        else await session.get(Coordinator, coordinator_id)
+    )
+    if person is None or not person.active:
+        raise LookupError("no such active volunteer or coordinator")
+    token = secrets.token_urlsafe(24)  # 32 characters of [A-Za-z0-9_-]: fits Telegram's 64-character payload
+    now = clock.now()
+    session.add(
+        ChatInvitation(
+            token_hash=_hash(token),
+            volunteer_id=volunteer_id,
+            coordinator_id=coordinator_id,
+            created_by=created_by,
+            created_at=now,
+            expires_at=now + valid_for,
+        )
+    )
+    audit.record(
+        session,
+        clock=clock,
+        actor=created_by,
+        action="chat.invite",
+        entity="volunteer" if volunteer_id is not None else "coordinator",
+        entity_id=volunteer_id if volunteer_id is not None else coordinator_id,
+    )
+    return token
+
+
+async def redeem_invitation(
+    session: AsyncSession, *, clock: Clock, token: str, telegram_user_id: int, chat_id: int, language: str | None
+) -> Linked:
+    """Use a token once. Raises LinkRefused(INVALID) for unknown or used tokens, (EXPIRED) for old ones."""
+    invitation = (await session.exec(select(ChatInvitation).where(ChatInvitation.token_hash == _hash(token)))).first()
+    if invitation is None or invitation.used_at is not None:
+        raise LinkRefused(LinkProblem.INVALID)
+    now = clock.now()
+    if invitation.expires_at <= now:
+        raise LinkRefused(LinkProblem.EXPIRED)
+    # The conditional update makes "works once" hold even for two taps racing each other.
+    claimed = await session.exec(
+        update(ChatInvitation)
+        .where(col(ChatInvitation.id) == invitation.id, col(ChatInvitation.used_at).is_(None))
+        .values(used_at=now, used_by_telegram_user_id=telegram_user_id)
+    )
+    if not claimed.rowcount:
+        raise LinkRefused(LinkProblem.INVALID)
+    if invitation.volunteer_id is not None:
+        volunteer = await session.get(Volunteer, invitation.volunteer_id)
+        if volunteer is None or not volunteer.active:
+            raise LinkRefused(LinkProblem.INVALID)
+        return await _link_volunteer(
+            session,
+            clock=clock,
+            volunteer=volunteer,
+            user_id=telegram_user_id,
+            chat_id=chat_id,
+            language=language,
+            how="invitation",
+        )
+    coordinator = await session.get(Coordinator, invitation.coordinator_id)
+    if coordinator is None or not coordinator.active:
+        raise LinkRefused(LinkProblem.INVALID)
+    return await _link_coordinator(
+        session, clock=clock, coordinator=coordinator, user_id=telegram_user_id, chat_id=chat_id, language=language
+    )
+
+
+async def link_by_contact(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    telegram_user_id: int,
+    chat_id: int,
+    contact_user_id: int | None,
+    phone: str,
+    region: str,
+    language: str | None,
+) -> Linked:
+    """Link the sender to the active volunteer whose roster phone matches the contact they shared.
+
+    The contact must be the sender's own (Telegram sets its user_id): forwarding someone else's card links nobody.
+    """
+    if contact_user_id != telegram_user_id:
+        raise LinkRefused(LinkProblem.NOT_YOUR_CONTACT)
+    digits = phone.strip()
+    try:
+        e164 = parse_phone(digits if digits.startswith("+") else f"+{digits}", region).e164
+    except InvalidPhone:
+        raise LinkRefused(LinkProblem.NO_MATCH) from None
+    volunteer = (
+        await session.exec(select(Volunteer).where(Volunteer.phone == e164, col(Volunteer.active).is_(True)))
+    ).first()
+    if volunteer is None:
+        raise LinkRefused(LinkProblem.NO_MATCH)
+    return await _link_volunteer(
+        session,
+        clock=clock,
+        volunteer=volunteer,
+        user_id=telegram_user_id,
+        chat_id=chat_id,
+        language=language,
+        how="contact",
+    )
+
+
+async def _link_volunteer(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    volunteer: Volunteer,
+    user_id: int,
+    chat_id: int,
+    language: str | None,
+    how: str,
+) -> Linked:
+    if volunteer.telegram_user_id not in (None, user_id):
+        raise LinkRefused(LinkProblem.TAKEN)
+    # One chat account speaks for one volunteer: a previous link of this account to someone else is dropped.
+    await session.exec(
+        update(Volunteer)
+        .where(col(Volunteer.telegram_user_id) == user_id, col(Volunteer.id) != volunteer.id)
+        .values(telegram_user_id=None, telegram_chat_id=None)
+    )
+    now = clock.now()
+    volunteer.telegram_user_id, volunteer.telegram_chat_id = user_id, chat_id
+    volunteer.language = volunteer.language or language
+    volunteer.linked_at, volunteer.updated_at = now, now
+    session.add(volunteer)
+    audit.record(
+        session,
+        clock=clock,
+        actor=f"volunteer:{volunteer.id}",
+        action="chat.link",
+        entity="volunteer",
+        entity_id=volunteer.id,
+        details={"how": how},
+    )
+    assert volunteer.id is not None
+    return Linked(role="volunteer", person_id=volunteer.id, name=volunteer.name)
+
+
+async def _link_coordinator(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    coordinator: Coordinator,
+    user_id: int,
+    chat_id: int,
+    language: str | None,
+) -> Linked:
+    if coordinator.telegram_user_id not in (None, user_id):
+        raise LinkRefused(LinkProblem.TAKEN)
+    await session.exec(
+        update(Coordinator)
+        .where(col(Coordinator.telegram_user_id) == user_id, col(Coordinator.id) != coordinator.id)
+        .values(telegram_user_id=None, telegram_chat_id=None)
+    )
+    coordinator.telegram_user_id, coordinator.telegram_chat_id = user_id, chat_id
+    coordinator.language = coordinator.language or language
+    session.add(coordinator)
+    audit.record(
+        session,
+        clock=clock,
+        actor=f"coordinator:{coordinator.id}",
+        action="chat.link",
+        entity="coordinator",
+        entity_id=coordinator.id,
+        details={"how": "invitation"},
+    )
+    assert coordinator.id is not None
+    return Linked(role="coordinator", person_id=coordinator.id, name=coordinator.name)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatUser:
+    """Who a chat account is, decided from the database on every update."""
+
+    volunteer: Volunteer | None
+    coordinator: Coordinator | None
+
+    @property
+    def linked(self) -> bool:
+        return self.volunteer is not None or self.coordinator is not None
+
+    @property
+    def language(self) -> str | None:
+        for person in (self.volunteer, self.coordinator):
+            if person is not None and person.language:
+                return person.language
+        return None
+
+
+async def chat_user(session: AsyncSession, *, telegram_user_id: int) -> ChatUser:
+    """One query for both roles (a full outer join on the account id, unique in each table): it runs on every
+    update, and each round trip to the database counts there."""
+    row = (
+        await session.exec(
+            select(Volunteer, Coordinator)
+            .select_from(Volunteer)
+            .join(Coordinator, col(Coordinator.telegram_user_id) == col(Volunteer.telegram_user_id), full=True)
+            .where(
+                or_(
+                    col(Volunteer.telegram_user_id) == telegram_user_id,
+                    col(Coordinator.telegram_user_id) == telegram_user_id,
+                )
+            )
+        )
+    ).first()
+    volunteer, coordinator = row if row is not None else (None, None)
+    return ChatUser(
+        volunteer=volunteer if volunteer is not None and volunteer.active else None,
+        coordinator=coordinator if coordinator is not None and coordinator.active else None,
+    )

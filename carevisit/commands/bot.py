@@ -1,0 +1,79 @@
+"""`carevisit invite`: a one-time link that connects a volunteer's (or coordinator's) Telegram account."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import typer
+
+from bot.setup import make_bot
+from care.linking import create_invitation
+from carevisit.bootstrap import Runtime
+from carevisit.commands.common import console, errors, run_with_runtime
+
+_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
+
+
+async def bot_username(rt: Runtime) -> str:
+    """The bot's @username from Telegram (getMe)."""
+    settings = rt.settings
+    assert settings.telegram_token is not None
+    bot = make_bot(
+        settings.telegram_token.get_secret_value(),
+        api_base=str(settings.telegram_api_base).rstrip("/") if settings.telegram_api_base else None,
+    )
+    try:
+        me = await bot.get_me()
+    finally:
+        await bot.session.close()
+    assert me.username is not None, "a bot always has a username"
+    return me.username
+
+
+def invite(
+    person_id: int = typer.Argument(..., metavar="VOLUNTEER_ID", help="The volunteer's id (or a coordinator's)."),
+    coordinator: bool = typer.Option(False, "--coordinator", help="PERSON_ID is a coordinator, not a volunteer."),
+    days: int = typer.Option(7, min=1, max=60, help="How long the link works."),
+    bot_username_option: str | None = typer.Option(
+        None, "--bot-username", help="The bot's @username, if Telegram can't be asked (no token here)."
+    ),
+) -> None:
+    """Print a one-time Telegram link (expires after DAYS) that links the person's chat account."""
+
+    async def work(rt: Runtime) -> str:
+        if bot_username_option:
+            username = bot_username_option.lstrip("@")
+            if not _USERNAME.match(username):
+                errors.print(f"[bold red]{bot_username_option!r} is not a Telegram bot username[/]")
+                raise typer.Exit(2)
+        elif rt.settings.telegram_token is not None:
+            try:
+                username = await bot_username(rt)
+            except Exception as error:  # network, wrong token: say so, write nothing
+                errors.print(f"[bold red]Could not ask Telegram for the bot's name: {error}[/]")
+                errors.print("Give it with --bot-username.")
+                raise typer.Exit(2) from None
+        else:
+            errors.print("[bold red]Set CAREVISIT_TELEGRAM_TOKEN, or give the bot's name with --bot-username.[/]")
+            raise typer.Exit(2)
+        async with rt.sessions() as session:
+            try:
+                token = await create_invitation(
+                    session,
+                    clock=rt.clock,
+                    created_by="cli",
+                    volunteer_id=None if coordinator else person_id,
+                    coordinator_id=person_id if coordinator else None,
+                    valid_for=timedelta(days=days),
+                )
+            except LookupError:
+                who = "coordinator" if coordinator else "volunteer"
+                errors.print(f"[bold red]No active {who} with id {person_id}.[/]")
+                raise typer.Exit(1) from None
+            await session.commit()
+        return f"https://t.me/{username}?start={token}"
+
+    link = run_with_runtime(work)
+    console.print(f"Send this link to the person; it works once, within {days} days:")
+    console.print(link, markup=False, highlight=False)

@@ -1,0 +1,130 @@
+"""The chat sender drains the outbox within Telegram's limits, pauses on a 429, retries and gives up sensibly."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care import outbound
+from care.chat_sender import ChatSender
+from care.clock import FakeClock
+from care.ports import Button, FakeNotifier, PermanentFailure, RateLimited, TemporaryFailure
+from storage.enums import DeliveryStatus
+from storage.models import ChatOutboxMessage
+
+
+async def queue(sessions: async_sessionmaker[AsyncSession], clock: FakeClock, chats: list[int]) -> None:
+    async with sessions() as session:
+        for n, chat_id in enumerate(chats):
+            await outbound.enqueue(session, clock=clock, key=f"test:{n}", chat_id=chat_id, text=f"message {n}")
+        await session.commit()
+
+
+async def statuses(sessions: async_sessionmaker[AsyncSession]) -> list[DeliveryStatus]:
+    async with sessions() as session:
+        rows = await session.exec(select(ChatOutboxMessage).order_by(col(ChatOutboxMessage.id)))
+        return [row.status for row in rows.all()]
+
+
+async def test_sends_at_most_thirty_a_second_in_all(session_factory, clock: FakeClock) -> None:
+    await queue(session_factory, clock, list(range(1, 46)))
+    notifier = FakeNotifier()
+    sender = ChatSender(session_factory, notifier, clock)
+    assert (await sender.run_cycle()).sent == 30
+    assert (await sender.run_cycle()).sent == 0  # the clock has not moved: the second's budget is spent
+    clock.advance(timedelta(seconds=1))
+    assert (await sender.run_cycle()).sent == 15
+    assert [m.text for m in notifier.sent] == [f"message {n}" for n in range(45)]
+    assert set(await statuses(session_factory)) == {DeliveryStatus.SENT}
+
+
+async def test_one_chat_gets_one_message_a_second_in_order(session_factory, clock: FakeClock) -> None:
+    await queue(session_factory, clock, [7, 7, 7, 8])
+    notifier = FakeNotifier()
+    sender = ChatSender(session_factory, notifier, clock)
+    await sender.run_cycle()
+    assert [(m.chat_id, m.text) for m in notifier.sent] == [(7, "message 0"), (8, "message 3")]
+    clock.advance(timedelta(milliseconds=500))
+    await sender.run_cycle()
+    assert len(notifier.sent) == 2
+    clock.advance(timedelta(milliseconds=500))
+    await sender.run_cycle()
+    clock.advance(timedelta(seconds=1))
+    await sender.run_cycle()
+    assert [m.text for m in notifier.sent if m.chat_id == 7] == ["message 0", "message 1", "message 2"]
+
+
+async def test_a_429_pauses_all_sending_for_retry_after(session_factory, clock: FakeClock) -> None:
+    await queue(session_factory, clock, [1, 2, 3])
+    notifier = FakeNotifier(failures=[RateLimited(retry_after=20)])
+    sender = ChatSender(session_factory, notifier, clock)
+    result = await sender.run_cycle()
+    assert result.sent == 0 and result.paused_until == clock.now() + timedelta(seconds=20)
+    clock.advance(timedelta(seconds=19))
+    assert (await sender.run_cycle()).sent == 0
+    assert notifier.sent == []
+    clock.advance(timedelta(seconds=1))
+    assert (await sender.run_cycle()).sent == 3
+    async with session_factory() as session:
+        query = select(ChatOutboxMessage).where(ChatOutboxMessage.idempotency_key == "test:0")
+        first = (await session.exec(query)).one()
+    assert first.attempts == 1  # the 429 did not count against the message
+
+
+async def test_a_temporary_failure_retries_with_growing_backoff(session_factory, clock: FakeClock) -> None:
+    await queue(session_factory, clock, [1])
+    notifier = FakeNotifier(failures=[TemporaryFailure("502"), TemporaryFailure("502")])
+    sender = ChatSender(session_factory, notifier, clock)
+    assert (await sender.run_cycle()).retried == 1
+    clock.advance(timedelta(seconds=4))
+    assert (await sender.run_cycle()).retried == 0  # not due before 5 s
+    clock.advance(timedelta(seconds=1))
+    assert (await sender.run_cycle()).retried == 1
+    clock.advance(timedelta(seconds=9))
+    assert (await sender.run_cycle()).sent == 0  # second backoff is 10 s
+    clock.advance(timedelta(seconds=1))
+    assert (await sender.run_cycle()).sent == 1
+    assert await statuses(session_factory) == [DeliveryStatus.SENT]
+
+
+async def test_a_permanent_failure_gives_up_and_the_rest_go_on(session_factory, clock: FakeClock) -> None:
+    await queue(session_factory, clock, [1, 2])
+    notifier = FakeNotifier(failures=[PermanentFailure("bot was blocked by the user")])
+    sender = ChatSender(session_factory, notifier, clock)
+    result = await sender.run_cycle()
+    assert (result.failed, result.sent) == (1, 1)
+    clock.advance(timedelta(hours=1))
+    await sender.run_cycle()
+    assert [m.chat_id for m in notifier.sent] == [2]
+    assert await statuses(session_factory) == [DeliveryStatus.FAILED, DeliveryStatus.SENT]
+
+
+async def test_a_message_left_sending_by_a_crash_is_sent_again_once_stale(session_factory, clock: FakeClock) -> None:
+    await queue(session_factory, clock, [1])
+    async with session_factory() as session:
+        row = (await session.exec(select(ChatOutboxMessage))).one()
+        row.status, row.sending_started_at, row.attempts = DeliveryStatus.SENDING, clock.now(), 1
+        session.add(row)
+        await session.commit()
+    notifier = FakeNotifier()
+    sender = ChatSender(session_factory, notifier, clock)
+    await sender.run_cycle()
+    assert notifier.sent == []  # maybe still in flight in the crashed process's last moments
+    clock.advance(timedelta(minutes=3))
+    await sender.run_cycle()
+    assert [m.text for m in notifier.sent] == ["message 0"]
+    assert await statuses(session_factory) == [DeliveryStatus.SENT]
+
+
+async def test_buttons_reach_the_notifier(session_factory, clock: FakeClock) -> None:
+    async with session_factory() as session:
+        await outbound.enqueue(
+            session, clock=clock, key="k", chat_id=5, text="ack?", buttons=((Button("OK", "inc:ack:1"),),)
+        )
+        await session.commit()
+    notifier = FakeNotifier()
+    await ChatSender(session_factory, notifier, clock).run_cycle()
+    assert notifier.sent[0].buttons == ((Button("OK", "inc:ack:1"),),)
