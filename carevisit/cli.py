@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from carevisit.commands import config, db, demo, planning, run
-from carevisit.commands import config, db, demo, escalation, run
-from carevisit.commands import bot, config, db, demo, run
+from carevisit.commands import bot, config, db, demo, escalation, planning, run
 from carevisit.logs import configure_logging
 
 app = typer.Typer(

@@ -10,6 +10,9 @@ from collections.abc import Callable
 from aiohttp import web
 
 from carevisit.bootstrap import Runtime
+from carevisit.parts import bot as bot_part
+from carevisit.parts import escalation as escalation_part
+from carevisit.parts import scheduler as scheduler_part
 from carevisit.parts.base import Part
 from carevisit.web import build_web_app
 
@@ -21,6 +24,11 @@ def parts_report(rt: Runtime) -> list[tuple[str, bool, str]]:
     settings = rt.settings
     return [
         ("dashboard", True, f"http://{settings.web_host}:{settings.web_port}/"),
+        (
+            "scheduler",
+            True,
+            f"plans at {settings.plan_time:%H:%M}, digests at {settings.reminder_time:%H:%M} ({settings.timezone})",
+        ),
         (
             "telegram bot",
             settings.telegram_enabled,
@@ -39,8 +47,11 @@ def parts_report(rt: Runtime) -> list[tuple[str, bool, str]]:
 
 
 def make_parts(rt: Runtime) -> list[Part]:
-    """Every long-running part, in start order; each decides from settings how it talks to the outside world."""
-    return []
+    """Every long-running part, in start order; each decides from settings how it talks to the outside world.
+
+    The bot starts last so that the parts it hands work to (incidents, chat messages) are already running.
+    """
+    return [scheduler_part.make_part(rt), escalation_part.make_part(rt), bot_part.make_part(rt)]
 
 
 async def serve(

@@ -16,7 +16,7 @@ from bot.setup import build_dispatcher, make_bot
 from bot.updates import WEBHOOK_PATH, UpdateProcessor, poll_into_store, webhook_handler
 from care.chat_sender import ChatSender
 from carevisit.bootstrap import Runtime
-from escalation.policy import DEFAULT_POLICY
+from carevisit.parts.escalation import escalation_config
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class BotPart:
             zone=settings.zone,
             region=settings.default_region,
             language=settings.language,
-            policy=DEFAULT_POLICY,
+            policy=escalation_config(settings).policy,
             epidemic_instructions=settings.epidemic_instructions,
         )
         if self.webhook:

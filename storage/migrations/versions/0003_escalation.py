@@ -1,7 +1,7 @@
 """escalation: an index for per-number throttles and replies (outbox by number and time)
 
 Revision ID: 0003_escalation
-Revises: 0001_foundation
+Revises: 0002_scheduler
 Create Date: 2026-11-25 16:10:00
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0003_escalation"
-down_revision: str | None = "0001_foundation"
+down_revision: str | None = "0002_scheduler"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """bot: chat invitations, stored webhook updates
 
 Revision ID: 0004_bot
-Revises: 0001_foundation
+Revises: 0003_escalation
 Create Date: 2026-11-25 15:59:01.856871
 """
 
@@ -15,7 +15,7 @@ import storage.types  # noqa: F401
 
 
 revision: str = '0004_bot'
-down_revision: str | None = '0001_foundation'
+down_revision: str | None = '0003_escalation'
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 
