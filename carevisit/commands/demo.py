@@ -9,8 +9,11 @@ from sqlmodel import func, select
 
 from carevisit.bootstrap import runtime
 from carevisit.commands.common import console, errors, settings_or_exit
+from carevisit.demo_activity import play_month_so_far
 from carevisit.demo_data import DEMO_PASSWORD, DEMO_USERNAME, seed_demo
+from carevisit.parts.escalation import escalation_config
 from carevisit.service import parts_report, serve
+from scheduler.policy_file import visit_policy
 from storage import schema
 from storage.models import Coordinator, Elder
 
@@ -21,7 +24,8 @@ def demo(
     serve_dashboard: bool = typer.Option(True, "--serve/--no-serve", help="Start the dashboard afterwards."),
     port: int = typer.Option(8080, help="Port for the dashboard."),
 ) -> None:
-    """Build a sample programme (3 streets, 12 communities, 360 elders, 36 volunteers) and open the dashboard."""
+    """Build a sample programme (3 streets, 12 communities, 360 elders, 36 volunteers), plan this month, play the
+    volunteers' visits so far, then run the service: dashboard, scheduler, escalation on the console pager."""
     import asyncio
 
     if reset:
@@ -48,6 +52,20 @@ def demo(
                         f"{summary.communities} communities, {summary.elders} elders with {summary.contacts} "
                         f"emergency contacts, {summary.volunteers} volunteers from {summary.organisations} "
                         f"organisations, {summary.coordinators} coordinator accounts."
+                    )
+                    played = await play_month_so_far(
+                        rt.sessions,
+                        clock=rt.clock,
+                        zone=settings.zone,
+                        visit_policy=visit_policy(settings.visit_policy_file),
+                        escalation_policy=escalation_config(settings).policy,
+                    )
+                    modes = ", ".join(f"{mode} {count}" for mode, count in sorted(played.plan.by_mode.items()))
+                    console.print(
+                        f"Planned {played.plan.month}: {played.plan.visits_created} visits ({modes}), "
+                        f"{played.plan.unassigned_total} unassigned; {played.plan.not_consenting} elders without "
+                        f"consent are not visited. So far this month volunteers confirmed {played.confirmed} "
+                        f"visits and filed {played.problems} problems; {played.incidents} emergency was handled."
                     )
                 else:
                     console.print(f"Using the demo programme already in {database} (--reset builds it again).")

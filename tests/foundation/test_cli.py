@@ -67,6 +67,7 @@ def test_demo_builds_a_sample_programme_once(env: dict[str, str], tmp_path: Path
     first = runner.invoke(app, ["demo", "--database", str(database), "--no-serve"], env=env)
     assert first.exit_code == 0, first.output
     assert "360 elders" in first.output
+    assert "Planned 20" in first.output and "confirmed" in first.output
     again = runner.invoke(app, ["demo", "--database", str(database), "--no-serve"], env=env)
     assert again.exit_code == 0 and "already" in again.output
     with sqlite3.connect(database) as connection:
