@@ -1,0 +1,357 @@
+"""Importing a roster: all-or-nothing, streaming, in one transaction.
+
+Pass 1 reads and validates the whole file, keeping only the ids seen (for duplicates) and spooling the validated
+records to a temporary file, so memory stays bounded whatever the file size. Any bad row: nothing is written and
+every problem is returned. Pass 2 streams the spool and writes in batches with bulk upserts on `external_id`
+(SQLite and PostgreSQL both speak ON CONFLICT), inside the caller's session and one transaction.
+"""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import IO, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care import audit
+from care.clock import Clock, local_today
+from roster.areas import AreaIndex
+from roster.columns import Columns, elder_columns, volunteer_columns
+from roster.problems import RowProblem
+from roster.readers import open_table
+from roster.records import ElderRecord, VolunteerRecord
+from roster.rows import CommunityLookup, validate_elder, validate_volunteer
+from storage.models import Elder, EmergencyContact, Organisation, Volunteer, VolunteerCommunity
+
+R = TypeVar("R")
+# phase ("checking" or "writing"), rows done, rows in all (known once the file has been checked)
+Progress = Callable[[str, int, int | None], None]
+
+BATCH_SIZE = 2_000
+MAX_PROBLEMS = 1_000
+
+_ELDERS = Elder.__table__
+_CONTACTS = EmergencyContact.__table__
+_VOLUNTEERS = Volunteer.__table__
+_SERVES = VolunteerCommunity.__table__
+_ORGANISATIONS = Organisation.__table__
+
+# Re-importing updates what the survey says; it keeps what the programme learned since (status, enrolment date).
+_ELDER_UPDATES = (
+    "name", "gender", "birth_date", "phone", "phone_kind", "address", "community_id", "classes", "risk", "consent",
+    "notes", "updated_at",
+)  # fmt: skip
+# …and a volunteer keeps their linked messaging account and active flag.
+_VOLUNTEER_UPDATES = ("name", "phone", "phone_kind", "kind", "organisation_id", "capacity", "updated_at")
+
+
+@dataclass
+class ImportResult:
+    file: str
+    format: str
+    kind: str  # "elders" or "volunteers"
+    rows: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    problem_count: int = 0  # may exceed len(problems): only the first MAX_PROBLEMS are kept
+    written: bool = False
+    inserted: int = 0
+    updated: int = 0
+    areas_created: int = 0
+    organisations_created: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.problem_count == 0
+
+
+class _Checker:
+    """Pass-1 bookkeeping: problems (capped), ids seen (for duplicates), the spool of valid records."""
+
+    def __init__(self, result: ImportResult, spool: IO[bytes] | None, max_problems: int) -> None:
+        self.result = result
+        self.spool = spool
+        self.max_problems = max_problems
+        self.first_row: dict[str, int] = {}
+        self.batch: list[Any] = []
+
+    def add(self, outcome: Any, *, row: int, id_label: str) -> None:
+        self.result.rows += 1
+        if isinstance(outcome, list):
+            self.problems(outcome)
+            return
+        first = self.first_row.setdefault(outcome.external_id, row)
+        if first != row:
+            self.problems(
+                [RowProblem(self.result.file, row, id_label, f"id {outcome.external_id!r} already used in row {first}")]
+            )
+            return
+        if self.spool is not None and self.result.ok:
+            self.batch.append(outcome)
+            if len(self.batch) >= BATCH_SIZE:
+                self.flush()
+
+    def problems(self, problems: list[RowProblem]) -> None:
+        self.result.problem_count += len(problems)
+        room = self.max_problems - len(self.result.problems)
+        self.result.problems.extend(problems[: max(room, 0)])
+        self.batch.clear()  # nothing will be written: stop spooling
+
+    def flush(self) -> None:
+        if self.spool is not None and self.batch:
+            pickle.dump(self.batch, self.spool, protocol=pickle.HIGHEST_PROTOCOL)
+            self.batch = []
+
+
+def _spooled(spool: IO[bytes]) -> Iterator[list[Any]]:
+    spool.seek(0)
+    while True:
+        try:
+            yield pickle.load(spool)
+        except EOFError:
+            return
+
+
+async def import_elders(
+    session: AsyncSession,
+    *,
+    path: Path,
+    clock: Clock,
+    zone: ZoneInfo,
+    region: str,
+    actor: str,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    max_problems: int = MAX_PROBLEMS,
+) -> ImportResult:
+    """Import an elders roster. Commits once when every row is valid and `dry_run` is false; otherwise writes nothing.
+
+    Raises RosterFileError when the file as a whole is unusable (unreadable, unknown or missing columns).
+    """
+    today = local_today(clock, zone)
+    with tempfile.TemporaryFile() as spool:
+        result = await _check(
+            path,
+            "elders",
+            elder_columns,
+            None if dry_run else spool,
+            progress,
+            max_problems,
+            lambda cells, columns, row: validate_elder(
+                cells, columns, file=path.name, row=row, region=region, today=today
+            ),
+        )
+        if not result.ok or dry_run:
+            return result
+        try:
+            await _write_elders(session, spool, result, clock=clock, today=today, progress=progress)
+            audit.record(
+                session,
+                clock=clock,
+                actor=actor,
+                action="roster.import",
+                entity="elder",
+                details=_audit_details(result),
+            )
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+    result.written = True
+    return result
+
+
+async def import_volunteers(
+    session: AsyncSession,
+    *,
+    path: Path,
+    clock: Clock,
+    region: str,
+    actor: str,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    max_problems: int = MAX_PROBLEMS,
+) -> ImportResult:
+    """Import a volunteers roster; their 服务社区 must already exist (import the elders first). Same contract as
+    `import_elders`."""
+    connection = await session.connection()
+    communities = CommunityLookup((await AreaIndex.load(connection)).communities())
+    with tempfile.TemporaryFile() as spool:
+        result = await _check(
+            path,
+            "volunteers",
+            volunteer_columns,
+            None if dry_run else spool,
+            progress,
+            max_problems,
+            lambda cells, columns, row: validate_volunteer(
+                cells, columns, file=path.name, row=row, region=region, communities=communities
+            ),
+        )
+        if not result.ok or dry_run:
+            await session.rollback()  # end the read transaction
+            return result
+        try:
+            await _write_volunteers(session, spool, result, clock=clock, progress=progress)
+            audit.record(
+                session,
+                clock=clock,
+                actor=actor,
+                action="roster.import",
+                entity="volunteer",
+                details=_audit_details(result),
+            )
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+    result.written = True
+    return result
+
+
+async def _check(
+    path: Path,
+    kind: str,
+    make_columns: Callable[[list[str], str], Columns],
+    spool: IO[bytes] | None,
+    progress: Progress | None,
+    max_problems: int,
+    validate: Callable[[list[str], Columns, int], Any],
+) -> ImportResult:
+    with open_table(path) as table:
+        columns = make_columns(table.header, path.name)
+        result = ImportResult(file=path.name, format=table.format, kind=kind)
+        checker = _Checker(result, spool, max_problems)
+        id_label = columns.label["id"]
+        for row, cells in table.rows:
+            checker.add(validate(cells, columns, row), row=row, id_label=id_label)
+            if progress and result.rows % BATCH_SIZE == 0:
+                progress("checking", result.rows, None)
+        checker.flush()
+    if progress:
+        progress("checking", result.rows, result.rows)
+    return result
+
+
+def _upsert(connection: AsyncConnection, table: Any, updates: tuple[str, ...]) -> Any:
+    """INSERT … ON CONFLICT (external_id) DO UPDATE, RETURNING the ids: the same on SQLite and PostgreSQL."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.external_id], set_={name: statement.excluded[name] for name in updates}
+    ).returning(table.c.id, table.c.external_id)
+
+
+async def _count(connection: AsyncConnection, table: Any) -> int:
+    return int((await connection.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+async def _write_elders(
+    session: AsyncSession,
+    spool: IO[bytes],
+    result: ImportResult,
+    *,
+    clock: Clock,
+    today: date,
+    progress: Progress | None,
+) -> None:
+    connection = await session.connection()
+    areas = await AreaIndex.load(connection)
+    before = await _count(connection, _ELDERS)
+    upsert = _upsert(connection, _ELDERS, _ELDER_UPDATES)
+    now = clock.now()
+    done = 0
+    batch: list[ElderRecord]
+    for batch in _spooled(spool):
+        rows = [
+            {
+                "external_id": r.external_id, "name": r.name, "gender": r.gender, "birth_date": r.birth_date,
+                "phone": r.phone, "phone_kind": r.phone_kind, "address": r.address,
+                "community_id": await areas.community_id(connection, r.areas), "classes": r.classes,
+                "risk": r.risk, "consent": r.consent, "status": "active", "paused_until": None,
+                "enrolled_on": today, "notes": r.notes, "created_at": now, "updated_at": now,
+            }
+            for r in batch
+        ]  # fmt: skip
+        ids = dict((external_id, elder_id) for elder_id, external_id in await connection.execute(upsert, rows))
+        # The file is the truth about contacts: a re-imported elder's old contacts go.
+        await connection.execute(delete(_CONTACTS).where(_CONTACTS.c.elder_id.in_(list(ids.values()))))
+        contacts = [
+            {
+                "elder_id": ids[r.external_id], "position": position, "name": c.name, "relation": c.relation,
+                "phone": c.phone, "phone_kind": c.phone_kind, "is_carer": False, "sms_opt_in": False,
+                "language": None, "opted_out_at": None,
+            }
+            for r in batch
+            for position, c in enumerate(r.contacts, start=1)
+        ]  # fmt: skip
+        if contacts:
+            await connection.execute(insert(_CONTACTS), contacts)
+        done += len(batch)
+        if progress:
+            progress("writing", done, result.rows)
+    result.inserted = await _count(connection, _ELDERS) - before
+    result.updated = result.rows - result.inserted
+    result.areas_created = areas.created
+
+
+async def _write_volunteers(
+    session: AsyncSession, spool: IO[bytes], result: ImportResult, *, clock: Clock, progress: Progress | None
+) -> None:
+    connection = await session.connection()
+    organisations = {
+        name: org_id for org_id, name in await connection.execute(select(_ORGANISATIONS.c.id, _ORGANISATIONS.c.name))
+    }
+    before = await _count(connection, _VOLUNTEERS)
+    upsert = _upsert(connection, _VOLUNTEERS, _VOLUNTEER_UPDATES)
+    now = clock.now()
+    done = 0
+    batch: list[VolunteerRecord]
+    for batch in _spooled(spool):
+        for record in batch:
+            if record.organisation and record.organisation not in organisations:
+                organisations[record.organisation] = (
+                    await connection.execute(
+                        insert(_ORGANISATIONS).values(name=record.organisation).returning(_ORGANISATIONS.c.id)
+                    )
+                ).scalar_one()
+                result.organisations_created += 1
+        rows = [
+            {
+                "external_id": r.external_id, "name": r.name, "phone": r.phone, "phone_kind": r.phone_kind,
+                "kind": r.kind, "organisation_id": organisations.get(r.organisation) if r.organisation else None,
+                "capacity": r.capacity, "active": True, "created_at": now, "updated_at": now,
+            }
+            for r in batch
+        ]  # fmt: skip
+        ids = dict((external_id, volunteer_id) for volunteer_id, external_id in await connection.execute(upsert, rows))
+        await connection.execute(delete(_SERVES).where(_SERVES.c.volunteer_id.in_(list(ids.values()))))
+        serves = [
+            {"volunteer_id": ids[r.external_id], "area_id": area_id} for r in batch for area_id in r.community_ids
+        ]
+        await connection.execute(insert(_SERVES), serves)
+        done += len(batch)
+        if progress:
+            progress("writing", done, result.rows)
+    result.inserted = await _count(connection, _VOLUNTEERS) - before
+    result.updated = result.rows - result.inserted
+
+
+def _audit_details(result: ImportResult) -> dict[str, Any]:
+    # Counts only: no names, phones or addresses in the audit log; the file name may name a place, not a person.
+    return {
+        "format": result.format,
+        "rows": result.rows,
+        "inserted": result.inserted,
+        "updated": result.updated,
+        "areas_created": result.areas_created,
+        "organisations_created": result.organisations_created,
+    }
