@@ -14,11 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from roster.problems import RosterFileError
 
-# Enough to decide the encoding: a wrong guess later in the file is still caught, as a clear error.
+# Enough to decide the encoding; a wrong guess later in the file is still caught, as a clear error.
 _SNIFF_BYTES = 256 * 1024
 _XLSX_MAGIC = b"PK\x03\x04"
 
@@ -36,7 +36,8 @@ def open_table(path: Path) -> Iterator[Table]:
     name = path.name
     try:
         with path.open("rb") as probe:
-            start = probe.read(_SNIFF_BYTES)
+            start = probe.read(len(_XLSX_MAGIC))
+            sample = start + _first_non_ascii_chunk(probe) if start.isascii() else start + probe.read(_SNIFF_BYTES)
     except OSError as error:
         raise RosterFileError(name, f"cannot read the file ({error.strerror})") from None
     if start.startswith(_XLSX_MAGIC):
@@ -45,8 +46,16 @@ def open_table(path: Path) -> Iterator[Table]:
     elif path.suffix.lower() in (".xls", ".xlsm", ".ods"):
         raise RosterFileError(name, "save the sheet as .xlsx or .csv first")
     else:
-        with _csv_table(path, detect_encoding(start)) as table:
+        with _csv_table(path, detect_encoding(sample)) as table:
             yield table
+
+
+def _first_non_ascii_chunk(stream: BinaryIO) -> bytes:
+    """The first chunk with a non-ASCII byte: an English header and pinyin rows say nothing about the encoding."""
+    while chunk := stream.read(_SNIFF_BYTES):
+        if not chunk.isascii():
+            return chunk
+    return b""
 
 
 def detect_encoding(start: bytes) -> str:

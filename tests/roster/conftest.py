@@ -29,9 +29,7 @@ class Importer:
 
     async def volunteers(self, path: Path, **options: Any) -> ImportResult:
         async with self.sessions() as session:
-            return await import_volunteers(
-                session, path=path, clock=self.clock, region="CN", actor="test", **options
-            )
+            return await import_volunteers(session, path=path, clock=self.clock, region="CN", actor="test", **options)
 
 
 @pytest.fixture

@@ -35,6 +35,8 @@ def elder_row(external_id: str = "E001", **overrides: str) -> list[str]:
             strict=True,
         )
     )  # fmt: skip
+    unknown = set(overrides) - set(row)
+    assert not unknown, f"no such column {unknown}"
     row.update(overrides)
     return list(row.values())
 
@@ -47,6 +49,8 @@ def volunteer_row(external_id: str = "V001", **overrides: str) -> list[str]:
             strict=True,
         )
     )
+    unknown = set(overrides) - set(row)
+    assert not unknown, f"no such column {unknown}"
     row.update(overrides)
     return list(row.values())
 
