@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from roster.problems import RosterFileError
 # Enough to decide the encoding; a wrong guess later in the file is still caught, as a clear error.
 _SNIFF_BYTES = 256 * 1024
 _XLSX_MAGIC = b"PK\x03\x04"
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 
 @dataclass
@@ -71,14 +73,18 @@ def detect_encoding(start: bytes) -> str:
 @contextmanager
 def _csv_table(path: Path, encoding: str) -> Iterator[Table]:
     name = path.name
-    with path.open(encoding=encoding, newline="") as stream:
+    # surrogateescape: an undecodable byte becomes a marker we find in its own row, so the error names the right row
+    # (a strict decoder fails a whole read-ahead buffer early).
+    with path.open(encoding=encoding, errors="surrogateescape", newline="") as stream:
         reader = csv.reader(stream)
         try:
             header = next(reader, None)
-        except (UnicodeDecodeError, csv.Error) as error:
+        except csv.Error as error:
             raise RosterFileError(name, f"not a readable CSV file ({error})") from None
         if header is None:
             raise RosterFileError(name, "the file is empty")
+        if _UNDECODABLE.search("".join(header)):
+            raise RosterFileError(name, "the text is neither UTF-8 nor GB18030; save it again as one of them")
         yield Table(header=header, rows=_csv_rows(reader, name, encoding), format=f"csv:{encoding}")
 
 
@@ -87,17 +93,17 @@ def _csv_rows(reader: Any, name: str, encoding: str) -> Iterator[tuple[int, list
     while True:
         try:
             cells = next(reader, None)
-        except UnicodeDecodeError:
-            raise RosterFileError(
-                name,
-                f"row {row_number + 1} is not valid {encoding.removesuffix('-sig').upper()} text; "
-                "save the file again as UTF-8 or GB18030",
-            ) from None
         except csv.Error as error:
             raise RosterFileError(name, f"row {row_number + 1}: broken CSV ({error})") from None
         if cells is None:
             return
         row_number += 1
+        if _UNDECODABLE.search("".join(cells)):
+            raise RosterFileError(
+                name,
+                f"row {row_number} is not valid {encoding.removesuffix('-sig').upper()} text "
+                "(the file mixes encodings?); save the file again as UTF-8 or GB18030",
+            )
         if any(cell.strip() for cell in cells):
             yield row_number, cells
 

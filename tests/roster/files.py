@@ -72,3 +72,13 @@ def write_xlsx(path: Path, header: Sequence[object], rows: Sequence[Sequence[obj
         sheet.append(list(row))
     workbook.save(path)
     return path
+
+
+FORMATS = ["utf-8", "utf-8-sig", "gb18030", "xlsx"]
+
+
+def write_roster(directory: Path, name: str, header: Sequence[str], rows: Sequence[Sequence[str]], fmt: str) -> Path:
+    """The same table as CSV in one of the encodings Excel writes, or as XLSX."""
+    if fmt == "xlsx":
+        return write_xlsx(directory / f"{name}.xlsx", header, rows)
+    return write_csv(directory / f"{name}.csv", header, rows, encoding=fmt)
