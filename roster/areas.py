@@ -42,6 +42,7 @@ class AreaIndex:
         self._by_key: dict[tuple[int | None, AreaLevel, str], Area] = {}
         self._codes: set[str] = set()
         self._children: dict[int | None, list[str]] = {}
+        self._communities: dict[tuple[str, ...], int] = {}  # names → id, as resolved so far
         self.created = 0
         for area in areas:
             self._remember(area)
@@ -62,6 +63,9 @@ class AreaIndex:
 
     async def community_id(self, connection: AsyncConnection, names: tuple[str, ...]) -> int:
         """The community at the end of the province > city > district > street > community names."""
+        known = self._communities.get(names)
+        if known is not None:
+            return known
         parent: Area | None = None
         for level, name in zip(_LEVELS, names, strict=True):
             area = self._by_key.get((parent.id if parent else None, level, name))
@@ -69,6 +73,7 @@ class AreaIndex:
                 area = await self._create(connection, parent, level, name)
             parent = area
         assert parent is not None and parent.id is not None
+        self._communities[names] = parent.id
         return parent.id
 
     async def _create(self, connection: AsyncConnection, parent: Area | None, level: AreaLevel, name: str) -> Area:

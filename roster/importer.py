@@ -25,11 +25,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from care import audit
 from care.clock import Clock, local_today
 from roster.areas import AreaIndex
+from roster.bulk import BulkStatement
 from roster.columns import Columns, elder_columns, volunteer_columns
 from roster.problems import RowProblem
 from roster.readers import open_table
 from roster.records import ElderRecord, VolunteerRecord
 from roster.rows import CommunityLookup, validate_elder, validate_volunteer
+from storage.enums import ElderStatus
 from storage.models import Elder, EmergencyContact, Organisation, Volunteer, VolunteerCommunity
 
 R = TypeVar("R")
@@ -241,17 +243,37 @@ async def _check(
     return result
 
 
-def _upsert(connection: AsyncConnection, table: Any, updates: tuple[str, ...]) -> Any:
-    """INSERT … ON CONFLICT (external_id) DO UPDATE, RETURNING the ids: the same on SQLite and PostgreSQL."""
+def _upsert(
+    connection: AsyncConnection,
+    table: Any,
+    columns: tuple[str, ...],
+    updates: tuple[str, ...],
+    constants: dict[str, Any],
+) -> BulkStatement:
+    """INSERT … ON CONFLICT (external_id) DO UPDATE: the same on SQLite and PostgreSQL."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table)
-    return statement.on_conflict_do_update(
+    statement = statement.on_conflict_do_update(
         index_elements=[table.c.external_id], set_={name: statement.excluded[name] for name in updates}
-    ).returning(table.c.id, table.c.external_id)
+    )
+    return BulkStatement(connection, statement, table, columns, constants)
+
+
+async def _ids(connection: AsyncConnection, table: Any, external_ids: list[str]) -> dict[str, int]:
+    query = select(table.c.external_id, table.c.id).where(table.c.external_id.in_(external_ids))
+    return {external_id: row_id for external_id, row_id in await connection.execute(query)}
 
 
 async def _count(connection: AsyncConnection, table: Any) -> int:
     return int((await connection.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+_ELDER_COLUMNS = (
+    "external_id", "name", "gender", "birth_date", "phone", "phone_kind", "address", "community_id", "classes", "risk",
+    "consent", "notes",
+)  # fmt: skip
+_CONTACT_COLUMNS = ("elder_id", "position", "name", "relation", "phone", "phone_kind")
+_CONTACT_CONSTANTS = {"is_carer": False, "sms_opt_in": False, "language": None, "opted_out_at": None}
 
 
 async def _write_elders(
@@ -266,41 +288,40 @@ async def _write_elders(
     connection = await session.connection()
     areas = await AreaIndex.load(connection)
     before = await _count(connection, _ELDERS)
-    upsert = _upsert(connection, _ELDERS, _ELDER_UPDATES)
     now = clock.now()
+    constants = {"status": ElderStatus.ACTIVE, "paused_until": None, "enrolled_on": today, "created_at": now,
+                 "updated_at": now}  # fmt: skip
+    upsert = _upsert(connection, _ELDERS, _ELDER_COLUMNS, _ELDER_UPDATES, constants)
+    add_contacts = BulkStatement(connection, insert(_CONTACTS), _CONTACTS, _CONTACT_COLUMNS, _CONTACT_CONSTANTS)
     done = 0
     batch: list[ElderRecord]
     for batch in _spooled(spool):
         rows = [
-            {
-                "external_id": r.external_id, "name": r.name, "gender": r.gender, "birth_date": r.birth_date,
-                "phone": r.phone, "phone_kind": r.phone_kind, "address": r.address,
-                "community_id": await areas.community_id(connection, r.areas), "classes": r.classes,
-                "risk": r.risk, "consent": r.consent, "status": "active", "paused_until": None,
-                "enrolled_on": today, "notes": r.notes, "created_at": now, "updated_at": now,
-            }
+            (
+                r.external_id, r.name, r.gender, r.birth_date, r.phone, r.phone_kind, r.address,
+                await areas.community_id(connection, r.areas), r.classes, r.risk, r.consent, r.notes,
+            )
             for r in batch
         ]  # fmt: skip
-        ids = dict((external_id, elder_id) for elder_id, external_id in await connection.execute(upsert, rows))
+        await upsert.executemany(connection, rows)
+        ids = await _ids(connection, _ELDERS, [r.external_id for r in batch])
         # The file is the truth about contacts: a re-imported elder's old contacts go.
         await connection.execute(delete(_CONTACTS).where(_CONTACTS.c.elder_id.in_(list(ids.values()))))
         contacts = [
-            {
-                "elder_id": ids[r.external_id], "position": position, "name": c.name, "relation": c.relation,
-                "phone": c.phone, "phone_kind": c.phone_kind, "is_carer": False, "sms_opt_in": False,
-                "language": None, "opted_out_at": None,
-            }
+            (ids[r.external_id], position, c.name, c.relation, c.phone, c.phone_kind)
             for r in batch
             for position, c in enumerate(r.contacts, start=1)
-        ]  # fmt: skip
-        if contacts:
-            await connection.execute(insert(_CONTACTS), contacts)
+        ]
+        await add_contacts.executemany(connection, contacts)
         done += len(batch)
         if progress:
             progress("writing", done, result.rows)
     result.inserted = await _count(connection, _ELDERS) - before
     result.updated = result.rows - result.inserted
     result.areas_created = areas.created
+
+
+_VOLUNTEER_COLUMNS = ("external_id", "name", "phone", "phone_kind", "kind", "organisation_id", "capacity")
 
 
 async def _write_volunteers(
@@ -311,8 +332,9 @@ async def _write_volunteers(
         name: org_id for org_id, name in await connection.execute(select(_ORGANISATIONS.c.id, _ORGANISATIONS.c.name))
     }
     before = await _count(connection, _VOLUNTEERS)
-    upsert = _upsert(connection, _VOLUNTEERS, _VOLUNTEER_UPDATES)
     now = clock.now()
+    constants = {"active": True, "created_at": now, "updated_at": now}
+    upsert = _upsert(connection, _VOLUNTEERS, _VOLUNTEER_COLUMNS, _VOLUNTEER_UPDATES, constants)
     done = 0
     batch: list[VolunteerRecord]
     for batch in _spooled(spool):
@@ -325,14 +347,14 @@ async def _write_volunteers(
                 ).scalar_one()
                 result.organisations_created += 1
         rows = [
-            {
-                "external_id": r.external_id, "name": r.name, "phone": r.phone, "phone_kind": r.phone_kind,
-                "kind": r.kind, "organisation_id": organisations.get(r.organisation) if r.organisation else None,
-                "capacity": r.capacity, "active": True, "created_at": now, "updated_at": now,
-            }
+            (
+                r.external_id, r.name, r.phone, r.phone_kind, r.kind,
+                organisations[r.organisation] if r.organisation else None, r.capacity,
+            )
             for r in batch
         ]  # fmt: skip
-        ids = dict((external_id, volunteer_id) for volunteer_id, external_id in await connection.execute(upsert, rows))
+        await upsert.executemany(connection, rows)
+        ids = await _ids(connection, _VOLUNTEERS, [r.external_id for r in batch])
         await connection.execute(delete(_SERVES).where(_SERVES.c.volunteer_id.in_(list(ids.values()))))
         serves = [
             {"volunteer_id": ids[r.external_id], "area_id": area_id} for r in batch for area_id in r.community_ids
