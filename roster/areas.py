@@ -11,9 +11,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from care.areas import child_path
+from roster.bulk import table_of
 from storage.enums import AreaLevel
 from storage.models import Area
 
+_AREAS = table_of(Area)
 _LEVELS = (AreaLevel.PROVINCE, AreaLevel.CITY, AreaLevel.DISTRICT, AreaLevel.STREET, AreaLevel.COMMUNITY)
 _SUFFIX_WIDTH = {AreaLevel.CITY: 2, AreaLevel.DISTRICT: 2, AreaLevel.STREET: 3, AreaLevel.COMMUNITY: 3}
 
@@ -49,7 +51,7 @@ class AreaIndex:
 
     @classmethod
     async def load(cls, connection: AsyncConnection) -> AreaIndex:
-        result = await connection.execute(select(Area.__table__))
+        result = await connection.execute(select(_AREAS))
         return cls([Area.model_validate(dict(row._mapping)) for row in result])
 
     def communities(self) -> dict[int, tuple[str, str]]:
@@ -82,9 +84,7 @@ class AreaIndex:
             code=code, name=name, level=level, parent_id=parent.id if parent else None, path=child_path(parent, code)
         )
         values = area.model_dump(exclude={"id"})
-        area.id = (
-            await connection.execute(insert(Area.__table__).values(values).returning(Area.__table__.c.id))
-        ).scalar_one()
+        area.id = (await connection.execute(insert(_AREAS).values(values).returning(_AREAS.c.id))).scalar_one()
         self._remember(area)
         self.created += 1
         return area

@@ -14,6 +14,14 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
+from sqlmodel import SQLModel
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core table (SQLModel's typing does not show `__table__`)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
 
 
 class BulkStatement:

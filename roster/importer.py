@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from care import audit
 from care.clock import Clock, local_today
 from roster.areas import AreaIndex
-from roster.bulk import BulkStatement
+from roster.bulk import BulkStatement, table_of
 from roster.columns import Columns, elder_columns, volunteer_columns
 from roster.problems import RowProblem
 from roster.readers import open_table
@@ -41,11 +41,11 @@ Progress = Callable[[str, int, int | None], None]
 BATCH_SIZE = 2_000
 MAX_PROBLEMS = 1_000
 
-_ELDERS = Elder.__table__
-_CONTACTS = EmergencyContact.__table__
-_VOLUNTEERS = Volunteer.__table__
-_SERVES = VolunteerCommunity.__table__
-_ORGANISATIONS = Organisation.__table__
+_ELDERS = table_of(Elder)
+_CONTACTS = table_of(EmergencyContact)
+_VOLUNTEERS = table_of(Volunteer)
+_SERVES = table_of(VolunteerCommunity)
+_ORGANISATIONS = table_of(Organisation)
 
 # Re-importing updates what the survey says; it keeps what the programme learned since (status, enrolment date).
 _ELDER_UPDATES = (

@@ -151,7 +151,8 @@ def validate_volunteer(
     phone = r.parse("phone", lambda t: phone_cell(t, region, required=True), None)
     organisation = r.parse("organization", lambda t: fields.optional_text(t, max_length=_LENGTHS["organisation"]), "")
     kind = r.parse("kind", fields.parse_kind, fields.VolunteerKind.VOLUNTEER)
-    community_ids = r.parse("communities", lambda t: _community_ids(t, communities), ())
+    no_ids: tuple[int, ...] = ()
+    community_ids = r.parse("communities", lambda t: _community_ids(t, communities), no_ids)
     capacity = r.parse("capacity", fields.parse_capacity, 0)
     if r.problems or phone is None:
         return r.problems

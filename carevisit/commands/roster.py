@@ -13,7 +13,15 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from carevisit.bootstrap import Runtime
 from carevisit.commands.common import console, errors, run_with_runtime
@@ -123,7 +131,7 @@ def _progress_bar() -> Iterator[ProgressCallback]:
         console=errors,
         transient=True,
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(phase: str, done: int, total: int | None) -> None:
             if phase not in tasks:
