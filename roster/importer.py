@@ -85,18 +85,20 @@ class _Checker:
         self.first_row: dict[str, int] = {}
         self.batch: list[Any] = []
 
-    def add(self, outcome: Any, *, row: int, id_label: str) -> None:
+    def add(self, outcome: Any, *, row: int, external_id: str, id_label: str) -> None:
+        """One row's validation outcome. Ids count even in rows with other problems: a duplicate is reported too."""
         self.result.rows += 1
-        if isinstance(outcome, list):
-            self.problems(outcome)
-            return
-        first = self.first_row.setdefault(outcome.external_id, row)
-        if first != row:
-            self.problems(
-                [RowProblem(self.result.file, row, id_label, f"id {outcome.external_id!r} already used in row {first}")]
-            )
-            return
-        if self.spool is not None and self.result.ok:
+        problems = outcome if isinstance(outcome, list) else []
+        if external_id:
+            first = self.first_row.setdefault(external_id, row)
+            if first != row:
+                problems = [
+                    *problems,
+                    RowProblem(self.result.file, row, id_label, f"id {external_id!r} already used in row {first}"),
+                ]
+        if problems:
+            self.problems(problems)
+        elif self.spool is not None and self.result.ok:
             self.batch.append(outcome)
             if len(self.batch) >= BATCH_SIZE:
                 self.flush()
@@ -234,7 +236,8 @@ async def _check(
         checker = _Checker(result, spool, max_problems)
         id_label = columns.label["id"]
         for row, cells in table.rows:
-            checker.add(validate(cells, columns, row), row=row, id_label=id_label)
+            external_id = columns.cell(cells, "id")
+            checker.add(validate(cells, columns, row), row=row, external_id=external_id, id_label=id_label)
             if progress and result.rows % BATCH_SIZE == 0:
                 progress("checking", result.rows, None)
         checker.flush()

@@ -83,6 +83,8 @@ def _csv_table(path: Path, encoding: str) -> Iterator[Table]:
             raise RosterFileError(name, f"not a readable CSV file ({error})") from None
         if header is None:
             raise RosterFileError(name, "the file is empty")
+        while header and not header[-1].strip():  # stray empty columns Excel keeps after the last header
+            header.pop()
         if _UNDECODABLE.search("".join(header)):
             raise RosterFileError(name, "the text is neither UTF-8 nor GB18030; save it again as one of them")
         yield Table(header=header, rows=_csv_rows(reader, name, encoding), format=f"csv:{encoding}")

@@ -217,6 +217,23 @@ async def test_blank_rows_are_skipped_and_row_numbers_stay_true(
     assert (result.rows, [p.row for p in result.problems]) == (2, [4])
 
 
+async def test_a_duplicate_id_is_found_even_when_its_first_row_is_bad(
+    importer: Importer, session: AsyncSession, tmp_path: Path
+) -> None:
+    rows = [elder_row("E1", phone="1"), elder_row("E2"), elder_row("E1", risk="?")]
+    result = await importer.elders(write_csv(tmp_path / "e.csv", ELDER_HEADER_ZH, rows))
+    assert [(p.row, p.column) for p in result.problems] == [(2, "电话"), (4, "风险等级"), (4, "编号")]
+    assert "already used in row 2" in result.problems[-1].reason
+
+
+async def test_empty_columns_after_the_last_header_are_ignored(
+    importer: Importer, session: AsyncSession, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "e.csv", [*ELDER_HEADER_ZH, "", ""], [[*elder_row("E1"), "", ""]])
+    result = await importer.elders(path)
+    assert result.ok and result.inserted == 1, result.problems
+
+
 async def test_problems_kept_are_capped_but_all_counted(importer: Importer, tmp_path: Path) -> None:
     rows = [elder_row(f"E{n}", phone="1") for n in range(10)]
     result = await importer.elders(write_csv(tmp_path / "e.csv", ELDER_HEADER_ZH, rows), max_problems=4)
