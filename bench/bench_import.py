@@ -4,10 +4,12 @@
     python bench/bench_import.py --rows 1000000  # the figure that matters
 
 The import is the real thing (`roster.importer.import_elders`: both passes, every phone through phonenumbers, bulk
-upserts in one transaction). The baseline inserts the very same stored values (elders and their emergency contacts)
+upserts in one transaction), with as many validating processes as `carevisit import` would use (`--workers`).
+The baseline inserts the very same stored values (elders and their emergency contacts)
 into tables of the same shape with `sqlite3.executemany`, prepared in memory beforehand and timed alone, in one
 transaction, with the same pragmas. Peak memory is the process's maximum resident set size
-(`resource.getrusage(RUSAGE_SELF).ru_maxrss`) read right after the import, before the baseline runs.
+(`resource.getrusage(RUSAGE_SELF).ru_maxrss`) read right after the import, before the baseline runs; with worker
+processes, also the largest worker's (`RUSAGE_CHILDREN`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import os
 import random
 import resource
 import sqlite3
@@ -30,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from care.clock import FakeClock
 from care.phones import parse_phone
+from carevisit.commands.roster import workers_for
 from roster.importer import import_elders
 from storage import schema
 from storage.db import make_engine, make_session_factory
@@ -86,7 +90,7 @@ def write_csv(path: Path, rows: int) -> None:
         writer.writerows(cells for cells, _, _ in generate(rows))
 
 
-async def run_import(database: Path, roster: Path) -> tuple[float, float, int]:
+async def run_import(database: Path, roster: Path, workers: int) -> tuple[float, float, int]:
     """(total seconds, seconds of pass 1: reading and validating, rows)."""
     engine = make_engine(f"sqlite+aiosqlite:///{database}")
     await schema.upgrade(engine)  # not timed: a fresh, migrated database
@@ -101,7 +105,7 @@ async def run_import(database: Path, roster: Path) -> tuple[float, float, int]:
     async with make_session_factory(engine)() as session:
         result = await import_elders(
             session, path=roster, clock=clock, zone=ZoneInfo("Asia/Shanghai"), region="CN", actor="bench",
-            progress=progress,
+            progress=progress, workers=workers,
         )  # fmt: skip
     elapsed = time.perf_counter() - started
     await engine.dispose()
@@ -169,24 +173,34 @@ def phonenumbers_alone(rows: int, sample_rows: int = 10_000) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=20_000, help="elder rows to generate (default 20,000)")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="validating processes; 0 (default): as `carevisit import` chooses"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="carevisit-bench-") as directory:
         work = Path(directory)
         roster = work / "elders.csv"
         write_csv(roster, args.rows)
-        imported, checking, rows = asyncio.run(run_import(work / "import.db", roster))
+        workers = workers_for(roster, args.workers)
+        imported, checking, rows = asyncio.run(run_import(work / "import.db", roster, workers))
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        worker_peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest worker
         baseline = run_baseline(work / "baseline.db", args.rows)
         phones = phonenumbers_alone(args.rows)
 
-    print(f"rows: {rows:,} elders, {2 * rows:,} emergency contacts; CSV {roster.name} (UTF-8)")
+    print(f"rows: {rows:,} elders, {2 * rows:,} emergency contacts; CSV {roster.name} (UTF-8); {os.cpu_count()} CPUs")
     print(
         f"carevisit import elders:   {imported:8.2f} s  {rows / imported:>10,.0f} rows/s  peak RSS {peak_mib:,.0f} MiB"
     )
     writing = imported - checking
-    print(f"  pass 1, read + validate: {checking:8.2f} s  (of which phonenumbers alone ≈ {phones:.2f} s)")
+    print(
+        f"  pass 1, read + validate: {checking:8.2f} s  on {workers} process(es); phonenumbers alone, one process:"
+        f" ≈ {phones:.2f} s"
+    )
     print(f"  pass 2, write:           {writing:8.2f} s  ({writing / baseline:.1f}x the baseline)")
+    if workers > 1:
+        print(f"  peak RSS of the largest validating worker: {worker_peak_mib:,.0f} MiB")
     print(f"sqlite3.executemany (base): {baseline:7.2f} s  {rows / baseline:>10,.0f} rows/s")
     print(f"ratio import / baseline:   {imported / baseline:8.1f}x  (target < 3x; peak memory target < 1 GiB)")
 

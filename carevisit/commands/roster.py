@@ -7,6 +7,7 @@ Exit codes: 0 imported (or, with --dry-run, valid); 1 bad file or bad rows, noth
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,10 +35,21 @@ log = logging.getLogger(__name__)
 
 _FILE = typer.Argument(..., help="A .csv (UTF-8, UTF-8 with BOM or GB18030) or .xlsx file; Chinese or English headers.")
 _DRY_RUN = typer.Option(False, "--dry-run", help="Only check the file: report every problem, write nothing.")
+_WORKERS = typer.Option(
+    0, "--workers", min=0, help="Processes validating rows; 0: one per CPU for files over 4 MB, else 1."
+)
+# Below this, starting worker processes costs more than it saves.
+_PARALLEL_FROM_BYTES = 4 * 1024 * 1024
+
+
+def workers_for(file: Path, asked: int = 0) -> int:
+    if asked:
+        return asked
+    return (os.cpu_count() or 1) if file.stat().st_size >= _PARALLEL_FROM_BYTES else 1
 
 
 @app.command("elders")
-def elders(file: Path = _FILE, dry_run: bool = _DRY_RUN) -> None:
+def elders(file: Path = _FILE, dry_run: bool = _DRY_RUN, workers: int = _WORKERS) -> None:
     """Import elders: 编号 姓名 性别 出生日期 电话 地址 省 市 区县 街道 社区 类别 风险等级 是否同意
     紧急联系人N 关系N 联系电话N 备注.
 
@@ -49,7 +61,7 @@ def elders(file: Path = _FILE, dry_run: bool = _DRY_RUN) -> None:
             async with rt.sessions() as session:
                 return await import_elders(
                     session, path=file, clock=rt.clock, zone=rt.settings.zone, region=rt.settings.default_region,
-                    actor="cli", dry_run=dry_run, progress=progress,
+                    actor="cli", dry_run=dry_run, progress=progress, workers=workers_for(file, workers),
                 )  # fmt: skip
 
         return work()
@@ -58,7 +70,7 @@ def elders(file: Path = _FILE, dry_run: bool = _DRY_RUN) -> None:
 
 
 @app.command("volunteers")
-def volunteers(file: Path = _FILE, dry_run: bool = _DRY_RUN) -> None:
+def volunteers(file: Path = _FILE, dry_run: bool = _DRY_RUN, workers: int = _WORKERS) -> None:
     """Import volunteers: 编号 姓名 电话 所属组织 类型 服务社区 每月上限.
 
     服务社区 must name existing communities (import the elders first); organisations are created by name.
@@ -69,7 +81,7 @@ def volunteers(file: Path = _FILE, dry_run: bool = _DRY_RUN) -> None:
             async with rt.sessions() as session:
                 return await import_volunteers(
                     session, path=file, clock=rt.clock, region=rt.settings.default_region, actor="cli",
-                    dry_run=dry_run, progress=progress,
+                    dry_run=dry_run, progress=progress, workers=workers_for(file, workers),
                 )  # fmt: skip
 
         return work()

@@ -120,6 +120,17 @@ async def test_every_bad_row_is_reported_and_nothing_is_written(
     assert await count(session, Elder) == await count(session, Area) == await count(session, AuditEntry) == 0
 
 
+async def test_validating_on_worker_processes_finds_the_same_and_imports_the_same(
+    importer: Importer, session: AsyncSession, tmp_path: Path
+) -> None:
+    bad = write_csv(tmp_path / "bad.csv", ELDER_HEADER_ZH, [row for row, _ in BAD_ROWS])
+    alone, shared = await importer.elders(bad), await importer.elders(bad, workers=2)
+    assert shared.problems == alone.problems and shared.rows == alone.rows
+    good = write_csv(tmp_path / "good.csv", ELDER_HEADER_ZH, [elder_row(f"E{n:04d}") for n in range(2500)])
+    result = await importer.elders(good, workers=2)
+    assert (result.inserted, await count(session, Elder)) == (2500, 2500)
+
+
 async def test_one_bad_row_among_good_ones_writes_nothing(
     importer: Importer, session: AsyncSession, tmp_path: Path
 ) -> None:
