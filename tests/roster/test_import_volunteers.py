@@ -134,3 +134,13 @@ async def test_dry_run_writes_no_volunteer(
     )
     assert result.ok and not result.written
     assert await count(session, Volunteer) == await count(session, Organisation) == 0
+
+
+async def test_volunteers_validate_on_worker_processes_too(
+    importer: Importer, session: AsyncSession, tmp_path: Path, areas: dict[str, Area]
+) -> None:
+    rows = [volunteer_row("V1"), volunteer_row("V2", communities="月球社区")]
+    result = await importer.volunteers(write_csv(tmp_path / "v.csv", VOLUNTEER_HEADER_ZH, rows), workers=2)
+    assert [(p.row, p.column) for p in result.problems] == [(3, "服务社区")]
+    ok = await importer.volunteers(write_csv(tmp_path / "ok.csv", VOLUNTEER_HEADER_ZH, rows[:1]), workers=2)
+    assert ok.written and await count(session, Volunteer) == 1
