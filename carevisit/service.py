@@ -43,7 +43,9 @@ def make_parts(rt: Runtime) -> list[Part]:
     return []
 
 
-async def serve(rt: Runtime, *, parts: list[Part] | None = None, started: Callable[[], None] | None = None) -> None:
+async def serve(
+    rt: Runtime, *, parts: list[Part] | None = None, started: Callable[[], None] | None = None
+) -> None:
     """Run until SIGINT/SIGTERM, then stop every part cleanly."""
     parts = make_parts(rt) if parts is None else parts
     app = build_web_app(rt)
