@@ -278,6 +278,15 @@ async def _ids(connection: AsyncConnection, table: Any, external_ids: list[str])
     return {external_id: row_id for external_id, row_id in await connection.execute(query)}
 
 
+async def _learned_about_contacts(
+    connection: AsyncConnection, elder_ids: list[int]
+) -> dict[tuple[int, str], tuple[Any, ...]]:
+    """(elder id, phone) → what was learned about that contact since it was imported."""
+    columns = [_CONTACTS.c[name] for name in _CONTACT_LEARNED]
+    query = select(_CONTACTS.c.elder_id, _CONTACTS.c.phone, *columns).where(_CONTACTS.c.elder_id.in_(elder_ids))
+    return {(row[0], row[1]): tuple(row[2:]) for row in await connection.execute(query)}
+
+
 async def _larger_sqlite_cache(connection: AsyncConnection) -> None:
     """SQLite's default 2 MiB page cache makes a million-row upsert re-read its indexes; 64 MiB keeps them in memory.
     The setting lasts for this pooled connection: a bounded, harmless amount of memory."""
@@ -293,8 +302,14 @@ _ELDER_COLUMNS = (
     "external_id", "name", "gender", "birth_date", "phone", "phone_kind", "address", "community_id", "classes", "risk",
     "consent", "notes",
 )  # fmt: skip
-_CONTACT_COLUMNS = ("elder_id", "position", "name", "relation", "phone", "phone_kind")
-_CONTACT_CONSTANTS = {"is_carer": False, "sms_opt_in": False, "language": None, "opted_out_at": None}
+_CONTACT_COLUMNS = (
+    "elder_id", "position", "name", "relation", "phone", "phone_kind", "is_carer", "sms_opt_in", "language",
+    "opted_out_at",
+)  # fmt: skip
+# What the programme learned about a contact since the survey (carer, SMS opt-in or opt-out, language); the roster has
+# no column for it, so a re-imported contact with the same phone keeps it.
+_CONTACT_LEARNED = ("is_carer", "sms_opt_in", "language", "opted_out_at")
+_NEW_CONTACT = (False, False, None, None)
 
 
 async def _write_elders(
@@ -314,7 +329,7 @@ async def _write_elders(
     constants = {"status": ElderStatus.ACTIVE, "paused_until": None, "enrolled_on": today, "created_at": now,
                  "updated_at": now}  # fmt: skip
     upsert = _upsert(connection, _ELDERS, _ELDER_COLUMNS, _ELDER_UPDATES, constants)
-    add_contacts = BulkStatement(connection, insert(_CONTACTS), _CONTACTS, _CONTACT_COLUMNS, _CONTACT_CONSTANTS)
+    add_contacts = BulkStatement(connection, insert(_CONTACTS), _CONTACTS, _CONTACT_COLUMNS)
     done = 0
     batch: list[ElderRecord]
     for batch in _spooled(spool):
@@ -325,15 +340,22 @@ async def _write_elders(
             )
             for r in batch
         ]  # fmt: skip
+        external_ids = [r.external_id for r in batch]
+        existing = await _ids(connection, _ELDERS, external_ids)
+        learned = await _learned_about_contacts(connection, list(existing.values())) if existing else {}
         await upsert.executemany(connection, rows)
-        ids = await _ids(connection, _ELDERS, [r.external_id for r in batch])
-        # The file is the truth about contacts: a re-imported elder's old contacts go.
-        await connection.execute(delete(_CONTACTS).where(_CONTACTS.c.elder_id.in_(list(ids.values()))))
+        ids = existing | await _ids(connection, _ELDERS, [i for i in external_ids if i not in existing])
+        # The file is the truth about who the contacts are: a re-imported elder's old contacts go.
+        if existing:
+            await connection.execute(delete(_CONTACTS).where(_CONTACTS.c.elder_id.in_(list(existing.values()))))
         contacts = [
-            (ids[r.external_id], position, c.name, c.relation, c.phone, c.phone_kind)
+            (
+                ids[r.external_id], position, c.name, c.relation, c.phone, c.phone_kind,
+                *learned.get((ids[r.external_id], c.phone), _NEW_CONTACT),
+            )
             for r in batch
             for position, c in enumerate(r.contacts, start=1)
-        ]
+        ]  # fmt: skip
         await add_contacts.executemany(connection, contacts)
         done += len(batch)
         if progress:

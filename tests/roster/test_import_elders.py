@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from care.clock import FakeClock
 from roster.problems import RosterFileError
 from storage.enums import ElderClass, ElderStatus, Gender, PhoneKind, RiskLevel
 from storage.models import Area, AuditEntry, Elder, EmergencyContact
@@ -169,6 +170,32 @@ async def test_reimporting_updates_in_place_and_replaces_contacts(
         (1, "李志强", "+8613912340000"), (2, "王芳", "+8613912340001"),
     ]  # fmt: skip
     assert await count(session, EmergencyContact) == 4
+
+
+async def test_reimport_keeps_what_was_learned_about_a_contact_with_the_same_phone(
+    importer: Importer, session: AsyncSession, tmp_path: Path, clock: FakeClock
+) -> None:
+    await importer.elders(write_csv(tmp_path / "v1.csv", ELDER_HEADER_ZH, [elder_row("E1")]))
+    first = await elder(session, "E1")
+    [son] = await contacts(session, first.id)
+    son.is_carer, son.sms_opt_in, son.language, son.opted_out_at = True, True, "en", clock.now()
+    session.add(son)
+    await session.commit()
+
+    row = elder_row("E1", contact1_name="王芳", contact1_relation="女儿", contact1_phone="13912340001",
+                    contact2_name="李建国", contact2_relation="儿子", contact2_phone="13912345678")  # fmt: skip
+    await importer.elders(write_csv(tmp_path / "v2.csv", ELDER_HEADER_ZH, [row]))
+
+    session.expunge_all()
+    daughter, son_again = await contacts(session, first.id)
+    assert (daughter.name, daughter.is_carer, daughter.sms_opt_in, daughter.opted_out_at) == (
+        "王芳",
+        False,
+        False,
+        None,
+    )
+    assert (son_again.position, son_again.is_carer, son_again.sms_opt_in, son_again.language) == (2, True, True, "en")
+    assert son_again.opted_out_at == clock.now()
 
 
 async def test_dry_run_checks_everything_and_writes_nothing(
