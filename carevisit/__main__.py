@@ -1,3 +1,5 @@
 from carevisit.cli import main
 
-main()
+# Guarded: roster validation spawns worker processes, which import the parent's main module.
+if __name__ == "__main__":
+    main()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from carevisit.commands import bot, config, db, demo, escalation, planning, run
+from carevisit.commands import bot, config, db, demo, escalation, planning, roster, run
 from carevisit.logs import configure_logging
 
 app = typer.Typer(
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
+app.add_typer(roster.app, name="import")
 app.command("demo")(demo.demo)
 app.command("run")(run.run)
 app.command("plan")(planning.plan)

@@ -1,0 +1,423 @@
+"""Importing a roster: all-or-nothing, streaming, in one transaction.
+
+Pass 1 reads and validates the whole file, keeping only the ids seen (for duplicates) and spooling the validated
+records to a temporary file, so memory stays bounded whatever the file size. Any bad row: nothing is written and
+every problem is returned. Pass 2 streams the spool and writes in batches with bulk upserts on `external_id`
+(SQLite and PostgreSQL both speak ON CONFLICT), inside the caller's session and one transaction.
+"""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care import audit
+from care.clock import Clock, local_today
+from roster.areas import AreaIndex
+from roster.bulk import BulkStatement, table_of
+from roster.columns import Columns, elder_columns, volunteer_columns
+from roster.parallel import Validator, validate_in_process, validate_in_workers
+from roster.problems import RowProblem
+from roster.readers import open_table
+from roster.records import ElderRecord, VolunteerRecord
+from roster.rows import CommunityLookup, validate_elder, validate_volunteer
+from storage.enums import ElderStatus
+from storage.models import Elder, EmergencyContact, Organisation, Volunteer, VolunteerCommunity
+
+# phase ("checking" or "writing"), rows done, rows in all (known once the file has been checked)
+Progress = Callable[[str, int, int | None], None]
+
+BATCH_SIZE = 2_000
+MAX_PROBLEMS = 1_000
+
+_ELDERS = table_of(Elder)
+_CONTACTS = table_of(EmergencyContact)
+_VOLUNTEERS = table_of(Volunteer)
+_SERVES = table_of(VolunteerCommunity)
+_ORGANISATIONS = table_of(Organisation)
+
+# Re-importing updates what the survey says; it keeps what the programme learned since (status, enrolment date).
+_ELDER_UPDATES = (
+    "name", "gender", "birth_date", "phone", "phone_kind", "address", "community_id", "classes", "risk", "consent",
+    "notes", "updated_at",
+)  # fmt: skip
+# …and a volunteer keeps their linked messaging account and active flag.
+_VOLUNTEER_UPDATES = ("name", "phone", "phone_kind", "kind", "organisation_id", "capacity", "updated_at")
+
+
+@dataclass
+class ImportResult:
+    file: str
+    format: str
+    kind: str  # "elders" or "volunteers"
+    rows: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    problem_count: int = 0  # may exceed len(problems): only the first MAX_PROBLEMS are kept
+    written: bool = False
+    inserted: int = 0
+    updated: int = 0
+    areas_created: int = 0
+    organisations_created: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.problem_count == 0
+
+
+class _Checker:
+    """Pass-1 bookkeeping: problems (capped), ids seen (for duplicates), the spool of valid records."""
+
+    def __init__(self, result: ImportResult, spool: IO[bytes] | None, max_problems: int) -> None:
+        self.result = result
+        self.spool = spool
+        self.max_problems = max_problems
+        self.first_row: dict[str, int] = {}
+        self.batch: list[Any] = []
+
+    def add(self, outcome: Any, *, row: int, external_id: str, id_label: str) -> None:
+        """One row's validation outcome. Ids count even in rows with other problems: a duplicate is reported too."""
+        self.result.rows += 1
+        problems = outcome if isinstance(outcome, list) else []
+        if external_id:
+            first = self.first_row.setdefault(external_id, row)
+            if first != row:
+                problems = [
+                    *problems,
+                    RowProblem(self.result.file, row, id_label, f"id {external_id!r} already used in row {first}"),
+                ]
+        if problems:
+            self.problems(problems)
+        elif self.spool is not None and self.result.ok:
+            self.batch.append(outcome)
+            if len(self.batch) >= BATCH_SIZE:
+                self.flush()
+
+    def problems(self, problems: list[RowProblem]) -> None:
+        self.result.problem_count += len(problems)
+        room = self.max_problems - len(self.result.problems)
+        self.result.problems.extend(problems[: max(room, 0)])
+        self.batch.clear()  # nothing will be written: stop spooling
+
+    def flush(self) -> None:
+        if self.spool is not None and self.batch:
+            pickle.dump(self.batch, self.spool, protocol=pickle.HIGHEST_PROTOCOL)
+            self.batch = []
+
+
+def _spooled(spool: IO[bytes]) -> Iterator[list[Any]]:
+    spool.seek(0)
+    while True:
+        try:
+            yield pickle.load(spool)
+        except EOFError:
+            return
+
+
+async def import_elders(
+    session: AsyncSession,
+    *,
+    path: Path,
+    clock: Clock,
+    zone: ZoneInfo,
+    region: str,
+    actor: str,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    max_problems: int = MAX_PROBLEMS,
+    workers: int = 1,
+) -> ImportResult:
+    """Import an elders roster. Commits once when every row is valid and `dry_run` is false; otherwise writes nothing.
+
+    Raises RosterFileError when the file as a whole is unusable (unreadable, unknown or missing columns).
+    `workers` > 1 validates on that many processes (worth it from some ten thousand rows).
+    """
+    today = local_today(clock, zone)
+    with tempfile.TemporaryFile() as spool:
+        result = await _check(
+            path,
+            "elders",
+            elder_columns,
+            None if dry_run else spool,
+            progress,
+            max_problems,
+            lambda columns: partial(validate_elder, columns=columns, file=path.name, region=region, today=today),
+            workers,
+        )
+        if not result.ok or dry_run:
+            return result
+        try:
+            await _write_elders(session, spool, result, clock=clock, today=today, progress=progress)
+            audit.record(
+                session,
+                clock=clock,
+                actor=actor,
+                action="roster.import",
+                entity="elder",
+                details=_audit_details(result),
+            )
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+    result.written = True
+    return result
+
+
+async def import_volunteers(
+    session: AsyncSession,
+    *,
+    path: Path,
+    clock: Clock,
+    region: str,
+    actor: str,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    max_problems: int = MAX_PROBLEMS,
+    workers: int = 1,
+) -> ImportResult:
+    """Import a volunteers roster; their 服务社区 must already exist (import the elders first). Same contract as
+    `import_elders`."""
+    connection = await session.connection()
+    communities = CommunityLookup((await AreaIndex.load(connection)).communities())
+    with tempfile.TemporaryFile() as spool:
+        result = await _check(
+            path,
+            "volunteers",
+            volunteer_columns,
+            None if dry_run else spool,
+            progress,
+            max_problems,
+            lambda columns: partial(
+                validate_volunteer, columns=columns, file=path.name, region=region, communities=communities
+            ),
+            workers,
+        )
+        if not result.ok or dry_run:
+            await session.rollback()  # end the read transaction
+            return result
+        try:
+            await _write_volunteers(session, spool, result, clock=clock, progress=progress)
+            audit.record(
+                session,
+                clock=clock,
+                actor=actor,
+                action="roster.import",
+                entity="volunteer",
+                details=_audit_details(result),
+            )
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+    result.written = True
+    return result
+
+
+async def _check(
+    path: Path,
+    kind: str,
+    make_columns: Callable[[list[str], str], Columns],
+    spool: IO[bytes] | None,
+    progress: Progress | None,
+    max_problems: int,
+    make_validator: Callable[[Columns], Validator],
+    workers: int,
+) -> ImportResult:
+    with open_table(path) as table:
+        columns = make_columns(table.header, path.name)
+        result = ImportResult(file=path.name, format=table.format, kind=kind)
+        checker = _Checker(result, spool, max_problems)
+        id_label = columns.label["id"]
+        validator = make_validator(columns)
+        outcomes = (
+            validate_in_workers(table.rows, validator, workers=workers)
+            if workers > 1
+            else validate_in_process(table.rows, validator)
+        )
+        for row, cells, outcome in outcomes:
+            external_id = columns.cell(cells, "id")
+            checker.add(outcome, row=row, external_id=external_id, id_label=id_label)
+            if progress and result.rows % BATCH_SIZE == 0:
+                progress("checking", result.rows, None)
+        checker.flush()
+    if progress:
+        progress("checking", result.rows, result.rows)
+    return result
+
+
+def _upsert(
+    connection: AsyncConnection,
+    table: Any,
+    columns: tuple[str, ...],
+    updates: tuple[str, ...],
+    constants: dict[str, Any],
+) -> BulkStatement:
+    """INSERT … ON CONFLICT (external_id) DO UPDATE: the same on SQLite and PostgreSQL."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.external_id], set_={name: statement.excluded[name] for name in updates}
+    )
+    return BulkStatement(connection, statement, table, columns, constants)
+
+
+async def _ids(connection: AsyncConnection, table: Any, external_ids: list[str]) -> dict[str, int]:
+    query = select(table.c.external_id, table.c.id).where(table.c.external_id.in_(external_ids))
+    return {external_id: row_id for external_id, row_id in await connection.execute(query)}
+
+
+async def _learned_about_contacts(
+    connection: AsyncConnection, elder_ids: list[int]
+) -> dict[tuple[int, str], tuple[Any, ...]]:
+    """(elder id, phone) → what was learned about that contact since it was imported."""
+    columns = [_CONTACTS.c[name] for name in _CONTACT_LEARNED]
+    query = select(_CONTACTS.c.elder_id, _CONTACTS.c.phone, *columns).where(_CONTACTS.c.elder_id.in_(elder_ids))
+    return {(row[0], row[1]): tuple(row[2:]) for row in await connection.execute(query)}
+
+
+async def _larger_sqlite_cache(connection: AsyncConnection) -> None:
+    """SQLite's default 2 MiB page cache makes a million-row upsert re-read its indexes; 64 MiB keeps them in memory.
+    The setting lasts for this pooled connection: a bounded, harmless amount of memory."""
+    if connection.dialect.name == "sqlite":
+        await connection.exec_driver_sql("PRAGMA cache_size = -65536")
+
+
+async def _count(connection: AsyncConnection, table: Any) -> int:
+    return int((await connection.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+_ELDER_COLUMNS = (
+    "external_id", "name", "gender", "birth_date", "phone", "phone_kind", "address", "community_id", "classes", "risk",
+    "consent", "notes",
+)  # fmt: skip
+_CONTACT_COLUMNS = (
+    "elder_id", "position", "name", "relation", "phone", "phone_kind", "is_carer", "sms_opt_in", "language",
+    "opted_out_at",
+)  # fmt: skip
+# What the programme learned about a contact since the survey (carer, SMS opt-in or opt-out, language); the roster has
+# no column for it, so a re-imported contact with the same phone keeps it.
+_CONTACT_LEARNED = ("is_carer", "sms_opt_in", "language", "opted_out_at")
+_NEW_CONTACT = (False, False, None, None)
+
+
+async def _write_elders(
+    session: AsyncSession,
+    spool: IO[bytes],
+    result: ImportResult,
+    *,
+    clock: Clock,
+    today: date,
+    progress: Progress | None,
+) -> None:
+    connection = await session.connection()
+    await _larger_sqlite_cache(connection)
+    areas = await AreaIndex.load(connection)
+    before = await _count(connection, _ELDERS)
+    now = clock.now()
+    constants = {"status": ElderStatus.ACTIVE, "paused_until": None, "enrolled_on": today, "created_at": now,
+                 "updated_at": now}  # fmt: skip
+    upsert = _upsert(connection, _ELDERS, _ELDER_COLUMNS, _ELDER_UPDATES, constants)
+    add_contacts = BulkStatement(connection, insert(_CONTACTS), _CONTACTS, _CONTACT_COLUMNS)
+    done = 0
+    batch: list[ElderRecord]
+    for batch in _spooled(spool):
+        rows = [
+            (
+                r.external_id, r.name, r.gender, r.birth_date, r.phone, r.phone_kind, r.address,
+                await areas.community_id(connection, r.areas), r.classes, r.risk, r.consent, r.notes,
+            )
+            for r in batch
+        ]  # fmt: skip
+        external_ids = [r.external_id for r in batch]
+        existing = await _ids(connection, _ELDERS, external_ids)
+        learned = await _learned_about_contacts(connection, list(existing.values())) if existing else {}
+        await upsert.executemany(connection, rows)
+        ids = existing | await _ids(connection, _ELDERS, [i for i in external_ids if i not in existing])
+        # The file is the truth about who the contacts are: a re-imported elder's old contacts go.
+        if existing:
+            await connection.execute(delete(_CONTACTS).where(_CONTACTS.c.elder_id.in_(list(existing.values()))))
+        contacts = [
+            (
+                ids[r.external_id], position, c.name, c.relation, c.phone, c.phone_kind,
+                *learned.get((ids[r.external_id], c.phone), _NEW_CONTACT),
+            )
+            for r in batch
+            for position, c in enumerate(r.contacts, start=1)
+        ]  # fmt: skip
+        await add_contacts.executemany(connection, contacts)
+        done += len(batch)
+        if progress:
+            progress("writing", done, result.rows)
+    result.inserted = await _count(connection, _ELDERS) - before
+    result.updated = result.rows - result.inserted
+    result.areas_created = areas.created
+
+
+_VOLUNTEER_COLUMNS = ("external_id", "name", "phone", "phone_kind", "kind", "organisation_id", "capacity")
+
+
+async def _write_volunteers(
+    session: AsyncSession, spool: IO[bytes], result: ImportResult, *, clock: Clock, progress: Progress | None
+) -> None:
+    connection = await session.connection()
+    organisations = {
+        name: org_id for org_id, name in await connection.execute(select(_ORGANISATIONS.c.id, _ORGANISATIONS.c.name))
+    }
+    before = await _count(connection, _VOLUNTEERS)
+    now = clock.now()
+    constants = {"active": True, "created_at": now, "updated_at": now}
+    upsert = _upsert(connection, _VOLUNTEERS, _VOLUNTEER_COLUMNS, _VOLUNTEER_UPDATES, constants)
+    done = 0
+    batch: list[VolunteerRecord]
+    for batch in _spooled(spool):
+        for record in batch:
+            if record.organisation and record.organisation not in organisations:
+                organisations[record.organisation] = (
+                    await connection.execute(
+                        insert(_ORGANISATIONS).values(name=record.organisation).returning(_ORGANISATIONS.c.id)
+                    )
+                ).scalar_one()
+                result.organisations_created += 1
+        rows = [
+            (
+                r.external_id, r.name, r.phone, r.phone_kind, r.kind,
+                organisations[r.organisation] if r.organisation else None, r.capacity,
+            )
+            for r in batch
+        ]  # fmt: skip
+        await upsert.executemany(connection, rows)
+        ids = await _ids(connection, _VOLUNTEERS, [r.external_id for r in batch])
+        await connection.execute(delete(_SERVES).where(_SERVES.c.volunteer_id.in_(list(ids.values()))))
+        serves = [
+            {"volunteer_id": ids[r.external_id], "area_id": area_id} for r in batch for area_id in r.community_ids
+        ]
+        await connection.execute(insert(_SERVES), serves)
+        done += len(batch)
+        if progress:
+            progress("writing", done, result.rows)
+    result.inserted = await _count(connection, _VOLUNTEERS) - before
+    result.updated = result.rows - result.inserted
+
+
+def _audit_details(result: ImportResult) -> dict[str, Any]:
+    # Counts only: no names, phones or addresses in the audit log; the file name may name a place, not a person.
+    return {
+        "format": result.format,
+        "rows": result.rows,
+        "inserted": result.inserted,
+        "updated": result.updated,
+        "areas_created": result.areas_created,
+        "organisations_created": result.organisations_created,
+    }

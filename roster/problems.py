@@ -1,0 +1,31 @@
+"""What can be wrong with a roster: a whole file (unreadable, unknown header) or single cells."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """One bad cell or row. `row` counts as a spreadsheet does: the header is row 1."""
+
+    file: str
+    row: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: row {self.row}, column {self.column}: {self.reason}"
+
+
+class RosterFileError(ValueError):
+    """The file as a whole cannot be imported (unreadable, wrong format, unknown or missing headers)."""
+
+    def __init__(self, file: str, reason: str) -> None:
+        self.file = file
+        self.reason = reason
+        super().__init__(f"{file}: {reason}")
+
+
+class InvalidCell(ValueError):
+    """Raised by the field parsers; the message is the reason shown to the coordinator."""
