@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from care.clock import local_today, month_of
 from care.linking import DEFAULT_VALIDITY, create_invitation
 from care.reassignment import deactivate_volunteer
-from care.volunteer_roster import reactivate_volunteer, volunteer_in_area, volunteers_in_area
+from care.volunteer_roster import VolunteerRow, reactivate_volunteer, volunteer_in_area, volunteers_in_area
 from dashboard.texts import translator
 from dashboard.views import _context, _deps, signed_in
 from storage.enums import CoordinatorRole
@@ -65,7 +65,7 @@ async def _render(
         coordinator,
         area=area,
         rows=rows,
-        message=message or request.query.get("message", ""),
+        message=message or _outcome_message(request, rows),
         error=error,
         invitation=invitation,
         can_act=coordinator.role != CoordinatorRole.VIEWER,
@@ -87,8 +87,26 @@ async def _acting_on(request: web.Request, session: AsyncSession, coordinator: C
     return volunteer
 
 
-def _done(message: str) -> web.HTTPSeeOther:
-    return web.HTTPSeeOther("/volunteers?" + urlencode({"message": message}))
+# What an action did, carried through the redirect as numbers only: the text is the server's, so a crafted link
+# cannot put words of its own on the coordinator's page.
+_OUTCOMES = ("deactivated", "reactivated", "already_inactive", "already_active")
+
+
+def _done(outcome: str, volunteer_id: int, *, n: int = 0, u: int = 0) -> web.HTTPSeeOther:
+    query = {"done": outcome, "volunteer": volunteer_id, "n": n, "u": u}
+    return web.HTTPSeeOther("/volunteers?" + urlencode(query))
+
+
+def _outcome_message(request: web.Request, rows: list[VolunteerRow]) -> str:
+    outcome, query = request.query.get("done", ""), request.query
+    try:
+        volunteer_id, n, u = (int(query.get(name, "")) for name in ("volunteer", "n", "u"))
+    except ValueError:
+        return ""
+    who = next((row.external_id for row in rows if row.id == volunteer_id), None)
+    if outcome not in _OUTCOMES or who is None:  # only volunteers on this coordinator's list
+        return ""
+    return translator(_deps(request).language)(outcome).format(who=who, n=n, u=u)
 
 
 @signed_in
@@ -138,20 +156,19 @@ async def deactivate(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
     volunteer = await _acting_on(request, session, coordinator, area)
-    t = translator(_deps(request).language)
-    who = volunteer.external_id
+    volunteer_id = volunteer.id or 0
     if not volunteer.active:
-        raise _done(t("already_inactive").format(who=who))
+        raise _done("already_inactive", volunteer_id)
     result = await deactivate_volunteer(
         session,
         clock=_deps(request).clock,
-        volunteer_id=volunteer.id or 0,
+        volunteer_id=volunteer_id,
         month=_this_month(request),
         actor=f"coordinator:{coordinator.id}",
         only_theirs=True,
     )
     await session.commit()
-    raise _done(t("deactivated").format(who=who, n=result.reassigned, u=len(result.unassigned)))
+    raise _done("deactivated", volunteer_id, n=result.reassigned, u=len(result.unassigned))
 
 
 @signed_in
@@ -159,10 +176,9 @@ async def reactivate(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
     volunteer = await _acting_on(request, session, coordinator, area)
-    t = translator(_deps(request).language)
-    who = volunteer.external_id
+    volunteer_id = volunteer.id or 0
     changed = await reactivate_volunteer(
         session, clock=_deps(request).clock, volunteer=volunteer, actor=f"coordinator:{coordinator.id}"
     )
     await session.commit()
-    raise _done(t("reactivated" if changed else "already_active").format(who=who))
+    raise _done("reactivated" if changed else "already_active", volunteer_id)

@@ -86,7 +86,7 @@ async def test_a_coordinator_invites_deactivates_and_reactivates_a_volunteer(
 
     page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
     await page.locator(f"#volunteer-{leaving.id}").get_by_role("button", name="停用").click()
-    await page.wait_for_url("**/volunteers?message=*")
+    await page.wait_for_url("**/volunteers?done=*")
     assert "其探访已改派 1 项，仍未分配 0 项" in await page.locator("#notice").inner_text()
     assert await page.locator(f"#volunteer-{leaving.id} .state").inner_text() == "已停用"
     await session.refresh(visit)

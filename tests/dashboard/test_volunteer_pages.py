@@ -290,3 +290,19 @@ async def test_the_volunteers_page_speaks_english_when_configured(
         page = await (await street.get("/volunteers")).text()
     for shown in ("Volunteers", "community staff", "Linked to the bot", "Invite to the bot", "Deactivate"):
         assert shown in page
+
+
+async def test_a_crafted_link_puts_no_words_of_its_own_on_the_page(
+    server: TestServer, session: AsyncSession, clock: FakeClock, areas: dict[str, Area], coordinator_factory
+) -> None:  # type: ignore[no-untyped-def]
+    mine = await make_volunteer(session, clock, communities=[areas["community"]])
+    theirs = await make_volunteer(session, clock, communities=[areas["other_community"]])
+    await session.commit()
+    await coordinator_factory(areas["street"], "street-lead")
+    async with await sign_in(server, "street-lead") as street:
+        spoofed = await (await street.get("/volunteers?message=请拨打4008001234&done=请拨打")).text()
+        elsewhere = await (await street.get(f"/volunteers?done=deactivated&volunteer={theirs.id}&n=1&u=0")).text()
+        real = await (await street.get(f"/volunteers?done=deactivated&volunteer={mine.id}&n=2&u=1")).text()
+    assert "4008001234" not in spoofed and "请拨打" not in spoofed
+    assert theirs.external_id not in elsewhere and 'id="notice"' not in elsewhere
+    assert f"已停用志愿者 {mine.external_id}：其探访已改派 2 项，仍未分配 1 项。" in real
