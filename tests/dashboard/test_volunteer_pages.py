@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -227,6 +228,15 @@ async def test_deactivating_hands_their_open_visits_to_another_volunteer_of_the_
     done = await make_visit(session, clock, elder=elder, volunteer_id=leaving.id, status=VisitStatus.DONE)
     open_visit = await make_visit(session, clock, elder=elder, volunteer_id=leaving.id, slot=2)
     stranded = await make_visit(session, clock, elder=alone, volunteer_id=leaving.id)
+    next_month = await make_visit(
+        session,
+        clock,
+        elder=elder,
+        volunteer_id=leaving.id,
+        month="2026-04",
+        window_start=date(2026, 4, 1),
+        window_end=date(2026, 4, 30),
+    )
     # Another street's unassigned visit is not this coordinator's to touch.
     elsewhere = await make_elder(session, clock, community=areas["other_community"])
     await make_volunteer(session, clock, communities=[areas["other_community"]])
@@ -242,8 +252,9 @@ async def test_deactivating_hands_their_open_visits_to_another_volunteer_of_the_
         assert f"已停用志愿者 {leaving.external_id}：其探访已改派 1 项，仍未分配 1 项。" in page
         assert re.search(rf'<tr id="volunteer-{leaving.id}".*?class="state">已停用<.*?恢复', page, re.S)
 
-    for row in (leaving, done, open_visit, stranded, other_streets):
+    for row in (leaving, done, open_visit, stranded, other_streets, next_month):
         await session.refresh(row)
+    assert next_month.volunteer_id == staying.id  # already planned later months too
     assert not leaving.active
     assert (open_visit.volunteer_id, open_visit.status) == (staying.id, VisitStatus.PLANNED)
     assert (done.volunteer_id, done.status) == (leaving.id, VisitStatus.DONE)  # history stays
@@ -252,7 +263,10 @@ async def test_deactivating_hands_their_open_visits_to_another_volunteer_of_the_
     deactivations = await _audit(session, "volunteer.deactivate")
     assert [(e.actor, e.entity_id) for e in deactivations] == [(f"coordinator:{lead.id}", leaving.id)]
     reassignments = await _audit(session, "visits.reassign")
-    assert [e.details for e in reassignments] == [{"month": "2026-03", "reassigned": 1, "unassigned": 1}]
+    assert [e.details for e in reassignments] == [
+        {"month": "2026-04", "reassigned": 1, "unassigned": 0},
+        {"month": "2026-03", "reassigned": 1, "unassigned": 1},
+    ]
     assert _no_personal_data(deactivations + reassignments, leaving)
 
     async with await sign_in(server, "street-lead") as street:
