@@ -6,6 +6,7 @@ A volunteer who serves no community in the coordinator's subtree does not exist 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Protocol
 from urllib.parse import urlencode
@@ -145,7 +146,8 @@ async def _bot_username(request: web.Request) -> str | None:
     if source is None:
         return None
     try:
-        return await source()
+        async with asyncio.timeout(5):  # a slow Telegram must not hold the coordinator's page
+            return await source()
     except Exception:  # Telegram unreachable: the invitation still works, pasted as a command
         log.warning("could not learn the bot's username; showing the /start command instead", exc_info=True)
         return None
