@@ -33,10 +33,17 @@ class ReassignResult:
 
 
 async def reassign_open_visits(
-    session: AsyncSession, *, clock: Clock, month: str, area: Area | None = None, actor: str = "system"
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    month: str,
+    area: Area | None = None,
+    actor: str = "system",
+    of_volunteer: int | None = None,
 ) -> ReassignResult:
-    """Give every open visit of `month` (in `area`'s subtree) a volunteer who is active and serves the elder's
-    community, keeping the current or last month's volunteer where possible. Does not commit."""
+    """Give every open visit of `month` (in `area`'s subtree; only `of_volunteer`'s if given) a volunteer who is
+    active and serves the elder's community, keeping the current or last month's volunteer where possible.
+    Does not commit."""
     statement = (
         select(Visit, Elder)
         .join(Elder, col(Elder.id) == col(Visit.elder_id))
@@ -45,6 +52,8 @@ async def reassign_open_visits(
     )
     if area is not None:
         statement = statement.where(col(Elder.community_id).in_(select(Area.id).where(in_subtree(area))))
+    if of_volunteer is not None:
+        statement = statement.where(col(Visit.volunteer_id) == of_volunteer)
     rows = list((await session.exec(statement)).all())
     result = ReassignResult(month=month)
     if not rows:
@@ -95,10 +104,12 @@ async def reassign_open_visits(
 
 
 async def deactivate_volunteer(
-    session: AsyncSession, *, clock: Clock, volunteer_id: int, month: str, actor: str
+    session: AsyncSession, *, clock: Clock, volunteer_id: int, month: str, actor: str, only_theirs: bool = False
 ) -> ReassignResult:
     """Deactivate a volunteer and hand their open visits (of `month` and any later month) to others.
 
+    With `only_theirs` nothing else is touched (the dashboard: a coordinator acts on this volunteer, not on other
+    areas' unassigned visits); without it every open visit of those months is reassigned too (the CLI).
     Returns the result for `month`. Does not commit."""
     volunteer = await session.get(Volunteer, volunteer_id)
     if volunteer is None:
@@ -119,9 +130,10 @@ async def deactivate_volunteer(
         )
         .distinct()
     )
+    scope = volunteer_id if only_theirs else None
     for other_month in sorted(later.all()):
-        await reassign_open_visits(session, clock=clock, month=other_month, actor=actor)
-    return await reassign_open_visits(session, clock=clock, month=month, actor=actor)
+        await reassign_open_visits(session, clock=clock, month=other_month, actor=actor, of_volunteer=scope)
+    return await reassign_open_visits(session, clock=clock, month=month, actor=actor, of_volunteer=scope)
 
 
 async def find_volunteer(session: AsyncSession, *, key: str) -> Volunteer:

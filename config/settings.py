@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./carevisit.db"
 _SUPPORTED_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 _TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+_BOT_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{4,31}$")
 
 
 class SettingsError(ValueError):
@@ -46,6 +47,8 @@ class Settings(BaseSettings):
     telegram_api_base: AnyHttpUrl | None = None
     # Shared with Telegram in webhook mode so forged webhook posts are refused.
     telegram_webhook_secret: SecretStr | None = None
+    # The bot's @username for the dashboard's invitation links; asked from Telegram (getMe) when not set.
+    telegram_bot_username: str | None = None
 
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
@@ -98,6 +101,13 @@ class Settings(BaseSettings):
         if value is not None and not _TELEGRAM_TOKEN.match(value.get_secret_value()):
             raise ValueError("not a Telegram bot token (expected 123456:ABC…)")
         return value
+
+    @field_validator("telegram_bot_username")
+    @classmethod
+    def _username_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _BOT_USERNAME.match(value.lstrip("@")):
+            raise ValueError("not a Telegram bot username (5-32 letters, digits or _, e.g. carevisit_bot)")
+        return value.lstrip("@") if value else value
 
     @field_validator("twilio_account_sid")
     @classmethod

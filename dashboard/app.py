@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from care.clock import Clock
-from dashboard import incident_views, views
+from dashboard import incident_views, views, volunteer_views
 from dashboard.auth import SessionSigner
 from dashboard.planning_views import add_planning_routes
 
@@ -56,4 +56,5 @@ def add_dashboard(
     app.router.add_get("/incidents", views.incidents)
     add_planning_routes(app)
     incident_views.add_routes(app)
+    volunteer_views.add_routes(app)
     app.router.add_static("/static", _HERE / "static")

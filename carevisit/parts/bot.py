@@ -17,6 +17,7 @@ from bot.updates import WEBHOOK_PATH, UpdateProcessor, poll_into_store, webhook_
 from care.chat_sender import ChatSender
 from carevisit.bootstrap import Runtime
 from carevisit.parts.escalation import escalation_config
+from dashboard.volunteer_views import BOT_USERNAME
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class BotPart:
         self.webhook = settings.telegram_enabled and settings.public_url is not None
 
     def add_routes(self, app: web.Application) -> None:
+        app[BOT_USERNAME] = self.bot_username  # the dashboard's invitation links
         secret = webhook_secret(self.rt)
         if self.webhook and secret:
             app.router.add_post(
@@ -102,6 +104,15 @@ class BotPart:
         self._spawn(processor.run(self._stop))
         sender = ChatSender(self.rt.sessions, TelegramNotifier(bot), self.rt.clock)
         self._spawn(sender.run(self._stop))
+
+    async def bot_username(self) -> str | None:
+        """CAREVISIT_TELEGRAM_BOT_USERNAME, else the running bot's own (getMe, cached by aiogram); None without a
+        bot."""
+        if self.rt.settings.telegram_bot_username:
+            return self.rt.settings.telegram_bot_username
+        if self._bot is None:
+            return None
+        return (await self._bot.me()).username
 
     def _spawn(self, work) -> None:  # type: ignore[no-untyped-def]
         self._tasks.append(asyncio.create_task(work))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator
 
@@ -13,7 +14,7 @@ from care.clock import FakeClock
 from storage.enums import VisitStatus
 from storage.models import Area
 from tests.dashboard.conftest import PASSWORD
-from tests.factories import make_elder, make_visit
+from tests.factories import make_elder, make_visit, make_volunteer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright_api = pytest.importorskip("playwright.async_api", reason="pip install playwright (in the test extra)")
@@ -56,3 +57,41 @@ async def test_a_coordinator_signs_in_sees_the_rate_and_drills_into_a_street(
     await page.wait_for_load_state()
     assert await page.locator("#month-rate").inner_text() == "100.0%"
     assert await page.get_by_role("link", name="科技园社区").is_visible()
+
+
+async def test_a_coordinator_invites_deactivates_and_reactivates_a_volunteer(
+    page, server: TestServer, session: AsyncSession, clock: FakeClock, areas: dict[str, Area], coordinator_factory
+) -> None:  # type: ignore[no-untyped-def]
+    leaving = await make_volunteer(session, clock, communities=[areas["community"]], name="李阿姨")
+    staying = await make_volunteer(session, clock, communities=[areas["community"]], name="张叔叔")
+    elder = await make_elder(session, clock, community=areas["community"])
+    visit = await make_visit(session, clock, elder=elder, volunteer_id=leaving.id)
+    await session.commit()
+    await coordinator_factory(areas["street"], "street-lead")
+
+    await page.goto(str(server.make_url("/login")))
+    await page.get_by_label("用户名").fill("street-lead")
+    await page.get_by_label("密码").fill(PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+    await page.wait_for_url("**/")
+    await page.get_by_role("link", name="志愿者").click()
+    await page.wait_for_url("**/volunteers")
+    row = page.locator(f"#volunteer-{leaving.id}")
+    assert "李阿姨" in await row.inner_text()
+    assert await row.locator(".load").inner_text() == "1/0"
+
+    async with page.expect_navigation():
+        await row.get_by_role("button", name="邀请绑定机器人").click()
+    assert (await page.locator("#invitation-value").inner_text()).startswith("/start ")
+
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.locator(f"#volunteer-{leaving.id}").get_by_role("button", name="停用").click()
+    await page.wait_for_url("**/volunteers?done=*")
+    assert "其探访已改派 1 项，仍未分配 0 项" in await page.locator("#notice").inner_text()
+    assert await page.locator(f"#volunteer-{leaving.id} .state").inner_text() == "已停用"
+    await session.refresh(visit)
+    assert visit.volunteer_id == staying.id
+
+    async with page.expect_navigation():
+        await page.locator(f"#volunteer-{leaving.id}").get_by_role("button", name="恢复").click()
+    assert await page.locator(f"#volunteer-{leaving.id} .state").inner_text() == "在岗"

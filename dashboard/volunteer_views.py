@@ -1,0 +1,186 @@
+"""Coordinator page for the volunteers of their area subtree: who serves where, this month's load, whether their chat
+account is linked; invite to the bot, deactivate (their open visits are reassigned) and reactivate.
+
+A volunteer who serves no community in the coordinator's subtree does not exist for them (404). Viewers only read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+from urllib.parse import urlencode
+
+import aiohttp_jinja2
+from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care.clock import local_today, month_of
+from care.linking import DEFAULT_VALIDITY, create_invitation
+from care.reassignment import deactivate_volunteer
+from care.volunteer_roster import VolunteerRow, reactivate_volunteer, volunteer_in_area, volunteers_in_area
+from dashboard.texts import translator
+from dashboard.views import _context, _deps, signed_in
+from storage.enums import CoordinatorRole
+from storage.models import Area, Coordinator, Volunteer
+
+log = logging.getLogger(__name__)
+
+
+class BotUsername(Protocol):
+    """The bot's @username (from a setting or the Bot API's getMe), or None when it is not known."""
+
+    async def __call__(self) -> str | None: ...
+
+
+# Set by the composition root when a bot runs; without it the page shows the `/start <token>` command to paste.
+BOT_USERNAME = web.AppKey("bot_username", BotUsername)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/volunteers", volunteers_page)
+    app.router.add_post("/volunteers/{volunteer_id:\\d+}/invite", invite)
+    app.router.add_post("/volunteers/{volunteer_id:\\d+}/deactivate", deactivate)
+    app.router.add_post("/volunteers/{volunteer_id:\\d+}/reactivate", reactivate)
+
+
+def _this_month(request: web.Request) -> str:
+    deps = _deps(request)
+    return month_of(local_today(deps.clock, deps.zone))
+
+
+async def _render(
+    request: web.Request,
+    session: AsyncSession,
+    coordinator: Coordinator,
+    area: Area,
+    *,
+    message: str = "",
+    error: str = "",
+    invitation: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.StreamResponse:
+    rows = await volunteers_in_area(session, area=area, month=_this_month(request))
+    context = _context(
+        request,
+        coordinator,
+        area=area,
+        rows=rows,
+        message=message or _outcome_message(request, rows),
+        error=error,
+        invitation=invitation,
+        can_act=coordinator.role != CoordinatorRole.VIEWER,
+    )
+    response = aiohttp_jinja2.render_template("volunteers.html", request, context, status=status)
+    if invitation:  # the token is shown once: keep it out of caches and the back button
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _acting_on(request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area) -> Volunteer:
+    """The volunteer of the URL, if this coordinator may act on them: else 403 (viewer) or 404 (not theirs)."""
+    t = translator(_deps(request).language)
+    if coordinator.role == CoordinatorRole.VIEWER:
+        raise web.HTTPForbidden(text=t("viewer_cannot_act"))
+    volunteer = await volunteer_in_area(session, area=area, volunteer_id=int(request.match_info["volunteer_id"]))
+    if volunteer is None:
+        raise web.HTTPNotFound(text=t("volunteer_not_found"))
+    return volunteer
+
+
+# What an action did, carried through the redirect as numbers only: the text is the server's, so a crafted link
+# cannot put words of its own on the coordinator's page.
+_OUTCOMES = ("deactivated", "reactivated", "already_inactive", "already_active")
+
+
+def _done(outcome: str, volunteer_id: int, *, n: int = 0, u: int = 0) -> web.HTTPSeeOther:
+    query = {"done": outcome, "volunteer": volunteer_id, "n": n, "u": u}
+    return web.HTTPSeeOther("/volunteers?" + urlencode(query))
+
+
+def _outcome_message(request: web.Request, rows: list[VolunteerRow]) -> str:
+    outcome, query = request.query.get("done", ""), request.query
+    try:
+        volunteer_id, n, u = (int(query.get(name, "")) for name in ("volunteer", "n", "u"))
+    except ValueError:
+        return ""
+    who = next((row.external_id for row in rows if row.id == volunteer_id), None)
+    if outcome not in _OUTCOMES or who is None:  # only volunteers on this coordinator's list
+        return ""
+    return translator(_deps(request).language)(outcome).format(who=who, n=n, u=u)
+
+
+@signed_in
+async def volunteers_page(
+    request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
+) -> web.StreamResponse:
+    return await _render(request, session, coordinator, area)
+
+
+@signed_in
+async def invite(
+    request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
+) -> web.StreamResponse:
+    volunteer = await _acting_on(request, session, coordinator, area)
+    deps = _deps(request)
+    t = translator(deps.language)
+    if not volunteer.active:
+        return await _render(request, session, coordinator, area, error=t("inactive_cannot_invite"), status=409)
+    token = await create_invitation(  # records the audit entry (ids only)
+        session, clock=deps.clock, created_by=f"coordinator:{coordinator.id}", volunteer_id=volunteer.id
+    )
+    await session.commit()
+    username = await _bot_username(request)
+    who = volunteer.external_id
+    until = (deps.clock.now() + DEFAULT_VALIDITY).astimezone(deps.zone).strftime("%Y-%m-%d %H:%M")
+    invitation = (
+        {"text": t("invite_link").format(who=who, until=until), "value": f"https://t.me/{username}?start={token}"}
+        if username
+        else {"text": t("invite_command").format(who=who, until=until), "value": f"/start {token}"}
+    )
+    return await _render(request, session, coordinator, area, invitation=invitation)
+
+
+async def _bot_username(request: web.Request) -> str | None:
+    source = request.app.get(BOT_USERNAME)
+    if source is None:
+        return None
+    try:
+        async with asyncio.timeout(5):  # a slow Telegram must not hold the coordinator's page
+            return await source()
+    except Exception:  # Telegram unreachable: the invitation still works, pasted as a command
+        log.warning("could not learn the bot's username; showing the /start command instead", exc_info=True)
+        return None
+
+
+@signed_in
+async def deactivate(
+    request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
+) -> web.StreamResponse:
+    volunteer = await _acting_on(request, session, coordinator, area)
+    volunteer_id = volunteer.id or 0
+    if not volunteer.active:
+        raise _done("already_inactive", volunteer_id)
+    result = await deactivate_volunteer(
+        session,
+        clock=_deps(request).clock,
+        volunteer_id=volunteer_id,
+        month=_this_month(request),
+        actor=f"coordinator:{coordinator.id}",
+        only_theirs=True,
+    )
+    await session.commit()
+    raise _done("deactivated", volunteer_id, n=result.reassigned, u=len(result.unassigned))
+
+
+@signed_in
+async def reactivate(
+    request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
+) -> web.StreamResponse:
+    volunteer = await _acting_on(request, session, coordinator, area)
+    volunteer_id = volunteer.id or 0
+    changed = await reactivate_volunteer(
+        session, clock=_deps(request).clock, volunteer=volunteer, actor=f"coordinator:{coordinator.id}"
+    )
+    await session.commit()
+    raise _done("reactivated" if changed else "already_active", volunteer_id)
