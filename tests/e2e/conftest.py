@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -25,19 +27,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from care.accounts import hash_password
 from care.clock import FakeClock
+from care.linking import create_invitation
+from care.planning import PlanSummary, generate_month
 from carevisit.bootstrap import Runtime
 from carevisit.parts.base import Part
 from carevisit.parts.bot import webhook_secret
 from carevisit.service import make_parts, serve
 from config import Settings, load_settings
+from scheduler.policy_file import visit_policy
 from scheduler.service import SchedulerService
 from storage.enums import RiskLevel
-from storage.models import Area, Coordinator, Elder, EmergencyContact, TelegramUpdate, Volunteer
+from storage.models import Area, Coordinator, Elder, EmergencyContact, Incident, TelegramUpdate, Volunteer
 from tests.bot.conftest import TOKEN
 from tests.bot.fake_telegram import FakeTelegram, Person
 from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
 from tests.factories import make_area_tree, make_contact, make_coordinator, make_elder, make_volunteer
 
+ZONE = ZoneInfo("Asia/Shanghai")
 SECRET_KEY = "e2e-secret-key-long-enough"
 PASSWORD = "correct horse battery"
 CONTACT1 = "+8613900000001"
@@ -210,6 +216,36 @@ class Stack:
         clock), so this is the one place a test reads real time; the job itself reads the FakeClock."""
         assert scheduler.scheduler is not None
         scheduler.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+
+    async def plan_month(self, month: str = "2026-03") -> PlanSummary:
+        return await generate_month(self.sessions, clock=self.clock, zone=ZONE, policy=visit_policy(None), month=month)
+
+    async def link(self, session: AsyncSession, volunteer: Volunteer, user_id: int = VOLUNTEER_TG) -> Person:
+        """The volunteer opens the invitation link a coordinator gave them."""
+        token = await create_invitation(
+            session, clock=self.clock, created_by="coordinator:1", volunteer_id=volunteer.id
+        )
+        await session.commit()
+        person = self.person(user_id)
+        await person.send(f"/start {token}")
+        return person
+
+    async def quiet(self) -> None:
+        """Let the escalation loop run a few more cycles, so that 'nothing more was sent' means something."""
+        assert self.running is not None
+        await asyncio.sleep(3 * self.running.part("escalation").interval)
+
+    def ack_links(self, number: str) -> list[str]:
+        return [m.group(0) for r in self.twilio.sms_to(number) if (m := re.search(r"http\S+/ack/\S+", r.body or ""))]
+
+    async def incident(self, incident_id: int | None = None) -> Incident:
+        async with self.sessions() as session:
+            query = select(Incident).order_by(col(Incident.id))
+            if incident_id is not None:
+                query = query.where(col(Incident.id) == incident_id)
+            found = (await session.exec(query.execution_options(populate_existing=True))).first()
+            assert found is not None, "no incident"
+            return found
 
     async def tick(self, **delta: float) -> None:
         """Move the one clock on; the parts' loops notice on their next pass."""
