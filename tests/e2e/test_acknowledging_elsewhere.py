@@ -1,0 +1,71 @@
+"""Acknowledging where the people are: a coordinator presses the button the bot sent them on Telegram; a contact
+answers the call about a drill started from the dashboard and presses 1. Either way the paging stops."""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from care.linking import create_invitation
+from storage.enums import IncidentStatus
+from tests.bot.conftest import t
+from tests.e2e.conftest import CONTACT1, CONTACT2, VOLUNTEER_TG, People, Stack, eventually
+
+LANG = "zh_CN"
+COORDINATOR_TG = 2001
+
+
+async def test_a_coordinator_acknowledges_from_telegram_and_paging_stops(
+    stack: Stack, people: People, session: AsyncSession
+) -> None:
+    await stack.plan_month()
+    await stack.start()
+    volunteer = await stack.link(session, people.volunteer)
+    token = await create_invitation(session, clock=stack.clock, created_by="cli", coordinator_id=people.coordinator.id)
+    await session.commit()
+    coordinator = stack.person(COORDINATOR_TG)
+    await coordinator.send(f"/start {token}")
+
+    await volunteer.send("/visits")
+    await volunteer.press(t("SOS", LANG))
+    alert = await eventually(
+        lambda: next((m for m in stack.tg.texts(COORDINATOR_TG) if "王秀英" in m), None), "alerting the coordinator"
+    )
+    assert alert
+    await coordinator.press(t("Acknowledge", LANG))
+    incident = await stack.incident()
+    assert incident.status == IncidentStatus.ACKNOWLEDGED
+    assert incident.acknowledged_by == f"coordinator:{people.coordinator.id}"
+
+    await stack.tick(minutes=10)
+    await eventually(lambda: any("✅" in m for m in stack.tg.texts(VOLUNTEER_TG)), "telling the volunteer")
+    await stack.tick(seconds=1)
+    await stack.quiet()
+    assert stack.twilio.sms_to(CONTACT2) == [] and stack.twilio.calls_to(CONTACT2) == []
+    assert any("赵主任" in m for m in stack.tg.texts(VOLUNTEER_TG) if "✅" in m)
+
+
+async def test_a_drill_from_the_dashboard_is_acknowledged_by_a_keypress(stack: Stack, people: People) -> None:
+    await stack.start()
+    coordinator = await stack.sign_in()
+    page = await (await coordinator.get("/drill")).text()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf
+    async with coordinator.post(
+        "/drill", data={"csrf": csrf.group(1), "elder_code": people.elder.external_id}, allow_redirects=False
+    ) as response:
+        assert response.status == 303, await response.text()
+    await coordinator.close()
+
+    await eventually(lambda: stack.twilio.sms_to(CONTACT1) and stack.twilio.calls_to(CONTACT1), "the drill page")
+    assert "演练" in (stack.twilio.sms_to(CONTACT1)[0].body or "")
+    [call] = stack.twilio.calls_to(CONTACT1)
+    twiml = await stack.twilio.answer(call.sid, digits="1")
+    assert "<Gather" in twiml[0]
+    incident = await stack.incident()
+    assert incident.is_drill and incident.status == IncidentStatus.ACKNOWLEDGED and incident.ack_channel == "voice"
+
+    await stack.tick(minutes=10)
+    await stack.quiet()
+    assert stack.twilio.sms_to(CONTACT2) == [] and stack.twilio.calls_to(CONTACT2) == []
