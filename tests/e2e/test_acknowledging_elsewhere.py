@@ -70,3 +70,37 @@ async def test_a_drill_from_the_dashboard_is_acknowledged_by_a_keypress(stack: S
     await stack.tick(minutes=10)
     await stack.quiet()
     assert stack.twilio.sms_to(CONTACT2) == [] and stack.twilio.calls_to(CONTACT2) == []
+
+
+async def test_nobody_in_the_family_answers_so_the_coordinator_is_paged_on_telegram_and_acknowledges_by_link(
+    stack: Stack, people: People, session: AsyncSession
+) -> None:
+    await stack.plan_month()
+    await stack.start()
+    volunteer = await stack.link(session, people.volunteer)
+    token = await create_invitation(session, clock=stack.clock, created_by="cli", coordinator_id=people.coordinator.id)
+    await session.commit()
+    await stack.person(COORDINATOR_TG).send(f"/start {token}")
+
+    await volunteer.send("/visits")
+    await volunteer.press(t("SOS", LANG))
+    await eventually(lambda: stack.twilio.sms_to(CONTACT1), "paging contact 1")
+    await stack.tick(minutes=5)
+    await eventually(lambda: stack.twilio.sms_to(CONTACT2), "paging contact 2")
+    await stack.tick(minutes=5)  # no third contact: on to the coordinators
+    page = await eventually(
+        lambda: next((m for m in stack.tg.texts(COORDINATOR_TG) if "🚨" in m), None), "paging the coordinator"
+    )
+    found = re.search(r"http\S+/ack/[A-Za-z0-9_.=-]+", page)
+    assert found, page
+    assert stack.http is not None
+    async with stack.http.post(found.group(0)) as response:
+        assert response.status == 200
+    incident = await stack.incident()
+    assert incident.status == IncidentStatus.ACKNOWLEDGED
+    assert incident.acknowledged_by == f"coordinator:{people.coordinator.id}"
+
+    await stack.tick(minutes=30)
+    await stack.quiet()
+    assert len(stack.twilio.sms_to(CONTACT1)) == 1 and len(stack.twilio.sms_to(CONTACT2)) == 1
+    assert len([m for m in stack.tg.texts(COORDINATOR_TG) if "🚨" in m]) == 1  # no repeat once acknowledged
