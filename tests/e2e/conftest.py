@@ -49,6 +49,7 @@ PASSWORD = "correct horse battery"
 CONTACT1 = "+8613900000001"
 CONTACT2 = "+8613900000002"
 VOLUNTEER_TG = 1001
+COORDINATOR_TG = 2001
 
 
 def free_port() -> int:

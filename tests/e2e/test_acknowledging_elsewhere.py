@@ -10,10 +10,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from care.linking import create_invitation
 from storage.enums import IncidentStatus
 from tests.bot.conftest import t
-from tests.e2e.conftest import CONTACT1, CONTACT2, VOLUNTEER_TG, People, Stack, eventually
+from tests.e2e.conftest import CONTACT1, CONTACT2, COORDINATOR_TG, VOLUNTEER_TG, People, Stack, eventually
 
 LANG = "zh_CN"
-COORDINATOR_TG = 2001
 
 
 async def test_a_coordinator_acknowledges_from_telegram_and_paging_stops(

@@ -16,7 +16,7 @@ from scheduler.policy_file import visit_policy
 from storage.enums import VisitMode, VisitOutcome, VisitStatus
 from storage.models import Visit
 from tests.bot.conftest import SHANGHAI, t
-from tests.e2e.conftest import VOLUNTEER_TG, People, Stack, eventually
+from tests.e2e.conftest import COORDINATOR_TG, VOLUNTEER_TG, People, Stack, eventually
 
 LANG = "zh_CN"
 
@@ -74,4 +74,12 @@ async def test_planned_linked_reminded_confirmed_and_counted(
     coordinator = await stack.sign_in()  # three days on: yesterday's sign-in has expired
     async with coordinator.get("/") as response:
         assert month_rate(await response.text()) == "50.0%"  # one of the street's two elders visited
+
+    # The same figure in the chat, for a coordinator who lives in Telegram.
+    token = await create_invitation(session, clock=clock, created_by="cli", coordinator_id=people.coordinator.id)
+    await session.commit()
+    in_chat = stack.person(COORDINATOR_TG)
+    await in_chat.send(f"/start {token}")
+    await in_chat.send("/stats")
+    assert "50.0%" in stack.tg.last_text(COORDINATOR_TG) and "1" in stack.tg.last_text(COORDINATOR_TG)
     await coordinator.close()
