@@ -6,7 +6,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from twilio.request_validator import RequestValidator
 
-from storage.enums import IncidentStatus
+from storage.enums import DeliveryStatus, IncidentStatus
 from storage.models import OutboxMessage
 from tests.bot.conftest import t
 from tests.e2e.conftest import CONTACT1, VOLUNTEER_TG, People, Stack, eventually
@@ -34,6 +34,7 @@ async def test_forged_twilio_and_telegram_webhooks_are_refused_and_change_nothin
     [sms] = stack.twilio.sms_to(CONTACT1)
     [call] = stack.twilio.calls_to(CONTACT1)
     before = await outbox_statuses(stack)
+    sms_row_id = next(row_id for row_id, _status in before if f"o={row_id}" in (sms.status_callback or ""))
 
     # Twilio: an acknowledging reply, a failed-delivery callback and a keypress, each forged or unsigned.
     inbound = {"AccountSid": ACCOUNT_SID, "MessageSid": "SM" + "f" * 32, "From": CONTACT1, "To": FROM, "Body": "1"}
@@ -76,7 +77,9 @@ async def test_forged_twilio_and_telegram_webhooks_are_refused_and_change_nothin
     assert await stack.update_count() == updates_before
     assert len(stack.tg.texts(VOLUNTEER_TG)) == messages_before
 
-    # The genuine article still works: the daughter's signed reply acknowledges.
+    # The genuine article still works: Twilio's signed delivery report is taken, the daughter's reply acknowledges.
+    assert (await stack.twilio.set_status(sms.sid, "delivered"))[0] == 200
+    assert (sms_row_id, DeliveryStatus.DELIVERED) in await outbox_statuses(stack)
     code, _ = await stack.twilio.inbound_sms(CONTACT1, "1")
     assert code == 200
     assert (await stack.incident()).status == IncidentStatus.ACKNOWLEDGED
