@@ -75,3 +75,23 @@ async def test_an_emergency_from_a_visit_is_paged_acknowledged_and_resolved(
     assert (note.what_happened, note.outcome) == ("老人在家中跌倒", "已送医，家属陪同")
     await stack.quiet()
     assert stack.twilio.sms_to(CONTACT2) == []  # never paged, so no all-clear either
+
+
+async def test_a_reply_while_the_call_is_still_being_placed_acknowledges(
+    stack: Stack, people: People, session: AsyncSession
+) -> None:
+    await stack.plan_month()
+    await stack.start()
+    volunteer = await stack.link(session, people.volunteer)
+    stack.twilio.hang_next(3.0, kind="call")  # Twilio is slow to answer the call request
+    await volunteer.send("/visits")
+    await volunteer.press(t("SOS", LANG))
+    await eventually(lambda: stack.twilio.sms_to(CONTACT1), "the SMS to contact 1")
+
+    code, reply = await stack.twilio.inbound_sms(CONTACT1, "1")  # she has the SMS and answers at once
+    assert code == 200 and "<Message>" in reply
+    incident = await stack.incident()
+    assert incident.status == IncidentStatus.ACKNOWLEDGED and incident.ack_channel == "sms"
+    await stack.tick(minutes=10)
+    await stack.quiet()
+    assert stack.twilio.sms_to(CONTACT2) == []
