@@ -58,7 +58,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def eventually(condition: Callable[[], Any], what: str, *, seconds: float = 10.0) -> Any:
+async def eventually(condition: Callable[[], Any], what: str, *, seconds: float = 20.0) -> Any:
     """Wait for the service's background loops to have done something a user could see (no timing asserted)."""
     try:
         async with asyncio.timeout(seconds):
