@@ -24,12 +24,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from typer.testing import CliRunner, Result
 
 from care.accounts import hash_password
 from care.clock import FakeClock
 from care.linking import create_invitation
 from care.planning import PlanSummary, generate_month
 from carevisit.bootstrap import Runtime
+from carevisit.cli import app as cli_app
 from carevisit.parts.base import Part
 from carevisit.parts.bot import webhook_secret
 from carevisit.service import make_parts, serve
@@ -247,6 +249,12 @@ class Stack:
             found = (await session.exec(query.execution_options(populate_existing=True))).first()
             assert found is not None, "no incident"
             return found
+
+    async def cli(self, *args: str) -> Result:
+        """A `carevisit` command run beside the service on the same database (its own event loop, the wall clock)."""
+        return await asyncio.to_thread(
+            CliRunner().invoke, cli_app, list(args), env={"CAREVISIT_DATABASE_URL": self.db_url}
+        )
 
     async def tick(self, **delta: float) -> None:
         """Move the one clock on; the parts' loops notice on their next pass."""

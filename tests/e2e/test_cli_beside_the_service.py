@@ -4,16 +4,11 @@ all-clear. The CLI's timeline shows the whole story."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 from datetime import timedelta
 
-import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
-from typer.testing import CliRunner
 
-from carevisit.cli import app
 from storage.enums import IncidentStatus
 from tests.bot.conftest import t
 from tests.e2e.conftest import CONTACT1, People, Stack, eventually
@@ -22,13 +17,8 @@ LANG = "zh_CN"
 
 
 async def test_resolved_from_the_command_line_while_the_service_runs(
-    stack: Stack, people: People, session: AsyncSession, db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("CAREVISIT_"):
-            monkeypatch.delenv(name)
-    env = {"CAREVISIT_DATABASE_URL": db_url}
+    stack: Stack, people: People, session: AsyncSession
+) -> None:
     await stack.plan_month()
     await stack.start()
     volunteer = await stack.link(session, people.volunteer)
@@ -40,10 +30,7 @@ async def test_resolved_from_the_command_line_while_the_service_runs(
         await volunteer.send(answer)
     incident = await stack.incident()
 
-    runner = CliRunner()
-    result = await asyncio.to_thread(
-        runner.invoke, app, ["incidents", "resolve", str(incident.id), "--outcome", "家属已到医院陪同"], env=env
-    )
+    result = await stack.cli("incidents", "resolve", str(incident.id), "--outcome", "家属已到医院陪同")
     assert result.exit_code == 0, result.output
     # The command is another process on the wall clock; the service's fake clock catches up with its record.
     resolved = await stack.incident()
@@ -52,9 +39,7 @@ async def test_resolved_from_the_command_line_while_the_service_runs(
     await eventually(lambda: len(stack.twilio.sms_to(CONTACT1)) == 2, "the all-clear from the running service")
     assert "处理完毕" in (stack.twilio.sms_to(CONTACT1)[-1].body or "")
 
-    shown = await asyncio.to_thread(
-        runner.invoke, app, ["incidents", "show", str(incident.id), "--format", "json"], env=env
-    )
+    shown = await stack.cli("incidents", "show", str(incident.id), "--format", "json")
     assert shown.exit_code == 0, shown.output
     story = json.loads(shown.output)
     whats = [entry["what"] for entry in story]

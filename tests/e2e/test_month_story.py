@@ -42,8 +42,12 @@ async def test_planned_linked_reminded_confirmed_and_counted(
         assert month_rate(await response.text()) == "0.0%"
     await coordinator.close()
 
-    token = await create_invitation(session, clock=clock, created_by="coordinator:1", volunteer_id=people.volunteer.id)
-    await session.commit()
+    # The coordinator prints an invitation with the command line and hands the link over.
+    invited = await stack.cli("invite", str(people.volunteer.id), "--bot-username", "carevisit_test_bot")
+    assert invited.exit_code == 0, invited.output
+    link = re.search(r"https://t\.me/carevisit_test_bot\?start=(\S+)", invited.output)
+    assert link, invited.output
+    token = link.group(1)
     volunteer = stack.person(VOLUNTEER_TG)
     await volunteer.send(f"/start {token}")
     assert "张伟" in stack.tg.last_text(VOLUNTEER_TG)
