@@ -33,7 +33,6 @@ from care.planning import PlanSummary, generate_month
 from carevisit.bootstrap import Runtime
 from carevisit.cli import app as cli_app
 from carevisit.parts.base import Part
-from carevisit.parts.bot import webhook_secret
 from carevisit.service import make_parts, serve
 from config import Settings, load_settings
 from scheduler.policy_file import visit_policy
@@ -159,7 +158,7 @@ class Stack:
         parts = make_parts(rt)
         task = asyncio.create_task(serve(rt, parts=parts, started=ready.set, stop=stop))
         ready_wait = asyncio.create_task(ready.wait())
-        done, _ = await asyncio.wait({task, ready_wait}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({task, ready_wait}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
         if task in done:
             ready_wait.cancel()
             task.result()  # re-raise why it would not start
@@ -179,10 +178,11 @@ class Stack:
 
     @property
     def telegram_secret(self) -> str:
-        assert self.running is not None
-        secret = webhook_secret(self.running.rt)
-        assert secret
-        return secret
+        """The secret the service gave Telegram with setWebhook: what Telegram sends back with every update."""
+        registered = [c for c in self.tg.calls if c.method == "setWebhook"]
+        assert registered, "the service never set its webhook"
+        assert registered[-1].params["url"] == f"{self.base_url}/telegram/webhook"
+        return str(registered[-1].params["secret_token"])
 
     async def post_update(self, update: dict[str, Any], *, secret: str | None = None) -> int:
         assert self.http is not None
