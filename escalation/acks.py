@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import col, select, update
+from sqlmodel import col, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from care import audit
@@ -16,7 +16,7 @@ from care.phones import mask_phone
 from escalation import incidents
 from escalation.decide import classify_reply
 from escalation.tokens import AckToken
-from storage.enums import IncidentStatus
+from storage.enums import DeliveryStatus, IncidentStatus
 from storage.models import EmergencyContact, Incident, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,9 @@ async def _latest_open_page_to(session: AsyncSession, phone: str, now: datetime)
         .where(
             OutboxMessage.to_address == phone,
             col(OutboxMessage.purpose).in_(("page", "drill")),
-            col(OutboxMessage.provider_sid).is_not(None),
+            # Sent — or still `sending`: the provider may have delivered the SMS while the rest of its round
+            # (the call) is still being placed, and the reply must not be lost for want of a recorded sid.
+            or_(col(OutboxMessage.provider_sid).is_not(None), col(OutboxMessage.status) == DeliveryStatus.SENDING),
             col(OutboxMessage.created_at) >= now - REPLY_WINDOW,
             Incident.status == IncidentStatus.OPEN,
         )

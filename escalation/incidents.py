@@ -136,7 +136,7 @@ async def _tell_reporter_acknowledged(
     if volunteer is None or volunteer.telegram_chat_id is None:
         return
     lang = texts.language_of(volunteer.language, language)
-    channel_label = texts.text(lang, f"channel_{channel}") if f"channel_{channel}" in _CHANNEL_KEYS else channel
+    channel_label = texts.channel_label(lang, channel)
     await outbound.enqueue(
         session,
         clock=clock,
@@ -153,9 +153,6 @@ async def _tell_reporter_acknowledged(
             quote=False,
         ),
     )
-
-
-_CHANNEL_KEYS = {"channel_link", "channel_voice", "channel_sms", "channel_dashboard", "channel_bot"}
 
 
 async def resolve(

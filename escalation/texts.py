@@ -61,7 +61,8 @@ _TEXTS = {
         "channel_voice": "电话按键",
         "channel_sms": "短信回复",
         "channel_dashboard": "管理后台",
-        "channel_bot": "机器人",
+        "channel_telegram": "机器人",
+        "channel_cli": "命令行",
     },
     "en": {
         "page_sms": "{tag}{elder}: {kind}; volunteer {volunteer} {vphone} is there. Page {n} {hhmm}. "
@@ -96,7 +97,8 @@ _TEXTS = {
         "channel_voice": "keypress",
         "channel_sms": "SMS reply",
         "channel_dashboard": "dashboard",
-        "channel_bot": "bot",
+        "channel_telegram": "bot",
+        "channel_cli": "command line",
     },
 }
 
@@ -116,6 +118,11 @@ def language_of(preferred: str | None, default: str) -> str:
 
 def text(language: str, key: str, **values: object) -> str:
     return _TEXTS[language][key].format(**values)
+
+
+def channel_label(language: str, channel: str) -> str:
+    """How an acknowledgement came in, in the reader's words; the stored code if there is no label for it."""
+    return _TEXTS[language].get(f"channel_{channel}", channel)
 
 
 def kind_label(language: str, kind: str) -> str:

@@ -44,6 +44,7 @@ class Failure:
     code: int | None = None
     process: bool = False  # record the message first (a 5xx after Twilio acted)
     hang: float = 0.0  # seconds to wait before answering (a timeout)
+    kind: str | None = None  # only for this kind of request ("sms", "call"); None: the next request of any kind
 
 
 class FakeTwilio:
@@ -93,8 +94,8 @@ class FakeTwilio:
     def fail_next(self, status: int, *, code: int | None = None, process: bool = False, times: int = 1) -> None:
         self.failures.extend(Failure(status, code, process) for _ in range(times))
 
-    def hang_next(self, seconds: float, *, process: bool = True) -> None:
-        self.failures.append(Failure(0, None, process, hang=seconds))
+    def hang_next(self, seconds: float, *, process: bool = True, kind: str | None = None) -> None:
+        self.failures.append(Failure(0, None, process, hang=seconds, kind=kind))
 
     # --- callbacks to the service, signed like Twilio's ---
 
@@ -152,9 +153,10 @@ class FakeTwilio:
 
     async def _failure(self, request: web.Request, kind: str, form: Any) -> web.Response | None:
         self._check_auth(request)
-        if not self.failures:
+        failure = next((f for f in self.failures if f.kind in (None, kind)), None)
+        if failure is None:
             return None
-        failure = self.failures.pop(0)
+        self.failures.remove(failure)
         if failure.process:
             self._record(kind, form)
         if failure.hang:

@@ -1,0 +1,308 @@
+"""The whole service, as `carevisit run` builds it: `serve(rt, parts=make_parts(rt))` on a migrated database,
+with the real aiogram Bot talking HTTP to a fake Bot API server, the real twilio client talking HTTP to a fake
+Twilio server, the web app on a real port (PUBLIC_URL), and one FakeClock that every part reads.
+
+Users reach the service only the way they would in production: Telegram updates are POSTed to the service's
+webhook with Telegram's secret header, acknowledgement links and dashboard pages are fetched over HTTP, and what
+the service sends is looked at in the fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from typer.testing import CliRunner, Result
+
+from care.accounts import hash_password
+from care.clock import FakeClock
+from care.linking import create_invitation
+from care.planning import PlanSummary, generate_month
+from carevisit.bootstrap import Runtime
+from carevisit.cli import app as cli_app
+from carevisit.parts.base import Part
+from carevisit.service import make_parts, serve
+from config import Settings, load_settings
+from scheduler.policy_file import visit_policy
+from scheduler.service import SchedulerService
+from storage.enums import RiskLevel
+from storage.models import Area, Coordinator, Elder, EmergencyContact, Incident, TelegramUpdate, Volunteer
+from tests.bot.conftest import TOKEN
+from tests.bot.fake_telegram import FakeTelegram, Person
+from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
+from tests.factories import make_area_tree, make_contact, make_coordinator, make_elder, make_volunteer
+
+ZONE = ZoneInfo("Asia/Shanghai")
+SECRET_KEY = "e2e-secret-key-long-enough"
+PASSWORD = "correct horse battery"
+CONTACT1 = "+8613900000001"
+CONTACT2 = "+8613900000002"
+VOLUNTEER_TG = 1001
+COORDINATOR_TG = 2001
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def eventually(condition: Callable[[], Any], what: str, *, seconds: float = 20.0) -> Any:
+    """Wait for the service's background loops to have done something a user could see (no timing asserted)."""
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                value = condition()
+                if inspect.isawaitable(value):
+                    value = await value
+                if value:
+                    return value
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(f"the service never got to: {what}") from None
+
+
+@dataclass
+class People:
+    areas: dict[str, Area]
+    elder: Elder
+    elder2: Elder
+    contacts: list[EmergencyContact]
+    volunteer: Volunteer
+    coordinator: Coordinator
+
+
+async def make_people(session: AsyncSession, clock: FakeClock) -> People:
+    """A community with two elders, one volunteer not yet on Telegram, and a coordinator of the street."""
+    areas = await make_area_tree(session)
+    community = areas["community"]
+    elder = await make_elder(session, clock, community=community, name="王秀英", risk=RiskLevel.HIGH)
+    elder2 = await make_elder(session, clock, community=community, name="刘建国")
+    contacts = [
+        await make_contact(session, elder=elder, position=1, phone=CONTACT1, name="李娜", relation="女儿"),
+        await make_contact(session, elder=elder, position=2, phone=CONTACT2, name="王强", relation="儿子"),
+    ]
+    volunteer = await make_volunteer(session, clock, communities=[community], name="张伟", phone="+8613712345678")
+    coordinator = await make_coordinator(
+        session, clock, area=areas["street"], name="赵主任", username="zhao", password_hash=hash_password(PASSWORD)
+    )
+    await session.commit()
+    return People(areas, elder, elder2, contacts, volunteer, coordinator)
+
+
+@dataclass
+class Running:
+    rt: Runtime
+    parts: list[Part]
+    task: asyncio.Task[None]
+    stop: asyncio.Event
+
+    def part(self, name: str) -> Any:
+        return next(p for p in self.parts if p.name == name)
+
+
+@dataclass
+class Stack:
+    """The fakes, the database and the clock; starts and stops service instances on them."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    clock: FakeClock
+    db_url: str
+    tg: FakeTelegram
+    twilio: FakeTwilio
+    port: int = field(default_factory=free_port)
+    running: Running | None = None
+    http: aiohttp.ClientSession | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def settings(self, **overrides: object) -> Settings:
+        assert self.twilio.server is not None
+        values: dict[str, object] = {
+            "database_url": self.db_url,
+            "telegram_token": TOKEN,
+            "telegram_api_base": self.tg.base_url,
+            "twilio_account_sid": ACCOUNT_SID,
+            "twilio_auth_token": AUTH_TOKEN,
+            "twilio_from": FROM,
+            "twilio_api_base": str(self.twilio.server.make_url("")).rstrip("/"),
+            "public_url": self.base_url,
+            "secret_key": SECRET_KEY,
+            "web_host": "127.0.0.1",
+            "web_port": self.port,
+        }
+        values.update(overrides)
+        return load_settings(**values)
+
+    async def start(self, **overrides: object) -> Runtime:
+        """A fresh service instance (own Runtime, own parts), as a new `carevisit run` process would build it."""
+        assert self.running is None, "one service at a time"
+        rt = Runtime(settings=self.settings(**overrides), clock=self.clock, engine=self.engine, sessions=self.sessions)
+        stop = asyncio.Event()
+        ready = asyncio.Event()
+        parts = make_parts(rt)
+        task = asyncio.create_task(serve(rt, parts=parts, started=ready.set, stop=stop))
+        ready_wait = asyncio.create_task(ready.wait())
+        done, _ = await asyncio.wait({task, ready_wait}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            ready_wait.cancel()
+            task.result()  # re-raise why it would not start
+        assert ready_wait in done, "the service did not start"
+        self.running = Running(rt, parts, task, stop)
+        self.twilio.sms_webhook = f"{self.base_url}/twilio/sms"
+        return rt
+
+    async def stop(self) -> None:
+        if self.running is None:
+            return
+        running, self.running = self.running, None
+        running.stop.set()
+        await asyncio.wait_for(running.task, 20)
+
+    # --- reaching the service as Telegram and people would ---
+
+    @property
+    def telegram_secret(self) -> str:
+        """The secret the service gave Telegram with setWebhook: what Telegram sends back with every update."""
+        registered = [c for c in self.tg.calls if c.method == "setWebhook"]
+        assert registered, "the service never set its webhook"
+        assert registered[-1].params["url"] == f"{self.base_url}/telegram/webhook"
+        return str(registered[-1].params["secret_token"])
+
+    async def post_update(self, update: dict[str, Any], *, secret: str | None = None) -> int:
+        assert self.http is not None
+        headers = {"X-Telegram-Bot-Api-Secret-Token": self.telegram_secret if secret is None else secret}
+        async with self.http.post(f"{self.base_url}/telegram/webhook", json=update, headers=headers) as response:
+            return response.status
+
+    async def deliver(self, update: dict[str, Any]) -> None:
+        """Telegram posts the update to the webhook; return once the service has handled it."""
+        status = await self.post_update(update)
+        assert status == 200, f"webhook answered {status}"
+
+        async def handled() -> bool:
+            async with self.sessions() as session:
+                row = await session.get(TelegramUpdate, update["update_id"], populate_existing=True)
+                return row is not None and row.processed_at is not None
+
+        await eventually(handled, f"handling update {update['update_id']}")
+
+    def person(self, user_id: int, language_code: str = "zh-hans") -> Person:
+        return Person(self.tg, user_id, language_code, self.deliver)
+
+    async def update_count(self) -> int:
+        async with self.sessions() as session:
+            return len((await session.exec(select(col(TelegramUpdate.update_id)))).all())
+
+    def scheduler(self) -> SchedulerService:
+        assert self.running is not None
+        return self.running.part("scheduler").service  # type: ignore[no-any-return]
+
+    @staticmethod
+    def fire_now(scheduler: SchedulerService, job_id: str) -> None:
+        """Make APScheduler run a job now. APScheduler keeps its own wall-clock timetable (it cannot be given our
+        clock), so this is the one place a test reads real time; the job itself reads the FakeClock."""
+        assert scheduler.scheduler is not None
+        scheduler.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+
+    async def plan_month(self, month: str = "2026-03") -> PlanSummary:
+        return await generate_month(self.sessions, clock=self.clock, zone=ZONE, policy=visit_policy(None), month=month)
+
+    async def link(self, session: AsyncSession, volunteer: Volunteer, user_id: int = VOLUNTEER_TG) -> Person:
+        """The volunteer opens the invitation link a coordinator gave them."""
+        token = await create_invitation(
+            session, clock=self.clock, created_by="coordinator:1", volunteer_id=volunteer.id
+        )
+        await session.commit()
+        person = self.person(user_id)
+        await person.send(f"/start {token}")
+        return person
+
+    async def quiet(self) -> None:
+        """Let the escalation loop run a few more cycles, so that 'nothing more was sent' means something."""
+        assert self.running is not None
+        await asyncio.sleep(3 * self.running.part("escalation").interval)
+
+    def ack_links(self, number: str) -> list[str]:
+        return [m.group(0) for r in self.twilio.sms_to(number) if (m := re.search(r"http\S+/ack/\S+", r.body or ""))]
+
+    async def incident(self, incident_id: int | None = None) -> Incident:
+        async with self.sessions() as session:
+            query = select(Incident).order_by(col(Incident.id))
+            if incident_id is not None:
+                query = query.where(col(Incident.id) == incident_id)
+            found = (await session.exec(query.execution_options(populate_existing=True))).first()
+            assert found is not None, "no incident"
+            return found
+
+    async def cli(self, *args: str) -> Result:
+        """A `carevisit` command run beside the service on the same database (its own event loop, the wall clock)."""
+        return await asyncio.to_thread(
+            CliRunner().invoke, cli_app, list(args), env={"CAREVISIT_DATABASE_URL": self.db_url}
+        )
+
+    async def tick(self, **delta: float) -> None:
+        """Move the one clock on; the parts' loops notice on their next pass."""
+        self.clock.advance(timedelta(**delta))
+
+    async def sign_in(self, username: str = "zhao") -> aiohttp.ClientSession:
+        client = aiohttp.ClientSession(base_url=self.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True))
+        async with client.post(
+            "/login", data={"username": username, "password": PASSWORD}, allow_redirects=False
+        ) as response:
+            assert response.status == 303, await response.text()
+        return client
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    fake = FakeTelegram()
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def twilio(clock: FakeClock) -> AsyncIterator[FakeTwilio]:
+    fake = FakeTwilio(clock)
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def stack(
+    engine: AsyncEngine,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    db_url: str,
+    tg: FakeTelegram,
+    twilio: FakeTwilio,
+) -> AsyncIterator[Stack]:
+    built = Stack(engine=engine, sessions=session_factory, clock=clock, db_url=db_url, tg=tg, twilio=twilio)
+    built.http = aiohttp.ClientSession()
+    try:
+        yield built
+    finally:
+        await built.stop()
+        await built.http.close()
+
+
+@pytest.fixture
+async def people(session: AsyncSession, clock: FakeClock) -> People:
+    return await make_people(session, clock)

@@ -1,0 +1,36 @@
+"""Telegram delivers an update again when it did not see our answer in time: the service handles it once."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Incident
+from tests.bot.conftest import t
+from tests.e2e.conftest import CONTACT1, VOLUNTEER_TG, People, Stack, eventually
+
+LANG = "zh_CN"
+
+
+def answers(stack: Stack) -> list[str]:
+    """What the bot answered in the chat (not the notices the escalation engine queues)."""
+    return [m for m in stack.tg.texts(VOLUNTEER_TG) if not m.startswith("🔔")]
+
+
+async def test_a_redelivered_sos_tap_opens_one_emergency_and_answers_once(
+    stack: Stack, people: People, session: AsyncSession
+) -> None:
+    await stack.plan_month()
+    await stack.start()
+    volunteer = await stack.link(session, people.volunteer)
+    await volunteer.send("/visits")
+    message, data = stack.tg.button(VOLUNTEER_TG, t("SOS", LANG))
+    before = len(answers(stack))
+
+    update = await volunteer.press_data(data, message)
+    assert await stack.post_update(update) == 200  # the same update_id again
+    await stack.quiet()
+    assert len(answers(stack)) == before + 2  # the numbers and the contacts, once
+    assert len((await session.exec(select(Incident))).all()) == 1
+    await eventually(lambda: stack.twilio.sms_to(CONTACT1), "paging contact 1")
+    assert len(stack.twilio.sms_to(CONTACT1)) == 1
