@@ -13,6 +13,10 @@ from storage import sqlite_driver
 
 def make_engine(url: str, **options: Any) -> AsyncEngine:
     """An engine for `sqlite+aiosqlite://…` or `postgresql+asyncpg://…`."""
+    if url.startswith("sqlite+aiosqlite:///") and ":memory:" not in url:
+        # Room for the bot's parallel chats, its webhook writer and the other parts: a connection made and dropped
+        # for every overflow checkout costs a thread and a handshake each time.
+        options.setdefault("pool_size", 20)
     engine = create_async_engine(url, **options)
     if engine.dialect.name == "sqlite":
         if engine.dialect.driver == "aiosqlite":
