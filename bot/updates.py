@@ -20,12 +20,12 @@ from aiogram import Bot, Dispatcher
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 from aiohttp import web
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, func, select
 from sqlmodel import delete as sql_delete
-from sqlmodel import update as sql_update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.group_commit import GroupCommit
@@ -33,6 +33,12 @@ from care.clock import Clock
 from storage.models import TelegramUpdate
 
 log = logging.getLogger(__name__)
+_UPDATES = TelegramUpdate.__table__  # type: ignore[attr-defined]
+_MARK_DONE = (
+    _UPDATES.update()
+    .where(_UPDATES.c.update_id.in_(bindparam("done_ids", expanding=True)))
+    .values(processed_at=bindparam("processed_at"), payload=None, error=None, attempts=_UPDATES.c.attempts + 1)
+)
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_ATTEMPTS = 3
@@ -159,11 +165,8 @@ class UpdateProcessor:
     async def _mark_done(self, update_ids: list[int]) -> list[None]:
         """Done updates keep no message content, only the id and when."""
         async with self.sessions() as session:
-            await session.exec(
-                sql_update(TelegramUpdate)
-                .where(col(TelegramUpdate.update_id).in_(update_ids))
-                .values(processed_at=self.clock.now(), payload=None, error=None, attempts=TelegramUpdate.attempts + 1)  # type: ignore[operator]
-            )
+            connection = await session.connection()  # a plain table update: no objects to keep in step
+            await connection.execute(_MARK_DONE, {"processed_at": self.clock.now(), "done_ids": update_ids})
             await session.commit()
         return [None] * len(update_ids)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
+from sqlalchemy import bindparam
 from sqlmodel import col, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -257,22 +258,24 @@ class ChatUser:
         return None
 
 
+# Built once: it runs on every update, and building the statement cost more CPU than running it.
+_CHAT_USER = (
+    select(Volunteer, Coordinator)
+    .select_from(Volunteer)
+    .join(Coordinator, col(Coordinator.telegram_user_id) == col(Volunteer.telegram_user_id), full=True)
+    .where(
+        or_(
+            col(Volunteer.telegram_user_id) == bindparam("user_id"),
+            col(Coordinator.telegram_user_id) == bindparam("user_id"),
+        )
+    )
+)
+
+
 async def chat_user(session: AsyncSession, *, telegram_user_id: int) -> ChatUser:
     """One query for both roles (a full outer join on the account id, unique in each table): it runs on every
     update, and each round trip to the database counts there."""
-    row = (
-        await session.exec(
-            select(Volunteer, Coordinator)
-            .select_from(Volunteer)
-            .join(Coordinator, col(Coordinator.telegram_user_id) == col(Volunteer.telegram_user_id), full=True)
-            .where(
-                or_(
-                    col(Volunteer.telegram_user_id) == telegram_user_id,
-                    col(Coordinator.telegram_user_id) == telegram_user_id,
-                )
-            )
-        )
-    ).first()
+    row = (await session.exec(_CHAT_USER, params={"user_id": telegram_user_id})).first()
     volunteer, coordinator = row if row is not None else (None, None)
     return ChatUser(
         volunteer=volunteer if volunteer is not None and volunteer.active else None,
