@@ -12,7 +12,7 @@ import pytest
 from aiogram import Bot, Dispatcher
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -197,3 +197,17 @@ async def test_concurrent_writers_all_commit(world: World, session_factory, cloc
     async with session_factory() as session:
         visit = await session.get(Visit, world.visit.id)
         assert visit is not None and visit.note is not None and visit.note.startswith("note ")
+
+
+async def test_when_the_update_cannot_be_stored_telegram_is_told_to_send_it_again(
+    webhook, volunteer_person: Person, session: AsyncSession
+) -> None:  # type: ignore[no-untyped-def]
+    """No 200 for an update that is not committed: the whole shared batch fails, each request answers 500."""
+    await session.exec(text("ALTER TABLE telegram_updates RENAME TO telegram_updates_away"))  # type: ignore[call-overload]
+    await session.commit()
+    try:
+        updates = [visits_update(7400 + n, volunteer_person) for n in range(5)]
+        assert await post_all(webhook, updates) == [500] * 5
+    finally:
+        await session.exec(text("ALTER TABLE telegram_updates_away RENAME TO telegram_updates"))  # type: ignore[call-overload]
+        await session.commit()
