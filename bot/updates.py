@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -20,32 +20,80 @@ from aiogram import Bot, Dispatcher
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 from aiohttp import web
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, func, select
 from sqlmodel import delete as sql_delete
-from sqlmodel import update as sql_update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.group_commit import GroupCommit
 from care.clock import Clock
 from storage.models import TelegramUpdate
 
 log = logging.getLogger(__name__)
+_UPDATES = TelegramUpdate.__table__  # type: ignore[attr-defined]
+_MARK_DONE = (
+    _UPDATES.update()
+    .where(_UPDATES.c.update_id.in_(bindparam("done_ids", expanding=True)))
+    .values(processed_at=bindparam("processed_at"), payload=None, error=None, attempts=_UPDATES.c.attempts + 1)
+)
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_ATTEMPTS = 3
 KEEP_PROCESSED = timedelta(days=3)
 
 
-async def store_update(sessions: async_sessionmaker[AsyncSession], *, clock: Clock, payload: dict[str, Any]) -> bool:
-    """Keep an update for processing; False if this update_id was seen before (a redelivery)."""
+async def store_updates(
+    sessions: async_sessionmaker[AsyncSession], *, clock: Clock, payloads: list[dict[str, Any]]
+) -> list[bool]:
+    """Keep updates for processing, all in one INSERT and one commit; per payload, False if its update_id was
+    stored before (a redelivery) or earlier in the same list."""
+    rows: dict[int, dict[str, Any]] = {}
+    now = clock.now()
+    for payload in payloads:
+        rows.setdefault(int(payload["update_id"]), {"update_id": int(payload["update_id"]), "payload": payload})
+    if not rows:
+        return []
     async with sessions() as session:
-        session.add(TelegramUpdate(update_id=payload["update_id"], payload=payload, received_at=clock.now()))
-        try:
-            await session.commit()
-        except IntegrityError:  # the primary key: this update_id is stored already
-            return False
-    return True
+        table = TelegramUpdate.__table__  # type: ignore[attr-defined]
+        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        connection = await session.connection()
+        result = await connection.execute(
+            insert(table)
+            .values([{**row, "received_at": now, "attempts": 0} for row in rows.values()])
+            .on_conflict_do_nothing(index_elements=["update_id"])  # the primary key: a repeat is not stored again
+            .returning(table.c.update_id)
+        )
+        new = set(result.scalars().all())
+        await session.commit()
+    answers = []
+    for payload in payloads:
+        update_id = int(payload["update_id"])
+        answers.append(update_id in new)
+        new.discard(update_id)  # a second copy in the same batch is a repeat too
+    return answers
+
+
+async def store_update(sessions: async_sessionmaker[AsyncSession], *, clock: Clock, payload: dict[str, Any]) -> bool:
+    """Keep one update for processing; False if this update_id was seen before (a redelivery)."""
+    return (await store_updates(sessions, clock=clock, payloads=[payload]))[0]
+
+
+class UpdateInbox:
+    """Stores webhook updates with group commit: concurrent requests share one INSERT and commit, and each request
+    returns only once its own update is committed (so Telegram's 200 still means "durably stored")."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, clock: Clock) -> None:
+        self.sessions, self.clock = sessions, clock
+        self._commits: GroupCommit[dict[str, Any], bool] = GroupCommit(self._write)
+
+    async def store(self, payload: dict[str, Any]) -> bool:
+        return await self._commits.submit(payload)
+
+    async def _write(self, payloads: list[dict[str, Any]]) -> list[bool]:
+        return await store_updates(self.sessions, clock=self.clock, payloads=payloads)
 
 
 def chat_of(payload: dict[str, Any]) -> int:
@@ -66,6 +114,10 @@ class UpdateProcessor:
     clock: Clock
     wake: asyncio.Event
     parallel_chats: int = 8
+    _finished: GroupCommit[int, None] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._finished = GroupCommit(self._mark_done)
 
     async def run_cycle(self, limit: int = 200) -> int:
         """Handle stored, unprocessed updates in update_id order; returns how many were handled."""
@@ -93,9 +145,7 @@ class UpdateProcessor:
 
     async def _handle(self, update_id: int, payload: dict[str, Any]) -> None:
         error: str | None = None
-        # The handlers get this session (the session middleware reuses it), and marking the update done rides on
-        # the same connection: one checkout per update, not two.
-        async with self.sessions() as session:
+        async with self.sessions() as session:  # the handlers get this session (the session middleware reuses it)
             try:
                 update = Update.model_validate(payload, context={"bot": self.bot})
                 await self.dispatcher.feed_update(self.bot, update, session=session)
@@ -103,19 +153,22 @@ class UpdateProcessor:
                 log.exception("update %s failed", update_id)
                 error = f"{type(exc).__name__}: {exc}"[:500]
             await session.rollback()  # whatever a handler left uncommitted is not kept
-            if error is None:
-                # Done: the message content is no longer needed, keep only the id and when.
-                await session.exec(
-                    sql_update(TelegramUpdate)
-                    .where(col(TelegramUpdate.update_id) == update_id)
-                    .values(
-                        processed_at=self.clock.now(), payload=None, error=None, attempts=TelegramUpdate.attempts + 1
-                    )  # type: ignore[operator]
-                )
-                await session.commit()
-                self.handled(update_id)
-                return
-        await self._failed(update_id, error)
+        if error is not None:
+            await self._failed(update_id, error)
+            return
+        # Done: marked in a batch with the other chats' finished updates (one UPDATE and commit for them all). A
+        # crash before that mark handles the update again, which the handlers take calmly: confirming is a
+        # conditional update, so a second run shows "already confirmed" and changes nothing.
+        await self._finished.submit(update_id)
+        self.handled(update_id)
+
+    async def _mark_done(self, update_ids: list[int]) -> list[None]:
+        """Done updates keep no message content, only the id and when."""
+        async with self.sessions() as session:
+            connection = await session.connection()  # a plain table update: no objects to keep in step
+            await connection.execute(_MARK_DONE, {"processed_at": self.clock.now(), "done_ids": update_ids})
+            await session.commit()
+        return [None] * len(update_ids)
 
     def handled(self, update_id: int) -> None:
         """A hook for observers (the benchmark); nothing to do by default."""
@@ -164,7 +217,9 @@ class UpdateProcessor:
 def webhook_handler(
     sessions: async_sessionmaker[AsyncSession], *, clock: Clock, secret: str, wake: asyncio.Event
 ) -> Any:
-    """An aiohttp handler for Telegram's webhook POSTs: check the secret, store, then answer 200."""
+    """An aiohttp handler for Telegram's webhook POSTs: check the secret, store, then answer 200. A database
+    error answers 500, so Telegram sends the update again."""
+    inbox = UpdateInbox(sessions, clock=clock)
 
     async def handle(request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
@@ -175,7 +230,7 @@ def webhook_handler(
             int(payload["update_id"])
         except (ValueError, KeyError, TypeError):
             return web.Response(status=400, text="not a Telegram update")
-        await store_update(sessions, clock=clock, payload=payload)  # a repeat is answered 200 too: it is handled
+        await inbox.store(payload)  # committed (alone or with concurrent requests); a repeat is answered 200 too
         wake.set()
         return web.Response(text="ok")
 
@@ -205,10 +260,9 @@ async def poll_into_store(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=5)
             continue
-        for update in updates:
-            await store_update(
-                sessions, clock=clock, payload=update.model_dump(mode="json", exclude_none=True, by_alias=True)
-            )
-            offset = update.update_id + 1
-        if updates:
-            wake.set()
+        if not updates:
+            continue
+        payloads = [update.model_dump(mode="json", exclude_none=True, by_alias=True) for update in updates]
+        await store_updates(sessions, clock=clock, payloads=payloads)  # the whole batch in one commit
+        offset = max(update.update_id for update in updates) + 1
+        wake.set()

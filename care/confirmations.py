@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -73,15 +74,21 @@ def problems_from_checklist(
     return categories
 
 
-async def assigned_visit(session: AsyncSession, *, visit_id: int, volunteer_id: int) -> tuple[Visit, Elder]:
-    """The visit and its elder if the visit is (or was) this volunteer's; VisitNotYours otherwise."""
-    row = (
-        await session.exec(
-            select(Visit, Elder)
-            .join(Elder, col(Elder.id) == col(Visit.elder_id))
-            .where(col(Visit.id) == visit_id, col(Visit.volunteer_id) == volunteer_id)
-        )
-    ).first()
+# Built once: constructing a statement costs more CPU than running it on the bot's hottest path.
+_ASSIGNED_VISIT = (
+    select(Visit, Elder)
+    .join(Elder, col(Elder.id) == col(Visit.elder_id))
+    .where(col(Visit.id) == bindparam("visit_id"), col(Visit.volunteer_id) == bindparam("volunteer_id"))
+)
+
+
+async def assigned_visit(
+    session: AsyncSession, *, visit_id: int, volunteer_id: int, fresh: bool = False
+) -> tuple[Visit, Elder]:
+    """The visit and its elder if the visit is (or was) this volunteer's; VisitNotYours otherwise. `fresh`: read
+    the row again even if the session holds the visit already (after an UPDATE statement)."""
+    statement = _ASSIGNED_VISIT.execution_options(populate_existing=True) if fresh else _ASSIGNED_VISIT
+    row = (await session.exec(statement, params={"visit_id": visit_id, "volunteer_id": volunteer_id})).first()
     if row is None:
         raise VisitNotYours(visit_id)
     return row[0], row[1]
@@ -103,6 +110,23 @@ async def confirm_visit(
     `already_done=True` and changes nothing. Raises VisitNotYours, VisitClosed. Files a problem per concern."""
     answers = {k: v for k, v in (answers or {}).items() if k in {i.key for i in checklist} and v in (OK, CONCERN)}
     now = clock.now()
+    # Read first (not yet inside a write transaction), then the conditional update decides races: the write
+    # transaction (which holds SQLite's single write lock) is only the update, the audit entry and the commit.
+    visit, elder = await assigned_visit(session, visit_id=visit_id, volunteer_id=volunteer_id, fresh=True)
+    if visit.status == VisitStatus.DONE:
+        return Confirmation(visit=visit, elder=elder, already_done=True)
+    if visit.status != VisitStatus.PLANNED:
+        raise VisitClosed(visit_id)
+    done = {
+        "status": VisitStatus.DONE,
+        "done_at": now,
+        "done_mode": mode,
+        "done_by_volunteer_id": volunteer_id,
+        "outcome": outcome,
+        "checklist": answers or None,
+        "note": (note or "").strip() or None,
+        "updated_at": now,
+    }
     won = await session.exec(
         update(Visit)
         .where(
@@ -110,23 +134,16 @@ async def confirm_visit(
             col(Visit.volunteer_id) == volunteer_id,
             col(Visit.status) == VisitStatus.PLANNED,
         )
-        .values(
-            status=VisitStatus.DONE,
-            done_at=now,
-            done_mode=mode,
-            done_by_volunteer_id=volunteer_id,
-            outcome=outcome,
-            checklist=answers or None,
-            note=(note or "").strip() or None,
-            updated_at=now,
-        )
+        .values(**done)
+        .execution_options(synchronize_session=False)  # `visit` is brought in step below, without a re-read
     )
-    # Update first, read after: one round trip fewer on the hot path, and the conditional update decides races.
-    visit, elder = await assigned_visit(session, visit_id=visit_id, volunteer_id=volunteer_id)
-    if not won.rowcount:
+    if not won.rowcount:  # an earlier tap, or someone else in between: read what it is now
+        visit, elder = await assigned_visit(session, visit_id=visit_id, volunteer_id=volunteer_id, fresh=True)
         if visit.status == VisitStatus.DONE:
             return Confirmation(visit=visit, elder=elder, already_done=True)
         raise VisitClosed(visit_id)
+    for key, value in done.items():
+        set_committed_value(visit, key, value)  # what the update wrote; not a change to flush again
     problems = []
     for category in problems_from_checklist(checklist, answers, outcome):
         problem = Problem(
