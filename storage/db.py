@@ -8,8 +8,6 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import sqlite_driver
-
 
 def make_engine(url: str, **options: Any) -> AsyncEngine:
     """An engine for `sqlite+aiosqlite://…` or `postgresql+asyncpg://…`."""
@@ -19,16 +17,8 @@ def make_engine(url: str, **options: Any) -> AsyncEngine:
         options.setdefault("pool_size", 20)
     engine = create_async_engine(url, **options)
     if engine.dialect.name == "sqlite":
-        if engine.dialect.driver == "aiosqlite":
-            event.listen(engine.sync_engine, "do_connect", _one_trip_per_statement)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
-
-
-def _one_trip_per_statement(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
-    """The dialect connects as usual (same arguments) but through storage.sqlite_driver: one thread hop per
-    statement instead of four."""
-    cparams.setdefault("async_creator_fn", sqlite_driver.connect)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
