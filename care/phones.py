@@ -58,26 +58,58 @@ def _parse_fully(cleaned: str, region: str) -> Phone:
     return Phone(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), kind)
 
 
-class _Desc:
-    """One PhoneNumberDesc of the metadata, compiled once: its possible lengths and its national number pattern."""
+def _pattern_for_length(descs: list[PhoneNumberDesc | None], length: int) -> re.Pattern[str] | None:
+    """One pattern that fully matches a number of `length` digits exactly when one of `descs` does, as phonenumbers'
+    _is_number_matching_desc decides it: a desc with no pattern never matches; one listing possible lengths matches
+    only those lengths (one listing none: any length); else its national number pattern must match the whole number.
+    """
+    sources = [
+        desc.national_number_pattern
+        for desc in descs
+        if desc is not None
+        and desc.national_number_pattern
+        and (not desc.possible_length or length in desc.possible_length)
+    ]
+    return re.compile("|".join(f"(?:{source})" for source in sources)) if sources else None
 
-    __slots__ = ("lengths", "pattern")
 
-    def __init__(self, desc: PhoneNumberDesc | None) -> None:
-        source = desc.national_number_pattern if desc is not None else None
-        self.pattern = re.compile(source) if source else None
-        self.lengths = frozenset(desc.possible_length) if desc is not None else frozenset()
+def _matches(pattern: re.Pattern[str] | None, digits: str) -> bool:
+    return pattern is not None and pattern.fullmatch(digits) is not None
 
-    def matches(self, digits: str) -> bool:
-        # As phonenumbers' _is_number_matching_desc: the lengths first (none listed: any), then the whole pattern.
-        if self.pattern is None or (self.lengths and len(digits) not in self.lengths):
-            return False
-        return self.pattern.fullmatch(digits) is not None
+
+class _LengthRules:
+    """The patterns that can match a national number of one length, each kind compiled once."""
+
+    def __init__(self, metadata: PhoneMetadata, length: int) -> None:
+        self.general = _pattern_for_length([metadata.general_desc], length)
+        # Any special kind (premium rate, toll free, shared cost — 400/800 —, VoIP, …) is OTHER for the programme.
+        special = [
+            metadata.premium_rate, metadata.toll_free, metadata.shared_cost, metadata.voip,
+            metadata.personal_number, metadata.pager, metadata.uan, metadata.voicemail,
+        ]  # fmt: skip
+        self.special = _pattern_for_length(special, length)
+        self.fixed_line = _pattern_for_length([metadata.fixed_line], length)
+        self.mobile = _pattern_for_length([metadata.mobile], length)
+        self.same_mobile_and_fixed = bool(metadata.same_mobile_and_fixed_line_pattern)
+
+    def kind(self, digits: str) -> PhoneKind | None:
+        """phonenumbers' _number_type_helper, mapped to PhoneKind. None: invalid (UNKNOWN)."""
+        if not _matches(self.general, digits):
+            return None
+        if _matches(self.special, digits):
+            return PhoneKind.OTHER
+        if _matches(self.fixed_line, digits):
+            if self.same_mobile_and_fixed or _matches(self.mobile, digits):
+                return PhoneKind.MOBILE_OR_FIXED
+            return PhoneKind.FIXED_LINE
+        if not self.same_mobile_and_fixed and _matches(self.mobile, digits):
+            return PhoneKind.MOBILE
+        return None
 
 
 class _NationalRules:
     """The fast path: a plain national number of the default region (`13800138000`), decided on the region's own
-    metadata exactly as `phonenumbers.parse` + `number_type` would, about 20 times faster. `takes` admits only the
+    metadata exactly as `phonenumbers.parse` + `number_type` would, many times faster. `takes` admits only the
     numbers whose parse is a no-op: digits only, no leading 0 / national prefix / carrier code / international
     prefix / country code, of a length the region allows, in a region that is alone on its country code (so no other
     region can claim the number). Everything else goes through the full parse."""
@@ -85,28 +117,17 @@ class _NationalRules:
     def __init__(self, metadata: PhoneMetadata) -> None:
         self.prefix = f"+{metadata.country_code}"
         self.country_code = str(metadata.country_code)
-        self.lengths = frozenset(metadata.general_desc.possible_length)
         self.national_prefix = re.compile(metadata.national_prefix_for_parsing or "(?!)")
         self.international_prefix = re.compile(metadata.international_prefix or "(?!)")
-        self.general = _Desc(metadata.general_desc)
-        # phonenumbers' _number_type_helper order: the first special kind that matches wins.
-        self.special = [
-            _Desc(desc)
-            for desc in (
-                metadata.premium_rate, metadata.toll_free, metadata.shared_cost, metadata.voip,
-                metadata.personal_number, metadata.pager, metadata.uan, metadata.voicemail,
-            )
-        ]  # fmt: skip
-        self.fixed_line = _Desc(metadata.fixed_line)
-        self.mobile = _Desc(metadata.mobile)
-        self.same_mobile_and_fixed = bool(metadata.same_mobile_and_fixed_line_pattern)
+        # phonenumbers' own bounds on a national number (2 to 17 digits), within the lengths the region allows.
+        lengths = [length for length in metadata.general_desc.possible_length if 2 <= length <= 17]
+        self.by_length = {length: _LengthRules(metadata, length) for length in lengths}
 
     def takes(self, text: str) -> bool:
         return (
-            text.isascii()
+            len(text) in self.by_length
+            and text.isascii()
             and text.isdigit()
-            and len(text) in self.lengths
-            and 2 <= len(text) <= 17  # phonenumbers' own bounds on a national number
             and text[0] != "0"
             and not text.startswith(self.country_code)
             and self.national_prefix.match(text) is None
@@ -114,24 +135,10 @@ class _NationalRules:
         )
 
     def phone(self, digits: str) -> Phone:
-        kind = self.kind(digits)
+        kind = self.by_length[len(digits)].kind(digits)
         if kind is None:
             raise InvalidPhone("not a valid phone number")
         return Phone(self.prefix + digits, kind)
-
-    def kind(self, digits: str) -> PhoneKind | None:
-        """None: invalid (phonenumbers' UNKNOWN)."""
-        if not self.general.matches(digits):
-            return None
-        if any(desc.matches(digits) for desc in self.special):
-            return PhoneKind.OTHER
-        if self.fixed_line.matches(digits):
-            if self.same_mobile_and_fixed or self.mobile.matches(digits):
-                return PhoneKind.MOBILE_OR_FIXED
-            return PhoneKind.FIXED_LINE
-        if not self.same_mobile_and_fixed and self.mobile.matches(digits):
-            return PhoneKind.MOBILE
-        return None
 
 
 @cache
