@@ -28,7 +28,7 @@ from care.clock import Clock, local_today
 from roster.areas import AreaIndex
 from roster.bulk import BulkStatement, table_of
 from roster.columns import Columns, elder_columns, volunteer_columns
-from roster.parallel import Validator, validate_in_process, validate_in_workers
+from roster.parallel import Chunk, Validator, validate_in_process, validate_in_workers
 from roster.problems import RowProblem
 from roster.readers import open_table
 from roster.records import ElderRecord, VolunteerRecord
@@ -39,7 +39,6 @@ from storage.models import Elder, EmergencyContact, Organisation, Volunteer, Vol
 # phase ("checking" or "writing"), rows done, rows in all (known once the file has been checked)
 Progress = Callable[[str, int, int | None], None]
 
-BATCH_SIZE = 2_000
 MAX_PROBLEMS = 1_000
 
 _ELDERS = table_of(Elder)
@@ -79,41 +78,40 @@ class ImportResult:
 class _Checker:
     """Pass-1 bookkeeping: problems (capped), ids seen (for duplicates), the spool of valid records."""
 
-    def __init__(self, result: ImportResult, spool: IO[bytes] | None, max_problems: int) -> None:
+    def __init__(self, result: ImportResult, spool: IO[bytes] | None, max_problems: int, columns: Columns) -> None:
         self.result = result
         self.spool = spool
         self.max_problems = max_problems
         self.first_row: dict[str, int] = {}
-        self.batch: list[Any] = []
+        self.id_position = columns.index["id"]
+        self.id_label = columns.label["id"]
 
-    def add(self, outcome: Any, *, row: int, external_id: str, id_label: str) -> None:
-        """One row's validation outcome. Ids count even in rows with other problems: a duplicate is reported too."""
-        self.result.rows += 1
-        problems = outcome if isinstance(outcome, list) else []
-        if external_id:
-            first = self.first_row.setdefault(external_id, row)
-            if first != row:
-                problems = [
-                    *problems,
-                    RowProblem(self.result.file, row, id_label, f"id {external_id!r} already used in row {first}"),
-                ]
-        if problems:
-            self.problems(problems)
-        elif self.spool is not None and self.result.ok:
-            self.batch.append(outcome)
-            if len(self.batch) >= BATCH_SIZE:
-                self.flush()
+    def add(self, chunk: Chunk) -> None:
+        """One chunk's validation outcome. Ids count even in rows with other problems: a duplicate is reported too."""
+        result = self.result
+        first_row = self.first_row
+        position = self.id_position
+        for index, (row, cells) in enumerate(chunk.rows):
+            result.rows += 1
+            external_id = cells[position].strip() if position < len(cells) else ""
+            problems = chunk.problems.get(index, [])
+            if external_id:
+                first = first_row.setdefault(external_id, row)
+                if first != row:
+                    problems = [
+                        *problems,
+                        RowProblem(result.file, row, self.id_label, f"id {external_id!r} already used in row {first}"),
+                    ]
+            if problems:
+                self.problems(problems)
+        if self.spool is not None and result.ok:
+            # The chunk's valid records, pickled by the validator: the spool is a sequence of pickled lists.
+            self.spool.write(chunk.records)
 
     def problems(self, problems: list[RowProblem]) -> None:
         self.result.problem_count += len(problems)
         room = self.max_problems - len(self.result.problems)
         self.result.problems.extend(problems[: max(room, 0)])
-        self.batch.clear()  # nothing will be written: stop spooling
-
-    def flush(self) -> None:
-        if self.spool is not None and self.batch:
-            pickle.dump(self.batch, self.spool, protocol=pickle.HIGHEST_PROTOCOL)
-            self.batch = []
 
 
 def _spooled(spool: IO[bytes]) -> Iterator[list[Any]]:
@@ -238,20 +236,17 @@ async def _check(
     with open_table(path) as table:
         columns = make_columns(table.header, path.name)
         result = ImportResult(file=path.name, format=table.format, kind=kind)
-        checker = _Checker(result, spool, max_problems)
-        id_label = columns.label["id"]
+        checker = _Checker(result, spool, max_problems, columns)
         validator = make_validator(columns)
-        outcomes = (
+        chunks = (
             validate_in_workers(table.rows, validator, workers=workers)
             if workers > 1
             else validate_in_process(table.rows, validator)
         )
-        for row, cells, outcome in outcomes:
-            external_id = columns.cell(cells, "id")
-            checker.add(outcome, row=row, external_id=external_id, id_label=id_label)
-            if progress and result.rows % BATCH_SIZE == 0:
+        for chunk in chunks:
+            checker.add(chunk)
+            if progress:
                 progress("checking", result.rows, None)
-        checker.flush()
     if progress:
         progress("checking", result.rows, result.rows)
     return result

@@ -1,11 +1,21 @@
-"""Validated roster rows: plain tuples, cheap to stream and to spool between the two import passes."""
+"""Validated roster rows: plain tuples, cheap to stream and to spool between the two import passes.
+
+They pickle as plain tuples with their enums as text (a pickled enum member is rebuilt through the enum's own
+`__call__`, several times slower than a dict look-up): records cross from the validating processes and through the
+spool by the million.
+"""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from storage.enums import Gender, PhoneKind, RiskLevel, VolunteerKind
+
+_GENDERS = {member.value: member for member in Gender}
+_PHONE_KINDS = {member.value: member for member in PhoneKind}
+_RISKS = {member.value: member for member in RiskLevel}
+_VOLUNTEER_KINDS = {member.value: member for member in VolunteerKind}
 
 
 class ContactRecord(NamedTuple):
@@ -13,6 +23,9 @@ class ContactRecord(NamedTuple):
     relation: str
     phone: str  # E.164
     phone_kind: PhoneKind
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _contact, (self.name, self.relation, self.phone, self.phone_kind.value)
 
 
 class ElderRecord(NamedTuple):
@@ -30,6 +43,10 @@ class ElderRecord(NamedTuple):
     notes: str
     contacts: tuple[ContactRecord, ...]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        kind = self.phone_kind.value if self.phone_kind is not None else None
+        return _elder, (*self[:2], self.gender.value, *self[3:5], kind, *self[6:9], self.risk.value, *self[10:])
+
 
 class VolunteerRecord(NamedTuple):
     external_id: str
@@ -40,3 +57,24 @@ class VolunteerRecord(NamedTuple):
     kind: VolunteerKind
     community_ids: tuple[int, ...]
     capacity: int
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _volunteer, (*self[:3], self.phone_kind.value, self.organisation, self.kind.value, *self[6:])
+
+
+def _contact(name: str, relation: str, phone: str, kind: str) -> ContactRecord:
+    return ContactRecord(name, relation, phone, _PHONE_KINDS[kind])
+
+
+def _elder(*fields: Any) -> ElderRecord:
+    gender, kind, risk = fields[2], fields[5], fields[9]
+    return ElderRecord(
+        *fields[:2], _GENDERS[gender], *fields[3:5], None if kind is None else _PHONE_KINDS[kind], *fields[6:9],
+        _RISKS[risk], *fields[10:],
+    )  # fmt: skip
+
+
+def _volunteer(*fields: Any) -> VolunteerRecord:
+    return VolunteerRecord(
+        *fields[:3], _PHONE_KINDS[fields[3]], fields[4], _VOLUNTEER_KINDS[fields[5]], *fields[6:]
+    )  # fmt: skip
