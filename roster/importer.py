@@ -328,15 +328,18 @@ async def _write_elders(
     done = 0
     batch: list[ElderRecord]
     for batch in _spooled(spool):
+        community = areas.known_community_id
         rows = [
             (
                 r.external_id, r.name, r.gender, r.birth_date, r.phone, r.phone_kind, r.address,
-                await areas.community_id(connection, r.areas), r.classes, r.risk, r.consent, r.notes,
+                community(r.areas) or await areas.community_id(connection, r.areas), r.classes, r.risk, r.consent,
+                r.notes,
             )
             for r in batch
         ]  # fmt: skip
         external_ids = [r.external_id for r in batch]
-        existing = await _ids(connection, _ELDERS, external_ids)
+        # Into an empty table (ids are unique in the file) nothing exists yet: no need to look.
+        existing = await _ids(connection, _ELDERS, external_ids) if before else {}
         learned = await _learned_about_contacts(connection, list(existing.values())) if existing else {}
         await upsert.executemany(connection, rows)
         ids = existing | await _ids(connection, _ELDERS, [i for i in external_ids if i not in existing])
