@@ -23,18 +23,18 @@ class _Row:
     """Collects the problems of one row while its cells are parsed."""
 
     def __init__(self, cells: list[str], columns: Columns, *, file: str, row: int) -> None:
-        self.cells = cells
+        self.texts = columns.texts(cells)
         self.columns = columns
         self.file = file
         self.row = row
         self.problems: list[RowProblem] = []
 
     def text(self, name: str) -> str:
-        return self.columns.cell(self.cells, name)
+        return self.texts.get(name, "")
 
     def parse(self, name: str, parser: Callable[[str], T], default: T) -> T:
         try:
-            return parser(self.text(name))
+            return parser(self.texts.get(name, ""))
         except InvalidCell as error:
             self.problem(name, str(error))
             return default
