@@ -25,7 +25,7 @@ class ContactRecord(NamedTuple):
     phone_kind: PhoneKind
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return _contact, (self.name, self.relation, self.phone, self.phone_kind.value)
+        return _contact, (self.name, self.relation, self.phone, self.phone_kind._value_)
 
 
 class ElderRecord(NamedTuple):
@@ -44,8 +44,8 @@ class ElderRecord(NamedTuple):
     contacts: tuple[ContactRecord, ...]
 
     def __reduce__(self) -> tuple[Any, ...]:
-        kind = self.phone_kind.value if self.phone_kind is not None else None
-        return _elder, (*self[:2], self.gender.value, *self[3:5], kind, *self[6:9], self.risk.value, *self[10:])
+        kind = self.phone_kind._value_ if self.phone_kind is not None else None
+        return _elder, (*self[:2], self.gender._value_, *self[3:5], kind, *self[6:9], self.risk._value_, *self[10:])
 
 
 class VolunteerRecord(NamedTuple):
@@ -59,7 +59,7 @@ class VolunteerRecord(NamedTuple):
     capacity: int
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return _volunteer, (*self[:3], self.phone_kind.value, self.organisation, self.kind.value, *self[6:])
+        return _volunteer, (*self[:3], self.phone_kind._value_, self.organisation, self.kind._value_, *self[6:])
 
 
 def _contact(name: str, relation: str, phone: str, kind: str) -> ContactRecord:
