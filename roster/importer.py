@@ -31,7 +31,6 @@ from roster.columns import Columns, elder_columns, volunteer_columns
 from roster.parallel import Chunk, Validator, validate_in_process, validate_in_workers
 from roster.problems import RowProblem
 from roster.readers import open_table
-from roster.records import ElderRecord, VolunteerRecord
 from roster.rows import CommunityLookup, validate_elder, validate_volunteer
 from storage.enums import ElderStatus
 from storage.models import Elder, EmergencyContact, Organisation, Volunteer, VolunteerCommunity
@@ -326,18 +325,19 @@ async def _write_elders(
     upsert = _upsert(connection, _ELDERS, _ELDER_COLUMNS, _ELDER_UPDATES, constants)
     add_contacts = BulkStatement(connection, insert(_CONTACTS), _CONTACTS, _CONTACT_COLUMNS)
     done = 0
-    batch: list[ElderRecord]
+    batch: list[tuple[Any, ...]]  # ElderRecord.packed()
     for batch in _spooled(spool):
         community = areas.known_community_id
         rows = [
             (
-                r.external_id, r.name, r.gender, r.birth_date, r.phone, r.phone_kind, r.address,
-                community(r.areas) or await areas.community_id(connection, r.areas), r.classes, r.risk, r.consent,
-                r.notes,
+                external_id, name, gender, born, phone, phone_kind, address,
+                community(names) or await areas.community_id(connection, names), classes, risk, consent, notes,
             )
-            for r in batch
+            for (
+                external_id, name, gender, born, phone, phone_kind, address, names, classes, risk, consent, notes, _
+            ) in batch
         ]  # fmt: skip
-        external_ids = [r.external_id for r in batch]
+        external_ids = [record[0] for record in batch]
         # Into an empty table (ids are unique in the file) nothing exists yet: no need to look.
         existing = await _ids(connection, _ELDERS, external_ids) if before else {}
         learned = await _learned_about_contacts(connection, list(existing.values())) if existing else {}
@@ -347,13 +347,11 @@ async def _write_elders(
         if existing:
             await connection.execute(delete(_CONTACTS).where(_CONTACTS.c.elder_id.in_(list(existing.values()))))
         contacts = [
-            (
-                ids[r.external_id], position, c.name, c.relation, c.phone, c.phone_kind,
-                *learned.get((ids[r.external_id], c.phone), _NEW_CONTACT),
-            )
-            for r in batch
-            for position, c in enumerate(r.contacts, start=1)
-        ]  # fmt: skip
+            (elder_id, position, name, relation, phone, phone_kind, *learned.get((elder_id, phone), _NEW_CONTACT))
+            for record in batch
+            for elder_id in (ids[record[0]],)
+            for position, (name, relation, phone, phone_kind) in enumerate(record[12], start=1)
+        ]
         await add_contacts.executemany(connection, contacts)
         done += len(batch)
         if progress:
@@ -378,29 +376,32 @@ async def _write_volunteers(
     constants = {"active": True, "created_at": now, "updated_at": now}
     upsert = _upsert(connection, _VOLUNTEERS, _VOLUNTEER_COLUMNS, _VOLUNTEER_UPDATES, constants)
     done = 0
-    batch: list[VolunteerRecord]
+    batch: list[tuple[Any, ...]]  # VolunteerRecord.packed()
     for batch in _spooled(spool):
-        for record in batch:
-            if record.organisation and record.organisation not in organisations:
-                organisations[record.organisation] = (
+        for organisation in dict.fromkeys(record[4] for record in batch):
+            if organisation and organisation not in organisations:
+                organisations[organisation] = (
                     await connection.execute(
-                        insert(_ORGANISATIONS).values(name=record.organisation).returning(_ORGANISATIONS.c.id)
+                        insert(_ORGANISATIONS).values(name=organisation).returning(_ORGANISATIONS.c.id)
                     )
                 ).scalar_one()
                 result.organisations_created += 1
         rows = [
             (
-                r.external_id, r.name, r.phone, r.phone_kind, r.kind,
-                organisations[r.organisation] if r.organisation else None, r.capacity,
+                external_id,
+                name,
+                phone,
+                phone_kind,
+                kind,
+                organisations[organisation] if organisation else None,
+                capacity,
             )
-            for r in batch
-        ]  # fmt: skip
-        await upsert.executemany(connection, rows)
-        ids = await _ids(connection, _VOLUNTEERS, [r.external_id for r in batch])
-        await connection.execute(delete(_SERVES).where(_SERVES.c.volunteer_id.in_(list(ids.values()))))
-        serves = [
-            {"volunteer_id": ids[r.external_id], "area_id": area_id} for r in batch for area_id in r.community_ids
+            for external_id, name, phone, phone_kind, organisation, kind, _, capacity in batch
         ]
+        await upsert.executemany(connection, rows)
+        ids = await _ids(connection, _VOLUNTEERS, [record[0] for record in batch])
+        await connection.execute(delete(_SERVES).where(_SERVES.c.volunteer_id.in_(list(ids.values()))))
+        serves = [{"volunteer_id": ids[record[0]], "area_id": area_id} for record in batch for area_id in record[6]]
         await connection.execute(insert(_SERVES), serves)
         done += len(batch)
         if progress:

@@ -19,7 +19,8 @@ from itertools import islice
 from typing import Any
 
 Row = tuple[int, list[str]]
-# validator(cells, row=row) -> a record or a list of RowProblem; must pickle (a functools.partial of a module function)
+# validator(cells, row=row) -> a record (with `packed()`) or a list of RowProblem; must pickle (a functools.partial of a
+# module function)
 Validator = Callable[..., Any]
 
 CHUNK_SIZE = 2_000
@@ -31,7 +32,7 @@ class Chunk:
 
     rows: list[Row]
     problems: dict[int, list[Any]]  # index in `rows` → that row's problems (RowProblem); valid rows are absent
-    records: bytes  # the valid rows' records, in file order: one pickled list, as the spool holds them
+    records: bytes  # the valid rows' records, packed, in file order: one pickled list, as the spool holds them
 
 
 _validator: Validator | None = None
@@ -50,7 +51,7 @@ def _validate(chunk: list[Row], validator: Validator) -> tuple[dict[int, list[An
         if isinstance(outcome, list):
             problems[index] = outcome
         else:
-            records.append(outcome)
+            records.append(outcome.packed())
     return problems, pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)
 
 
