@@ -13,13 +13,14 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -268,8 +269,21 @@ def _upsert(
 
 
 async def _ids(connection: AsyncConnection, table: Any, external_ids: list[str]) -> dict[str, int]:
-    query = select(table.c.external_id, table.c.id).where(table.c.external_id.in_(external_ids))
-    return {external_id: row_id for external_id, row_id in await connection.execute(query)}
+    if not external_ids:
+        return {}
+    sql = _ids_sql(connection.dialect, table, len(external_ids))
+    return {external_id: row_id for external_id, row_id in await connection.exec_driver_sql(sql, tuple(external_ids))}
+
+
+@lru_cache(maxsize=64)
+def _ids_sql(dialect: Dialect, table: Any, count: int) -> str:
+    """SELECT external_id, id … WHERE external_id IN (?, ?, …), compiled once per batch size: SQLAlchemy's expanding
+    IN renders and binds the parameters anew for every batch."""
+    names = [f"id_{n}" for n in range(count)]
+    query = select(table.c.external_id, table.c.id).where(table.c.external_id.in_([bindparam(n) for n in names]))
+    compiled = query.compile(dialect=dialect)
+    assert compiled.positiontup == names, "a positional paramstyle, parameters in order"
+    return str(compiled)
 
 
 async def _learned_about_contacts(
