@@ -4,8 +4,8 @@ SQLAlchemy's own executemany builds and processes a parameter dict per row (abou
 database's own work). Here each row is a tuple bound through the columns' own bind processors — the values are
 exactly those SQLAlchemy would write (dates, UTC datetimes, enum values) — in the statement's placeholder order.
 Values the same for every row (a timestamp, a default) are bound once. A row's tuple is built by a function generated
-once per statement (no per-value loop), and the processors of enum, boolean and date columns — few distinct values,
-millions of rows — are memoised.
+once per statement (no per-value loop), and the processors of enum, boolean, date and timestamp columns — few
+distinct values, millions of rows — are memoised.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from sqlalchemy import Boolean, Date, Enum, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import SQLModel
+
+from storage.types import UTCDateTime
 
 
 def table_of(model: type[SQLModel]) -> Table:
@@ -73,8 +75,9 @@ class BulkStatement:
             await connection.exec_driver_sql(self.sql, [bind(row) for row in rows])
 
 
-# Column types whose bound value depends on the value alone and that take few distinct values in a roster.
-_FEW_VALUES = (Enum, Boolean, Date)
+# Column types whose bound value depends on the value alone and that take few distinct values in a roster (a UTC
+# timestamp: mostly none, or the import's own; equal instants bind alike, whatever their zone).
+_FEW_VALUES = (Enum, Boolean, Date, UTCDateTime)
 
 
 class _Memo(dict[Any, Any]):

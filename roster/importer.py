@@ -365,7 +365,12 @@ async def _write_elders(
             for record in batch
             for elder_id in (ids[record[0]],)
             for position, (name, relation, phone, phone_kind) in enumerate(record[12], start=1)
-        ]
+        ] if learned else [
+            (elder_id, position, name, relation, phone, phone_kind, False, False, None, None)  # as _NEW_CONTACT
+            for record in batch
+            for elder_id in (ids[record[0]],)
+            for position, (name, relation, phone, phone_kind) in enumerate(record[12], start=1)
+        ]  # fmt: skip
         await add_contacts.executemany(connection, contacts)
         done += len(batch)
         if progress:
