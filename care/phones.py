@@ -143,8 +143,8 @@ class _NationalRules:
 
 @cache
 def _national_rules(region: str) -> _NationalRules | None:
-    metadata = PhoneMetadata.metadata_for_region(region.upper())
-    if metadata is None or COUNTRY_CODE_TO_REGION_CODE.get(metadata.country_code) != (region.upper(),):
+    metadata = PhoneMetadata.metadata_for_region(region)
+    if metadata is None or COUNTRY_CODE_TO_REGION_CODE.get(metadata.country_code) != (region,):
         return None
     return _NationalRules(metadata)
 

@@ -105,6 +105,12 @@ def test_regions_sharing_a_country_code_always_parse_fully(region: str) -> None:
     assert phones._national_rules(region) is None
 
 
+@pytest.mark.parametrize("region", ["cn", "ZZ", "001", "XX", ""])
+def test_a_region_phonenumbers_does_not_take_gives_the_same_error(region: str) -> None:
+    for text in ("13800138000", "010-12345678", "+8613800138000"):
+        assert _outcome(parse_phone, text, region) == _outcome(phones._parse_fully, text, region)
+
+
 def test_roster_numbers_as_coordinators_write_them() -> None:
     assert parse_phone("13800138000", "CN") == phones.Phone("+8613800138000", phones.PhoneKind.MOBILE)
     assert parse_phone("010-12345678", "CN") == phones.Phone("+861012345678", phones.PhoneKind.FIXED_LINE)
