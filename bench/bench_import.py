@@ -3,8 +3,9 @@
     python bench/bench_import.py                 # 20,000 rows: a quick run
     python bench/bench_import.py --rows 1000000  # the figure that matters
 
-The import is the real thing (`roster.importer.import_elders`: both passes, every phone through phonenumbers, bulk
-upserts in one transaction), with as many validating processes as `carevisit import` would use (`--workers`).
+The import is the real thing (`roster.importer.import_elders`: both passes, every phone decided on phonenumbers'
+metadata, bulk upserts in one transaction), with as many validating processes as `carevisit import` would use
+(`--workers`).
 The baseline inserts the very same stored values (elders and their emergency contacts)
 into tables of the same shape with `sqlite3.executemany`, prepared in memory beforehand and timed alone, in one
 transaction, with the same pragmas. Peak memory is the process's maximum resident set size
@@ -160,7 +161,7 @@ def run_baseline(database: Path, rows: int, chunk: int = 100_000) -> float:
     return elapsed
 
 
-def phonenumbers_alone(rows: int, sample_rows: int = 10_000) -> float:
+def phones_alone(rows: int, sample_rows: int = 10_000) -> float:
     """Seconds care.phones.parse_phone needs for the file's numbers, timed on a sample: the floor of validation."""
     sample = min(rows, sample_rows)
     numbers = [n for cells, _, _ in generate(sample) for n in (cells[4], cells[16], cells[19]) if n]
@@ -187,7 +188,7 @@ def main() -> None:
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
         worker_peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest worker
         baseline = run_baseline(work / "baseline.db", args.rows)
-        phones = phonenumbers_alone(args.rows)
+        phones = phones_alone(args.rows)
 
     print(f"rows: {rows:,} elders, {2 * rows:,} emergency contacts; CSV {roster.name} (UTF-8); {os.cpu_count()} CPUs")
     print(
@@ -195,7 +196,7 @@ def main() -> None:
     )
     writing = imported - checking
     print(
-        f"  pass 1, read + validate: {checking:8.2f} s  on {workers} process(es); phonenumbers alone, one process:"
+        f"  pass 1, read + validate: {checking:8.2f} s  on {workers} process(es); phone parsing alone, one process:"
         f" ≈ {phones:.2f} s"
     )
     print(f"  pass 2, write:           {writing:8.2f} s  ({writing / baseline:.1f}x the baseline)")

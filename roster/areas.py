@@ -63,6 +63,10 @@ class AreaIndex:
             if area.level == AreaLevel.COMMUNITY and area.id is not None
         }
 
+    def known_community_id(self, names: tuple[str, ...]) -> int | None:
+        """The community's id when it was resolved before: no await for the million rows of a few thousand places."""
+        return self._communities.get(names)
+
     async def community_id(self, connection: AsyncConnection, names: tuple[str, ...]) -> int:
         """The community at the end of the province > city > district > street > community names."""
         known = self._communities.get(names)

@@ -71,6 +71,11 @@ class Columns:
     label: dict[str, str]
     contacts: list[ContactColumns] = field(default_factory=list)
 
+    def texts(self, cells: list[str]) -> dict[str, str]:
+        """Every known field's cell, stripped, at once (a short row: the missing cells are empty)."""
+        count = len(cells)
+        return {name: cells[position].strip() if position < count else "" for name, position in self.index.items()}
+
     def cell(self, cells: list[str], name: str) -> str:
         position = self.index.get(name)
         if position is None or position >= len(cells):

@@ -13,13 +13,14 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,10 +29,9 @@ from care.clock import Clock, local_today
 from roster.areas import AreaIndex
 from roster.bulk import BulkStatement, table_of
 from roster.columns import Columns, elder_columns, volunteer_columns
-from roster.parallel import Validator, validate_in_process, validate_in_workers
+from roster.parallel import Chunk, Validator, validate_in_process, validate_in_workers
 from roster.problems import RowProblem
 from roster.readers import open_table
-from roster.records import ElderRecord, VolunteerRecord
 from roster.rows import CommunityLookup, validate_elder, validate_volunteer
 from storage.enums import ElderStatus
 from storage.models import Elder, EmergencyContact, Organisation, Volunteer, VolunteerCommunity
@@ -39,7 +39,6 @@ from storage.models import Elder, EmergencyContact, Organisation, Volunteer, Vol
 # phase ("checking" or "writing"), rows done, rows in all (known once the file has been checked)
 Progress = Callable[[str, int, int | None], None]
 
-BATCH_SIZE = 2_000
 MAX_PROBLEMS = 1_000
 
 _ELDERS = table_of(Elder)
@@ -79,41 +78,40 @@ class ImportResult:
 class _Checker:
     """Pass-1 bookkeeping: problems (capped), ids seen (for duplicates), the spool of valid records."""
 
-    def __init__(self, result: ImportResult, spool: IO[bytes] | None, max_problems: int) -> None:
+    def __init__(self, result: ImportResult, spool: IO[bytes] | None, max_problems: int, columns: Columns) -> None:
         self.result = result
         self.spool = spool
         self.max_problems = max_problems
         self.first_row: dict[str, int] = {}
-        self.batch: list[Any] = []
+        self.id_position = columns.index["id"]
+        self.id_label = columns.label["id"]
 
-    def add(self, outcome: Any, *, row: int, external_id: str, id_label: str) -> None:
-        """One row's validation outcome. Ids count even in rows with other problems: a duplicate is reported too."""
-        self.result.rows += 1
-        problems = outcome if isinstance(outcome, list) else []
-        if external_id:
-            first = self.first_row.setdefault(external_id, row)
-            if first != row:
-                problems = [
-                    *problems,
-                    RowProblem(self.result.file, row, id_label, f"id {external_id!r} already used in row {first}"),
-                ]
-        if problems:
-            self.problems(problems)
-        elif self.spool is not None and self.result.ok:
-            self.batch.append(outcome)
-            if len(self.batch) >= BATCH_SIZE:
-                self.flush()
+    def add(self, chunk: Chunk) -> None:
+        """One chunk's validation outcome. Ids count even in rows with other problems: a duplicate is reported too."""
+        result = self.result
+        first_row = self.first_row
+        position = self.id_position
+        for index, (row, cells) in enumerate(chunk.rows):
+            result.rows += 1
+            external_id = cells[position].strip() if position < len(cells) else ""
+            problems = chunk.problems.get(index, [])
+            if external_id:
+                first = first_row.setdefault(external_id, row)
+                if first != row:
+                    problems = [
+                        *problems,
+                        RowProblem(result.file, row, self.id_label, f"id {external_id!r} already used in row {first}"),
+                    ]
+            if problems:
+                self.problems(problems)
+        if self.spool is not None and result.ok:
+            # The chunk's valid records, pickled by the validator: the spool is a sequence of pickled lists.
+            self.spool.write(chunk.records)
 
     def problems(self, problems: list[RowProblem]) -> None:
         self.result.problem_count += len(problems)
         room = self.max_problems - len(self.result.problems)
         self.result.problems.extend(problems[: max(room, 0)])
-        self.batch.clear()  # nothing will be written: stop spooling
-
-    def flush(self) -> None:
-        if self.spool is not None and self.batch:
-            pickle.dump(self.batch, self.spool, protocol=pickle.HIGHEST_PROTOCOL)
-            self.batch = []
 
 
 def _spooled(spool: IO[bytes]) -> Iterator[list[Any]]:
@@ -238,20 +236,17 @@ async def _check(
     with open_table(path) as table:
         columns = make_columns(table.header, path.name)
         result = ImportResult(file=path.name, format=table.format, kind=kind)
-        checker = _Checker(result, spool, max_problems)
-        id_label = columns.label["id"]
+        checker = _Checker(result, spool, max_problems, columns)
         validator = make_validator(columns)
-        outcomes = (
+        chunks = (
             validate_in_workers(table.rows, validator, workers=workers)
             if workers > 1
             else validate_in_process(table.rows, validator)
         )
-        for row, cells, outcome in outcomes:
-            external_id = columns.cell(cells, "id")
-            checker.add(outcome, row=row, external_id=external_id, id_label=id_label)
-            if progress and result.rows % BATCH_SIZE == 0:
+        for chunk in chunks:
+            checker.add(chunk)
+            if progress:
                 progress("checking", result.rows, None)
-        checker.flush()
     if progress:
         progress("checking", result.rows, result.rows)
     return result
@@ -274,8 +269,21 @@ def _upsert(
 
 
 async def _ids(connection: AsyncConnection, table: Any, external_ids: list[str]) -> dict[str, int]:
-    query = select(table.c.external_id, table.c.id).where(table.c.external_id.in_(external_ids))
-    return {external_id: row_id for external_id, row_id in await connection.execute(query)}
+    if not external_ids:
+        return {}
+    sql = _ids_sql(connection.dialect, table, len(external_ids))
+    return {external_id: row_id for external_id, row_id in await connection.exec_driver_sql(sql, tuple(external_ids))}
+
+
+@lru_cache(maxsize=64)
+def _ids_sql(dialect: Dialect, table: Any, count: int) -> str:
+    """SELECT external_id, id … WHERE external_id IN (?, ?, …), compiled once per batch size: SQLAlchemy's expanding
+    IN renders and binds the parameters anew for every batch."""
+    names = [f"id_{n}" for n in range(count)]
+    query = select(table.c.external_id, table.c.id).where(table.c.external_id.in_([bindparam(n) for n in names]))
+    compiled = query.compile(dialect=dialect)
+    assert compiled.positiontup == names, "a positional paramstyle, parameters in order"
+    return str(compiled)
 
 
 async def _learned_about_contacts(
@@ -331,17 +339,21 @@ async def _write_elders(
     upsert = _upsert(connection, _ELDERS, _ELDER_COLUMNS, _ELDER_UPDATES, constants)
     add_contacts = BulkStatement(connection, insert(_CONTACTS), _CONTACTS, _CONTACT_COLUMNS)
     done = 0
-    batch: list[ElderRecord]
+    batch: list[tuple[Any, ...]]  # ElderRecord.packed()
     for batch in _spooled(spool):
+        community = areas.known_community_id
         rows = [
             (
-                r.external_id, r.name, r.gender, r.birth_date, r.phone, r.phone_kind, r.address,
-                await areas.community_id(connection, r.areas), r.classes, r.risk, r.consent, r.notes,
+                external_id, name, gender, born, phone, phone_kind, address,
+                community(names) or await areas.community_id(connection, names), classes, risk, consent, notes,
             )
-            for r in batch
+            for (
+                external_id, name, gender, born, phone, phone_kind, address, names, classes, risk, consent, notes, _
+            ) in batch
         ]  # fmt: skip
-        external_ids = [r.external_id for r in batch]
-        existing = await _ids(connection, _ELDERS, external_ids)
+        external_ids = [record[0] for record in batch]
+        # Into an empty table (ids are unique in the file) nothing exists yet: no need to look.
+        existing = await _ids(connection, _ELDERS, external_ids) if before else {}
         learned = await _learned_about_contacts(connection, list(existing.values())) if existing else {}
         await upsert.executemany(connection, rows)
         ids = existing | await _ids(connection, _ELDERS, [i for i in external_ids if i not in existing])
@@ -349,12 +361,15 @@ async def _write_elders(
         if existing:
             await connection.execute(delete(_CONTACTS).where(_CONTACTS.c.elder_id.in_(list(existing.values()))))
         contacts = [
-            (
-                ids[r.external_id], position, c.name, c.relation, c.phone, c.phone_kind,
-                *learned.get((ids[r.external_id], c.phone), _NEW_CONTACT),
-            )
-            for r in batch
-            for position, c in enumerate(r.contacts, start=1)
+            (elder_id, position, name, relation, phone, phone_kind, *learned.get((elder_id, phone), _NEW_CONTACT))
+            for record in batch
+            for elder_id in (ids[record[0]],)
+            for position, (name, relation, phone, phone_kind) in enumerate(record[12], start=1)
+        ] if learned else [
+            (elder_id, position, name, relation, phone, phone_kind, False, False, None, None)  # as _NEW_CONTACT
+            for record in batch
+            for elder_id in (ids[record[0]],)
+            for position, (name, relation, phone, phone_kind) in enumerate(record[12], start=1)
         ]  # fmt: skip
         await add_contacts.executemany(connection, contacts)
         done += len(batch)
@@ -380,29 +395,32 @@ async def _write_volunteers(
     constants = {"active": True, "created_at": now, "updated_at": now}
     upsert = _upsert(connection, _VOLUNTEERS, _VOLUNTEER_COLUMNS, _VOLUNTEER_UPDATES, constants)
     done = 0
-    batch: list[VolunteerRecord]
+    batch: list[tuple[Any, ...]]  # VolunteerRecord.packed()
     for batch in _spooled(spool):
-        for record in batch:
-            if record.organisation and record.organisation not in organisations:
-                organisations[record.organisation] = (
+        for organisation in dict.fromkeys(record[4] for record in batch):
+            if organisation and organisation not in organisations:
+                organisations[organisation] = (
                     await connection.execute(
-                        insert(_ORGANISATIONS).values(name=record.organisation).returning(_ORGANISATIONS.c.id)
+                        insert(_ORGANISATIONS).values(name=organisation).returning(_ORGANISATIONS.c.id)
                     )
                 ).scalar_one()
                 result.organisations_created += 1
         rows = [
             (
-                r.external_id, r.name, r.phone, r.phone_kind, r.kind,
-                organisations[r.organisation] if r.organisation else None, r.capacity,
+                external_id,
+                name,
+                phone,
+                phone_kind,
+                kind,
+                organisations[organisation] if organisation else None,
+                capacity,
             )
-            for r in batch
-        ]  # fmt: skip
-        await upsert.executemany(connection, rows)
-        ids = await _ids(connection, _VOLUNTEERS, [r.external_id for r in batch])
-        await connection.execute(delete(_SERVES).where(_SERVES.c.volunteer_id.in_(list(ids.values()))))
-        serves = [
-            {"volunteer_id": ids[r.external_id], "area_id": area_id} for r in batch for area_id in r.community_ids
+            for external_id, name, phone, phone_kind, organisation, kind, _, capacity in batch
         ]
+        await upsert.executemany(connection, rows)
+        ids = await _ids(connection, _VOLUNTEERS, [record[0] for record in batch])
+        await connection.execute(delete(_SERVES).where(_SERVES.c.volunteer_id.in_(list(ids.values()))))
+        serves = [{"volunteer_id": ids[record[0]], "area_id": area_id} for record in batch for area_id in record[6]]
         await connection.execute(insert(_SERVES), serves)
         done += len(batch)
         if progress:

@@ -100,13 +100,14 @@ def _csv_rows(reader: Any, name: str, encoding: str) -> Iterator[tuple[int, list
         if cells is None:
             return
         row_number += 1
-        if _UNDECODABLE.search("".join(cells)):
+        text = "".join(cells)
+        if _UNDECODABLE.search(text):
             raise RosterFileError(
                 name,
                 f"row {row_number} is not valid {encoding.removesuffix('-sig').upper()} text "
                 "(the file mixes encodings?); save the file again as UTF-8 or GB18030",
             )
-        if any(cell.strip() for cell in cells):
+        if text and not text.isspace():  # some cell is not blank
             yield row_number, cells
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date
-from functools import lru_cache
+from functools import cache, lru_cache, partial
 from typing import TypeVar
 
 from care.phones import InvalidPhone, Phone, parse_phone
@@ -23,21 +23,35 @@ class _Row:
     """Collects the problems of one row while its cells are parsed."""
 
     def __init__(self, cells: list[str], columns: Columns, *, file: str, row: int) -> None:
-        self.cells = cells
+        self.texts = columns.texts(cells)
         self.columns = columns
         self.file = file
         self.row = row
         self.problems: list[RowProblem] = []
 
     def text(self, name: str) -> str:
-        return self.columns.cell(self.cells, name)
+        return self.texts.get(name, "")
 
     def parse(self, name: str, parser: Callable[[str], T], default: T) -> T:
         try:
-            return parser(self.text(name))
+            return parser(self.texts.get(name, ""))
         except InvalidCell as error:
             self.problem(name, str(error))
             return default
+
+    def required(self, name: str, *, max_length: int) -> str:
+        """`fields.required_text` of the cell; a valid cell (nearly all of them) skips the parser's call chain."""
+        text = self.texts.get(name, "")
+        if text and len(text) <= max_length:
+            return text
+        return self.parse(name, partial(fields.required_text, max_length=max_length), "")
+
+    def optional(self, name: str, *, max_length: int) -> str:
+        """`fields.optional_text` of the cell, the same way."""
+        text = self.texts.get(name, "")
+        if len(text) <= max_length:
+            return text
+        return self.parse(name, partial(fields.optional_text, max_length=max_length), "")
 
     def problem(self, name: str, reason: str) -> None:
         self.problems.append(RowProblem(self.file, self.row, self.columns.label.get(name, name), reason))
@@ -45,7 +59,8 @@ class _Row:
 
 @lru_cache(maxsize=65_536)
 def _phone(text: str, region: str) -> Phone:
-    # Families share numbers; the cache saves re-parsing them (phonenumbers is the slow part of a row).
+    # Families share numbers; the cache saves re-parsing them (the full phonenumbers parse of a number written
+    # with a +, a trunk 0 or separators costs some 50 µs).
     return parse_phone(text, region)
 
 
@@ -64,19 +79,17 @@ def validate_elder(
     cells: list[str], columns: Columns, *, file: str, row: int, region: str, today: date
 ) -> ElderRecord | list[RowProblem]:
     r = _Row(cells, columns, file=file, row=row)
-    external_id = r.parse("id", lambda t: fields.required_text(t, max_length=_LENGTHS["id"]), "")
-    name = r.parse("name", lambda t: fields.required_text(t, max_length=_LENGTHS["name"]), "")
+    external_id = r.required("id", max_length=_LENGTHS["id"])
+    name = r.required("name", max_length=_LENGTHS["name"])
     gender = r.parse("gender", fields.parse_gender, fields.Gender.UNKNOWN)
     birth_date = r.parse("birth_date", lambda t: fields.parse_birth_date(t, today=today), None)
     phone = r.parse("phone", lambda t: phone_cell(t, region, required=False), None)
-    address = r.parse("address", lambda t: fields.optional_text(t, max_length=_LENGTHS["address"]), "")
-    areas = tuple(
-        r.parse(level, lambda t: fields.required_text(t, max_length=_LENGTHS["area"]), "") for level in AREA_FIELDS
-    )
+    address = r.optional("address", max_length=_LENGTHS["address"])
+    areas = tuple(r.required(level, max_length=_LENGTHS["area"]) for level in AREA_FIELDS)
     classes = r.parse("classes", fields.parse_classes, 0)
     risk = r.parse("risk", fields.parse_risk, fields.RiskLevel.LOW)
     consent = r.parse("consent", fields.parse_consent, False)
-    notes = r.parse("notes", lambda t: fields.optional_text(t, max_length=_LENGTHS["notes"]), "")
+    notes = r.optional("notes", max_length=_LENGTHS["notes"])
     contacts = _contacts(r, region)
     if r.problems:
         return r.problems
@@ -101,18 +114,20 @@ def _contacts(r: _Row, region: str) -> tuple[ContactRecord, ...]:
     """Filled contact groups in column order; a group with a name needs a phone and the other way round."""
     contacts = []
     for group in r.columns.contacts:
-        n = group.number
-        name, relation, phone_text = (r.text(f"contact{n}_{part}") for part in ("name", "relation", "phone"))
-        if not (name or phone_text or relation):  # an empty group: fewer contacts
+        name_key, relation_key, phone_key = _contact_keys(group.number)
+        if not (r.text(name_key) or r.text(phone_key) or r.text(relation_key)):  # an empty group: fewer contacts
             continue
-        name = r.parse(f"contact{n}_name", lambda t: fields.required_text(t, max_length=_LENGTHS["name"]), "")
-        relation = r.parse(
-            f"contact{n}_relation", lambda t: fields.optional_text(t, max_length=_LENGTHS["relation"]), ""
-        )
-        phone = r.parse(f"contact{n}_phone", lambda t: phone_cell(t, region, required=True), None)
+        name = r.required(name_key, max_length=_LENGTHS["name"])
+        relation = r.optional(relation_key, max_length=_LENGTHS["relation"])
+        phone = r.parse(phone_key, lambda t: phone_cell(t, region, required=True), None)
         if name and phone:
             contacts.append(ContactRecord(name, relation, phone.e164, phone.kind))
     return tuple(contacts)
+
+
+@cache
+def _contact_keys(number: int) -> tuple[str, str, str]:
+    return f"contact{number}_name", f"contact{number}_relation", f"contact{number}_phone"
 
 
 class CommunityLookup:
