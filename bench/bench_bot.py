@@ -73,7 +73,7 @@ async def seed(sessions, clock: FakeClock, rows: int, volunteers: int) -> list[t
         area = Area(code="c1", name="社区", level=AreaLevel.COMMUNITY, path="/c1/")
         session.add(area)
         await session.flush()
-        await session.execute(
+        await (await session.connection()).execute(
             insert(Volunteer),
             [
                 {
@@ -90,7 +90,7 @@ async def seed(sessions, clock: FakeClock, rows: int, volunteers: int) -> list[t
                 for v in range(volunteers)
             ],
         )
-        await session.execute(
+        await (await session.connection()).execute(
             insert(Elder),
             [
                 {
@@ -114,10 +114,10 @@ async def seed(sessions, clock: FakeClock, rows: int, volunteers: int) -> list[t
         await session.commit()
         volunteer_ids = [v.id for v in (await session.exec(Volunteer.__table__.select())).all()]  # type: ignore[attr-defined]
         elder_ids = [e.id for e in (await session.exec(Elder.__table__.select())).all()]  # type: ignore[attr-defined]
-        await session.execute(
+        await (await session.connection()).execute(
             insert(VolunteerCommunity), [{"volunteer_id": v, "area_id": area.id} for v in volunteer_ids]
         )
-        await session.execute(
+        await (await session.connection()).execute(
             insert(Visit),
             [
                 {
