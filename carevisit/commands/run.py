@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import typer
+
 from carevisit.bootstrap import Runtime
-from carevisit.commands.common import console, run_with_runtime
+from carevisit.commands.common import console, errors, run_with_runtime
 from carevisit.service import parts_report, serve
 
 
@@ -14,6 +16,14 @@ def run() -> None:
         for part, on, why in parts_report(rt):
             colour = "green" if on else "bold yellow"
             console.print(f"[{colour}]{part}: {'on' if on else 'OFF'}[/] — {why}")
-        await serve(rt)
+        try:
+            await serve(rt)
+        except OSError as error:  # the port is taken, or the host is not ours
+            settings = rt.settings
+            errors.print(
+                f"[bold red]Cannot listen on {settings.web_host}:{settings.web_port}: {error.strerror or error}.[/] "
+                "Is another carevisit running? Set CAREVISIT_WEB_PORT (or CAREVISIT_WEB_HOST)."
+            )
+            raise typer.Exit(1) from None
 
     run_with_runtime(work)

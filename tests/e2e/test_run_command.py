@@ -64,3 +64,33 @@ async def test_carevisit_run_without_tokens_says_what_is_off_and_stops_on_sigter
     assert "sms/voice: OFF" in text and "NO real SMS" in text
     assert "dashboard: on" in text and "scheduler: on" in text
     assert "Traceback" not in text
+
+
+async def test_carevisit_run_on_a_taken_port_says_so_without_a_traceback(
+    db_url: str, backend: str, tmp_path: Path
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("a smoke test of the command; one backend is enough")
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {name: value for name, value in os.environ.items() if not name.startswith("CAREVISIT_")}
+        env |= {"CAREVISIT_DATABASE_URL": db_url, "CAREVISIT_WEB_PORT": str(port), "PYTHONPATH": str(ROOT)}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "carevisit",
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _out, err = await asyncio.wait_for(process.communicate(), 60)
+    text = err.decode()
+    assert process.returncode == 1, text
+    assert f"Cannot listen on 127.0.0.1:{port}" in text and "CAREVISIT_WEB_PORT" in text
+    assert "Traceback" not in text
