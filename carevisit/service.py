@@ -69,7 +69,11 @@ async def serve(
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, rt.settings.web_host, rt.settings.web_port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError:  # the port is taken: nothing else has started yet
+        await runner.cleanup()
+        raise
     log.info("web server listening on %s:%s", rt.settings.web_host, rt.settings.web_port)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
