@@ -15,12 +15,14 @@ import socket
 import uuid
 from collections.abc import Callable
 from datetime import time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -131,7 +133,7 @@ class SchedulerService:
         scheduler = AsyncIOScheduler(
             jobstores={
                 "default": SQLAlchemyJobStore(
-                    url=sync_url(self._engine.url.render_as_string(hide_password=False)), tablename=JOB_TABLE
+                    url=job_store_url(self._engine.url.render_as_string(hide_password=False)), tablename=JOB_TABLE
                 )
             },
             timezone=self._zone,
@@ -165,6 +167,23 @@ class SchedulerService:
     async def _step_down(self) -> None:
         self._stop_scheduler()
         await self._lock.release()
+
+
+def job_store_url(database_url: str) -> str:
+    """Where APScheduler keeps its jobs: the project database, except on SQLite a file of its own beside it.
+
+    APScheduler 3's job store is synchronous and runs in the event loop. SQLite locks the whole file for a write, so
+    a job-store write made while one of our async transactions on the same file is open would block the loop that
+    transaction needs to commit: a deadlock until busy_timeout, then "database is locked". A sibling file has its
+    own lock; only the scheduler writes it. PostgreSQL locks rows, so there the job store shares the database.
+    """
+    url = make_url(sync_url(database_url))
+    if url.get_backend_name() != "sqlite":
+        return url.render_as_string(hide_password=False)
+    if not url.database or url.database == ":memory:":
+        return "sqlite://"
+    path = Path(url.database)
+    return url.set(database=str(path.with_name(f"{path.stem}.scheduler{path.suffix or '.db'}"))).render_as_string()
 
 
 async def _catch_up_logged() -> list[str]:

@@ -29,8 +29,10 @@ def demo(
     import asyncio
 
     if reset:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        scheduler_file = database.with_name(f"{database.stem}.scheduler{database.suffix or '.db'}")
+        for path in (database, scheduler_file):
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
     settings = settings_or_exit().model_copy(
         update={"database_url": f"sqlite+aiosqlite:///{database.resolve()}", "web_port": port}
     )
