@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pickle
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache, partial
@@ -155,22 +155,37 @@ async def import_elders(
         )
         if not result.ok or dry_run:
             return result
-        try:
-            await _write_elders(session, spool, result, clock=clock, today=today, progress=progress)
-            audit.record(
-                session,
-                clock=clock,
-                actor=actor,
-                action="roster.import",
-                entity="elder",
-                details=_audit_details(result),
-            )
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+        await _write_in_one_transaction(
+            session,
+            _write_elders(session, spool, result, clock=clock, today=today, progress=progress),
+            clock=clock,
+            actor=actor,
+            entity="elder",
+            result=result,
+        )
     result.written = True
     return result
+
+
+async def _write_in_one_transaction(
+    session: AsyncSession,
+    write: Coroutine[Any, Any, None],
+    *,
+    clock: Clock,
+    actor: str,
+    entity: str,
+    result: ImportResult,
+) -> None:
+    """Run the write, record it in the audit log and commit; anything going wrong leaves nothing written."""
+    try:
+        await write
+        audit.record(
+            session, clock=clock, actor=actor, action="roster.import", entity=entity, details=_audit_details(result)
+        )
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
 
 
 async def import_volunteers(
@@ -205,20 +220,14 @@ async def import_volunteers(
         if not result.ok or dry_run:
             await session.rollback()  # end the read transaction
             return result
-        try:
-            await _write_volunteers(session, spool, result, clock=clock, progress=progress)
-            audit.record(
-                session,
-                clock=clock,
-                actor=actor,
-                action="roster.import",
-                entity="volunteer",
-                details=_audit_details(result),
-            )
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+        await _write_in_one_transaction(
+            session,
+            _write_volunteers(session, spool, result, clock=clock, progress=progress),
+            clock=clock,
+            actor=actor,
+            entity="volunteer",
+            result=result,
+        )
     result.written = True
     return result
 
