@@ -198,3 +198,21 @@ class Person:
         }
         await self.deliver(update)
         return update
+
+
+WEBHOOK_SECRET = "s3cret-token_for-tests"
+
+
+def visits_update(update_id: int, person: Person) -> dict[str, Any]:
+    """A raw Telegram update: `person` sends /visits (what Telegram posts to the webhook or returns from getUpdates)."""
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1773108000,
+            "chat": {"id": person.user_id, "type": "private"},
+            "from": person.user,
+            "text": "/visits",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 7}],
+        },
+    }

@@ -23,23 +23,9 @@ from care.clock import FakeClock
 from storage.enums import VisitStatus
 from storage.models import AuditEntry, TelegramUpdate, Visit
 from tests.bot.conftest import SHANGHAI, VOLUNTEER_TG, World, t
-from tests.bot.fake_telegram import FakeTelegram, Person
+from tests.bot.fake_telegram import WEBHOOK_SECRET, FakeTelegram, Person, visits_update
 
-SECRET = "s3cret-token_for-tests"
-
-
-def visits_update(update_id: int, person: Person) -> dict[str, Any]:
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": 1773108000,
-            "chat": {"id": person.user_id, "type": "private"},
-            "from": person.user,
-            "text": "/visits",
-            "entities": [{"type": "bot_command", "offset": 0, "length": 7}],
-        },
-    }
+SECRET = WEBHOOK_SECRET
 
 
 def confirm_update(update_id: int, person: Person, visit_id: int, message: dict[str, Any]) -> dict[str, Any]:
