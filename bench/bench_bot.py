@@ -33,14 +33,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import insert
 
-from bot.callbacks import ConfirmCb
-from bot.setup import build_dispatcher
-from bot.updates import SECRET_HEADER, WEBHOOK_PATH, UpdateProcessor, webhook_handler
-from care.clock import FakeClock
-from storage import schema
-from storage.db import make_engine, make_session_factory
-from storage.enums import AreaLevel, VisitMode
-from storage.models import Area, Elder, Visit, Volunteer, VolunteerCommunity
+from carevisit.bot.callbacks import ConfirmCb
+from carevisit.bot.setup import build_dispatcher
+from carevisit.bot.updates import SECRET_HEADER, WEBHOOK_PATH, UpdateProcessor, webhook_handler
+from carevisit.care.clock import FakeClock
+from carevisit.storage import schema
+from carevisit.storage.db import make_engine, make_session_factory
+from carevisit.storage.enums import AreaLevel, VisitMode
+from carevisit.storage.models import Area, Elder, Visit, Volunteer, VolunteerCommunity
 
 SECRET = "bench-secret"
 ZONE = ZoneInfo("Asia/Shanghai")

@@ -22,17 +22,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from care.clock import SystemClock
-from escalation import incidents
-from escalation.config_file import EscalationConfig
-from escalation.context import Escalation
-from escalation.engine import run_cycle
-from escalation.outbox import OutboxWorker
-from escalation.twilio_pager import TwilioPager
-from storage import schema
-from storage.db import make_engine, make_session_factory
-from storage.enums import AreaLevel, PhoneKind
-from storage.models import Area, Elder, EmergencyContact
+from carevisit.care.clock import SystemClock
+from carevisit.escalation import incidents
+from carevisit.escalation.config_file import EscalationConfig
+from carevisit.escalation.context import Escalation
+from carevisit.escalation.engine import run_cycle
+from carevisit.escalation.outbox import OutboxWorker
+from carevisit.escalation.twilio_pager import TwilioPager
+from carevisit.storage import schema
+from carevisit.storage.db import make_engine, make_session_factory
+from carevisit.storage.enums import AreaLevel, PhoneKind
+from carevisit.storage.models import Area, Elder, EmergencyContact
 from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
 
 CONCURRENCY = 20

@@ -32,12 +32,12 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from care.clock import FakeClock
-from care.phones import parse_phone
+from carevisit.care.clock import FakeClock
+from carevisit.care.phones import parse_phone
 from carevisit.commands.roster import workers_for
-from roster.importer import import_elders
-from storage import schema
-from storage.db import make_engine, make_session_factory
+from carevisit.roster.importer import import_elders
+from carevisit.storage import schema
+from carevisit.storage.db import make_engine, make_session_factory
 
 HEADER = [
     "编号", "姓名", "性别", "出生日期", "电话", "地址", "省", "市", "区县", "街道", "社区", "类别", "风险等级",

@@ -40,8 +40,8 @@ def peak_rss_mb() -> float:
 
 
 def build(path: Path, elders: int) -> None:
-    from storage import schema
-    from storage.db import make_engine
+    from carevisit.storage import schema
+    from carevisit.storage.db import make_engine
 
     async def migrate() -> None:
         engine = make_engine(f"sqlite+aiosqlite:///{path}")
@@ -87,10 +87,10 @@ def build(path: Path, elders: int) -> None:
 
 
 def child_plan(path: Path) -> dict[str, float]:
-    from care.clock import FakeClock
-    from care.planning import generate_month
-    from scheduler.policy_file import visit_policy
-    from storage.db import make_engine, make_session_factory
+    from carevisit.care.clock import FakeClock
+    from carevisit.policies import visit_policy
+    from carevisit.scheduler.planning import generate_month
+    from carevisit.storage.db import make_engine, make_session_factory
 
     async def run() -> tuple[float, int]:
         engine = make_engine(f"sqlite+aiosqlite:///{path}")

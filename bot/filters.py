@@ -8,8 +8,8 @@ from aiogram.filters import Filter
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 
-from bot.middlewares import LOCALES
-from care.linking import ChatUser
+from carevisit.bot.chat_accounts import ChatUser
+from carevisit.bot.middlewares import LOCALES
 
 
 class IsVolunteer(Filter):

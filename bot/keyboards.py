@@ -6,8 +6,8 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot import texts
-from bot.callbacks import (
+from carevisit.bot import texts
+from carevisit.bot.callbacks import (
     CategoryCb,
     ConfirmCb,
     DetailCb,
@@ -22,8 +22,8 @@ from bot.callbacks import (
     VisitAction,
     VisitCb,
 )
-from storage.enums import ProblemCategory, VisitMode, VisitOutcome
-from storage.models import Elder, Visit
+from carevisit.storage.enums import ProblemCategory, VisitMode, VisitOutcome
+from carevisit.storage.models import Elder, Visit
 
 CHAT_MODES = (VisitMode.HOME, VisitMode.PHONE, VisitMode.VIDEO)
 

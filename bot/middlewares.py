@@ -15,7 +15,7 @@ from aiogram.utils.i18n import I18n, I18nMiddleware
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.linking import ChatUser, chat_user
+from carevisit.bot.chat_accounts import ChatUser, chat_user
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 LOCALES = ("zh_CN", "en")

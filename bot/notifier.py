@@ -15,7 +15,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from care.ports import ChatMessage, PermanentFailure, RateLimited, TemporaryFailure
+from carevisit.care.ports import ChatMessage, PermanentFailure, RateLimited, TemporaryFailure
 
 
 class TelegramNotifier:

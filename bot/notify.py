@@ -9,12 +9,12 @@ from __future__ import annotations
 from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import keyboards, texts
-from care import outbound
-from care.clock import Clock
-from care.ports import Button
-from care.referrals import coordinators_over
-from storage.models import Elder, Incident, Problem
+from carevisit.bot import keyboards, texts
+from carevisit.care import outbound
+from carevisit.care.clock import Clock
+from carevisit.care.people import coordinators_over
+from carevisit.care.ports import Button
+from carevisit.storage.models import Elder, Incident, Problem
 
 
 async def incident_to_coordinators(

@@ -10,17 +10,18 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.handlers import get_routers
-from bot.middlewares import DbSessionMiddleware, PrivateChatsOnly, ProfileI18nMiddleware, WhoMiddleware
-from care.clock import Clock
-from care.confirmations import DEFAULT_CHECKLIST, ChecklistItem
-from escalation.policy import DEFAULT_POLICY, EscalationPolicy
+from carevisit.bot.handlers import get_routers
+from carevisit.bot.middlewares import DbSessionMiddleware, PrivateChatsOnly, ProfileI18nMiddleware, WhoMiddleware
+from carevisit.care.clock import Clock
+from carevisit.care.confirmations import DEFAULT_CHECKLIST, ChecklistItem
+from carevisit.escalation.policy import DEFAULT_POLICY, EscalationPolicy
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DEFAULT_EPIDEMIC_INSTRUCTIONS = "请做好个人防护，保持距离，立即联系社区卫生服务中心，按当地疫情防控规定处置。"
@@ -37,6 +38,14 @@ def make_bot(token: str, *, api_base: str | None = None, session: AiohttpSession
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
+def make_storage(redis_url: str | None) -> BaseStorage:
+    """Where the multi-message flows (a note, a problem report, the handling record) keep their place: Redis when
+    configured, so a restart or another process continues a half-typed record; else this process's memory."""
+    if redis_url is None:
+        return MemoryStorage()
+    return RedisStorage.from_url(redis_url, key_builder=DefaultKeyBuilder(prefix="carevisit:fsm"))
+
+
 def build_dispatcher(
     *,
     sessions: async_sessionmaker[AsyncSession],
@@ -49,8 +58,8 @@ def build_dispatcher(
     epidemic_instructions: str = DEFAULT_EPIDEMIC_INSTRUCTIONS,
     storage: BaseStorage | None = None,
 ) -> Dispatcher:
-    """The dispatcher with every router. FSM state lives in memory by default: a restart drops half-typed notes
-    (the confirm flow itself keeps its progress in the buttons and survives)."""
+    """The dispatcher with every router. FSM state lives in `storage` (memory by default: a restart then drops
+    half-typed notes; the confirm flow itself keeps its progress in the buttons and survives)."""
     dp = Dispatcher(
         storage=storage or MemoryStorage(),
         clock=clock,

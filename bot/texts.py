@@ -10,9 +10,9 @@ from html import escape
 
 from aiogram.utils.i18n import gettext as _
 
-from care.visit_rate import VisitRate
-from storage.enums import ProblemCategory, VisitMode, VisitOutcome
-from storage.models import Elder, EmergencyContact, Incident, Visit
+from carevisit.care.visit_rate import VisitRate
+from carevisit.storage.enums import ProblemCategory, VisitMode, VisitOutcome
+from carevisit.storage.models import Elder, EmergencyContact, Incident, Visit
 
 EMERGENCY_NUMBERS = ("120", "110", "119")
 

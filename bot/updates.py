@@ -28,9 +28,9 @@ from sqlmodel import col, func, select
 from sqlmodel import delete as sql_delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.group_commit import GroupCommit
-from care.clock import Clock
-from storage.models import TelegramUpdate
+from carevisit.bot.group_commit import GroupCommit
+from carevisit.care.clock import Clock
+from carevisit.storage.models import TelegramUpdate
 
 log = logging.getLogger(__name__)
 _UPDATES = TelegramUpdate.__table__  # type: ignore[attr-defined]

@@ -1,4 +1,5 @@
-"""The domain: elders, volunteers, visits, problems, the visit-rate definition, the clock and the ports.
+"""The shared domain: areas, people, visits and their confirmation, referrals, invitations, who may see what, the
+visit-rate definition, the clock and the ports.
 
-It knows no aiogram, twilio or apscheduler; adapters implement its ports.
+It knows no framework or vendor and does no I/O but the database; adapters implement its ports.
 """

@@ -6,7 +6,7 @@ from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Area
+from carevisit.storage.models import Area
 
 
 def in_subtree(area: Area) -> ColumnElement[bool]:

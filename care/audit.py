@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import Clock
-from storage.models import AuditEntry
+from carevisit.care.clock import Clock
+from carevisit.storage.models import AuditEntry
 
 
 def record(

@@ -16,10 +16,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care import audit
-from care.clock import Clock, month_of
-from storage.enums import ElderStatus, ProblemCategory, VisitKind, VisitMode, VisitOutcome, VisitStatus
-from storage.models import Elder, Problem, Visit, VolunteerCommunity
+from carevisit.care import audit
+from carevisit.care.clock import Clock, month_of
+from carevisit.storage.enums import ElderStatus, ProblemCategory, VisitKind, VisitMode, VisitOutcome, VisitStatus
+from carevisit.storage.models import Elder, Problem, Visit, VolunteerCommunity
 
 
 class VisitNotYours(LookupError):

@@ -10,9 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import Clock
-from care.ports import Button
-from storage.models import ChatOutboxMessage
+from carevisit.care.clock import Clock
+from carevisit.care.ports import Button
+from carevisit.storage.models import ChatOutboxMessage
 
 
 async def enqueue(

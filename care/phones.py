@@ -9,7 +9,7 @@ from functools import cache
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumberDesc, PhoneNumberType
 
-from storage.enums import PhoneKind
+from carevisit.storage.enums import PhoneKind
 
 
 class InvalidPhone(ValueError):

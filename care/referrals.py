@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, literal
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care import audit
-from care.areas import in_subtree
-from care.clock import Clock
-from storage.enums import IncidentStatus, ProblemCategory, ProblemStatus
-from storage.models import Area, Coordinator, Elder, EmergencyContact, Incident, Problem, VolunteerCommunity
+from carevisit.care import audit
+from carevisit.care.access import NotAllowed
+from carevisit.care.areas import in_subtree
+from carevisit.care.clock import Clock
+from carevisit.storage.enums import ProblemCategory, ProblemStatus
+from carevisit.storage.models import Area, Elder, Problem, VolunteerCommunity
 
 
 class ProblemNotFound(LookupError):
@@ -79,10 +79,6 @@ async def update_problem(
     return row
 
 
-class NotAllowed(LookupError):
-    """This person may not act on that elder or incident (the same answer whether it exists or not)."""
-
-
 async def report_problem(
     session: AsyncSession,
     *,
@@ -137,63 +133,3 @@ async def report_problem(
         details={"category": str(category), "urgent": urgent},
     )
     return problem
-
-
-async def coordinators_over(session: AsyncSession, *, community_id: int) -> list[Coordinator]:
-    """Active coordinators linked to a chat whose area contains this community (community, street, district…)."""
-    community = await session.get(Area, community_id)
-    if community is None:
-        return []
-    # Area paths are prefixes of their children's: a coordinator's area contains the community when its path is
-    # a prefix of the community's.
-    coordinators = await session.exec(
-        select(Coordinator)
-        .join(Area, col(Area.id) == col(Coordinator.area_id))
-        .where(
-            col(Coordinator.active).is_(True),
-            col(Coordinator.telegram_chat_id).is_not(None),
-            literal(community.path, String).like(col(Area.path) + "%"),
-        )
-        .order_by(col(Coordinator.id))
-    )
-    return list(coordinators.all())
-
-
-async def emergency_contacts(session: AsyncSession, *, elder_id: int) -> list[EmergencyContact]:
-    result = await session.exec(
-        select(EmergencyContact).where(EmergencyContact.elder_id == elder_id).order_by(col(EmergencyContact.position))
-    )
-    return list(result.all())
-
-
-async def incident_reported_by(session: AsyncSession, *, incident_id: int, volunteer_id: int) -> Incident:
-    incident = await session.get(Incident, incident_id)
-    if incident is None or incident.reporter_volunteer_id != volunteer_id:
-        raise NotAllowed(incident_id)
-    return incident
-
-
-async def incident_in_area(session: AsyncSession, *, incident_id: int, area: Area) -> tuple[Incident, Elder]:
-    row = (
-        await session.exec(
-            select(Incident, Elder)
-            .join(Elder, col(Elder.id) == col(Incident.elder_id))
-            .where(
-                col(Incident.id) == incident_id,
-                col(Elder.community_id).in_(select(Area.id).where(in_subtree(area))),
-            )
-        )
-    ).first()
-    if row is None:
-        raise NotAllowed(incident_id)
-    return row[0], row[1]
-
-
-async def unresolved_incident(session: AsyncSession, *, elder_id: int) -> Incident | None:
-    """An emergency for this elder still being handled: a second SOS joins it instead of paging everyone again."""
-    result = await session.exec(
-        select(Incident)
-        .where(Incident.elder_id == elder_id, col(Incident.status) != IncidentStatus.RESOLVED)
-        .order_by(col(Incident.id).desc())
-    )
-    return result.first()

@@ -12,9 +12,9 @@ from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.areas import in_subtree
-from storage.enums import VisitStatus
-from storage.models import Area, Elder, Visit
+from carevisit.care.areas import in_subtree
+from carevisit.storage.enums import VisitStatus
+from carevisit.storage.models import Area, Elder, Visit
 
 
 def is_overdue(*, today: date, now: datetime) -> ColumnElement[bool]:

@@ -12,9 +12,9 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.areas import in_subtree
-from storage.enums import ElderStatus, VisitStatus
-from storage.models import Area, Elder, Visit
+from carevisit.care.areas import in_subtree
+from carevisit.storage.enums import ElderStatus, VisitStatus
+from carevisit.storage.models import Area, Elder, Visit
 
 
 @dataclass(frozen=True, slots=True)

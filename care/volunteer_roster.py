@@ -11,11 +11,11 @@ from sqlalchemy import case, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care import audit
-from care.areas import in_subtree
-from care.clock import Clock
-from storage.enums import VisitStatus, VolunteerKind
-from storage.models import Area, Organisation, Visit, Volunteer, VolunteerCommunity
+from carevisit.care import audit
+from carevisit.care.areas import in_subtree
+from carevisit.care.clock import Clock
+from carevisit.storage.enums import VisitStatus, VolunteerKind
+from carevisit.storage.models import Area, Organisation, Visit, Volunteer, VolunteerCommunity
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import Clock, SystemClock
-from config import Settings
-from storage import schema
-from storage.db import make_engine, make_session_factory
+from carevisit.care.clock import Clock, SystemClock
+from carevisit.config import Settings
+from carevisit.storage import schema
+from carevisit.storage.db import make_engine, make_session_factory
 
 
 @dataclass

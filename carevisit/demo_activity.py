@@ -16,14 +16,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import Clock, FakeClock, local_today, month_of
-from care.confirmations import CONCERN, DEFAULT_CHECKLIST, confirm_visit
-from care.planning import PlanSummary, generate_month
-from care.visit_policy import VisitPolicy
-from escalation.incidents import acknowledge, open_incident, resolve
-from escalation.policy import EscalationPolicy
-from storage.enums import VisitOutcome, VisitStatus
-from storage.models import Coordinator, Visit
+from carevisit.care.clock import Clock, FakeClock, local_today, month_of
+from carevisit.care.confirmations import CONCERN, DEFAULT_CHECKLIST, confirm_visit
+from carevisit.escalation.incidents import acknowledge, open_incident, resolve
+from carevisit.escalation.policy import EscalationPolicy
+from carevisit.scheduler.planning import PlanSummary, generate_month
+from carevisit.scheduler.visit_policy import VisitPolicy
+from carevisit.storage.enums import VisitOutcome, VisitStatus
+from carevisit.storage.models import Coordinator, Visit
 
 CONFIRMED_SHARE = 0.7  # of the visits whose window has opened
 PROBLEM_SHARE = 0.06  # of confirmed visits, one checklist concern each

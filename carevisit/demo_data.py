@@ -12,10 +12,10 @@ from datetime import date
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.accounts import hash_password
-from care.areas import child_path
-from care.clock import Clock
-from storage.enums import (
+from carevisit.care.areas import child_path
+from carevisit.care.clock import Clock
+from carevisit.dashboard.accounts import hash_password
+from carevisit.storage.enums import (
     AreaLevel,
     CoordinatorRole,
     ElderClass,
@@ -26,7 +26,7 @@ from storage.enums import (
     RiskLevel,
     VolunteerKind,
 )
-from storage.models import (
+from carevisit.storage.models import (
     Area,
     Coordinator,
     Elder,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from carevisit.bootstrap import Runtime
-from dashboard.app import add_dashboard
+from carevisit.dashboard.app import add_dashboard
 
 
 async def health(_request: web.Request) -> web.Response:

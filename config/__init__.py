@@ -1,5 +1,5 @@
 """Settings and the shipped defaults (visit policy, escalation policy)."""
 
-from config.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, load_settings, masked
+from carevisit.config.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, load_settings, masked
 
 __all__ = ["DEFAULT_DATABASE_URL", "Settings", "SettingsError", "load_settings", "masked"]

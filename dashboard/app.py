@@ -12,10 +12,10 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import Clock
-from dashboard import incident_views, views, volunteer_views
-from dashboard.auth import SessionSigner
-from dashboard.planning_views import add_planning_routes
+from carevisit.care.clock import Clock
+from carevisit.dashboard import incident_views, views, volunteer_views
+from carevisit.dashboard.auth import SessionSigner
+from carevisit.dashboard.planning_views import add_planning_routes
 
 _HERE = Path(__file__).parent
 

@@ -9,14 +9,14 @@ from aiohttp import web
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.accounts import may_see
-from dashboard.views import _context, _deps, signed_in
-from escalation import incidents as incident_service
-from escalation import timeline
-from escalation.policy import DEFAULT_POLICY
-from escalation.webhooks import POLICY
-from storage.enums import CoordinatorRole, IncidentStatus
-from storage.models import Area, Coordinator, Elder, Incident
+from carevisit.care.access import may_see
+from carevisit.dashboard.views import _context, _deps, signed_in
+from carevisit.escalation import incidents as incident_service
+from carevisit.escalation import timeline
+from carevisit.escalation.policy import DEFAULT_POLICY
+from carevisit.escalation.webhooks import POLICY
+from carevisit.storage.enums import CoordinatorRole, IncidentStatus
+from carevisit.storage.models import Area, Coordinator, Elder, Incident
 
 _LABELS = {
     "zh_CN": {

@@ -11,15 +11,15 @@ from aiohttp import web
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.accounts import may_see
-from care.areas import in_subtree
-from care.clock import local_today, month_of
-from care.extra_visits import ExtraVisitError, order_extra_visits
-from care.reassignment import reassign_open_visits
-from dashboard import views
-from dashboard.planning_texts import planning_translator
-from storage.enums import CoordinatorRole, ElderClass, VisitMode
-from storage.models import Area, Coordinator, Elder
+from carevisit.care.access import may_see
+from carevisit.care.areas import in_subtree
+from carevisit.care.clock import local_today, month_of
+from carevisit.dashboard import views
+from carevisit.dashboard.planning_texts import planning_translator
+from carevisit.scheduler.extra_visits import ExtraVisitError, order_extra_visits
+from carevisit.scheduler.reassignment import reassign_open_visits
+from carevisit.storage.enums import CoordinatorRole, ElderClass, VisitMode
+from carevisit.storage.models import Area, Coordinator, Elder
 
 CLASSES = [member for member in ElderClass if member.name]
 MODES = list(VisitMode)

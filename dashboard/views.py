@@ -14,16 +14,17 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.accounts import authenticate, coordinator_area, may_see
-from care.areas import in_subtree
-from care.clock import Clock, local_today, month_of
-from care.referrals import ProblemClosed, ProblemNotFound, open_problems, update_problem
-from care.visit_queries import overdue_visits, unassigned_visits
-from care.visit_rate import visit_rate
-from dashboard.auth import COOKIE, LIFETIME, SessionSigner
-from dashboard.texts import translator
-from storage.enums import IncidentStatus, ProblemStatus
-from storage.models import Area, Coordinator, Elder, Incident
+from carevisit.care.access import coordinator_area, may_see
+from carevisit.care.areas import in_subtree
+from carevisit.care.clock import Clock, local_today, month_of
+from carevisit.care.referrals import ProblemClosed, ProblemNotFound, open_problems, update_problem
+from carevisit.care.visit_queries import overdue_visits, unassigned_visits
+from carevisit.care.visit_rate import visit_rate
+from carevisit.dashboard.accounts import authenticate
+from carevisit.dashboard.auth import COOKIE, LIFETIME, SessionSigner
+from carevisit.dashboard.texts import translator
+from carevisit.storage.enums import IncidentStatus, ProblemStatus
+from carevisit.storage.models import Area, Coordinator, Elder, Incident
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,14 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import local_today, month_of
-from care.linking import DEFAULT_VALIDITY, create_invitation
-from care.reassignment import deactivate_volunteer
-from care.volunteer_roster import VolunteerRow, reactivate_volunteer, volunteer_in_area, volunteers_in_area
-from dashboard.texts import translator
-from dashboard.views import _context, _deps, signed_in
-from storage.enums import CoordinatorRole
-from storage.models import Area, Coordinator, Volunteer
+from carevisit.care.clock import local_today, month_of
+from carevisit.care.invitations import DEFAULT_VALIDITY, create_invitation
+from carevisit.care.volunteer_roster import VolunteerRow, reactivate_volunteer, volunteer_in_area, volunteers_in_area
+from carevisit.dashboard.texts import translator
+from carevisit.dashboard.views import _context, _deps, signed_in
+from carevisit.scheduler.reassignment import deactivate_volunteer
+from carevisit.storage.enums import CoordinatorRole
+from carevisit.storage.models import Area, Coordinator, Volunteer
 
 log = logging.getLogger(__name__)
 

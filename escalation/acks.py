@@ -10,14 +10,14 @@ from datetime import datetime, timedelta
 from sqlmodel import col, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care import audit
-from care.clock import Clock
-from care.phones import mask_phone
-from escalation import incidents
-from escalation.decide import classify_reply
-from escalation.tokens import AckToken
-from storage.enums import DeliveryStatus, IncidentStatus
-from storage.models import EmergencyContact, Incident, OutboxMessage
+from carevisit.care import audit
+from carevisit.care.clock import Clock
+from carevisit.care.phones import mask_phone
+from carevisit.escalation import incidents
+from carevisit.escalation.decide import classify_reply
+from carevisit.escalation.tokens import AckToken
+from carevisit.storage.enums import DeliveryStatus, IncidentStatus
+from carevisit.storage.models import EmergencyContact, Incident, OutboxMessage
 
 log = logging.getLogger(__name__)
 

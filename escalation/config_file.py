@@ -8,8 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from escalation.policy import DEFAULT_POLICY, EscalationPolicy, Step
-from storage.enums import Channel
+from carevisit.escalation.policy import DEFAULT_POLICY, EscalationPolicy, Step
+from carevisit.storage.enums import Channel
 
 FAMILY_REPORT_MODES = ("each_visit", "monthly", "off")
 

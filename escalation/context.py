@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import Clock
-from escalation import tokens
-from escalation.config_file import EscalationConfig
-from escalation.pager import Pager
+from carevisit.care.clock import Clock
+from carevisit.escalation import tokens
+from carevisit.escalation.config_file import EscalationConfig
+from carevisit.escalation.pager import Pager
 
 
 @dataclass

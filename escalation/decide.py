@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from care.phones import can_sms
-from escalation.policy import EscalationPolicy, Step
-from storage.enums import Channel, DeliveryStatus, PhoneKind
+from carevisit.care.phones import can_sms
+from carevisit.escalation.policy import EscalationPolicy, Step
+from carevisit.storage.enums import Channel, DeliveryStatus, PhoneKind
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,10 @@ import logging
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import Clock
-from escalation.decide import should_move_on_early
-from storage.enums import Channel, DeliveryStatus, IncidentStatus
-from storage.models import DeliveryEvent, Incident, OutboxMessage
+from carevisit.care.clock import Clock
+from carevisit.escalation.decide import should_move_on_early
+from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
+from carevisit.storage.models import DeliveryEvent, Incident, OutboxMessage
 
 log = logging.getLogger(__name__)
 

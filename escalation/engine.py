@@ -24,14 +24,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from escalation import texts
-from escalation.context import Escalation
-from escalation.decide import Page, StepPlan, Target, plan_next, throttled
-from escalation.policy import from_snapshot
-from escalation.targets import contact_targets_by_elder, coordinator_targets_for
-from escalation.tokens import AckToken
-from storage.enums import Channel, DeliveryStatus, IncidentStatus
-from storage.models import Area, AuditEntry, ChatOutboxMessage, Elder, Incident, OutboxMessage, Volunteer
+from carevisit.escalation import texts
+from carevisit.escalation.context import Escalation
+from carevisit.escalation.decide import Page, StepPlan, Target, plan_next, throttled
+from carevisit.escalation.policy import from_snapshot
+from carevisit.escalation.targets import contact_targets_by_elder, coordinator_targets_for
+from carevisit.escalation.tokens import AckToken
+from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
+from carevisit.storage.models import Area, AuditEntry, ChatOutboxMessage, Elder, Incident, OutboxMessage, Volunteer
 
 log = logging.getLogger(__name__)
 

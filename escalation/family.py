@@ -10,12 +10,12 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import Clock, local_today, month_of
-from care.phones import can_sms
-from escalation import texts
-from escalation.engine import add_outbox_row
-from storage.enums import Channel, VisitOutcome, VisitStatus
-from storage.models import Elder, EmergencyContact, OutboxMessage, Visit, Volunteer
+from carevisit.care.clock import Clock, local_today, month_of
+from carevisit.care.phones import can_sms
+from carevisit.escalation import texts
+from carevisit.escalation.engine import add_outbox_row
+from carevisit.storage.enums import Channel, VisitOutcome, VisitStatus
+from carevisit.storage.models import Elder, EmergencyContact, OutboxMessage, Visit, Volunteer
 
 _STATUS = {
     VisitOutcome.WELL: "status_well",

@@ -13,12 +13,20 @@ from typing import Any
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care import audit, outbound
-from care.clock import Clock
-from escalation import texts
-from escalation.policy import EscalationPolicy, snapshot
-from storage.enums import Channel, DeliveryStatus, IncidentStatus
-from storage.models import Coordinator, Elder, EmergencyContact, Incident, IncidentNote, OutboxMessage, Volunteer
+from carevisit.care import audit, outbound
+from carevisit.care.clock import Clock
+from carevisit.escalation import texts
+from carevisit.escalation.policy import EscalationPolicy, snapshot
+from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
+from carevisit.storage.models import (
+    Coordinator,
+    Elder,
+    EmergencyContact,
+    Incident,
+    IncidentNote,
+    OutboxMessage,
+    Volunteer,
+)
 
 log = logging.getLogger(__name__)
 

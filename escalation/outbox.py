@@ -26,12 +26,12 @@ from sqlalchemy import bindparam, insert
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.phones import mask_phone
-from escalation.context import Escalation
-from escalation.delivery import PAGE_PURPOSES, record_status
-from escalation.pager import NotProcessed, PagerError, PermanentError, ProviderRecord, TemporaryError
-from storage.enums import Channel, DeliveryStatus, IncidentStatus
-from storage.models import DeliveryEvent, Incident, OutboxMessage
+from carevisit.care.phones import mask_phone
+from carevisit.escalation.context import Escalation
+from carevisit.escalation.delivery import PAGE_PURPOSES, record_status
+from carevisit.escalation.pager import NotProcessed, PagerError, PermanentError, ProviderRecord, TemporaryError
+from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
+from carevisit.storage.models import DeliveryEvent, Incident, OutboxMessage
 
 log = logging.getLogger(__name__)
 

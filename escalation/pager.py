@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from care.phones import mask_phone
-from storage.enums import Channel, DeliveryStatus
+from carevisit.care.phones import mask_phone
+from carevisit.storage.enums import Channel, DeliveryStatus
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from storage.enums import Channel
+from carevisit.storage.enums import Channel
 
 
 @dataclass(frozen=True, slots=True)

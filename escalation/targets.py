@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from escalation.decide import Target
-from storage.enums import CoordinatorRole
-from storage.models import Area, Coordinator, EmergencyContact
+from carevisit.escalation.decide import Target
+from carevisit.storage.enums import CoordinatorRole
+from carevisit.storage.models import Area, Coordinator, EmergencyContact
 
 
 async def contact_targets_by_elder(session: AsyncSession, *, elder_ids: list[int]) -> dict[int, list[Target]]:

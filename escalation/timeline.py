@@ -11,10 +11,10 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.phones import mask_phone
-from escalation.incidents import describe_actor
-from storage.enums import Channel
-from storage.models import AuditEntry, ChatOutboxMessage, DeliveryEvent, Incident, IncidentNote, OutboxMessage
+from carevisit.care.phones import mask_phone
+from carevisit.escalation.incidents import describe_actor
+from carevisit.storage.enums import Channel
+from carevisit.storage.models import AuditEntry, ChatOutboxMessage, DeliveryEvent, Incident, IncidentNote, OutboxMessage
 
 # Audit actions already shown from the incident's own columns or its notes.
 _SHOWN_ELSEWHERE = {"incident.open", "incident.acknowledge", "incident.resolve", "incident.note"}

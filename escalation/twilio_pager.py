@@ -18,8 +18,8 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from care.phones import mask_phone
-from escalation.pager import (
+from carevisit.care.phones import mask_phone
+from carevisit.escalation.pager import (
     NotProcessed,
     PagerError,
     PermanentError,
@@ -28,7 +28,7 @@ from escalation.pager import (
     TemporaryError,
     provider_status,
 )
-from storage.enums import Channel, DeliveryStatus
+from carevisit.storage.enums import Channel, DeliveryStatus
 
 log = logging.getLogger(__name__)
 

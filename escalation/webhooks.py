@@ -17,13 +17,13 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from care.phones import mask_phone
-from escalation import acks, incidents, texts, tokens
-from escalation.context import Escalation
-from escalation.delivery import record_status
-from escalation.pager import provider_status
-from escalation.policy import EscalationPolicy
-from storage.models import Coordinator, Elder, EmergencyContact, Incident, OutboxMessage
+from carevisit.care.phones import mask_phone
+from carevisit.escalation import acks, incidents, texts, tokens
+from carevisit.escalation.context import Escalation
+from carevisit.escalation.delivery import record_status
+from carevisit.escalation.pager import provider_status
+from carevisit.escalation.policy import EscalationPolicy
+from carevisit.storage.models import Coordinator, Elder, EmergencyContact, Incident, OutboxMessage
 
 log = logging.getLogger(__name__)
 

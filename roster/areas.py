@@ -10,10 +10,10 @@ from __future__ import annotations
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from care.areas import child_path
-from roster.bulk import table_of
-from storage.enums import AreaLevel
-from storage.models import Area
+from carevisit.care.areas import child_path
+from carevisit.roster.bulk import table_of
+from carevisit.storage.enums import AreaLevel
+from carevisit.storage.models import Area
 
 _AREAS = table_of(Area)
 _LEVELS = (AreaLevel.PROVINCE, AreaLevel.CITY, AreaLevel.DISTRICT, AreaLevel.STREET, AreaLevel.COMMUNITY)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import SQLModel
 
-from storage.types import UTCDateTime
+from carevisit.storage.types import UTCDateTime
 
 
 def table_of(model: type[SQLModel]) -> Table:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from roster.problems import RosterFileError
+from carevisit.roster.problems import RosterFileError
 
 ELDER_FIELDS: dict[str, tuple[str, ...]] = {
     "id": ("编号", "id"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from roster.problems import InvalidCell
-from storage.enums import ElderClass, Gender, RiskLevel, VolunteerKind
+from carevisit.roster.problems import InvalidCell
+from carevisit.storage.enums import ElderClass, Gender, RiskLevel, VolunteerKind
 
 # 、 ; , and spaces, in their Chinese (full-width) and English forms.
 _LIST_SEPARATORS = re.compile(r"[、;；,，\s]+")

@@ -24,17 +24,17 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care import audit
-from care.clock import Clock, local_today
-from roster.areas import AreaIndex
-from roster.bulk import BulkStatement, table_of
-from roster.columns import Columns, elder_columns, volunteer_columns
-from roster.parallel import Chunk, Validator, validate_in_process, validate_in_workers
-from roster.problems import RowProblem
-from roster.readers import open_table
-from roster.rows import CommunityLookup, validate_elder, validate_volunteer
-from storage.enums import ElderStatus
-from storage.models import Elder, EmergencyContact, Organisation, Volunteer, VolunteerCommunity
+from carevisit.care import audit
+from carevisit.care.clock import Clock, local_today
+from carevisit.roster.areas import AreaIndex
+from carevisit.roster.bulk import BulkStatement, table_of
+from carevisit.roster.columns import Columns, elder_columns, volunteer_columns
+from carevisit.roster.parallel import Chunk, Validator, validate_in_process, validate_in_workers
+from carevisit.roster.problems import RowProblem
+from carevisit.roster.readers import open_table
+from carevisit.roster.rows import CommunityLookup, validate_elder, validate_volunteer
+from carevisit.storage.enums import ElderStatus
+from carevisit.storage.models import Elder, EmergencyContact, Organisation, Volunteer, VolunteerCommunity
 
 # phase ("checking" or "writing"), rows done, rows in all (known once the file has been checked)
 Progress = Callable[[str, int, int | None], None]

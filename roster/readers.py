@@ -17,7 +17,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from roster.problems import RosterFileError
+from carevisit.roster.problems import RosterFileError
 
 # Enough to decide the encoding; a wrong guess later in the file is still caught, as a clear error.
 _SNIFF_BYTES = 256 * 1024

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, NamedTuple
 
-from storage.enums import Gender, PhoneKind, RiskLevel, VolunteerKind
+from carevisit.storage.enums import Gender, PhoneKind, RiskLevel, VolunteerKind
 
 
 class ContactRecord(NamedTuple):

@@ -7,11 +7,11 @@ from datetime import date
 from functools import cache, lru_cache, partial
 from typing import TypeVar
 
-from care.phones import InvalidPhone, Phone, parse_phone
-from roster import fields
-from roster.columns import AREA_FIELDS, Columns
-from roster.problems import InvalidCell, RowProblem
-from roster.records import ContactRecord, ElderRecord, VolunteerRecord
+from carevisit.care.phones import InvalidPhone, Phone, parse_phone
+from carevisit.roster import fields
+from carevisit.roster.columns import AREA_FIELDS, Columns
+from carevisit.roster.problems import InvalidCell, RowProblem
+from carevisit.roster.records import ContactRecord, ElderRecord, VolunteerRecord
 
 T = TypeVar("T")
 

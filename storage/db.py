@@ -34,8 +34,3 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # Objects stay readable after commit: handlers render what they just saved.
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-
-
-def sync_url(url: str) -> str:
-    """The same database for a synchronous driver (APScheduler's job store needs one)."""
-    return url.replace("sqlite+aiosqlite", "sqlite", 1).replace("postgresql+asyncpg", "postgresql+psycopg", 1)

@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
-from storage import schema
-from storage.db import make_engine, make_session_factory
+from carevisit.care.clock import FakeClock
+from carevisit.storage import schema
+from carevisit.storage.db import make_engine, make_session_factory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 POSTGRES_URL = os.environ.get("CAREVISIT_TEST_POSTGRES_URL")

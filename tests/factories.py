@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.areas import child_path
-from care.clock import Clock
-from storage.enums import AreaLevel, ElderClass, PhoneKind, RiskLevel, VisitMode
-from storage.models import (
+from carevisit.care.areas import child_path
+from carevisit.care.clock import Clock
+from carevisit.storage.enums import AreaLevel, ElderClass, PhoneKind, RiskLevel, VisitMode
+from carevisit.storage.models import (
     Area,
     Coordinator,
     Elder,

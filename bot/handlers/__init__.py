@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import (
+from carevisit.bot.handlers import (
     common,
     coordinator,
     elders,

@@ -9,11 +9,11 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import keyboards, texts
-from bot.callbacks import LanguageCb
-from bot.filters import MenuButton
-from bot.handlers.show import reply
-from care.linking import ChatUser
+from carevisit.bot import keyboards, texts
+from carevisit.bot.callbacks import LanguageCb
+from carevisit.bot.chat_accounts import ChatUser
+from carevisit.bot.filters import MenuButton
+from carevisit.bot.handlers.show import reply
 
 
 async def on_cancel(message: Message, state: FSMContext, who: ChatUser) -> None:

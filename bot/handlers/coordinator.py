@@ -9,16 +9,16 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import texts
-from bot.callbacks import IncidentAction, IncidentCb
-from bot.filters import IsCoordinator
-from care.accounts import coordinator_area
-from care.clock import Clock, local_today, month_of
-from care.referrals import incident_in_area
-from care.visit_queries import overdue_visits, unassigned_visits
-from care.visit_rate import visit_rate
-from escalation.incidents import acknowledge
-from storage.models import Coordinator
+from carevisit.bot import texts
+from carevisit.bot.callbacks import IncidentAction, IncidentCb
+from carevisit.bot.filters import IsCoordinator
+from carevisit.care.access import coordinator_area
+from carevisit.care.clock import Clock, local_today, month_of
+from carevisit.care.visit_queries import overdue_visits, unassigned_visits
+from carevisit.care.visit_rate import visit_rate
+from carevisit.escalation.incident_queries import incident_in_area
+from carevisit.escalation.incidents import acknowledge
+from carevisit.storage.models import Coordinator
 
 
 async def on_stats(

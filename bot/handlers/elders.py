@@ -10,14 +10,14 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import keyboards, texts
-from bot.callbacks import ElderPurpose
-from bot.filters import IsVolunteer, has_text
-from bot.states import ElderSearch
-from care.clock import Clock, local_today
-from care.confirmations import elders_served
-from care.visit_queries import visits_for_volunteer
-from storage.models import Elder, Volunteer
+from carevisit.bot import keyboards, texts
+from carevisit.bot.callbacks import ElderPurpose
+from carevisit.bot.filters import IsVolunteer, has_text
+from carevisit.bot.states import ElderSearch
+from carevisit.care.clock import Clock, local_today
+from carevisit.care.confirmations import elders_served
+from carevisit.care.visit_queries import visits_for_volunteer
+from carevisit.storage.models import Elder, Volunteer
 
 
 async def ask_for_elder(

@@ -5,91 +5,33 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import keyboards, notify, texts
-from bot.callbacks import ElderCb, ElderPurpose, IncidentAction, IncidentCb, VisitAction, VisitCb
-from bot.filters import IsVolunteer, MenuButton, has_text
-from bot.handlers.elders import ask_for_elder
-from bot.states import HandlingRecord
-from care.clock import Clock
-from care.confirmations import assigned_visit, served_elder
-from care.referrals import emergency_contacts, incident_reported_by, unresolved_incident
-from escalation.incidents import add_note, open_incident
-from escalation.policy import EscalationPolicy
-from storage.models import Elder, Volunteer
-
-
-async def raise_emergency(
-    event: CallbackQuery | Message,
-    *,
-    session: AsyncSession,
-    clock: Clock,
-    policy: EscalationPolicy,
-    i18n: I18n,
-    volunteer: Volunteer,
-    elder: Elder,
-    visit_id: int | None = None,
-    problem_id: int | None = None,
-    description: str = "",
-    kind: str = "urgent",
-) -> None:
-    """Numbers first (no database in the way), then the incident, then the elder's contacts."""
-    bot: Bot | None = event.bot
-    assert bot is not None and elder.id is not None
-    chat_id = event.from_user.id if event.from_user else 0
-    await bot.send_message(chat_id, texts.emergency_numbers())
-    incident = await unresolved_incident(session, elder_id=elder.id)
-    joined = incident is not None
-    if incident is None:
-        incident = await open_incident(
-            session,
-            clock=clock,
-            policy=policy,
-            elder_id=elder.id,
-            kind=kind,
-            description=description,
-            reporter_volunteer_id=volunteer.id,
-            visit_id=visit_id,
-            problem_id=problem_id,
-        )
-        await notify.incident_to_coordinators(session, clock=clock, i18n=i18n, incident=incident, elder=elder)
-    await session.commit()
-    contacts = await emergency_contacts(session, elder_id=elder.id)
-    text = texts.emergency_contacts(elder, contacts)
-    if joined:
-        text = f"{texts.incident_exists()}\n{text}"
-    assert incident.id is not None
-    await bot.send_message(chat_id, text, reply_markup=keyboards.record(incident.id))
+from carevisit.bot import keyboards, texts
+from carevisit.bot.callbacks import ElderCb, ElderPurpose, IncidentAction, IncidentCb, VisitAction, VisitCb
+from carevisit.bot.emergencies import Emergencies
+from carevisit.bot.filters import MenuButton, has_text
+from carevisit.bot.handlers.elders import ask_for_elder
+from carevisit.bot.routers import volunteer_router
+from carevisit.bot.states import HandlingRecord
+from carevisit.care.clock import Clock
+from carevisit.care.confirmations import assigned_visit, served_elder
+from carevisit.escalation.incident_queries import incident_reported_by
+from carevisit.escalation.incidents import add_note
+from carevisit.storage.models import Volunteer
 
 
 async def on_visit_sos(
-    query: CallbackQuery,
-    callback_data: VisitCb,
-    volunteer: Volunteer,
-    session: AsyncSession,
-    clock: Clock,
-    policy: EscalationPolicy,
-    i18n: I18n,
+    query: CallbackQuery, callback_data: VisitCb, volunteer: Volunteer, session: AsyncSession, emergencies: Emergencies
 ) -> None:
     assert volunteer.id is not None
     _visit, elder = await assigned_visit(session, visit_id=callback_data.visit_id, volunteer_id=volunteer.id)
     await query.answer()
-    await raise_emergency(
-        query,
-        session=session,
-        clock=clock,
-        policy=policy,
-        i18n=i18n,
-        volunteer=volunteer,
-        elder=elder,
-        visit_id=callback_data.visit_id,
-    )
+    await emergencies.raise_for(query, elder, visit_id=callback_data.visit_id)
 
 
 async def on_sos(
@@ -107,18 +49,14 @@ async def on_sos_elder(
     callback_data: ElderCb,
     volunteer: Volunteer,
     session: AsyncSession,
-    clock: Clock,
-    policy: EscalationPolicy,
-    i18n: I18n,
     state: FSMContext,
+    emergencies: Emergencies,
 ) -> None:
     assert volunteer.id is not None
     elder = await served_elder(session, volunteer_id=volunteer.id, elder_id=callback_data.elder_id)
     await state.clear()
     await query.answer()
-    await raise_emergency(
-        query, session=session, clock=clock, policy=policy, i18n=i18n, volunteer=volunteer, elder=elder
-    )
+    await emergencies.raise_for(query, elder)
 
 
 async def on_record(
@@ -171,9 +109,7 @@ async def on_record_not_text(message: Message) -> None:
 
 
 def setup() -> Router:
-    router = Router(name=__name__)
-    router.message.filter(IsVolunteer())
-    router.callback_query.filter(IsVolunteer())
+    router = volunteer_router(__name__)
     router.callback_query.register(on_visit_sos, VisitCb.filter(F.action == VisitAction.SOS))
     router.message.register(on_sos, Command("sos"))
     router.message.register(on_sos, MenuButton("Emergency"))

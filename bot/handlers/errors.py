@@ -12,11 +12,11 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent, User
 from aiogram.utils.i18n import I18n
 
-from bot import texts
-from bot.middlewares import locale_for
-from care.confirmations import ElderNotServed, VisitClosed, VisitNotYours
-from care.linking import ChatUser
-from care.referrals import NotAllowed
+from carevisit.bot import texts
+from carevisit.bot.chat_accounts import ChatUser
+from carevisit.bot.middlewares import locale_for
+from carevisit.care.access import NotAllowed
+from carevisit.care.confirmations import ElderNotServed, VisitClosed, VisitNotYours
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 
-from bot import keyboards, texts
-from care.linking import ChatUser
+from carevisit.bot import keyboards, texts
+from carevisit.bot.chat_accounts import ChatUser
 
 
 async def on_anything(message: Message, who: ChatUser) -> None:

@@ -8,11 +8,11 @@ from aiogram.types import Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import keyboards, texts
-from bot.filters import has_contact
-from bot.middlewares import locale_for
-from care.clock import Clock
-from care.linking import ChatUser, Linked, LinkRefused, link_by_contact, redeem_invitation
+from carevisit.bot import keyboards, texts
+from carevisit.bot.chat_accounts import ChatUser, Linked, LinkRefused, link_by_contact, redeem_invitation
+from carevisit.bot.filters import has_contact
+from carevisit.bot.middlewares import locale_for
+from carevisit.care.clock import Clock
 
 
 async def _welcome(message: Message, linked: Linked, i18n: I18n) -> None:

@@ -12,19 +12,19 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import keyboards, notify, texts
-from bot.callbacks import CategoryCb, ElderCb, ElderPurpose, UrgentCb, VisitAction, VisitCb
-from bot.filters import IsVolunteer, has_photo, has_text, has_voice
-from bot.handlers.elders import ask_for_elder
-from bot.handlers.emergency import raise_emergency
-from bot.handlers.show import show
-from bot.states import ProblemReport
-from care.clock import Clock
-from care.confirmations import assigned_visit, served_elder
-from care.referrals import report_problem
-from escalation.policy import EscalationPolicy
-from storage.enums import ProblemCategory
-from storage.models import Volunteer
+from carevisit.bot import keyboards, notify, texts
+from carevisit.bot.callbacks import CategoryCb, ElderCb, ElderPurpose, UrgentCb, VisitAction, VisitCb
+from carevisit.bot.emergencies import Emergencies
+from carevisit.bot.filters import has_photo, has_text, has_voice
+from carevisit.bot.handlers.elders import ask_for_elder
+from carevisit.bot.handlers.show import show
+from carevisit.bot.routers import volunteer_router
+from carevisit.bot.states import ProblemReport
+from carevisit.care.clock import Clock
+from carevisit.care.confirmations import assigned_visit, served_elder
+from carevisit.care.referrals import report_problem
+from carevisit.storage.enums import ProblemCategory
+from carevisit.storage.models import Volunteer
 
 
 async def on_problem(
@@ -111,8 +111,8 @@ async def on_urgency(
     session: AsyncSession,
     clock: Clock,
     state: FSMContext,
-    policy: EscalationPolicy,
     i18n: I18n,
+    emergencies: Emergencies,
     epidemic_instructions: str,
 ) -> None:
     assert volunteer.id is not None
@@ -142,14 +142,9 @@ async def on_urgency(
         assert query.bot is not None
         await query.bot.send_message(query.from_user.id, texts.epidemic(epidemic_instructions))
     if callback_data.urgent:
-        await raise_emergency(
+        await emergencies.raise_for(
             query,
-            session=session,
-            clock=clock,
-            policy=policy,
-            i18n=i18n,
-            volunteer=volunteer,
-            elder=elder,
+            elder,
             visit_id=data.get("visit_id"),
             problem_id=problem.id,
             description=data.get("description", ""),
@@ -158,9 +153,7 @@ async def on_urgency(
 
 
 def setup() -> Router:
-    router = Router(name=__name__)
-    router.message.filter(IsVolunteer())
-    router.callback_query.filter(IsVolunteer())
+    router = volunteer_router(__name__)
     router.message.register(on_problem, Command("problem"))
     router.callback_query.register(on_visit_problem, VisitCb.filter(F.action == VisitAction.PROBLEM))
     router.callback_query.register(on_elder_problem, ElderCb.filter(F.purpose == ElderPurpose.PROBLEM))

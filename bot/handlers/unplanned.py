@@ -11,15 +11,15 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import keyboards, texts
-from bot.callbacks import ConfirmCb, ElderCb, ElderPurpose, UnplannedModeCb
-from bot.filters import IsVolunteer
-from bot.handlers.elders import ask_for_elder
-from bot.handlers.show import show
-from care.clock import Clock, local_today
-from care.confirmations import served_elder, start_unplanned_visit
-from storage.enums import VisitMode
-from storage.models import Volunteer
+from carevisit.bot import keyboards, texts
+from carevisit.bot.callbacks import ConfirmCb, ElderCb, ElderPurpose, UnplannedModeCb
+from carevisit.bot.handlers.elders import ask_for_elder
+from carevisit.bot.handlers.show import show
+from carevisit.bot.routers import volunteer_router
+from carevisit.care.clock import Clock, local_today
+from carevisit.care.confirmations import served_elder, start_unplanned_visit
+from carevisit.storage.enums import VisitMode
+from carevisit.storage.models import Volunteer
 
 
 async def on_unplanned(
@@ -70,9 +70,7 @@ async def on_unplanned_mode(
 
 
 def setup() -> Router:
-    router = Router(name=__name__)
-    router.message.filter(IsVolunteer())
-    router.callback_query.filter(IsVolunteer())
+    router = volunteer_router(__name__)
     router.message.register(on_unplanned, Command("unplanned"))
     router.callback_query.register(on_unplanned_elder, ElderCb.filter(F.purpose == ElderPurpose.UNPLANNED))
     router.callback_query.register(on_unplanned_mode, UnplannedModeCb.filter())

@@ -11,14 +11,15 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import keyboards, notify, texts
-from bot.callbacks import ConfirmCb, DetailCb, DetailWhat
-from bot.filters import IsVolunteer, MenuButton, has_location, has_photo, has_text
-from bot.handlers.emergency import raise_emergency
-from bot.handlers.show import reply, show
-from bot.states import VisitDetails
-from care.clock import Clock, local_today
-from care.confirmations import (
+from carevisit.bot import keyboards, notify, texts
+from carevisit.bot.callbacks import ConfirmCb, DetailCb, DetailWhat
+from carevisit.bot.emergencies import Emergencies
+from carevisit.bot.filters import MenuButton, has_location, has_photo, has_text
+from carevisit.bot.handlers.show import reply, show
+from carevisit.bot.routers import volunteer_router
+from carevisit.bot.states import VisitDetails
+from carevisit.care.clock import Clock, local_today
+from carevisit.care.confirmations import (
     CONCERN,
     OK,
     ChecklistItem,
@@ -27,10 +28,9 @@ from care.confirmations import (
     assigned_visit,
     confirm_visit,
 )
-from care.visit_queries import visits_for_volunteer
-from escalation.policy import EscalationPolicy
-from storage.enums import VisitMode, VisitOutcome, VisitStatus
-from storage.models import Volunteer
+from carevisit.care.visit_queries import visits_for_volunteer
+from carevisit.storage.enums import VisitMode, VisitOutcome, VisitStatus
+from carevisit.storage.models import Volunteer
 
 _LETTERS = {"o": OK, "c": CONCERN}
 
@@ -52,8 +52,8 @@ async def on_confirm_step(
     session: AsyncSession,
     clock: Clock,
     checklist: tuple[ChecklistItem, ...],
-    policy: EscalationPolicy,
     i18n: I18n,
+    emergencies: Emergencies,
 ) -> None:
     assert volunteer.id is not None
     step = callback_data
@@ -85,16 +85,7 @@ async def on_confirm_step(
         return
     await show(query, texts.confirmed(done.elder, len(done.problems)), keyboards.details(step.visit_id))
     if outcome == VisitOutcome.URGENT:
-        await raise_emergency(
-            query,
-            session=session,
-            clock=clock,
-            policy=policy,
-            i18n=i18n,
-            volunteer=volunteer,
-            elder=done.elder,
-            visit_id=step.visit_id,
-        )
+        await emergencies.raise_for(query, done.elder, visit_id=step.visit_id)
 
 
 async def _next_question(
@@ -203,9 +194,7 @@ async def on_detail_wrong_kind(message: Message) -> None:
 
 
 def setup() -> Router:
-    router = Router(name=__name__)
-    router.message.filter(IsVolunteer())
-    router.callback_query.filter(IsVolunteer())
+    router = volunteer_router(__name__)
     router.message.register(on_visits, Command("visits"))
     router.message.register(on_visits, MenuButton("My visits"))
     router.callback_query.register(on_confirm_step, ConfirmCb.filter())

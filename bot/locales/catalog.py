@@ -1,6 +1,6 @@
 """Keeping the gettext catalogues in step with the code, without Babel.
 
-`python -m bot.locales.catalog` adds new msgids (from `_("…")` calls and `MenuButton("…")` captions in `bot/`)
+`python -m carevisit.bot.locales.catalog` adds new msgids (from `_("…")` calls and `MenuButton("…")` captions in `bot/`)
 to every `messages.po`, and compiles each `.po` into the `.mo` that aiogram's I18n loads. Both are committed, so
 a `pip install` from a clean clone needs no build step; a test fails when a `.mo` is out of date.
 """

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import typer
 
-from bot.setup import make_bot
-from care.linking import create_invitation
 from carevisit.bootstrap import Runtime
+from carevisit.bot.setup import make_bot
+from carevisit.care.invitations import create_invitation
 from carevisit.commands.common import console, errors, run_with_runtime
 
 _USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")

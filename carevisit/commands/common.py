@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 
 from carevisit.bootstrap import Runtime, runtime
-from config import Settings, SettingsError, load_settings
-from storage.schema import SchemaOutOfDate
+from carevisit.config import Settings, SettingsError, load_settings
+from carevisit.storage.schema import SchemaOutOfDate
 
 T = TypeVar("T")
 console = Console(soft_wrap=True)

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from carevisit.commands.common import console, settings_or_exit
-from config import masked
+from carevisit.config import masked
 
 app = typer.Typer(help="Configuration.", no_args_is_help=True)
 

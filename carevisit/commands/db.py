@@ -6,7 +6,7 @@ import typer
 
 from carevisit.bootstrap import Runtime
 from carevisit.commands.common import console, run_with_runtime
-from storage import schema
+from carevisit.storage import schema
 
 app = typer.Typer(help="Database schema.", no_args_is_help=True)
 

@@ -11,11 +11,10 @@ from carevisit.bootstrap import runtime
 from carevisit.commands.common import console, errors, settings_or_exit
 from carevisit.demo_activity import play_month_so_far
 from carevisit.demo_data import DEMO_PASSWORD, DEMO_USERNAME, seed_demo
-from carevisit.parts.escalation import escalation_config
+from carevisit.policies import escalation_config, visit_policy
 from carevisit.service import parts_report, serve
-from scheduler.policy_file import visit_policy
-from storage import schema
-from storage.models import Coordinator, Elder
+from carevisit.storage import schema
+from carevisit.storage.models import Coordinator, Elder
 
 
 def demo(

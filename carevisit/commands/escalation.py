@@ -10,12 +10,12 @@ from sqlmodel import col, select
 
 from carevisit.bootstrap import Runtime
 from carevisit.commands.common import console, errors, run_with_runtime
-from carevisit.parts.escalation import escalation_config
-from escalation import incidents as incident_service
-from escalation import timeline
-from escalation.config_file import PolicyFileError
-from storage.enums import IncidentStatus
-from storage.models import Elder, Incident
+from carevisit.escalation import incidents as incident_service
+from carevisit.escalation import timeline
+from carevisit.escalation.config_file import PolicyFileError
+from carevisit.policies import escalation_config
+from carevisit.storage.enums import IncidentStatus
+from carevisit.storage.models import Elder, Incident
 
 incidents_app = typer.Typer(help="Emergencies: list, archive (timeline), resolve.", no_args_is_help=True)
 

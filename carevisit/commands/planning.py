@@ -12,26 +12,26 @@ from rich.table import Table
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import local_today, month_of
-from care.extra_visits import ExtraOrder, ExtraVisitError, order_extra_visits
-from care.months import BadMonth, month_bounds
-from care.planning import MonthOver, PlanSummary, generate_month
-from care.reassignment import (
+from carevisit.bootstrap import Runtime
+from carevisit.care.clock import local_today, month_of
+from carevisit.commands.common import console, errors, run_with_runtime
+from carevisit.policies import visit_policy
+from carevisit.reports.export import table as report_table
+from carevisit.reports.export import to_csv, to_xlsx
+from carevisit.reports.monthly import Report, ReportBy, monthly_report
+from carevisit.scheduler.extra_visits import ExtraOrder, ExtraVisitError, order_extra_visits
+from carevisit.scheduler.months import BadMonth, month_bounds
+from carevisit.scheduler.planning import MonthOver, PlanSummary, generate_month
+from carevisit.scheduler.reassignment import (
     ReassignResult,
     VolunteerNotFound,
     deactivate_volunteer,
     find_volunteer,
     reassign_open_visits,
 )
-from care.report_export import table as report_table
-from care.report_export import to_csv, to_xlsx
-from care.reports import Report, ReportBy, monthly_report
-from care.visit_policy import PolicyError
-from carevisit.bootstrap import Runtime
-from carevisit.commands.common import console, errors, run_with_runtime
-from scheduler.policy_file import visit_policy
-from storage.enums import ElderClass, VisitMode
-from storage.models import Area, Elder
+from carevisit.scheduler.visit_policy import PolicyError
+from carevisit.storage.enums import ElderClass, VisitMode
+from carevisit.storage.models import Area, Elder
 
 visits_app = typer.Typer(help="Extra visits and reassignment.", no_args_is_help=True)
 

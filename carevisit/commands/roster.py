@@ -26,9 +26,9 @@ from rich.progress import (
 
 from carevisit.bootstrap import Runtime
 from carevisit.commands.common import console, errors, run_with_runtime
-from roster.importer import ImportResult, import_elders, import_volunteers
-from roster.importer import Progress as ProgressCallback
-from roster.problems import RosterFileError
+from carevisit.roster.importer import ImportResult, import_elders, import_volunteers
+from carevisit.roster.importer import Progress as ProgressCallback
+from carevisit.roster.problems import RosterFileError
 
 app = typer.Typer(help="Import survey rosters (摸底排查) from CSV (UTF-8 or GB18030) or XLSX.", no_args_is_help=True)
 log = logging.getLogger(__name__)

@@ -9,15 +9,16 @@ import hmac
 import logging
 
 from aiogram import Bot
+from aiogram.fsm.storage.base import BaseStorage
 from aiohttp import web
 
-from bot.notifier import TelegramNotifier
-from bot.setup import build_dispatcher, make_bot
-from bot.updates import WEBHOOK_PATH, UpdateProcessor, poll_into_store, webhook_handler
-from care.chat_sender import ChatSender
 from carevisit.bootstrap import Runtime
-from carevisit.parts.escalation import escalation_config
-from dashboard.volunteer_views import BOT_USERNAME
+from carevisit.bot.chat_sender import ChatSender
+from carevisit.bot.notifier import TelegramNotifier
+from carevisit.bot.setup import build_dispatcher, make_bot, make_storage
+from carevisit.bot.updates import WEBHOOK_PATH, UpdateProcessor, poll_into_store, webhook_handler
+from carevisit.dashboard.volunteer_views import BOT_USERNAME
+from carevisit.policies import escalation_config
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class BotPart:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._storage: BaseStorage | None = None
         settings = rt.settings
         self.webhook = settings.telegram_enabled and settings.public_url is not None
 
@@ -67,6 +69,7 @@ class BotPart:
             api_base=str(settings.telegram_api_base).rstrip("/") if settings.telegram_api_base else None,
         )
         self._bot = bot
+        self._storage = make_storage(settings.redis_url)
         dp = build_dispatcher(
             sessions=self.rt.sessions,
             clock=self.rt.clock,
@@ -75,6 +78,7 @@ class BotPart:
             language=settings.language,
             policy=escalation_config(settings).policy,
             epidemic_instructions=settings.epidemic_instructions,
+            storage=self._storage,
         )
         if self.webhook:
             url = str(settings.public_url).rstrip("/") + WEBHOOK_PATH
@@ -125,6 +129,8 @@ class BotPart:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._storage is not None:
+            await self._storage.close()
         if self._bot is not None:
             await self._bot.session.close()
 

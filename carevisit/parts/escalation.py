@@ -7,30 +7,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from pathlib import Path
 
 from aiohttp import web
 
-import config as config_package
 from carevisit.bootstrap import Runtime
-from config import Settings
-from escalation import webhooks
-from escalation.config_file import EscalationConfig, load_config
-from escalation.context import Escalation
-from escalation.engine import run_cycle
-from escalation.family import queue_family_reports
-from escalation.outbox import OutboxWorker
-from escalation.pager import ConsolePager, Pager
-from escalation.twilio_pager import TwilioPager
+from carevisit.config import Settings
+from carevisit.escalation import webhooks
+from carevisit.escalation.context import Escalation
+from carevisit.escalation.engine import run_cycle
+from carevisit.escalation.family import queue_family_reports
+from carevisit.escalation.outbox import OutboxWorker
+from carevisit.escalation.pager import ConsolePager, Pager
+from carevisit.escalation.twilio_pager import TwilioPager
+from carevisit.policies import escalation_config
 
 log = logging.getLogger(__name__)
-
-DEFAULT_POLICY_FILE = Path(config_package.__file__).parent / "escalation_policy.toml"
-
-
-def escalation_config(settings: Settings) -> EscalationConfig:
-    """The policy file named by CAREVISIT_ESCALATION_POLICY_FILE, or the shipped default."""
-    return load_config(settings.escalation_policy_file or DEFAULT_POLICY_FILE)
 
 
 def make_pager(settings: Settings) -> Pager:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from carevisit.bootstrap import Runtime
-from scheduler.policy_file import visit_policy
-from scheduler.service import SchedulerService
+from carevisit.policies import visit_policy
+from carevisit.scheduler.cron.service import SchedulerService
 
 
 class SchedulerPart:

@@ -8,8 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import storage.models  # noqa: F401  (registers every table on the metadata)
-from storage.db import make_engine
+import carevisit.storage.models  # noqa: F401  (registers every table on the metadata)
+from carevisit.storage.db import make_engine
 
 target_metadata = SQLModel.metadata
 

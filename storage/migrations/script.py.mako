@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import storage.types  # noqa: F401
+import carevisit.storage.types  # noqa: F401
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

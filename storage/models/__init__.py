@@ -1,13 +1,13 @@
 """Every table; importing this package registers them all on `SQLModel.metadata`."""
 
-from storage.models.areas import Area, Organisation
-from storage.models.audit import AuditEntry
-from storage.models.bot import ChatInvitation, TelegramUpdate
-from storage.models.chat import ChatOutboxMessage
-from storage.models.incidents import DeliveryEvent, Incident, IncidentNote, OutboxMessage
-from storage.models.people import Coordinator, Elder, EmergencyContact, Volunteer, VolunteerCommunity
-from storage.models.scheduling import SchedulerJob, SchedulerLease
-from storage.models.visits import Problem, Visit
+from carevisit.storage.models.areas import Area, Organisation
+from carevisit.storage.models.audit import AuditEntry
+from carevisit.storage.models.bot import ChatInvitation, TelegramUpdate
+from carevisit.storage.models.chat import ChatOutboxMessage
+from carevisit.storage.models.incidents import DeliveryEvent, Incident, IncidentNote, OutboxMessage
+from carevisit.storage.models.people import Coordinator, Elder, EmergencyContact, Volunteer, VolunteerCommunity
+from carevisit.storage.models.scheduling import SchedulerLease
+from carevisit.storage.models.visits import Problem, Visit
 
 __all__ = [
     "Area",
@@ -23,7 +23,6 @@ __all__ = [
     "Organisation",
     "OutboxMessage",
     "Problem",
-    "SchedulerJob",
     "SchedulerLease",
     "TelegramUpdate",
     "Visit",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Field, SQLModel
 
-from storage.enums import AreaLevel, OrganisationKind
-from storage.types import enum_type
+from carevisit.storage.enums import AreaLevel, OrganisationKind
+from carevisit.storage.types import enum_type
 
 
 class Area(SQLModel, table=True):

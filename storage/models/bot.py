@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from carevisit.storage.types import UTCDateTime
 
 
 class ChatInvitation(SQLModel, table=True):

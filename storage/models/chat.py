@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, Text
 from sqlmodel import Field, SQLModel
 
-from storage.enums import DeliveryStatus
-from storage.types import UTCDateTime, enum_type
+from carevisit.storage.enums import DeliveryStatus
+from carevisit.storage.types import UTCDateTime, enum_type
 
 
 class ChatOutboxMessage(SQLModel, table=True):

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Index, Text
 from sqlmodel import Field, SQLModel
 
-from storage.enums import Channel, DeliveryStatus, IncidentStatus
-from storage.types import UTCDateTime, enum_type
+from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
+from carevisit.storage.types import UTCDateTime, enum_type
 
 
 class Incident(SQLModel, table=True):

@@ -7,8 +7,8 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.enums import CoordinatorRole, ElderStatus, Gender, PhoneKind, RiskLevel, VolunteerKind
-from storage.types import UTCDateTime, enum_type
+from carevisit.storage.enums import CoordinatorRole, ElderStatus, Gender, PhoneKind, RiskLevel, VolunteerKind
+from carevisit.storage.types import UTCDateTime, enum_type
 
 
 class Elder(SQLModel, table=True):

@@ -1,13 +1,12 @@
-"""The scheduler's own tables: who may fire jobs (a lease), and APScheduler's persistent job store."""
+"""The scheduler's own table: who may fire jobs (a lease). APScheduler keeps its jobs in memory."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Float, LargeBinary, Unicode
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from carevisit.storage.types import UTCDateTime
 
 
 class SchedulerLease(SQLModel, table=True):
@@ -21,16 +20,3 @@ class SchedulerLease(SQLModel, table=True):
     name: str = Field(max_length=64, primary_key=True)
     holder: str = Field(max_length=200)
     expires_at: datetime = Field(sa_type=UTCDateTime)
-
-
-class SchedulerJob(SQLModel, table=True):
-    """APScheduler 3's SQLAlchemyJobStore table, declared here so migrations create it and it is never a surprise.
-
-    The columns mirror apscheduler.jobstores.sqlalchemy exactly (it only creates the table if it is missing).
-    """
-
-    __tablename__ = "scheduler_jobs"
-
-    id: str = Field(sa_column=Column(Unicode(191), primary_key=True))
-    next_run_time: float | None = Field(default=None, sa_column=Column(Float(25), index=True))
-    job_state: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

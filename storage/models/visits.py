@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.enums import ProblemCategory, ProblemStatus, VisitKind, VisitMode, VisitOutcome, VisitStatus
-from storage.types import UTCDateTime, enum_type
+from carevisit.storage.enums import ProblemCategory, ProblemStatus, VisitKind, VisitMode, VisitOutcome, VisitStatus
+from carevisit.storage.types import UTCDateTime, enum_type
 
 
 class Visit(SQLModel, table=True):

@@ -14,9 +14,9 @@ from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.setup import LOCALES_DIR, build_dispatcher, make_bot
-from care.clock import FakeClock
-from storage.models import Area, Coordinator, Elder, EmergencyContact, Visit, Volunteer
+from carevisit.bot.setup import LOCALES_DIR, build_dispatcher, make_bot
+from carevisit.care.clock import FakeClock
+from carevisit.storage.models import Area, Coordinator, Elder, EmergencyContact, Visit, Volunteer
 from tests.bot.fake_telegram import FakeTelegram, Person
 from tests.factories import make_area_tree, make_contact, make_coordinator, make_elder, make_visit, make_volunteer
 

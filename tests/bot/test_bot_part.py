@@ -12,12 +12,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from care import outbound
-from care.clock import FakeClock
 from carevisit.bootstrap import Runtime
+from carevisit.care import outbound
+from carevisit.care.clock import FakeClock
+from carevisit.config import load_settings
 from carevisit.parts.bot import BotPart, make_part, webhook_secret
-from config import load_settings
-from storage.db import make_session_factory
+from carevisit.storage.db import make_session_factory
 from tests.bot.conftest import TOKEN, VOLUNTEER_TG, World
 from tests.bot.fake_telegram import FakeTelegram, Person
 from tests.bot.test_updates_and_part import visits_update

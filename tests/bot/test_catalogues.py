@@ -7,7 +7,7 @@ import gettext
 
 import pytest
 
-from bot.locales.catalog import catalogues, compile_mo, extract, read_po
+from carevisit.bot.locales.catalog import catalogues, compile_mo, extract, read_po
 
 
 def test_every_msgid_in_the_code_has_a_chinese_translation() -> None:
@@ -19,8 +19,9 @@ def test_every_msgid_in_the_code_has_a_chinese_translation() -> None:
 @pytest.mark.parametrize(("language", "po"), catalogues())
 def test_the_committed_mo_is_compiled_from_the_po(language: str, po) -> None:  # type: ignore[no-untyped-def]
     entries = read_po(po)
-    assert set(extract()) <= set(entries), f"{language}: run `python -m bot.locales.catalog`"
-    assert po.with_suffix(".mo").read_bytes() == compile_mo(entries), f"{language}: run `python -m bot.locales.catalog`"
+    fix = f"{language}: run `python -m carevisit.bot.locales.catalog`"
+    assert set(extract()) <= set(entries), fix
+    assert po.with_suffix(".mo").read_bytes() == compile_mo(entries), fix
 
 
 def test_the_compiled_catalogue_reads_back() -> None:

@@ -8,12 +8,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care import outbound
-from care.chat_sender import ChatSender
-from care.clock import FakeClock
-from care.ports import Button, FakeNotifier, PermanentFailure, RateLimited, TemporaryFailure
-from storage.enums import DeliveryStatus
-from storage.models import ChatOutboxMessage
+from carevisit.bot.chat_sender import ChatSender
+from carevisit.care import outbound
+from carevisit.care.clock import FakeClock
+from carevisit.care.ports import Button, FakeNotifier, PermanentFailure, RateLimited, TemporaryFailure
+from carevisit.storage.enums import DeliveryStatus
+from carevisit.storage.models import ChatOutboxMessage
 
 
 async def queue(sessions: async_sessionmaker[AsyncSession], clock: FakeClock, chats: list[int]) -> None:

@@ -6,9 +6,10 @@ from datetime import date
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
+from carevisit.care.clock import FakeClock
 from tests.bot.conftest import COORDINATOR_TG, World, t
 from tests.bot.fake_telegram import FakeTelegram, Person
+from tests.bot.stories import confirm
 from tests.factories import make_elder, make_visit
 
 
@@ -17,12 +18,7 @@ async def test_stats_shows_this_months_visit_rate_of_the_area(
 ) -> None:
     await coordinator_person.send("/stats")
     assert "0.0%" in tg.last_text(COORDINATOR_TG) and "粤海街道" in tg.last_text(COORDINATOR_TG)
-    await volunteer_person.send("/visits")
-    await volunteer_person.press(f"1 {t('Confirm', language)}")
-    await volunteer_person.press(t("Home visit", language))
-    await volunteer_person.press(t("Doing well", language))
-    for _ in range(5):
-        await volunteer_person.press(t("OK", language))
+    await confirm(volunteer_person)
     await coordinator_person.send("/stats")
     expected = t(
         "Visit rate {month}, {area}: {percent} ({visited} of {eligible} elders visited; goal 100%).", language

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
-from care.confirmations import (
+from carevisit.bot.chat_accounts import LinkProblem, LinkRefused, chat_user, link_by_contact, redeem_invitation
+from carevisit.care.clock import FakeClock
+from carevisit.care.confirmations import (
     CONCERN,
     DEFAULT_CHECKLIST,
     OK,
@@ -16,8 +17,8 @@ from care.confirmations import (
     confirm_visit,
     problems_from_checklist,
 )
-from care.linking import LinkProblem, LinkRefused, chat_user, create_invitation, link_by_contact, redeem_invitation
-from storage.enums import ProblemCategory, VisitMode, VisitOutcome, VisitStatus
+from carevisit.care.invitations import create_invitation
+from carevisit.storage.enums import ProblemCategory, VisitMode, VisitOutcome, VisitStatus
 from tests.bot.conftest import COORDINATOR_TG, VOLUNTEER_TG, World
 from tests.factories import make_volunteer
 

@@ -7,13 +7,14 @@ from aiogram import Bot
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.notifier import TelegramNotifier
-from care.chat_sender import ChatSender
-from care.clock import FakeClock
-from storage.enums import IncidentStatus, ProblemCategory
-from storage.models import ChatOutboxMessage, Incident, IncidentNote, Problem
+from carevisit.bot.chat_sender import ChatSender
+from carevisit.bot.notifier import TelegramNotifier
+from carevisit.care.clock import FakeClock
+from carevisit.storage.enums import IncidentStatus, ProblemCategory
+from carevisit.storage.models import ChatOutboxMessage, Incident, IncidentNote, Problem
 from tests.bot.conftest import COORDINATOR_TG, VOLUNTEER_TG, World, t
 from tests.bot.fake_telegram import FakeTelegram, Person
+from tests.bot.stories import confirm
 
 
 async def test_sos_from_a_visit_shows_numbers_and_contacts_and_opens_one_incident(
@@ -99,10 +100,7 @@ async def test_the_handling_record_is_asked_for_and_saved(
 async def test_an_urgent_visit_outcome_raises_the_emergency_at_once(
     world: World, volunteer_person: Person, tg: FakeTelegram, language: str, session: AsyncSession
 ) -> None:
-    await volunteer_person.send("/visits")
-    await volunteer_person.press(f"1 {t('Confirm', language)}")
-    await volunteer_person.press(t("Home visit", language))
-    await volunteer_person.press(t("Urgent!", language))
+    await confirm(volunteer_person, outcome="urgent")
     assert "120" in tg.texts(VOLUNTEER_TG)[-2] and "陈女儿" in tg.last_text(VOLUNTEER_TG)
     incident = (await session.exec(select(Incident))).one()
     assert incident.visit_id == world.visit.id

@@ -7,11 +7,11 @@ from datetime import timedelta
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.callbacks import ConfirmCb, ElderCb, ElderPurpose, IncidentAction, IncidentCb, VisitAction, VisitCb
-from care.clock import FakeClock
-from care.linking import create_invitation
-from storage.enums import VisitStatus
-from storage.models import Incident, Visit
+from carevisit.bot.callbacks import ConfirmCb, ElderCb, ElderPurpose, IncidentAction, IncidentCb, VisitAction, VisitCb
+from carevisit.care.clock import FakeClock
+from carevisit.care.invitations import create_invitation
+from carevisit.storage.enums import VisitStatus
+from carevisit.storage.models import Incident, Visit
 from tests.bot.conftest import OTHER_TG, STRANGER_TG, VOLUNTEER_TG, World, t
 from tests.bot.fake_telegram import FakeTelegram, Person
 from tests.factories import make_volunteer

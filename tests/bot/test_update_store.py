@@ -16,12 +16,12 @@ from sqlalchemy import func, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.callbacks import ConfirmCb
-from bot.setup import build_dispatcher
-from bot.updates import SECRET_HEADER, WEBHOOK_PATH, UpdateProcessor, store_updates, webhook_handler
-from care.clock import FakeClock
-from storage.enums import VisitStatus
-from storage.models import AuditEntry, TelegramUpdate, Visit
+from carevisit.bot.callbacks import ConfirmCb
+from carevisit.bot.setup import build_dispatcher
+from carevisit.bot.updates import SECRET_HEADER, WEBHOOK_PATH, UpdateProcessor, store_updates, webhook_handler
+from carevisit.care.clock import FakeClock
+from carevisit.storage.enums import VisitStatus
+from carevisit.storage.models import AuditEntry, TelegramUpdate, Visit
 from tests.bot.conftest import SHANGHAI, VOLUNTEER_TG, World, t
 from tests.bot.fake_telegram import WEBHOOK_SECRET, FakeTelegram, Person, visits_update
 

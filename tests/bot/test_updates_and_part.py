@@ -14,11 +14,18 @@ from aiohttp.test_utils import TestServer
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.notifier import TelegramNotifier
-from bot.updates import SECRET_HEADER, WEBHOOK_PATH, UpdateProcessor, poll_into_store, store_update, webhook_handler
-from care.clock import FakeClock
-from care.ports import ChatMessage, PermanentFailure, RateLimited, TemporaryFailure
-from storage.models import TelegramUpdate
+from carevisit.bot.notifier import TelegramNotifier
+from carevisit.bot.updates import (
+    SECRET_HEADER,
+    WEBHOOK_PATH,
+    UpdateProcessor,
+    poll_into_store,
+    store_update,
+    webhook_handler,
+)
+from carevisit.care.clock import FakeClock
+from carevisit.care.ports import ChatMessage, PermanentFailure, RateLimited, TemporaryFailure
+from carevisit.storage.models import TelegramUpdate
 from tests.bot.conftest import VOLUNTEER_TG, World
 from tests.bot.fake_telegram import WEBHOOK_SECRET, FakeTelegram, Person, visits_update
 
@@ -180,8 +187,8 @@ async def test_a_429_from_telegram_pauses_the_chat_sender(
 ) -> None:  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
-    from care import outbound
-    from care.chat_sender import ChatSender
+    from carevisit.bot.chat_sender import ChatSender
+    from carevisit.care import outbound
 
     async with session_factory() as session:
         for n in range(3):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.enums import ProblemCategory, VisitMode, VisitOutcome, VisitStatus
-from storage.models import Problem, Visit
+from carevisit.storage.enums import ProblemCategory, VisitMode, VisitOutcome, VisitStatus
+from carevisit.storage.models import Problem, Visit
 from tests.bot.conftest import VOLUNTEER_TG, World, t
 from tests.bot.fake_telegram import FakeTelegram, Person
+from tests.bot.stories import answer, confirm
 
 
 async def test_visits_lists_due_visits_nearest_first_with_escaped_names(
@@ -24,12 +25,7 @@ async def test_visits_lists_due_visits_nearest_first_with_escaped_names(
 async def test_confirm_a_visit_in_a_few_taps(
     world: World, volunteer_person: Person, tg: FakeTelegram, language: str, session: AsyncSession
 ) -> None:
-    await volunteer_person.send("/visits")
-    await volunteer_person.press(f"1 {t('Confirm', language)}")
-    await volunteer_person.press(t("Home visit", language))
-    await volunteer_person.press(t("Doing well", language))
-    for _ in range(5):
-        await volunteer_person.press(t("OK", language))
+    await confirm(volunteer_person)
     assert t("Visit to {name} confirmed. Thank you!", language).format(name="<b>陈&lt;奶奶&gt;</b>") in tg.last_text(
         VOLUNTEER_TG
     )
@@ -44,13 +40,8 @@ async def test_confirm_a_visit_in_a_few_taps(
 async def test_checklist_concerns_become_problems_in_the_referral_queue(
     world: World, volunteer_person: Person, tg: FakeTelegram, language: str, session: AsyncSession
 ) -> None:
-    await volunteer_person.send("/visits")
-    await volunteer_person.press(f"1 {t('Confirm', language)}")
-    await volunteer_person.press(t("Phone call", language))
-    await volunteer_person.press(t("Has a problem", language))
     # health: concern, mood: ok, family: concern, home safety: ok, care needs: ok
-    for answer in ("Concern", "OK", "Concern", "OK", "OK"):
-        await volunteer_person.press(t(answer, language))
+    await confirm(volunteer_person, mode="phone", outcome="problem", answers="cocoo")
     assert t("{n} problem(s) sent to the coordinators' referral queue.", language).format(n=2) in tg.last_text(
         VOLUNTEER_TG
     )
@@ -62,12 +53,7 @@ async def test_checklist_concerns_become_problems_in_the_referral_queue(
 async def test_a_repeated_final_tap_is_handled_once(
     world: World, volunteer_person: Person, tg: FakeTelegram, language: str, session: AsyncSession
 ) -> None:
-    await volunteer_person.send("/visits")
-    await volunteer_person.press(f"1 {t('Confirm', language)}")
-    await volunteer_person.press(t("Home visit", language))
-    await volunteer_person.press(t("Has a problem", language))
-    for _ in range(4):
-        await volunteer_person.press(t("OK", language))
+    await confirm(volunteer_person, outcome="problem", answers="oooo")
     message, data = tg.button(VOLUNTEER_TG, t("Concern", language))
     await volunteer_person.press_data(data, message)
     await volunteer_person.press_data(data, message)  # a double tap, or Telegram delivering it again
@@ -81,12 +67,7 @@ async def test_a_repeated_final_tap_is_handled_once(
 async def test_note_photo_and_location_after_confirming(
     world: World, volunteer_person: Person, tg: FakeTelegram, language: str, session: AsyncSession
 ) -> None:
-    await volunteer_person.send("/visits")
-    await volunteer_person.press(f"1 {t('Confirm', language)}")
-    await volunteer_person.press(t("Video call", language))
-    await volunteer_person.press(t("Doing well", language))
-    for _ in range(5):
-        await volunteer_person.press(t("OK", language))
+    await confirm(volunteer_person, mode="video")
     await volunteer_person.press(t("Add a note", language))
     await volunteer_person.send("老人说<腿>有点疼")
     await volunteer_person.press(t("Add a photo", language))
@@ -111,10 +92,7 @@ async def test_an_unplanned_visit_is_logged_and_confirmed(
     await volunteer_person.send("/unplanned")
     await volunteer_person.send("刘")  # search by part of the name
     await volunteer_person.press("刘爷爷")
-    await volunteer_person.press(t("Phone call", language))
-    await volunteer_person.press(t("Doing well", language))
-    for _ in range(5):
-        await volunteer_person.press(t("OK", language))
+    await answer(volunteer_person, mode="phone")
     visits = (
         await session.exec(select(Visit).where(Visit.elder_id == world.elder2.id, Visit.kind == "unplanned"))
     ).all()
@@ -140,14 +118,9 @@ async def test_the_profile_language_wins_over_the_apps(
 async def test_a_late_tap_on_a_confirmed_visit_says_so(
     world: World, volunteer_person: Person, tg: FakeTelegram, language: str, session: AsyncSession
 ) -> None:
-    from bot.callbacks import ConfirmCb
+    from carevisit.bot.callbacks import ConfirmCb
 
-    await volunteer_person.send("/visits")
-    await volunteer_person.press(f"1 {t('Confirm', language)}")
-    await volunteer_person.press(t("Home visit", language))
-    await volunteer_person.press(t("Doing well", language))
-    for _ in range(5):
-        await volunteer_person.press(t("OK", language))
+    await confirm(volunteer_person)
     await volunteer_person.press_data(ConfirmCb(visit_id=world.visit.id, mode="phone").pack())  # type: ignore[arg-type]
     assert t("This visit to {name} was already confirmed.", language).format(name="<b>陈&lt;奶奶&gt;</b>") in (
         tg.last_text(VOLUNTEER_TG)

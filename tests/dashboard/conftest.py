@@ -13,10 +13,10 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.accounts import hash_password
-from care.clock import FakeClock
-from dashboard.app import add_dashboard
-from storage.models import Area
+from carevisit.care.clock import FakeClock
+from carevisit.dashboard.accounts import hash_password
+from carevisit.dashboard.app import add_dashboard
+from carevisit.storage.models import Area
 from tests.factories import make_area_tree, make_coordinator
 
 PASSWORD = "correct horse battery"

@@ -7,9 +7,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
-from storage.enums import ProblemCategory, ProblemStatus, VisitStatus
-from storage.models import Area, Problem
+from carevisit.care.clock import FakeClock
+from carevisit.storage.enums import ProblemCategory, ProblemStatus, VisitStatus
+from carevisit.storage.models import Area, Problem
 from tests.dashboard.conftest import csrf_of, sign_in
 from tests.factories import make_elder, make_visit
 

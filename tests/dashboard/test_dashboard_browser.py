@@ -10,9 +10,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
-from storage.enums import VisitStatus
-from storage.models import Area
+from carevisit.care.clock import FakeClock
+from carevisit.storage.enums import VisitStatus
+from carevisit.storage.models import Area
 from tests.dashboard.conftest import PASSWORD
 from tests.factories import make_elder, make_visit, make_volunteer
 

@@ -6,10 +6,10 @@ from aiohttp.test_utils import TestServer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
-from dashboard.auth import COOKIE, SessionSigner
-from storage.enums import CoordinatorRole, ElderClass, VisitKind
-from storage.models import Area, Visit
+from carevisit.care.clock import FakeClock
+from carevisit.dashboard.auth import COOKIE, SessionSigner
+from carevisit.storage.enums import CoordinatorRole, ElderClass, VisitKind
+from carevisit.storage.models import Area, Visit
 from tests.dashboard.conftest import csrf_of, sign_in
 from tests.factories import make_elder, make_visit, make_volunteer
 

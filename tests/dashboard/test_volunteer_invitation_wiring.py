@@ -11,13 +11,13 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
 from carevisit.bootstrap import Runtime
+from carevisit.care.clock import FakeClock
+from carevisit.config import load_settings
 from carevisit.parts.bot import BotPart
+from carevisit.storage.db import make_session_factory
+from carevisit.storage.models import Area
 from carevisit.web import build_web_app
-from config import load_settings
-from storage.db import make_session_factory
-from storage.models import Area
 from tests.bot.conftest import TOKEN
 from tests.bot.fake_telegram import FakeTelegram
 from tests.dashboard.conftest import csrf_of, sign_in

@@ -14,13 +14,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
-from care.linking import LinkProblem, LinkRefused, redeem_invitation
-from dashboard.app import add_dashboard
-from dashboard.auth import COOKIE, SessionSigner
-from dashboard.volunteer_views import BOT_USERNAME
-from storage.enums import CoordinatorRole, VisitStatus, VolunteerKind
-from storage.models import Area, AuditEntry, Visit, Volunteer
+from carevisit.bot.chat_accounts import LinkProblem, LinkRefused, redeem_invitation
+from carevisit.care.clock import FakeClock
+from carevisit.dashboard.app import add_dashboard
+from carevisit.dashboard.auth import COOKIE, SessionSigner
+from carevisit.dashboard.volunteer_views import BOT_USERNAME
+from carevisit.storage.enums import CoordinatorRole, VisitStatus, VolunteerKind
+from carevisit.storage.models import Area, AuditEntry, Visit, Volunteer
 from tests.dashboard.conftest import csrf_of, sign_in
 from tests.factories import make_elder, make_organisation, make_visit, make_volunteer
 

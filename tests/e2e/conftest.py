@@ -26,19 +26,19 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from typer.testing import CliRunner, Result
 
-from care.accounts import hash_password
-from care.clock import FakeClock
-from care.linking import create_invitation
-from care.planning import PlanSummary, generate_month
 from carevisit.bootstrap import Runtime
+from carevisit.care.clock import FakeClock
+from carevisit.care.invitations import create_invitation
 from carevisit.cli import app as cli_app
+from carevisit.config import Settings, load_settings
+from carevisit.dashboard.accounts import hash_password
 from carevisit.parts.base import Part
+from carevisit.policies import visit_policy
+from carevisit.scheduler.cron.service import SchedulerService
+from carevisit.scheduler.planning import PlanSummary, generate_month
 from carevisit.service import make_parts, serve
-from config import Settings, load_settings
-from scheduler.policy_file import visit_policy
-from scheduler.service import SchedulerService
-from storage.enums import RiskLevel
-from storage.models import Area, Coordinator, Elder, EmergencyContact, Incident, TelegramUpdate, Volunteer
+from carevisit.storage.enums import RiskLevel
+from carevisit.storage.models import Area, Coordinator, Elder, EmergencyContact, Incident, TelegramUpdate, Volunteer
 from tests.bot.conftest import TOKEN
 from tests.bot.fake_telegram import FakeTelegram, Person
 from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
@@ -225,13 +225,30 @@ class Stack:
 
     async def link(self, session: AsyncSession, volunteer: Volunteer, user_id: int = VOLUNTEER_TG) -> Person:
         """The volunteer opens the invitation link a coordinator gave them."""
-        token = await create_invitation(
-            session, clock=self.clock, created_by="coordinator:1", volunteer_id=volunteer.id
-        )
+        return await self._open_invitation(session, user_id, volunteer_id=volunteer.id)
+
+    async def link_coordinator(
+        self, session: AsyncSession, coordinator: Coordinator, user_id: int = COORDINATOR_TG
+    ) -> Person:
+        """The coordinator opens the invitation link `carevisit invite --coordinator` printed."""
+        return await self._open_invitation(session, user_id, coordinator_id=coordinator.id)
+
+    async def _open_invitation(self, session: AsyncSession, user_id: int, **person: int | None) -> Person:
+        token = await create_invitation(session, clock=self.clock, created_by="cli", **person)  # type: ignore[arg-type]
         await session.commit()
-        person = self.person(user_id)
-        await person.send(f"/start {token}")
-        return person
+        chat = self.person(user_id)
+        await chat.send(f"/start {token}")
+        return chat
+
+    async def volunteer_on_duty(self, session: AsyncSession, people: People) -> Person:
+        """Where most stories begin: the month planned, the service running, the volunteer linked to the bot."""
+        await self.plan_month()
+        await self.start()
+        return await self.link(session, people.volunteer)
+
+    async def paged(self, number: str) -> None:
+        """Wait until `number` has had its SMS and its call."""
+        await eventually(lambda: self.twilio.sms_to(number) and self.twilio.calls_to(number), f"paging {number}")
 
     async def quiet(self) -> None:
         """Let the escalation loop run a few more cycles, so that 'nothing more was sent' means something."""

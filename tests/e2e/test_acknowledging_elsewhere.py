@@ -7,9 +7,9 @@ import re
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.linking import create_invitation
-from storage.enums import IncidentStatus
+from carevisit.storage.enums import IncidentStatus
 from tests.bot.conftest import t
+from tests.bot.stories import sos
 from tests.e2e.conftest import CONTACT1, CONTACT2, COORDINATOR_TG, VOLUNTEER_TG, People, Stack, eventually
 
 LANG = "zh_CN"
@@ -18,16 +18,10 @@ LANG = "zh_CN"
 async def test_a_coordinator_acknowledges_from_telegram_and_paging_stops(
     stack: Stack, people: People, session: AsyncSession
 ) -> None:
-    await stack.plan_month()
-    await stack.start()
-    volunteer = await stack.link(session, people.volunteer)
-    token = await create_invitation(session, clock=stack.clock, created_by="cli", coordinator_id=people.coordinator.id)
-    await session.commit()
-    coordinator = stack.person(COORDINATOR_TG)
-    await coordinator.send(f"/start {token}")
+    volunteer = await stack.volunteer_on_duty(session, people)
+    coordinator = await stack.link_coordinator(session, people.coordinator)
 
-    await volunteer.send("/visits")
-    await volunteer.press(t("SOS", LANG))
+    await sos(volunteer)
     await eventually(lambda: stack.twilio.sms_to(CONTACT1), "paging contact 1")
     alert = await eventually(
         lambda: next((m for m in stack.tg.texts(COORDINATOR_TG) if "王秀英" in m), None), "alerting the coordinator"
@@ -76,15 +70,10 @@ async def test_a_drill_from_the_dashboard_is_acknowledged_by_a_keypress(stack: S
 async def test_nobody_in_the_family_answers_so_the_coordinator_is_paged_on_telegram_and_acknowledges_by_link(
     stack: Stack, people: People, session: AsyncSession
 ) -> None:
-    await stack.plan_month()
-    await stack.start()
-    volunteer = await stack.link(session, people.volunteer)
-    token = await create_invitation(session, clock=stack.clock, created_by="cli", coordinator_id=people.coordinator.id)
-    await session.commit()
-    await stack.person(COORDINATOR_TG).send(f"/start {token}")
+    volunteer = await stack.volunteer_on_duty(session, people)
+    await stack.link_coordinator(session, people.coordinator)
 
-    await volunteer.send("/visits")
-    await volunteer.press(t("SOS", LANG))
+    await sos(volunteer)
     await eventually(lambda: stack.twilio.sms_to(CONTACT1), "paging contact 1")
     await stack.tick(minutes=5)
     await eventually(lambda: stack.twilio.sms_to(CONTACT2), "paging contact 2")

@@ -9,8 +9,9 @@ from datetime import timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.enums import IncidentStatus
+from carevisit.storage.enums import IncidentStatus
 from tests.bot.conftest import t
+from tests.bot.stories import sos
 from tests.e2e.conftest import CONTACT1, People, Stack, eventually
 
 LANG = "zh_CN"
@@ -19,11 +20,8 @@ LANG = "zh_CN"
 async def test_resolved_from_the_command_line_while_the_service_runs(
     stack: Stack, people: People, session: AsyncSession
 ) -> None:
-    await stack.plan_month()
-    await stack.start()
-    volunteer = await stack.link(session, people.volunteer)
-    await volunteer.send("/visits")
-    await volunteer.press(t("SOS", LANG))
+    volunteer = await stack.volunteer_on_duty(session, people)
+    await sos(volunteer)
     await eventually(lambda: stack.twilio.sms_to(CONTACT1), "paging contact 1")
     await volunteer.press(t("Record the handling", LANG))
     for answer in ("老人在家摔倒", "拨打120，联系了女儿", "已送医院"):

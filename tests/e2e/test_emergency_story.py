@@ -8,9 +8,9 @@ import re
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.enums import IncidentStatus
-from storage.models import IncidentNote
-from tests.bot.conftest import t
+from carevisit.storage.enums import IncidentStatus
+from carevisit.storage.models import IncidentNote
+from tests.bot.stories import sos
 from tests.e2e.conftest import CONTACT1, CONTACT2, VOLUNTEER_TG, People, Stack, eventually
 
 LANG = "zh_CN"
@@ -19,17 +19,14 @@ LANG = "zh_CN"
 async def test_an_emergency_from_a_visit_is_paged_acknowledged_and_resolved(
     stack: Stack, people: People, session: AsyncSession
 ) -> None:
-    await stack.plan_month()
-    await stack.start()
-    volunteer = await stack.link(session, people.volunteer)
+    volunteer = await stack.volunteer_on_duty(session, people)
 
-    await volunteer.send("/visits")
-    await volunteer.press(t("SOS", LANG))
+    await sos(volunteer)
     numbers, contacts = stack.tg.texts(VOLUNTEER_TG)[-2:]
     assert all(n in numbers for n in ("120", "110", "119"))
     assert "李娜" in contacts and CONTACT1 in contacts and "王强" in contacts
 
-    await eventually(lambda: stack.twilio.sms_to(CONTACT1) and stack.twilio.calls_to(CONTACT1), "paging contact 1")
+    await stack.paged(CONTACT1)
     incident = await stack.incident()
     assert incident.status == IncidentStatus.OPEN and incident.elder_id == people.elder.id
     [link] = stack.ack_links(CONTACT1)
@@ -80,12 +77,9 @@ async def test_an_emergency_from_a_visit_is_paged_acknowledged_and_resolved(
 async def test_a_reply_while_the_call_is_still_being_placed_acknowledges(
     stack: Stack, people: People, session: AsyncSession
 ) -> None:
-    await stack.plan_month()
-    await stack.start()
-    volunteer = await stack.link(session, people.volunteer)
+    volunteer = await stack.volunteer_on_duty(session, people)
     stack.twilio.hang_next(3.0, kind="call")  # Twilio is slow to answer the call request
-    await volunteer.send("/visits")
-    await volunteer.press(t("SOS", LANG))
+    await sos(volunteer)
     await eventually(lambda: stack.twilio.sms_to(CONTACT1), "the SMS to contact 1")
 
     code, reply = await stack.twilio.inbound_sms(CONTACT1, "1")  # she has the SMS and answers at once

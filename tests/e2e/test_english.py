@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.linking import create_invitation
+from carevisit.care.invitations import create_invitation
 from tests.bot.conftest import t
+from tests.bot.stories import sos
 from tests.e2e.conftest import CONTACT1, VOLUNTEER_TG, People, Stack, eventually
 
 LANG = "en"
@@ -23,8 +24,7 @@ async def test_an_english_service_speaks_english_everywhere(
     await volunteer.send(f"/start {token}")
     assert "Welcome" in stack.tg.last_text(VOLUNTEER_TG)
 
-    await volunteer.send("/visits")
-    await volunteer.press(t("SOS", LANG))
+    await sos(volunteer)
     assert t("Emergency: call now if needed", LANG) in stack.tg.texts(VOLUNTEER_TG)[-2]
     await eventually(lambda: stack.twilio.sms_to(CONTACT1), "paging contact 1")
     [link] = stack.ack_links(CONTACT1)

@@ -6,9 +6,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from twilio.request_validator import RequestValidator
 
-from storage.enums import DeliveryStatus, IncidentStatus
-from storage.models import OutboxMessage
-from tests.bot.conftest import t
+from carevisit.storage.enums import DeliveryStatus, IncidentStatus
+from carevisit.storage.models import OutboxMessage
+from tests.bot.stories import sos
 from tests.e2e.conftest import CONTACT1, VOLUNTEER_TG, People, Stack, eventually
 from tests.escalation.fake_twilio import ACCOUNT_SID, FROM
 
@@ -24,12 +24,9 @@ async def outbox_statuses(stack: Stack) -> list[tuple[int | None, str]]:
 async def test_forged_twilio_and_telegram_webhooks_are_refused_and_change_nothing(
     stack: Stack, people: People, session: AsyncSession
 ) -> None:
-    await stack.plan_month()
-    await stack.start()
-    volunteer = await stack.link(session, people.volunteer)
-    await volunteer.send("/visits")
-    await volunteer.press(t("SOS", LANG))
-    await eventually(lambda: stack.twilio.sms_to(CONTACT1) and stack.twilio.calls_to(CONTACT1), "paging contact 1")
+    volunteer = await stack.volunteer_on_duty(session, people)
+    await sos(volunteer)
+    await stack.paged(CONTACT1)
     await eventually(lambda: any("🔔" in m for m in stack.tg.texts(VOLUNTEER_TG)), "telling who was paged")
     [sms] = stack.twilio.sms_to(CONTACT1)
     [call] = stack.twilio.calls_to(CONTACT1)

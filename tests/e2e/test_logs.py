@@ -10,8 +10,8 @@ import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.logs import configure_logging
-from storage.enums import IncidentStatus
-from tests.bot.conftest import t
+from carevisit.storage.enums import IncidentStatus
+from tests.bot.stories import confirm, sos
 from tests.e2e.conftest import CONTACT1, People, Stack, eventually
 
 LANG = "zh_CN"
@@ -32,17 +32,9 @@ async def test_a_days_info_log_names_nobody(
     stack: Stack, people: People, session: AsyncSession, production_logging: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO):
-        await stack.plan_month()
-        await stack.start()
-        volunteer = await stack.link(session, people.volunteer)
-        await volunteer.send("/visits")
-        await volunteer.press(f"2 {t('Confirm', LANG)}")
-        await volunteer.press(t("Phone call", LANG))
-        await volunteer.press(t("Doing well", LANG))
-        for _ in range(5):
-            await volunteer.press(t("OK", LANG))
-        await volunteer.send("/visits")
-        await volunteer.press(t("SOS", LANG))
+        volunteer = await stack.volunteer_on_duty(session, people)
+        await confirm(volunteer, row=2, mode="phone")
+        await sos(volunteer)
         await eventually(lambda: stack.twilio.sms_to(CONTACT1), "paging contact 1")
         code, _ = await stack.twilio.inbound_sms(CONTACT1, "收到")
         assert code == 200

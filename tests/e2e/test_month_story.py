@@ -9,13 +9,13 @@ from datetime import datetime
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
-from care.linking import create_invitation
-from care.planning import generate_month
-from scheduler.policy_file import visit_policy
-from storage.enums import VisitMode, VisitOutcome, VisitStatus
-from storage.models import Visit
-from tests.bot.conftest import SHANGHAI, t
+from carevisit.care.clock import FakeClock
+from carevisit.policies import visit_policy
+from carevisit.scheduler.planning import generate_month
+from carevisit.storage.enums import VisitMode, VisitOutcome, VisitStatus
+from carevisit.storage.models import Visit
+from tests.bot.conftest import SHANGHAI
+from tests.bot.stories import confirm
 from tests.e2e.conftest import COORDINATOR_TG, VOLUNTEER_TG, People, Stack, eventually
 
 LANG = "zh_CN"
@@ -63,12 +63,7 @@ async def test_planned_linked_reminded_confirmed_and_counted(
     )
     assert "王秀英" in digest
 
-    await volunteer.send("/visits")
-    await volunteer.press(f"1 {t('Confirm', LANG)}")
-    await volunteer.press(t("Home visit", LANG))
-    await volunteer.press(t("Doing well", LANG))
-    for _ in range(5):
-        await volunteer.press(t("OK", LANG))
+    await confirm(volunteer)
     assert "已确认" in stack.tg.last_text(VOLUNTEER_TG)
 
     confirmed = [v for v in (await session.exec(select(Visit).where(Visit.status == VisitStatus.DONE))).all()]
@@ -80,10 +75,7 @@ async def test_planned_linked_reminded_confirmed_and_counted(
         assert month_rate(await response.text()) == "50.0%"  # one of the street's two elders visited
 
     # The same figure in the chat, for a coordinator who lives in Telegram.
-    token = await create_invitation(session, clock=clock, created_by="cli", coordinator_id=people.coordinator.id)
-    await session.commit()
-    in_chat = stack.person(COORDINATOR_TG)
-    await in_chat.send(f"/start {token}")
+    in_chat = await stack.link_coordinator(session, people.coordinator)
     await in_chat.send("/stats")
     assert "50.0%" in stack.tg.last_text(COORDINATOR_TG) and "1" in stack.tg.last_text(COORDINATOR_TG)
     await coordinator.close()

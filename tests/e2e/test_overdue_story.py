@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.linking import create_invitation
-from tests.bot.conftest import SHANGHAI, t
+from tests.bot.conftest import SHANGHAI
+from tests.bot.stories import confirm
 from tests.e2e.conftest import COORDINATOR_TG, People, Stack, eventually
 
 LANG = "zh_CN"
@@ -17,12 +17,8 @@ LANG = "zh_CN"
 async def test_an_overdue_visit_reaches_the_coordinator_and_leaves_the_list_once_made(
     stack: Stack, people: People, session: AsyncSession
 ) -> None:
-    await stack.plan_month()
-    await stack.start()
-    volunteer = await stack.link(session, people.volunteer)
-    token = await create_invitation(session, clock=stack.clock, created_by="cli", coordinator_id=people.coordinator.id)
-    await session.commit()
-    await stack.person(COORDINATOR_TG).send(f"/start {token}")
+    volunteer = await stack.volunteer_on_duty(session, people)
+    await stack.link_coordinator(session, people.coordinator)
 
     # 王秀英's first home visit had the 10th to the 16th; the overdue job runs at a quarter past the hour.
     scheduler = stack.scheduler()
@@ -38,12 +34,7 @@ async def test_an_overdue_visit_reaches_the_coordinator_and_leaves_the_list_once
     async with dashboard.get("/overdue") as response:
         assert "王秀英" in await response.text()
 
-    await volunteer.send("/visits")
-    await volunteer.press(f"1 {t('Confirm', LANG)}")
-    await volunteer.press(t("Home visit", LANG))
-    await volunteer.press(t("Doing well", LANG))
-    for _ in range(5):
-        await volunteer.press(t("OK", LANG))
+    await confirm(volunteer)
     async with dashboard.get("/overdue") as response:
         assert "王秀英" not in await response.text()
     await dashboard.close()

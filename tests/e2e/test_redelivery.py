@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Incident
+from carevisit.storage.models import Incident
 from tests.bot.conftest import t
 from tests.e2e.conftest import CONTACT1, VOLUNTEER_TG, People, Stack, eventually
 
@@ -20,9 +20,7 @@ def answers(stack: Stack) -> list[str]:
 async def test_a_redelivered_sos_tap_opens_one_emergency_and_answers_once(
     stack: Stack, people: People, session: AsyncSession
 ) -> None:
-    await stack.plan_month()
-    await stack.start()
-    volunteer = await stack.link(session, people.volunteer)
+    volunteer = await stack.volunteer_on_duty(session, people)
     await volunteer.send("/visits")
     message, data = stack.tg.button(VOLUNTEER_TG, t("SOS", LANG))
     before = len(answers(stack))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.enums import IncidentStatus
-from tests.bot.conftest import t
+from carevisit.storage.enums import IncidentStatus
+from tests.bot.stories import sos
 from tests.e2e.conftest import CONTACT1, CONTACT2, VOLUNTEER_TG, People, Stack, eventually
 
 LANG = "zh_CN"
@@ -15,12 +15,9 @@ LANG = "zh_CN"
 async def test_a_restart_mid_escalation_sends_the_next_step_once_and_repeats_nothing(
     stack: Stack, people: People, session: AsyncSession
 ) -> None:
-    await stack.plan_month()
-    await stack.start()
-    volunteer = await stack.link(session, people.volunteer)
-    await volunteer.send("/visits")
-    await volunteer.press(t("SOS", LANG))
-    await eventually(lambda: stack.twilio.sms_to(CONTACT1) and stack.twilio.calls_to(CONTACT1), "paging contact 1")
+    volunteer = await stack.volunteer_on_duty(session, people)
+    await sos(volunteer)
+    await stack.paged(CONTACT1)
     await stack.stop()
 
     await stack.start()  # a new process on the same database
@@ -29,7 +26,7 @@ async def test_a_restart_mid_escalation_sends_the_next_step_once_and_repeats_not
     assert stack.twilio.sms_to(CONTACT2) == []
 
     await stack.tick(minutes=5)
-    await eventually(lambda: stack.twilio.sms_to(CONTACT2) and stack.twilio.calls_to(CONTACT2), "paging contact 2")
+    await stack.paged(CONTACT2)
     await stack.quiet()
     assert len(stack.twilio.sms_to(CONTACT1)) == 1 and len(stack.twilio.calls_to(CONTACT1)) == 1
     assert len(stack.twilio.sms_to(CONTACT2)) == 1 and len(stack.twilio.calls_to(CONTACT2)) == 1
@@ -45,13 +42,10 @@ async def test_a_restart_mid_escalation_sends_the_next_step_once_and_repeats_not
 async def test_a_restart_while_twilio_has_not_answered_yet_does_not_page_twice(
     stack: Stack, people: People, session: AsyncSession
 ) -> None:
-    await stack.plan_month()
-    await stack.start()
-    volunteer = await stack.link(session, people.volunteer)
+    volunteer = await stack.volunteer_on_duty(session, people)
     stack.twilio.hang_next(3.0, process=True)  # Twilio takes the first page but has not answered when we stop
-    await volunteer.send("/visits")
-    await volunteer.press(t("SOS", LANG))
-    await eventually(lambda: stack.twilio.sms_to(CONTACT1) and stack.twilio.calls_to(CONTACT1), "paging contact 1")
+    await sos(volunteer)
+    await stack.paged(CONTACT1)
     await stack.stop()
 
     await stack.start()
@@ -59,7 +53,7 @@ async def test_a_restart_while_twilio_has_not_answered_yet_does_not_page_twice(
     assert len(stack.twilio.sms_to(CONTACT1)) == 1 and len(stack.twilio.calls_to(CONTACT1)) == 1
 
     await stack.tick(minutes=5)
-    await eventually(lambda: stack.twilio.sms_to(CONTACT2) and stack.twilio.calls_to(CONTACT2), "paging contact 2")
+    await stack.paged(CONTACT2)
     await stack.quiet()
     assert len(stack.twilio.sms_to(CONTACT1)) == 1 and len(stack.twilio.calls_to(CONTACT1)) == 1
     assert len(stack.twilio.sms_to(CONTACT2)) == 1 and len(stack.twilio.calls_to(CONTACT2)) == 1

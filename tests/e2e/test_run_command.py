@@ -14,8 +14,6 @@ import pytest
 
 from tests.e2e.conftest import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 async def test_carevisit_run_without_tokens_says_what_is_off_and_stops_on_sigterm(
     db_url: str, backend: str, tmp_path: Path
@@ -27,7 +25,6 @@ async def test_carevisit_run_without_tokens_says_what_is_off_and_stops_on_sigter
     env |= {
         "CAREVISIT_DATABASE_URL": db_url,
         "CAREVISIT_WEB_PORT": str(port),
-        "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
     }
     process = await asyncio.create_subprocess_exec(
@@ -78,7 +75,7 @@ async def test_carevisit_run_on_a_taken_port_says_so_without_a_traceback(
         taken.listen()
         port = taken.getsockname()[1]
         env = {name: value for name, value in os.environ.items() if not name.startswith("CAREVISIT_")}
-        env |= {"CAREVISIT_DATABASE_URL": db_url, "CAREVISIT_WEB_PORT": str(port), "PYTHONPATH": str(ROOT)}
+        env |= {"CAREVISIT_DATABASE_URL": db_url, "CAREVISIT_WEB_PORT": str(port)}
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

@@ -15,17 +15,17 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
-from escalation import incidents
-from escalation.config_file import EscalationConfig
-from escalation.context import Escalation
-from escalation.engine import run_cycle
-from escalation.outbox import OutboxWorker
-from escalation.policy import DEFAULT_POLICY
-from escalation.twilio_pager import TwilioPager
-from escalation.webhooks import add_routes
-from storage.enums import PhoneKind
-from storage.models import ChatOutboxMessage, EmergencyContact, Incident, OutboxMessage
+from carevisit.care.clock import FakeClock
+from carevisit.escalation import incidents
+from carevisit.escalation.config_file import EscalationConfig
+from carevisit.escalation.context import Escalation
+from carevisit.escalation.engine import run_cycle
+from carevisit.escalation.outbox import OutboxWorker
+from carevisit.escalation.policy import DEFAULT_POLICY
+from carevisit.escalation.twilio_pager import TwilioPager
+from carevisit.escalation.webhooks import add_routes
+from carevisit.storage.enums import PhoneKind
+from carevisit.storage.models import ChatOutboxMessage, EmergencyContact, Incident, OutboxMessage
 from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
 from tests.factories import make_area_tree, make_contact, make_coordinator, make_elder, make_volunteer
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
-from escalation import incidents, timeline
-from escalation.config_file import PolicyFileError, load_config
-from escalation.family import queue_family_reports
-from storage.enums import Channel, PhoneKind, VisitOutcome, VisitStatus
-from storage.models import EmergencyContact
+from carevisit.care.clock import FakeClock
+from carevisit.escalation import incidents, timeline
+from carevisit.escalation.config_file import PolicyFileError, load_config
+from carevisit.escalation.family import queue_family_reports
+from carevisit.storage.enums import Channel, PhoneKind, VisitOutcome, VisitStatus
+from carevisit.storage.models import EmergencyContact
 from tests.escalation.conftest import CONTACT1, World
 from tests.factories import make_visit
 

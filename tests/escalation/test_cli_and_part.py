@@ -17,15 +17,15 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from typer.testing import CliRunner
 
-from care.clock import FakeClock
 from carevisit.bootstrap import Runtime
+from carevisit.care.clock import FakeClock
 from carevisit.cli import app
+from carevisit.config import load_settings
+from carevisit.escalation import incidents
+from carevisit.escalation.twilio_pager import TwilioPager
 from carevisit.parts.escalation import EscalationPart, make_part
-from config import load_settings
-from escalation import incidents
-from escalation.twilio_pager import TwilioPager
-from storage.enums import IncidentStatus
-from storage.models import Incident
+from carevisit.storage.enums import IncidentStatus
+from carevisit.storage.models import Incident
 from tests.escalation.conftest import CONTACT1, make_world_data
 from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
 

@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.accounts import hash_password
-from care.clock import FakeClock
-from dashboard.app import add_dashboard
-from escalation.webhooks import add_routes
-from storage.enums import IncidentStatus
-from storage.models import Incident, OutboxMessage
+from carevisit.care.clock import FakeClock
+from carevisit.dashboard.accounts import hash_password
+from carevisit.dashboard.app import add_dashboard
+from carevisit.escalation.webhooks import add_routes
+from carevisit.storage.enums import IncidentStatus
+from carevisit.storage.models import Incident, OutboxMessage
 from tests.escalation.conftest import World
 from tests.factories import make_coordinator
 

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from escalation import texts, tokens
-from escalation.decide import Target, classify_reply, plan_next, should_move_on_early
-from escalation.policy import DEFAULT_POLICY
-from storage.enums import Channel, DeliveryStatus, PhoneKind
+from carevisit.escalation import texts, tokens
+from carevisit.escalation.decide import Target, classify_reply, plan_next, should_move_on_early
+from carevisit.escalation.policy import DEFAULT_POLICY
+from carevisit.storage.enums import Channel, DeliveryStatus, PhoneKind
 
 MOBILE = Target("contact", 1, "+8613900000001", PhoneKind.MOBILE, label="a")
 LANDLINE = Target("contact", 2, "+861012345678", PhoneKind.FIXED_LINE, label="b")

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 import pytest
 from aiohttp.test_utils import unused_port
 
-from escalation.engine import run_cycle
-from escalation.outbox import OutboxWorker
-from escalation.pager import NotProcessed, Pager, ProviderRecord, Sent
-from escalation.twilio_pager import TwilioPager
-from storage.enums import Channel, DeliveryStatus
+from carevisit.escalation.engine import run_cycle
+from carevisit.escalation.outbox import OutboxWorker
+from carevisit.escalation.pager import NotProcessed, Pager, ProviderRecord, Sent
+from carevisit.escalation.twilio_pager import TwilioPager
+from carevisit.storage.enums import Channel, DeliveryStatus
 from tests.escalation.conftest import CONTACT1, CONTACT2, World
 from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM
 
@@ -143,7 +143,7 @@ async def test_connection_refused_is_not_processed() -> None:
 
 
 async def test_two_engine_runs_racing_on_one_step_page_once(world: World) -> None:
-    from escalation.engine import escalate
+    from carevisit.escalation.engine import escalate
 
     incident_id = await world.open()
     results = await asyncio.gather(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.enums import Channel, DeliveryStatus, IncidentStatus
+from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
 from tests.escalation.conftest import CONTACT1, CONTACT2, COORDINATOR, World
 
 
@@ -149,7 +149,7 @@ async def test_a_number_twilio_refuses_fails_for_good_and_the_call_still_counts(
 
 
 async def test_the_console_pager_logs_only_masked_numbers(caplog) -> None:  # type: ignore[no-untyped-def]
-    from escalation.pager import ConsolePager
+    from carevisit.escalation.pager import ConsolePager
 
     pager = ConsolePager()
     with caplog.at_level("INFO"):

@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
-from escalation import incidents
-from escalation.config_file import EscalationConfig, Throttle
-from storage.enums import Channel, DeliveryStatus, IncidentStatus, PhoneKind
-from storage.models import EmergencyContact
+from carevisit.care.clock import FakeClock
+from carevisit.escalation import incidents
+from carevisit.escalation.config_file import EscalationConfig, Throttle
+from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus, PhoneKind
+from carevisit.storage.models import EmergencyContact
 from tests.escalation.conftest import CONTACT1, CONTACT2, COORDINATOR, World, build_world
 from tests.escalation.fake_twilio import FakeTwilio
 

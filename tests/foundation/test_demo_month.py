@@ -8,14 +8,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
-from care.visit_rate import visit_rate
+from carevisit.care.clock import FakeClock
+from carevisit.care.visit_rate import visit_rate
 from carevisit.demo_activity import play_month_so_far
 from carevisit.demo_data import seed_demo
-from escalation.policy import DEFAULT_POLICY
-from scheduler.policy_file import visit_policy
-from storage.enums import AreaLevel, IncidentStatus, VisitStatus
-from storage.models import Area, Incident, IncidentNote, Problem, Visit
+from carevisit.escalation.policy import DEFAULT_POLICY
+from carevisit.policies import visit_policy
+from carevisit.storage.enums import AreaLevel, IncidentStatus, VisitStatus
+from carevisit.storage.models import Area, Incident, IncidentNote, Problem, Visit
 from tests.conftest import SHANGHAI
 
 

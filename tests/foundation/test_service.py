@@ -11,10 +11,10 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
 from carevisit.bootstrap import Runtime
+from carevisit.care.clock import FakeClock
+from carevisit.config import Settings
 from carevisit.service import serve
-from config import Settings
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from config import DEFAULT_DATABASE_URL, SettingsError, load_settings, masked
+from carevisit.config import DEFAULT_DATABASE_URL, SettingsError, load_settings, masked
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 SID = "AC" + "0123456789abcdef" * 2

@@ -11,11 +11,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care import audit
-from care.clock import FakeClock
-from storage import schema
-from storage.db import make_engine
-from storage.models import AuditEntry
+from carevisit.care import audit
+from carevisit.care.clock import FakeClock
+from carevisit.storage import schema
+from carevisit.storage.db import make_engine
+from carevisit.storage.models import AuditEntry
 
 
 async def test_every_revision_upgrades_downgrades_and_upgrades_again(tmp_path: Path) -> None:

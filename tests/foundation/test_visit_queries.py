@@ -6,9 +6,9 @@ from datetime import date, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
-from care.visit_queries import overdue_visits, unassigned_visits, visits_for_volunteer
-from storage.enums import VisitStatus
+from carevisit.care.clock import FakeClock
+from carevisit.care.visit_queries import overdue_visits, unassigned_visits, visits_for_volunteer
+from carevisit.storage.enums import VisitStatus
 from tests.factories import make_area_tree, make_elder, make_visit, make_volunteer
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
-from care.visit_rate import visit_rate
-from storage.enums import ElderStatus, VisitMode, VisitStatus
+from carevisit.care.clock import FakeClock
+from carevisit.care.visit_rate import visit_rate
+from carevisit.storage.enums import ElderStatus, VisitMode, VisitStatus
 from tests.factories import make_area_tree, make_elder, make_visit
 
 

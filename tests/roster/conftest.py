@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
-from roster.importer import ImportResult, import_elders, import_volunteers
+from carevisit.care.clock import FakeClock
+from carevisit.roster.importer import ImportResult, import_elders, import_volunteers
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Area, Elder, EmergencyContact
+from carevisit.storage.models import Area, Elder, EmergencyContact
 
 
 async def count(session: AsyncSession, model: Any) -> int:

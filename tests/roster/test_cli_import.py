@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
 from carevisit.cli import app
-from storage.db import make_engine
-from storage.models import Area, Elder, Volunteer
+from carevisit.storage.db import make_engine
+from carevisit.storage.models import Area, Elder, Volunteer
 from tests.roster.files import ELDER_HEADER_ZH, VOLUNTEER_HEADER_ZH, elder_row, volunteer_row, write_csv, write_xlsx
 
 runner = CliRunner()

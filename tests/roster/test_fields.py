@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from roster import fields
-from roster.problems import InvalidCell
-from storage.enums import ElderClass, Gender, RiskLevel, VolunteerKind
+from carevisit.roster import fields
+from carevisit.roster.problems import InvalidCell
+from carevisit.storage.enums import ElderClass, Gender, RiskLevel, VolunteerKind
 
 TODAY = date(2026, 3, 10)
 

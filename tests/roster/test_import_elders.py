@@ -9,10 +9,10 @@ import pytest
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
-from roster.problems import RosterFileError
-from storage.enums import ElderClass, ElderStatus, Gender, PhoneKind, RiskLevel
-from storage.models import Area, AuditEntry, Elder, EmergencyContact
+from carevisit.care.clock import FakeClock
+from carevisit.roster.problems import RosterFileError
+from carevisit.storage.enums import ElderClass, ElderStatus, Gender, PhoneKind, RiskLevel
+from carevisit.storage.models import Area, AuditEntry, Elder, EmergencyContact
 from tests.factories import make_area_tree
 from tests.roster.conftest import Importer
 from tests.roster.files import (

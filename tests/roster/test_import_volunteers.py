@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.enums import AreaLevel, PhoneKind, VolunteerKind
-from storage.models import Area, AuditEntry, Organisation, Volunteer, VolunteerCommunity
+from carevisit.storage.enums import AreaLevel, PhoneKind, VolunteerKind
+from carevisit.storage.models import Area, AuditEntry, Organisation, Volunteer, VolunteerCommunity
 from tests.factories import make_area, make_area_tree, make_organisation
 from tests.roster.conftest import Importer
 from tests.roster.files import FORMATS, VOLUNTEER_HEADER_EN, VOLUNTEER_HEADER_ZH, volunteer_row, write_csv, write_roster

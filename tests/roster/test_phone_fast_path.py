@@ -13,8 +13,8 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from care import phones
-from care.phones import InvalidPhone, parse_phone
+from carevisit.care import phones
+from carevisit.care.phones import InvalidPhone, parse_phone
 
 # Regions alone on their country code take the fast path; US and GB share theirs, so they always parse fully.
 REGIONS = ("CN", "DE", "FR", "JP", "IN", "BR", "AU", "US", "GB")

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from care.visit_policy import VisitPolicy, load_policy
+from carevisit.scheduler.visit_policy import VisitPolicy, load_policy
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SHIPPED_POLICY = Path(__file__).resolve().parents[2] / "config" / "visit_policy.toml"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from care.assignment import Assigner, VolunteerLoad
+from carevisit.scheduler.assignment import Assigner, VolunteerLoad
 
 
 def volunteers(*specs: tuple[int, int, set[int], int]) -> Assigner:

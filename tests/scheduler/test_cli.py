@@ -11,11 +11,11 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from care.clock import SystemClock
+from carevisit.care.clock import SystemClock
 from carevisit.cli import app
-from storage import schema
-from storage.db import make_engine, make_session_factory
-from storage.enums import RiskLevel
+from carevisit.storage import schema
+from carevisit.storage.db import make_engine, make_session_factory
+from carevisit.storage.enums import RiskLevel
 from tests.factories import make_area_tree, make_elder, make_volunteer
 
 runner = CliRunner()

@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-import care.planning as planning
-from care.clock import FakeClock
-from care.planning import generate_month, plan_current_month
-from care.visit_policy import VisitPolicy
-from storage.enums import ElderStatus, RiskLevel, VisitMode, VisitStatus
-from storage.models import Visit
+from carevisit.care.clock import FakeClock
+from carevisit.scheduler import planning
+from carevisit.scheduler.planning import generate_month, plan_current_month
+from carevisit.scheduler.visit_policy import VisitPolicy
+from carevisit.storage.enums import ElderStatus, RiskLevel, VisitMode, VisitStatus
+from carevisit.storage.models import Visit
 from tests.factories import make_area_tree, make_elder, make_visit, make_volunteer
 from tests.scheduler.conftest import SHANGHAI
 
@@ -208,7 +208,7 @@ async def test_the_current_month_is_the_local_one_not_utcs(
 async def test_a_pause_cancels_the_visits_inside_it_and_resuming_plans_the_rest_of_the_month(
     session: AsyncSession, session_factory: async_sessionmaker[AsyncSession], clock: FakeClock, policy: VisitPolicy
 ) -> None:
-    from care.elder_pause import pause_elder, resume_elder
+    from carevisit.scheduler.elder_pause import pause_elder, resume_elder
 
     areas = await make_area_tree(session)
     await make_volunteer(session, clock, communities=[areas["community"]])
@@ -244,7 +244,7 @@ async def test_a_pause_cancels_the_visits_inside_it_and_resuming_plans_the_rest_
 async def test_a_pause_with_an_end_date_shortens_the_visit_that_straddles_it(
     session: AsyncSession, session_factory: async_sessionmaker[AsyncSession], clock: FakeClock, policy: VisitPolicy
 ) -> None:
-    from care.elder_pause import pause_elder
+    from carevisit.scheduler.elder_pause import pause_elder
 
     areas = await make_area_tree(session)
     elder = await make_elder(session, clock, community=areas["community"], risk=RiskLevel.HIGH)

@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 
-from care.months import BadMonth, month_bounds, split_into_windows
-from care.planning import ElderForPlan, needed_visits
-from care.visit_policy import PolicyError, VisitPolicy, policy_from_toml
-from storage.enums import ElderClass, ElderStatus, RiskLevel, VisitMode
+from carevisit.scheduler.months import BadMonth, month_bounds, split_into_windows
+from carevisit.scheduler.planning import ElderForPlan, needed_visits
+from carevisit.scheduler.visit_policy import PolicyError, VisitPolicy, policy_from_toml
+from carevisit.storage.enums import ElderClass, ElderStatus, RiskLevel, VisitMode
 
 H, P = VisitMode.HOME, VisitMode.PHONE
 

@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime
 from openpyxl import load_workbook
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
-from care.report_export import neutralise, to_csv, to_xlsx
-from care.reports import ReportBy, monthly_report
-from care.visit_rate import visit_rate
-from storage.enums import ElderStatus, VisitKind, VisitStatus
+from carevisit.care.clock import FakeClock
+from carevisit.care.visit_rate import visit_rate
+from carevisit.reports.export import neutralise, to_csv, to_xlsx
+from carevisit.reports.monthly import ReportBy, monthly_report
+from carevisit.storage.enums import ElderStatus, VisitKind, VisitStatus
 from tests.factories import make_area_tree, make_elder, make_organisation, make_visit, make_volunteer
 from tests.scheduler.conftest import SHANGHAI
 

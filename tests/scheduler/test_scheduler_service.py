@@ -7,20 +7,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
-from care.visit_policy import VisitPolicy
 from carevisit.bootstrap import Runtime
+from carevisit.care.clock import FakeClock
+from carevisit.config import load_settings
 from carevisit.parts.scheduler import make_part
-from config import load_settings
-from scheduler import jobs
-from scheduler.service import SchedulerService, job_store_url, job_triggers
-from storage.enums import RiskLevel, VisitStatus
-from storage.models import ChatOutboxMessage, SchedulerJob, Visit
+from carevisit.scheduler.cron import jobs
+from carevisit.scheduler.cron.service import SchedulerService, job_triggers
+from carevisit.scheduler.visit_policy import VisitPolicy
+from carevisit.storage.enums import RiskLevel, VisitStatus
+from carevisit.storage.models import ChatOutboxMessage, Visit
 from tests.factories import make_area_tree, make_elder, make_visit, make_volunteer
 from tests.scheduler.conftest import SHANGHAI
 
@@ -43,14 +42,9 @@ def service(
     )
 
 
-async def stored_jobs(engine: AsyncEngine) -> list[str]:
-    """The jobs in APScheduler's store, wherever it keeps them for this database (see job_store_url)."""
-    store = create_engine(job_store_url(engine.url.render_as_string(hide_password=False)))
-    try:
-        with store.connect() as connection:
-            return sorted(connection.execute(select(SchedulerJob.id)).scalars().all())
-    finally:
-        store.dispose()
+def scheduled_jobs(service: SchedulerService) -> list[str]:
+    assert service.scheduler is not None
+    return sorted(job.id for job in service.scheduler.get_jobs())
 
 
 async def test_only_one_of_two_schedulers_on_a_database_fires_jobs_and_the_other_takes_over(
@@ -68,7 +62,7 @@ async def test_only_one_of_two_schedulers_on_a_database_fires_jobs_and_the_other
         assert await first.check_leadership() is True  # renewing keeps it
         assert await second.check_leadership() is False
         assert first.scheduler is not None and second.scheduler is None
-        assert await stored_jobs(engine) == [
+        assert scheduled_jobs(first) == [
             "carevisit.digest",
             "carevisit.month_end",
             "carevisit.newcomers",
@@ -178,9 +172,9 @@ async def test_the_part_starts_and_stops_cleanly(
             break
         await asyncio.sleep(0.01)
     assert part.service.is_leader
+    assert len(scheduled_jobs(part.service)) == 5
     await part.stop()
     assert not part.service.is_leader
-    assert len(await stored_jobs(engine)) == 5  # persisted for the next start
 
 
 @pytest.fixture(autouse=True)
@@ -204,10 +198,3 @@ async def test_an_elder_enrolled_mid_month_is_planned_by_the_next_newcomers_run(
     assert rows == [(planned.id, date(2026, 3, 1)), (newcomer.id, date(2026, 3, 10))]
     clock.set(datetime(2026, 4, 1, 0, 20, tzinfo=SHANGHAI))  # the 1st before the plan time: left to the plan
     assert await jobs.newcomers_job() == 0
-
-
-def test_on_sqlite_the_job_store_has_a_file_of_its_own_beside_the_database() -> None:
-    assert job_store_url("sqlite+aiosqlite:////srv/carevisit.db") == "sqlite:////srv/carevisit.scheduler.db"
-    assert job_store_url("sqlite+aiosqlite:///:memory:") == "sqlite://"
-    assert job_store_url("postgresql+asyncpg://cv:pw@db/carevisit") == "postgresql+psycopg://cv:pw@db/carevisit"
-

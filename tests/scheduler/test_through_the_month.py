@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import FakeClock
-from care.extra_visits import ExtraVisitError, order_extra_visits
-from care.reassignment import deactivate_volunteer, reassign_open_visits
-from care.reminders import mark_missed, notify_overdue, queue_daily_digests
-from storage.enums import ElderClass, ElderStatus, VisitKind, VisitStatus
-from storage.models import ChatOutboxMessage, Visit
+from carevisit.care.clock import FakeClock
+from carevisit.scheduler.extra_visits import ExtraVisitError, order_extra_visits
+from carevisit.scheduler.reassignment import deactivate_volunteer, reassign_open_visits
+from carevisit.scheduler.reminders import mark_missed, notify_overdue, queue_daily_digests
+from carevisit.storage.enums import ElderClass, ElderStatus, VisitKind, VisitStatus
+from carevisit.storage.models import ChatOutboxMessage, Visit
 from tests.factories import make_area_tree, make_coordinator, make_elder, make_visit, make_volunteer
 from tests.scheduler.conftest import SHANGHAI
 
@@ -240,7 +240,7 @@ async def test_paused_elders_are_not_reminded_for_visits_already_cancelled(
 async def test_visits_of_elders_who_left_withdrew_or_are_paused_are_cancelled_whoever_changed_them(
     session: AsyncSession, clock: FakeClock
 ) -> None:
-    from care.elder_pause import cancel_visits_of_ineligible
+    from carevisit.scheduler.elder_pause import cancel_visits_of_ineligible
 
     areas = await make_area_tree(session)
     community = areas["community"]
@@ -285,7 +285,7 @@ async def test_visits_of_elders_who_left_withdrew_or_are_paused_are_cancelled_wh
     ],
 )
 def test_local_days_and_months_in_a_zone_with_daylight_saving(moment: datetime, today: date, month: str) -> None:
-    from care.clock import local_today, month_of
+    from carevisit.care.clock import local_today, month_of
 
     clock = FakeClock(moment)
     assert local_today(clock, NEW_YORK) == today

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import storage.types  # noqa: F401
+import carevisit.storage.types  # noqa: F401
 
 
 revision: str = '0002_scheduler'
@@ -34,7 +34,7 @@ def upgrade() -> None:
     op.create_table('scheduler_leases',
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('holder', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('expires_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', carevisit.storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
     # ### end Alembic commands ###

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import storage.types  # noqa: F401
+import carevisit.storage.types  # noqa: F401
 
 
 revision: str = '0004_bot'
@@ -25,8 +25,8 @@ def upgrade() -> None:
     op.create_table('telegram_updates',
     sa.Column('update_id', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('payload', sa.JSON(), nullable=True),
-    sa.Column('received_at', storage.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('processed_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('received_at', carevisit.storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('processed_at', carevisit.storage.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.PrimaryKeyConstraint('update_id')
@@ -40,9 +40,9 @@ def upgrade() -> None:
     sa.Column('volunteer_id', sa.Integer(), nullable=True),
     sa.Column('coordinator_id', sa.Integer(), nullable=True),
     sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('created_at', storage.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', storage.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', carevisit.storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', carevisit.storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', carevisit.storage.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('used_by_telegram_user_id', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['coordinator_id'], ['coordinators.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['volunteer_id'], ['volunteers.id'], ondelete='CASCADE'),

@@ -1,5 +1,7 @@
-"""APScheduler 3 in the service's asyncio loop, with its jobs persisted in the project database, started only in
-the process that holds the leader lock.
+"""APScheduler 3 in the service's asyncio loop, started only in the process that holds the leader lock.
+
+Jobs live in APScheduler's memory store: the leader adds every job afresh when it takes over, and the catch-up
+covers runs missed while no process led, so a persistent store would only add a synchronous driver in the loop.
 
 Every trigger gets the programme's time zone explicitly (triggers built by hand do not inherit the scheduler's),
 every job an explicit id with replace_existing, coalesce, max_instances=1 and a generous misfire grace time.
@@ -15,27 +17,21 @@ import socket
 import uuid
 from collections.abc import Callable
 from datetime import time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import Clock
-from care.visit_policy import VisitPolicy
-from scheduler import jobs
-from scheduler.leader import LeaderLock, leader_lock
-from storage.db import sync_url
-from storage.models import SchedulerJob
+from carevisit.care.clock import Clock
+from carevisit.scheduler.cron import jobs
+from carevisit.scheduler.cron.leader import LeaderLock, leader_lock
+from carevisit.scheduler.visit_policy import VisitPolicy
 
 log = logging.getLogger(__name__)
 
-JOB_TABLE = SchedulerJob.__tablename__
 MISFIRE_GRACE = 6 * 3600  # a job due while the process was busy or restarting still runs, hours late if need be
 
 
@@ -130,14 +126,7 @@ class SchedulerService:
 
     async def _take_over(self) -> None:
         jobs.use_context(self._context)
-        scheduler = AsyncIOScheduler(
-            jobstores={
-                "default": SQLAlchemyJobStore(
-                    url=job_store_url(self._engine.url.render_as_string(hide_password=False)), tablename=JOB_TABLE
-                )
-            },
-            timezone=self._zone,
-        )
+        scheduler = AsyncIOScheduler(timezone=self._zone)
         for job_id, (function, trigger) in job_triggers(
             zone=self._zone, plan_time=self._plan_time, reminder_time=self._reminder_time
         ).items():
@@ -167,23 +156,6 @@ class SchedulerService:
     async def _step_down(self) -> None:
         self._stop_scheduler()
         await self._lock.release()
-
-
-def job_store_url(database_url: str) -> str:
-    """Where APScheduler keeps its jobs: the project database, except on SQLite a file of its own beside it.
-
-    APScheduler 3's job store is synchronous and runs in the event loop. SQLite locks the whole file for a write, so
-    a job-store write made while one of our async transactions on the same file is open would block the loop that
-    transaction needs to commit: a deadlock until busy_timeout, then "database is locked". A sibling file has its
-    own lock; only the scheduler writes it. PostgreSQL locks rows, so there the job store shares the database.
-    """
-    url = make_url(sync_url(database_url))
-    if url.get_backend_name() != "sqlite":
-        return url.render_as_string(hide_password=False)
-    if not url.database or url.database == ":memory:":
-        return "sqlite://"
-    path = Path(url.database)
-    return url.set(database=str(path.with_name(f"{path.stem}.scheduler{path.suffix or '.db'}"))).render_as_string()
 
 
 async def _catch_up_logged() -> list[str]:

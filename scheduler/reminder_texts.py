@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from html import escape
 
-from storage.enums import VisitMode
+from carevisit.storage.enums import VisitMode
 
 CATALOGUE: dict[str, dict[str, str]] = {
     "zh_CN": {

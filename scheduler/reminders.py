@@ -17,12 +17,12 @@ from sqlalchemy import or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care import outbound
-from care.clock import Clock, local_today, month_of
-from care.reminder_texts import MAX_LINES, day_text, language_or_default, mode_text, name, t
-from care.visit_queries import is_overdue
-from storage.enums import VisitKind, VisitStatus
-from storage.models import Area, Coordinator, Elder, Visit, Volunteer
+from carevisit.care import outbound
+from carevisit.care.clock import Clock, local_today, month_of
+from carevisit.care.visit_queries import is_overdue
+from carevisit.scheduler.reminder_texts import MAX_LINES, day_text, language_or_default, mode_text, name, t
+from carevisit.storage.enums import VisitKind, VisitStatus
+from carevisit.storage.models import Area, Coordinator, Elder, Visit, Volunteer
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care import audit
-from care.areas import in_subtree
-from care.clock import Clock
-from care.volunteer_loads import last_month_volunteers, load_assigner
-from storage.enums import VisitStatus
-from storage.models import Area, Elder, Visit, Volunteer, VolunteerCommunity
+from carevisit.care import audit
+from carevisit.care.areas import in_subtree
+from carevisit.care.clock import Clock
+from carevisit.scheduler.volunteer_loads import last_month_volunteers, load_assigner
+from carevisit.storage.enums import VisitStatus
+from carevisit.storage.models import Area, Elder, Visit, Volunteer, VolunteerCommunity
 
 log = logging.getLogger(__name__)
 

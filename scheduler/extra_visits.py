@@ -11,13 +11,13 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care import audit
-from care.areas import in_subtree
-from care.clock import Clock, local_today, month_of
-from care.visit_rate import eligible_elders_filter
-from care.volunteer_loads import last_month_volunteers, load_assigner, volunteers_of_elders
-from storage.enums import ElderClass, VisitKind, VisitMode, VisitStatus
-from storage.models import Area, Elder, Visit
+from carevisit.care import audit
+from carevisit.care.areas import in_subtree
+from carevisit.care.clock import Clock, local_today, month_of
+from carevisit.care.visit_rate import eligible_elders_filter
+from carevisit.scheduler.volunteer_loads import last_month_volunteers, load_assigner, volunteers_of_elders
+from carevisit.storage.enums import ElderClass, VisitKind, VisitMode, VisitStatus
+from carevisit.storage.models import Area, Elder, Visit
 
 EXTRA_SLOT_BASE = 100  # planned visits use slots 1..31; extra visits 101 and up, so they never collide
 

@@ -23,13 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.assignment import Assigner
-from care.clock import Clock, local_today, month_of
-from care.months import month_bounds, previous_month, split_into_windows
-from care.visit_policy import VisitPolicy
-from care.volunteer_loads import last_month_volunteers, load_assigner
-from storage.enums import ElderStatus, RiskLevel, VisitKind, VisitMode, VisitStatus
-from storage.models import Elder, Visit
+from carevisit.care.clock import Clock, local_today, month_of
+from carevisit.scheduler.assignment import Assigner
+from carevisit.scheduler.months import month_bounds, previous_month, split_into_windows
+from carevisit.scheduler.visit_policy import VisitPolicy
+from carevisit.scheduler.volunteer_loads import last_month_volunteers, load_assigner
+from carevisit.storage.enums import ElderStatus, RiskLevel, VisitKind, VisitMode, VisitStatus
+from carevisit.storage.models import Elder, Visit
 
 log = logging.getLogger(__name__)
 

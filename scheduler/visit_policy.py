@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from storage.enums import ElderClass, RiskLevel, VisitMode
+from carevisit.storage.enums import ElderClass, RiskLevel, VisitMode
 
 
 class PolicyError(ValueError):

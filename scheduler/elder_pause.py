@@ -14,10 +14,10 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care import audit
-from care.clock import Clock
-from storage.enums import ElderStatus, VisitStatus
-from storage.models import Elder, Visit
+from carevisit.care import audit
+from carevisit.care.clock import Clock
+from carevisit.storage.enums import ElderStatus, VisitStatus
+from carevisit.storage.models import Elder, Visit
 
 
 class ElderNotFound(LookupError):

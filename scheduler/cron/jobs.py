@@ -1,5 +1,5 @@
-"""The scheduled jobs. Module-level functions with no arguments, because the persistent job store pickles a
-reference to each; what they need (database, clock, zone, policy) is set once by the service (`use_context`).
+"""The scheduled jobs: module-level functions with no arguments (APScheduler's way, and what a persistent job
+store would need again); what they need (database, clock, zone, policy) is set once by the service (`use_context`).
 
 Every job is idempotent: running it twice, late, or again after a crash changes nothing more.
 """
@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import Clock
-from care.elder_pause import cancel_visits_of_ineligible
-from care.planning import PlanSummary, plan_current_month, plan_newcomers
-from care.reminders import mark_missed, notify_overdue, queue_daily_digests
-from care.visit_policy import VisitPolicy
+from carevisit.care.clock import Clock
+from carevisit.scheduler.elder_pause import cancel_visits_of_ineligible
+from carevisit.scheduler.planning import PlanSummary, plan_current_month, plan_newcomers
+from carevisit.scheduler.reminders import mark_missed, notify_overdue, queue_daily_digests
+from carevisit.scheduler.visit_policy import VisitPolicy
 
 log = logging.getLogger(__name__)
 

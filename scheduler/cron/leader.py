@@ -18,8 +18,8 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from care.clock import Clock
-from storage.models import SchedulerLease
+from carevisit.care.clock import Clock
+from carevisit.storage.models import SchedulerLease
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Coordinator accounts for the dashboard: argon2 password hashes, and who may see which areas."""
+"""Coordinator sign-in for the dashboard: argon2 password hashes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Area, Coordinator
+from carevisit.storage.models import Coordinator
 
 _hasher = PasswordHasher()
 
@@ -29,14 +29,3 @@ async def authenticate(session: AsyncSession, *, username: str, password: str) -
     except (VerificationError, InvalidHashError):
         return None
     return coordinator
-
-
-async def coordinator_area(session: AsyncSession, *, coordinator: Coordinator) -> Area:
-    area = await session.get(Area, coordinator.area_id)
-    assert area is not None, "coordinator.area_id is a foreign key"
-    return area
-
-
-def may_see(coordinator_area: Area, area: Area) -> bool:
-    """A coordinator sees their own area and everything below it, nothing beside or above it."""
-    return area.path.startswith(coordinator_area.path)

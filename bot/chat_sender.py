@@ -26,10 +26,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.clock import Clock
-from care.ports import Button, ChatMessage, Notifier, PermanentFailure, RateLimited, TemporaryFailure
-from storage.enums import DeliveryStatus
-from storage.models import ChatOutboxMessage
+from carevisit.care.clock import Clock
+from carevisit.care.ports import Button, ChatMessage, Notifier, PermanentFailure, RateLimited, TemporaryFailure
+from carevisit.storage.enums import DeliveryStatus
+from carevisit.storage.models import ChatOutboxMessage
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.assignment import Assigner, VolunteerLoad
-from care.months import previous_month
-from storage.enums import VisitStatus
-from storage.models import Visit, Volunteer, VolunteerCommunity
+from carevisit.scheduler.assignment import Assigner, VolunteerLoad
+from carevisit.scheduler.months import previous_month
+from carevisit.storage.enums import VisitStatus
+from carevisit.storage.models import Visit, Volunteer, VolunteerCommunity
 
 
 async def load_assigner(session: AsyncSession, *, month: str, communities: Collection[int] | None = None) -> Assigner:

@@ -1,27 +1,23 @@
-"""Linking a chat account (Telegram) to a volunteer or coordinator: one-time expiring invitations, or the
-volunteer's own shared contact matched against the roster phone.
+"""Telegram accounts of volunteers and coordinators: redeeming an invitation, the volunteer's own shared contact
+matched against the roster phone, and who a chat account is.
 
 Every function adds to the caller's session and does not commit, unless it says so.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, bindparam, cast
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care import audit
-from care.clock import Clock
-from care.phones import InvalidPhone, parse_phone
-from storage.models import ChatInvitation, Coordinator, Volunteer
-
-DEFAULT_VALIDITY = timedelta(days=7)
+from carevisit.care import audit
+from carevisit.care.clock import Clock
+from carevisit.care.invitations import token_hash
+from carevisit.care.phones import InvalidPhone, parse_phone
+from carevisit.storage.models import ChatInvitation, Coordinator, Volunteer
 
 
 class LinkRefused(ValueError):
@@ -47,58 +43,12 @@ class Linked:
     name: str
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-async def create_invitation(
-    session: AsyncSession,
-    *,
-    clock: Clock,
-    created_by: str,
-    volunteer_id: int | None = None,
-    coordinator_id: int | None = None,
-    valid_for: timedelta = DEFAULT_VALIDITY,
-) -> str:
-    """A new one-time token for a deep link (`/start <token>`); only its hash is stored. Raises LookupError for an
-    unknown or inactive person."""
-    if (volunteer_id is None) == (coordinator_id is None):
-        raise ValueError("an invitation is for exactly one volunteer or one coordinator")
-    person = (
-        await session.get(Volunteer, volunteer_id)
-        if volunteer_id is not None
-        else await session.get(Coordinator, coordinator_id)
-    )
-    if person is None or not person.active:
-        raise LookupError("no such active volunteer or coordinator")
-    token = secrets.token_urlsafe(24)  # 32 characters of [A-Za-z0-9_-]: fits Telegram's 64-character payload
-    now = clock.now()
-    session.add(
-        ChatInvitation(
-            token_hash=_hash(token),
-            volunteer_id=volunteer_id,
-            coordinator_id=coordinator_id,
-            created_by=created_by,
-            created_at=now,
-            expires_at=now + valid_for,
-        )
-    )
-    audit.record(
-        session,
-        clock=clock,
-        actor=created_by,
-        action="chat.invite",
-        entity="volunteer" if volunteer_id is not None else "coordinator",
-        entity_id=volunteer_id if volunteer_id is not None else coordinator_id,
-    )
-    return token
-
-
 async def redeem_invitation(
     session: AsyncSession, *, clock: Clock, token: str, telegram_user_id: int, chat_id: int, language: str | None
 ) -> Linked:
     """Use a token once. Raises LinkRefused(INVALID) for unknown or used tokens, (EXPIRED) for old ones."""
-    invitation = (await session.exec(select(ChatInvitation).where(ChatInvitation.token_hash == _hash(token)))).first()
+    by_hash = select(ChatInvitation).where(ChatInvitation.token_hash == token_hash(token))
+    invitation = (await session.exec(by_hash)).first()
     if invitation is None or invitation.used_at is not None:
         raise LinkRefused(LinkProblem.INVALID)
     now = clock.now()

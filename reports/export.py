@@ -9,7 +9,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from care.reports import Report, ReportBy, ReportRow
+from carevisit.reports.monthly import Report, ReportBy, ReportRow
 
 _FIRST_COLUMN = {ReportBy.AREA: "区域", ReportBy.ORGANISATION: "组织", ReportBy.VOLUNTEER: "志愿者"}
 HEADERS = ("老人数", "同意探访(应探访)", "已探访老人", "月探访率", "计划探访", "已完成", "按时完成", "错过", "未分配")

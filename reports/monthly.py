@@ -17,11 +17,11 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from care.areas import in_subtree
-from care.visit_rate import VisitRate, eligible_elders_filter, visit_rate
-from storage.enums import VisitStatus
-from storage.models import Area, Elder, Organisation, Visit, Volunteer
-from storage.types import UTCDateTime
+from carevisit.care.areas import in_subtree
+from carevisit.care.visit_rate import VisitRate, eligible_elders_filter, visit_rate
+from carevisit.storage.enums import VisitStatus
+from carevisit.storage.models import Area, Elder, Organisation, Visit, Volunteer
+from carevisit.storage.types import UTCDateTime
 
 
 class ReportBy(StrEnum):

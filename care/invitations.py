@@ -1,0 +1,65 @@
+"""One-time, expiring invitations that connect a chat account to a volunteer or coordinator.
+
+Only a token's hash is stored. Every function adds to the caller's session and does not commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from carevisit.care import audit
+from carevisit.care.clock import Clock
+from carevisit.storage.models import ChatInvitation, Coordinator, Volunteer
+
+DEFAULT_VALIDITY = timedelta(days=7)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_invitation(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    created_by: str,
+    volunteer_id: int | None = None,
+    coordinator_id: int | None = None,
+    valid_for: timedelta = DEFAULT_VALIDITY,
+) -> str:
+    """A new one-time token for a deep link (`/start <token>`); only its hash is stored. Raises LookupError for an
+    unknown or inactive person."""
+    if (volunteer_id is None) == (coordinator_id is None):
+        raise ValueError("an invitation is for exactly one volunteer or one coordinator")
+    person = (
+        await session.get(Volunteer, volunteer_id)
+        if volunteer_id is not None
+        else await session.get(Coordinator, coordinator_id)
+    )
+    if person is None or not person.active:
+        raise LookupError("no such active volunteer or coordinator")
+    token = secrets.token_urlsafe(24)  # 32 characters of [A-Za-z0-9_-]: fits Telegram's 64-character payload
+    now = clock.now()
+    session.add(
+        ChatInvitation(
+            token_hash=token_hash(token),
+            volunteer_id=volunteer_id,
+            coordinator_id=coordinator_id,
+            created_by=created_by,
+            created_at=now,
+            expires_at=now + valid_for,
+        )
+    )
+    audit.record(
+        session,
+        clock=clock,
+        actor=created_by,
+        action="chat.invite",
+        entity="volunteer" if volunteer_id is not None else "coordinator",
+        entity_id=volunteer_id if volunteer_id is not None else coordinator_id,
+    )
+    return token

@@ -1,0 +1,36 @@
+"""Who is around an elder: their emergency contacts, and the coordinators over their community."""
+
+from __future__ import annotations
+
+from sqlalchemy import String, literal
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from carevisit.storage.models import Area, Coordinator, EmergencyContact
+
+
+async def coordinators_over(session: AsyncSession, *, community_id: int) -> list[Coordinator]:
+    """Active coordinators linked to a chat whose area contains this community (community, street, district…)."""
+    community = await session.get(Area, community_id)
+    if community is None:
+        return []
+    # Area paths are prefixes of their children's: a coordinator's area contains the community when its path is
+    # a prefix of the community's.
+    coordinators = await session.exec(
+        select(Coordinator)
+        .join(Area, col(Area.id) == col(Coordinator.area_id))
+        .where(
+            col(Coordinator.active).is_(True),
+            col(Coordinator.telegram_chat_id).is_not(None),
+            literal(community.path, String).like(col(Area.path) + "%"),
+        )
+        .order_by(col(Coordinator.id))
+    )
+    return list(coordinators.all())
+
+
+async def emergency_contacts(session: AsyncSession, *, elder_id: int) -> list[EmergencyContact]:
+    result = await session.exec(
+        select(EmergencyContact).where(EmergencyContact.elder_id == elder_id).order_by(col(EmergencyContact.position))
+    )
+    return list(result.all())
