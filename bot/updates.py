@@ -2,8 +2,12 @@
 
 Webhook mode: the POST is stored and committed *before* Telegram gets its 200, so a crash after that loses
 nothing (a crash before it makes Telegram send the update again). Long polling: each batch from getUpdates is
-stored before the next offset confirms it to Telegram. Either way one processor feeds stored updates to the
-dispatcher in order. A handler that fails is retried a few times, then the update is set aside with its error.
+stored before the next offset confirms it to Telegram. A handler that fails is retried a few times, then the update
+is set aside with its error.
+
+Any number of processes may run the processor. Each claims whole chats (`telegram_chat_claims`, one row a chat,
+taken with an atomic upsert): a chat's updates are handled by one process at a time, in update_id order, and a
+claim left by a process that died expires after `CLAIM_LEASE` and is taken over.
 """
 
 from __future__ import annotations
@@ -24,16 +28,18 @@ from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, func, select
+from sqlmodel import col, func, select, update
 from sqlmodel import delete as sql_delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.bot.group_commit import GroupCommit
 from carevisit.care.clock import Clock
-from carevisit.storage.models import TelegramUpdate
+from carevisit.storage.locks import process_name
+from carevisit.storage.models import TelegramChatClaim, TelegramUpdate
 
 log = logging.getLogger(__name__)
 _UPDATES = TelegramUpdate.__table__  # type: ignore[attr-defined]
+_CLAIMS = TelegramChatClaim.__table__  # type: ignore[attr-defined]
 _MARK_DONE = (
     _UPDATES.update()
     .where(_UPDATES.c.update_id.in_(bindparam("done_ids", expanding=True)))
@@ -43,6 +49,7 @@ WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_ATTEMPTS = 3
 KEEP_PROCESSED = timedelta(days=3)
+CLAIM_LEASE = timedelta(seconds=60)  # a claim outlives any one handler; renewed while its cycle runs
 
 
 async def store_updates(
@@ -53,7 +60,8 @@ async def store_updates(
     rows: dict[int, dict[str, Any]] = {}
     now = clock.now()
     for payload in payloads:
-        rows.setdefault(int(payload["update_id"]), {"update_id": int(payload["update_id"]), "payload": payload})
+        update_id = int(payload["update_id"])
+        rows.setdefault(update_id, {"update_id": update_id, "chat_id": chat_of(payload), "payload": payload})
     if not rows:
         return []
     async with sessions() as session:
@@ -114,34 +122,106 @@ class UpdateProcessor:
     clock: Clock
     wake: asyncio.Event
     parallel_chats: int = 8
+    holder: str = field(default_factory=process_name)
     _finished: GroupCommit[int, None] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._finished = GroupCommit(self._mark_done)
 
     async def run_cycle(self, limit: int = 200) -> int:
-        """Handle stored, unprocessed updates in update_id order; returns how many were handled."""
+        """Claim chats with stored, unprocessed updates and handle each chat's updates in update_id order; chats
+        another process is handling are left to it. Returns how many updates were handled."""
+        chats = await self._claim_chats(limit)
+        if not chats:
+            return 0
+        renewing = asyncio.create_task(self._renew_claims(chats))
+        try:
+            pending = await self._pending(chats, limit)
+            gate = asyncio.Semaphore(self.parallel_chats)
+
+            async def one_chat(updates: list[tuple[int, dict[str, Any]]]) -> None:
+                async with gate:
+                    for update_id, payload in updates:
+                        await self._handle(update_id, payload)
+
+            await asyncio.gather(*(one_chat(updates) for updates in pending.values()))
+        finally:
+            renewing.cancel()
+            await self._release_claims(chats)
+        return sum(len(updates) for updates in pending.values())
+
+    async def _claim_chats(self, limit: int) -> list[int]:
+        """The chats with waiting updates (oldest first) that this process now holds: one upsert takes every
+        free or expired claim at once; a claim another live process holds is not returned."""
+        now = self.clock.now()
+        async with self.sessions() as session:
+            held_by_others = select(TelegramChatClaim.chat_id).where(
+                col(TelegramChatClaim.holder) != self.holder, col(TelegramChatClaim.expires_at) >= now
+            )
+            waiting = (
+                await session.exec(
+                    select(TelegramUpdate.chat_id)
+                    .where(
+                        col(TelegramUpdate.processed_at).is_(None),
+                        col(TelegramUpdate.chat_id).not_in(held_by_others),  # leave them be: a cheaper no
+                    )
+                    .group_by(col(TelegramUpdate.chat_id))
+                    .order_by(func.min(TelegramUpdate.update_id))
+                    .limit(limit)
+                )
+            ).all()
+            if not waiting:
+                return []
+            insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+            statement = insert(_CLAIMS).values(
+                [{"chat_id": chat or 0, "holder": self.holder, "expires_at": now + CLAIM_LEASE} for chat in waiting]
+            )
+            statement = statement.on_conflict_do_update(
+                index_elements=["chat_id"],
+                set_={"holder": statement.excluded.holder, "expires_at": statement.excluded.expires_at},
+                where=(_CLAIMS.c.holder == self.holder) | (_CLAIMS.c.expires_at < now),
+            ).returning(_CLAIMS.c.chat_id)
+            connection = await session.connection()
+            claimed = list((await connection.execute(statement)).scalars().all())
+            await session.commit()
+        return claimed
+
+    async def _pending(self, chats: list[int], limit: int) -> dict[int, list[tuple[int, dict[str, Any]]]]:
         async with self.sessions() as session:
             rows = await session.exec(
-                select(TelegramUpdate.update_id, TelegramUpdate.payload)
-                .where(col(TelegramUpdate.processed_at).is_(None))
+                select(TelegramUpdate.update_id, TelegramUpdate.chat_id, TelegramUpdate.payload)
+                .where(col(TelegramUpdate.processed_at).is_(None), col(TelegramUpdate.chat_id).in_(chats))
                 .order_by(col(TelegramUpdate.update_id))
                 .limit(limit)
             )
-            pending = list(rows.all())
-        by_chat: dict[int, list[tuple[int, dict[str, Any]]]] = {}
-        for update_id, payload in pending:
-            content = dict(payload or {})
-            by_chat.setdefault(chat_of(content), []).append((update_id, content))
-        gate = asyncio.Semaphore(self.parallel_chats)
+            by_chat: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+            for update_id, chat_id, payload in rows.all():
+                by_chat.setdefault(chat_id or 0, []).append((update_id, dict(payload or {})))
+        return by_chat
 
-        async def one_chat(updates: list[tuple[int, dict[str, Any]]]) -> None:
-            async with gate:
-                for update_id, payload in updates:
-                    await self._handle(update_id, payload)
+    async def _renew_claims(self, chats: list[int]) -> None:
+        """While a cycle runs, keep its claims from expiring (a slow handler must not let another process in)."""
+        while True:
+            await asyncio.sleep(CLAIM_LEASE.total_seconds() / 3)
+            async with self.sessions() as session:
+                await session.exec(
+                    update(TelegramChatClaim)
+                    .where(col(TelegramChatClaim.holder) == self.holder, col(TelegramChatClaim.chat_id).in_(chats))
+                    .values(expires_at=self.clock.now() + CLAIM_LEASE)
+                )
+                await session.commit()
 
-        await asyncio.gather(*(one_chat(updates) for updates in by_chat.values()))
-        return len(pending)
+    async def _release_claims(self, chats: list[int]) -> None:
+        try:
+            async with self.sessions() as session:
+                await session.exec(
+                    sql_delete(TelegramChatClaim).where(
+                        col(TelegramChatClaim.holder) == self.holder, col(TelegramChatClaim.chat_id).in_(chats)
+                    )
+                )
+                await session.commit()
+        except Exception:  # the claims expire on their own
+            log.exception("could not release %d chat claims", len(chats))
 
     async def _handle(self, update_id: int, payload: dict[str, Any]) -> None:
         error: str | None = None

@@ -1,4 +1,9 @@
-"""`carevisit run`: the long-running service — web server, and each part that its settings switch on."""
+"""`carevisit run`: the long-running service — web server, and each part that its settings switch on.
+
+A process has a role: `web` serves the dashboard and the webhooks (which only store what arrives), `worker` runs
+the background work (scheduler, escalation, bot), `all` does both. Any number of each may run on one database:
+work that must happen once is claimed row by row or held by one leader (docs/deploy.md).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
+from enum import StrEnum
 
 from aiohttp import web
 
@@ -19,11 +25,31 @@ from carevisit.web import build_web_app
 log = logging.getLogger(__name__)
 
 
-def parts_report(rt: Runtime) -> list[tuple[str, bool, str]]:
+class Role(StrEnum):
+    WEB = "web"
+    WORKER = "worker"
+    ALL = "all"
+
+    @property
+    def serves_web(self) -> bool:
+        return self in (Role.WEB, Role.ALL)
+
+    @property
+    def does_work(self) -> bool:
+        return self in (Role.WORKER, Role.ALL)
+
+
+def parts_report(rt: Runtime, role: Role = Role.ALL) -> list[tuple[str, bool, str]]:
     """(part, on?, why) for each part, so `carevisit run` can say plainly what is off."""
     settings = rt.settings
+    if not role.does_work:
+        return [
+            ("dashboard", True, f"http://{settings.web_host}:{settings.web_port}/ (and the webhooks)"),
+            ("background work", False, "role web: run `carevisit run --role worker` beside it"),
+        ]
+    web = (True, f"http://{settings.web_host}:{settings.web_port}/") if role.serves_web else (False, "role worker")
     return [
-        ("dashboard", True, f"http://{settings.web_host}:{settings.web_port}/"),
+        ("dashboard", *web),
         (
             "scheduler",
             True,
@@ -57,24 +83,14 @@ def make_parts(rt: Runtime) -> list[Part]:
 async def serve(
     rt: Runtime,
     *,
+    role: Role = Role.ALL,
     parts: list[Part] | None = None,
     started: Callable[[], None] | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM (or `stop` is set), then stop every part cleanly, last started first."""
     parts = make_parts(rt) if parts is None else parts
-    app = build_web_app(rt)
-    for part in parts:
-        part.add_routes(app)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, rt.settings.web_host, rt.settings.web_port)
-    try:
-        await site.start()
-    except OSError:  # the port is taken: nothing else has started yet
-        await runner.cleanup()
-        raise
-    log.info("web server listening on %s:%s", rt.settings.web_host, rt.settings.web_port)
+    runner = await _start_web(rt, parts) if role.serves_web else None
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
@@ -82,7 +98,7 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     started_parts: list[Part] = []
     try:
-        for part in parts:
+        for part in parts if role.does_work else []:
             await part.start()
             started_parts.append(part)
             log.info("%s started", part.name)
@@ -97,4 +113,22 @@ async def serve(
                 await part.stop()
             except Exception:  # one part failing to stop must not keep the others running
                 log.exception("%s did not stop cleanly", part.name)
+        if runner is not None:
+            await runner.cleanup()
+
+
+async def _start_web(rt: Runtime, parts: list[Part]) -> web.AppRunner:
+    """The one web app with every part's routes, listening; raises OSError (port taken) before anything else starts."""
+    app = build_web_app(rt)
+    for part in parts:
+        part.add_routes(app)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, rt.settings.web_host, rt.settings.web_port)
+    try:
+        await site.start()
+    except OSError:
         await runner.cleanup()
+        raise
+    log.info("web server listening on %s:%s", rt.settings.web_host, rt.settings.web_port)
+    return runner

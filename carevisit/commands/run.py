@@ -6,18 +6,26 @@ import typer
 
 from carevisit.bootstrap import Runtime
 from carevisit.commands.common import console, errors, run_with_runtime
-from carevisit.service import parts_report, serve
+from carevisit.service import Role, parts_report, serve
 
 
-def run() -> None:
+def run(
+    role: Role = typer.Option(
+        Role.ALL,
+        "--role",
+        help="web: dashboard and webhooks only; worker: background work only (no port); all: both. "
+        "Any number of each may run on one PostgreSQL database (docs/deploy.md).",
+    ),
+) -> None:
     """Start the service: dashboard and webhooks, scheduler, escalation, bot. Says which parts are off and why."""
 
     async def work(rt: Runtime) -> None:
-        for part, on, why in parts_report(rt):
+        console.print(f"role: {role.value}")
+        for part, on, why in parts_report(rt, role):
             colour = "green" if on else "bold yellow"
             console.print(f"[{colour}]{part}: {'on' if on else 'OFF'}[/] — {why}")
         try:
-            await serve(rt)
+            await serve(rt, role=role)
         except OSError as error:  # the port is taken, or the host is not ours
             settings = rt.settings
             errors.print(

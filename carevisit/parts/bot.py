@@ -1,5 +1,11 @@
 """The Telegram bot as a part of `carevisit run`: webhook (when CAREVISIT_PUBLIC_URL is set) or long polling,
-the stored-update processor, and the rate-limited chat sender that drains `chat_outbox`."""
+the stored-update processor, and the rate-limited chat sender that drains `chat_outbox`.
+
+Every worker process runs the update processor (it claims chats, so each chat's updates are handled once, in
+order). What Telegram allows only once per bot runs in one process, the holder of the `telegram` lock: long
+polling (a second getUpdates is refused) and the chat sender (Telegram's limits are per bot, so one pacer),
+and registering the webhook.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,9 @@ import asyncio
 import hashlib
 import hmac
 import logging
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any
 
 from aiogram import Bot
 from aiogram.fsm.storage.base import BaseStorage
@@ -19,8 +28,10 @@ from carevisit.bot.setup import build_dispatcher, make_bot, make_storage
 from carevisit.bot.updates import WEBHOOK_PATH, UpdateProcessor, poll_into_store, webhook_handler
 from carevisit.dashboard.volunteer_views import BOT_USERNAME
 from carevisit.policies import escalation_config
+from carevisit.storage.locks import Leadership, leader_lock, process_name
 
 log = logging.getLogger(__name__)
+LOCK_NAME = "telegram"
 
 
 def webhook_secret(rt: Runtime) -> str | None:
@@ -34,19 +45,53 @@ def webhook_secret(rt: Runtime) -> str | None:
     return None
 
 
+class _Tasks:
+    """Background loops sharing one stop signal, stopped together."""
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        self._tasks.append(asyncio.create_task(work))
+
+    async def close(self) -> None:
+        self.stop.set()
+        if self._tasks:
+            # Polling may sit in a long getUpdates: give the loops a moment, then cancel what is left.
+            _done, pending = await asyncio.wait(self._tasks, timeout=5)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._tasks = []
+        self.stop = asyncio.Event()
+
+
 class BotPart:
     name = "telegram bot"
 
-    def __init__(self, rt: Runtime, *, bot: Bot | None = None, poll_seconds: int = 25) -> None:
+    def __init__(
+        self, rt: Runtime, *, bot: Bot | None = None, poll_seconds: int = 25, leader_check_every: float = 30.0
+    ) -> None:
         self.rt = rt
         self._bot = bot
         self._poll_seconds = poll_seconds
-        self._stop = asyncio.Event()
         self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._work = _Tasks()  # every worker: the update processor
+        self._duties = _Tasks()  # the lock holder only: polling, the chat sender
         self._storage: BaseStorage | None = None
+        self._leadership: Leadership | None = None
+        self._leader_check_every = leader_check_every
         settings = rt.settings
         self.webhook = settings.telegram_enabled and settings.public_url is not None
+
+    @property
+    def enabled(self) -> bool:
+        return self.rt.settings.telegram_token is not None or self._bot is not None
+
+    @property
+    def leading(self) -> bool:
+        return self._leadership is not None and self._leadership.leading
 
     def add_routes(self, app: web.Application) -> None:
         app[BOT_USERNAME] = self.bot_username  # the dashboard's invitation links
@@ -57,18 +102,14 @@ class BotPart:
             )
 
     async def start(self) -> None:
-        settings = self.rt.settings
-        if settings.telegram_token is None and self._bot is None:
+        if not self.enabled:
             log.warning(
                 "NO TELEGRAM BOT: CAREVISIT_TELEGRAM_TOKEN is not set. Volunteers cannot use the bot, and chat "
                 "messages (reminders, emergency updates) stay queued in chat_outbox until a token is configured."
             )
             return
-        bot = self._bot or make_bot(
-            settings.telegram_token.get_secret_value(),  # type: ignore[union-attr]
-            api_base=str(settings.telegram_api_base).rstrip("/") if settings.telegram_api_base else None,
-        )
-        self._bot = bot
+        settings = self.rt.settings
+        bot = self._the_bot()
         self._storage = make_storage(settings.redis_url)
         dp = build_dispatcher(
             sessions=self.rt.sessions,
@@ -80,6 +121,23 @@ class BotPart:
             epidemic_instructions=settings.epidemic_instructions,
             storage=self._storage,
         )
+        processor = UpdateProcessor(self.rt.sessions, dp, bot, self.rt.clock, self._wake)
+        self._work.spawn(processor.run(self._work.stop))
+        lock = leader_lock(
+            self.rt.engine,
+            LOCK_NAME,
+            now=self.rt.clock.now,
+            holder=process_name(),
+            ttl=_lease(self._leader_check_every),
+        )
+        self._leadership = Leadership(
+            lock, on_gain=self._take_duties, on_loss=self._duties.close, every=self._leader_check_every
+        )
+        await self._leadership.start()
+
+    async def _take_duties(self) -> None:
+        """Only the lock holder talks to Telegram on the bot's behalf: the webhook or polling, and the sender."""
+        settings, bot = self.rt.settings, self._the_bot()
         if self.webhook:
             url = str(settings.public_url).rstrip("/") + WEBHOOK_PATH
             try:
@@ -94,45 +152,50 @@ class BotPart:
                 await bot.delete_webhook(drop_pending_updates=False)
             except Exception:
                 log.exception("could not clear the telegram webhook before long polling")
-            self._spawn(
+            self._duties.spawn(
                 poll_into_store(
                     bot,
                     self.rt.sessions,
                     clock=self.rt.clock,
                     wake=self._wake,
-                    stop=self._stop,
+                    stop=self._duties.stop,
                     poll_seconds=self._poll_seconds,
                 )
             )
-        processor = UpdateProcessor(self.rt.sessions, dp, bot, self.rt.clock, self._wake)
-        self._spawn(processor.run(self._stop))
         sender = ChatSender(self.rt.sessions, TelegramNotifier(bot), self.rt.clock)
-        self._spawn(sender.run(self._stop))
+        self._duties.spawn(sender.run(self._duties.stop))
+
+    def _the_bot(self) -> Bot:
+        if self._bot is None:
+            settings = self.rt.settings
+            assert settings.telegram_token is not None
+            self._bot = make_bot(
+                settings.telegram_token.get_secret_value(),
+                api_base=str(settings.telegram_api_base).rstrip("/") if settings.telegram_api_base else None,
+            )
+        return self._bot
 
     async def bot_username(self) -> str | None:
-        """CAREVISIT_TELEGRAM_BOT_USERNAME, else the running bot's own (getMe, cached by aiogram); None without a
-        bot."""
+        """CAREVISIT_TELEGRAM_BOT_USERNAME, else the bot's own (getMe, cached by aiogram); None without a bot."""
         if self.rt.settings.telegram_bot_username:
             return self.rt.settings.telegram_bot_username
-        if self._bot is None:
+        if not self.enabled:
             return None
-        return (await self._bot.me()).username
-
-    def _spawn(self, work) -> None:  # type: ignore[no-untyped-def]
-        self._tasks.append(asyncio.create_task(work))
+        return (await self._the_bot().me()).username
 
     async def stop(self) -> None:
-        self._stop.set()
-        if self._tasks:
-            # Polling may sit in a long getUpdates: give the loops a moment, then cancel what is left.
-            _done, pending = await asyncio.wait(self._tasks, timeout=5)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        if self._leadership is not None:
+            await self._leadership.stop()  # the duties first: another process may take them over at once
+        await self._work.close()
         if self._storage is not None:
             await self._storage.close()
         if self._bot is not None:
             await self._bot.session.close()
+
+
+def _lease(check_every: float) -> timedelta:
+    """On SQLite a lease outlives three missed renewals; PostgreSQL's lock goes with the holder's connection."""
+    return timedelta(seconds=3 * check_every)
 
 
 def make_part(rt: Runtime) -> BotPart:

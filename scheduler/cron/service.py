@@ -10,11 +10,7 @@ every job an explicit id with replace_existing, coalesce, max_instances=1 and a 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Callable
 from datetime import time, timedelta
 from typing import Any
@@ -27,11 +23,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import Clock
 from carevisit.scheduler.cron import jobs
-from carevisit.scheduler.cron.leader import LeaderLock, leader_lock
 from carevisit.scheduler.visit_policy import VisitPolicy
+from carevisit.storage.locks import LeaderLock, Leadership, leader_lock, process_name
 
 log = logging.getLogger(__name__)
 
+LOCK_NAME = "scheduler"
 MISFIRE_GRACE = 6 * 3600  # a job due while the process was busy or restarting still runs, hours late if need be
 
 
@@ -69,13 +66,12 @@ class SchedulerService:
         check_every: float = 30.0,
         lock: LeaderLock | None = None,
     ) -> None:
-        self._engine = engine
         self._zone = zone
         self._plan_time = plan_time
         self._reminder_time = reminder_time
-        self._check_every = check_every
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._lock = lock or leader_lock(engine, clock=clock, holder=self.holder, ttl=lease)
+        self.holder = process_name()
+        lock = lock or leader_lock(engine, LOCK_NAME, now=clock.now, holder=self.holder, ttl=lease)
+        self._leadership = Leadership(lock, on_gain=self._take_over, on_loss=self._stop_scheduler, every=check_every)
         self._context = jobs.JobContext(
             sessions=sessions,
             clock=clock,
@@ -86,7 +82,6 @@ class SchedulerService:
             policy=policy,
         )
         self.scheduler: AsyncIOScheduler | None = None
-        self._task: asyncio.Task[None] | None = None
         self.catch_up_task: asyncio.Task[list[str]] | None = None
 
     @property
@@ -96,33 +91,14 @@ class SchedulerService:
     async def start(self) -> None:
         """Join the competition for leadership; returns at once. Leadership is checked every `check_every` s."""
         jobs.use_context(self._context)
-        self._task = asyncio.create_task(self._watch(), name="scheduler-leadership")
+        await self._leadership.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self._step_down()
+        await self._leadership.stop()
 
     async def check_leadership(self) -> bool:
         """Take, keep or lose the lock, starting or stopping the scheduler to match. Returns whether leader."""
-        holding = await self._lock.try_acquire()
-        if holding and self.scheduler is None:
-            await self._take_over()
-        elif not holding and self.scheduler is not None:
-            log.warning("scheduler lost its database lock: stopping its jobs")
-            self._stop_scheduler()
-        return self.is_leader
-
-    async def _watch(self) -> None:
-        while True:
-            try:
-                await self.check_leadership()
-            except Exception:  # never let the watcher die: a later check retries
-                log.exception("scheduler leadership check failed")
-            await asyncio.sleep(self._check_every)
+        return await self._leadership.check()
 
     async def _take_over(self) -> None:
         jobs.use_context(self._context)
@@ -146,16 +122,12 @@ class SchedulerService:
         # In its own task: a long catch-up (a province's plan) must not hold up renewing the lock.
         self.catch_up_task = asyncio.create_task(_catch_up_logged(), name="scheduler-catch-up")
 
-    def _stop_scheduler(self) -> None:
+    async def _stop_scheduler(self) -> None:
         if self.catch_up_task is not None and not self.catch_up_task.done():
             self.catch_up_task.cancel()
         if self.scheduler is not None:
             scheduler, self.scheduler = self.scheduler, None
             scheduler.shutdown(wait=False)
-
-    async def _step_down(self) -> None:
-        self._stop_scheduler()
-        await self._lock.release()
 
 
 async def _catch_up_logged() -> list[str]:

@@ -2,11 +2,11 @@
 
 from carevisit.storage.models.areas import Area, Organisation
 from carevisit.storage.models.audit import AuditEntry
-from carevisit.storage.models.bot import ChatInvitation, TelegramUpdate
+from carevisit.storage.models.bot import ChatInvitation, TelegramChatClaim, TelegramUpdate
 from carevisit.storage.models.chat import ChatOutboxMessage
 from carevisit.storage.models.incidents import DeliveryEvent, Incident, IncidentNote, OutboxMessage
+from carevisit.storage.models.leases import LeaderLease
 from carevisit.storage.models.people import Coordinator, Elder, EmergencyContact, Volunteer, VolunteerCommunity
-from carevisit.storage.models.scheduling import SchedulerLease
 from carevisit.storage.models.visits import Problem, Visit
 
 __all__ = [
@@ -20,10 +20,11 @@ __all__ = [
     "EmergencyContact",
     "Incident",
     "IncidentNote",
+    "LeaderLease",
     "Organisation",
     "OutboxMessage",
     "Problem",
-    "SchedulerLease",
+    "TelegramChatClaim",
     "TelegramUpdate",
     "Visit",
     "Volunteer",

@@ -1,4 +1,4 @@
-"""What the chat bot keeps: one-time linking invitations and the webhook updates it has accepted."""
+"""What the chat bot keeps: one-time linking invitations, the updates it has accepted, and who is handling them."""
 
 from __future__ import annotations
 
@@ -40,8 +40,20 @@ class TelegramUpdate(SQLModel, table=True):
     __tablename__ = "telegram_updates"
 
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    chat_id: int | None = Field(default=None, sa_type=BigInteger, index=True)  # whose conversation: handled in order
     payload: dict[str, Any] | None = Field(default=None, sa_type=JSON)  # cleared once processed
     received_at: datetime = Field(sa_type=UTCDateTime)
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     attempts: int = 0
     error: str | None = Field(default=None, max_length=500)
+
+
+class TelegramChatClaim(SQLModel, table=True):
+    """Which process is handling a chat's stored updates: one at a time, so a chat's updates run in order whichever
+    process picks them up. A claim not renewed by `expires_at` (its process died) may be taken over."""
+
+    __tablename__ = "telegram_chat_claims"
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    holder: str = Field(max_length=200)
+    expires_at: datetime = Field(sa_type=UTCDateTime)

@@ -89,9 +89,9 @@ async def test_a_crashed_leader_is_replaced(
     standby = service(engine, session_factory, clock, policy)
     try:
         assert await crashed.check_leadership()
-        crashed._stop_scheduler()  # the process dies: no release
+        await crashed._stop_scheduler()  # the process dies: no release
         if backend == "postgres":
-            await crashed._lock._drop()  # type: ignore[attr-defined]  # its connection goes with it
+            await crashed._leadership.lock._drop()  # type: ignore[attr-defined]  # its connection goes with it
         else:
             assert await standby.check_leadership() is False  # the lease is still running
             clock.advance(timedelta(seconds=61))

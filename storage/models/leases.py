@@ -1,4 +1,4 @@
-"""The scheduler's own table: who may fire jobs (a lease). APScheduler keeps its jobs in memory."""
+"""Named leases: which process holds a one-at-a-time duty (SQLite's leader lock; PostgreSQL uses advisory locks)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from sqlmodel import Field, SQLModel
 from carevisit.storage.types import UTCDateTime
 
 
-class SchedulerLease(SQLModel, table=True):
-    """One row per lock name; the holder fires jobs until `expires_at` unless it renews (SQLite's leader lock).
+class LeaderLease(SQLModel, table=True):
+    """One row per lock name; the holder keeps the duty until `expires_at` unless it renews.
 
     PostgreSQL uses an advisory lock instead; the table exists there too but stays empty.
     """
 
-    __tablename__ = "scheduler_leases"
+    __tablename__ = "leader_leases"
 
     name: str = Field(max_length=64, primary_key=True)
     holder: str = Field(max_length=200)
