@@ -17,6 +17,7 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from carevisit.bot.fsm_storage import DatabaseStorage
 from carevisit.bot.handlers import get_routers
 from carevisit.bot.middlewares import DbSessionMiddleware, PrivateChatsOnly, ProfileI18nMiddleware, WhoMiddleware
 from carevisit.care.clock import Clock
@@ -38,11 +39,11 @@ def make_bot(token: str, *, api_base: str | None = None, session: AiohttpSession
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
-def make_storage(redis_url: str | None) -> BaseStorage:
+def make_storage(redis_url: str | None, *, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> BaseStorage:
     """Where the multi-message flows (a note, a problem report, the handling record) keep their place: Redis when
-    configured, so a restart or another process continues a half-typed record; else this process's memory."""
+    configured, else the project database; either way a restart or another process carries on a half-typed record."""
     if redis_url is None:
-        return MemoryStorage()
+        return DatabaseStorage(sessions, clock=clock)
     return RedisStorage.from_url(redis_url, key_builder=DefaultKeyBuilder(prefix="carevisit:fsm"))
 
 
@@ -58,8 +59,8 @@ def build_dispatcher(
     epidemic_instructions: str = DEFAULT_EPIDEMIC_INSTRUCTIONS,
     storage: BaseStorage | None = None,
 ) -> Dispatcher:
-    """The dispatcher with every router. FSM state lives in `storage` (memory by default: a restart then drops
-    half-typed notes; the confirm flow itself keeps its progress in the buttons and survives)."""
+    """The dispatcher with every router. FSM state lives in `storage` (the service passes `make_storage`; memory
+    by default, for tests). The confirm flow itself keeps its progress in the buttons."""
     dp = Dispatcher(
         storage=storage or MemoryStorage(),
         clock=clock,

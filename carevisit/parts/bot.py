@@ -110,7 +110,7 @@ class BotPart:
             return
         settings = self.rt.settings
         bot = self._the_bot()
-        self._storage = make_storage(settings.redis_url)
+        self._storage = make_storage(settings.redis_url, sessions=self.rt.sessions, clock=self.rt.clock)
         dp = build_dispatcher(
             sessions=self.rt.sessions,
             clock=self.rt.clock,

@@ -2,7 +2,7 @@
 
 from carevisit.storage.models.areas import Area, Organisation
 from carevisit.storage.models.audit import AuditEntry
-from carevisit.storage.models.bot import ChatInvitation, TelegramChatClaim, TelegramUpdate
+from carevisit.storage.models.bot import BotFlowState, ChatInvitation, TelegramChatClaim, TelegramUpdate
 from carevisit.storage.models.chat import ChatOutboxMessage
 from carevisit.storage.models.incidents import DeliveryEvent, Incident, IncidentNote, OutboxMessage
 from carevisit.storage.models.leases import LeaderLease
@@ -12,6 +12,7 @@ from carevisit.storage.models.visits import Problem, Visit
 __all__ = [
     "Area",
     "AuditEntry",
+    "BotFlowState",
     "ChatInvitation",
     "ChatOutboxMessage",
     "Coordinator",

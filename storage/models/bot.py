@@ -57,3 +57,14 @@ class TelegramChatClaim(SQLModel, table=True):
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     holder: str = Field(max_length=200)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class BotFlowState(SQLModel, table=True):
+    """Where a chat is in one of the bot's multi-message flows (aiogram FSM), when Redis is not configured."""
+
+    __tablename__ = "bot_flow_states"
+
+    key: str = Field(max_length=200, primary_key=True)  # aiogram's storage key: bot, chat, user
+    state: str | None = Field(default=None, max_length=200)
+    data: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    updated_at: datetime = Field(sa_type=UTCDateTime)

@@ -1,16 +1,16 @@
-"""With CAREVISIT_REDIS_URL the bot's multi-message flows live in Redis: a handling record half typed before a
-restart is finished after it. Runs against the Redis server on 127.0.0.1:6379 (CAREVISIT_TEST_REDIS_URL)."""
+"""The bot's multi-message flows live in the database, or in Redis with CAREVISIT_REDIS_URL: a handling record half
+typed before a restart (or in another process) is finished after it. Redis: the server on 127.0.0.1:6379
+(CAREVISIT_TEST_REDIS_URL)."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from aiogram import Bot
-from aiogram.fsm.storage.base import DefaultKeyBuilder
-from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import Update
 from redis.asyncio import Redis
@@ -18,6 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from carevisit.bot.fsm_storage import DatabaseStorage
 from carevisit.bot.setup import build_dispatcher, make_storage
 from carevisit.care.clock import FakeClock
 from carevisit.storage.models import IncidentNote
@@ -27,24 +28,31 @@ from tests.bot.fake_telegram import FakeTelegram, Person
 REDIS_URL = os.environ.get("CAREVISIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    """A key prefix of this test's own, removed afterwards."""
+@pytest.fixture(params=["database", "redis"])
+async def new_storage(
+    request: pytest.FixtureRequest,
+    session_factory,
+    clock: FakeClock,  # type: ignore[no-untyped-def]
+) -> AsyncIterator[Callable[[], BaseStorage]]:
+    """Builds the storage a freshly started process would use."""
+    if request.param == "database":
+        yield lambda: DatabaseStorage(session_factory, clock=clock)
+        return
     redis = Redis.from_url(REDIS_URL)
     try:
         await redis.ping()
     except RedisConnectionError:
         await redis.aclose()
         pytest.skip(f"no Redis at {REDIS_URL}")
-    name = f"carevisit-test-{uuid.uuid4().hex[:8]}"
-    yield name
-    keys = [key async for key in redis.scan_iter(f"{name}:*")]
+    prefix = f"carevisit-test-{uuid.uuid4().hex[:8]}"  # this test's own keys, removed afterwards
+    yield lambda: RedisStorage.from_url(REDIS_URL, key_builder=DefaultKeyBuilder(prefix=prefix))
+    keys = [key async for key in redis.scan_iter(f"{prefix}:*")]
     if keys:
         await redis.delete(*keys)
     await redis.aclose()
 
 
-def _process(storage: RedisStorage, session_factory, clock: FakeClock, bot: Bot, tg: FakeTelegram) -> Person:  # type: ignore[no-untyped-def]
+def _process(storage: BaseStorage, session_factory, clock: FakeClock, bot: Bot, tg: FakeTelegram) -> Person:  # type: ignore[no-untyped-def]
     """One service process: its own dispatcher over the shared storage, the volunteer talking to it."""
     dp = build_dispatcher(sessions=session_factory, clock=clock, zone=SHANGHAI, storage=storage)
 
@@ -61,9 +69,9 @@ async def test_a_handling_record_half_typed_before_a_restart_is_finished_after_i
     session: AsyncSession,
     session_factory,  # type: ignore[no-untyped-def]
     clock: FakeClock,
-    prefix: str,
+    new_storage: Callable[[], BaseStorage],
 ) -> None:
-    before = RedisStorage.from_url(REDIS_URL, key_builder=DefaultKeyBuilder(prefix=prefix))
+    before = new_storage()
     volunteer = _process(before, session_factory, clock, bot, tg)
     await volunteer.send("/sos")
     await volunteer.press("陈<奶奶>")
@@ -71,7 +79,7 @@ async def test_a_handling_record_half_typed_before_a_restart_is_finished_after_i
     await volunteer.send("老人在家摔倒")
     await before.close()  # the process stops here
 
-    after = RedisStorage.from_url(REDIS_URL, key_builder=DefaultKeyBuilder(prefix=prefix))
+    after = new_storage()
     volunteer = _process(after, session_factory, clock, bot, tg)
     await volunteer.send("拨打120，联系了女儿")
     await volunteer.send("已送医院，情况稳定")
@@ -84,6 +92,6 @@ async def test_a_handling_record_half_typed_before_a_restart_is_finished_after_i
     )
 
 
-def test_without_a_redis_url_flows_live_in_memory_and_with_one_in_redis() -> None:
-    assert isinstance(make_storage(None), MemoryStorage)
-    assert isinstance(make_storage("redis://127.0.0.1:6379/0"), RedisStorage)
+def test_flows_live_in_the_database_unless_redis_is_configured(session_factory, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    assert isinstance(make_storage(None, sessions=session_factory, clock=clock), DatabaseStorage)
+    assert isinstance(make_storage("redis://127.0.0.1:6379/0", sessions=session_factory, clock=clock), RedisStorage)

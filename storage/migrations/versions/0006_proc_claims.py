@@ -1,4 +1,5 @@
-"""several processes: leases named for any duty, Telegram chats claimed by the process handling them
+"""several processes: leases named for any duty, Telegram chats claimed by the process handling them, the bot's
+flow state in the database
 
 Revision ID: 0006_proc_claims
 Revises: 0005_jobs_in_memory
@@ -31,9 +32,17 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('chat_id', sa.BigInteger(), nullable=True))
         batch_op.create_index(batch_op.f('ix_telegram_updates_chat_id'), ['chat_id'], unique=False)
     _backfill_chat_ids()
+    op.create_table('bot_flow_states',
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('data', sa.JSON(), nullable=True),
+    sa.Column('updated_at', carevisit.storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('bot_flow_states')
     with op.batch_alter_table('telegram_updates', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_telegram_updates_chat_id'))
         batch_op.drop_column('chat_id')
