@@ -113,8 +113,8 @@ async def test_long_polling_stores_updates_and_the_processor_answers(
     world: World, volunteer_person: Person, tg: FakeTelegram, session_factory, clock, dp: Dispatcher, bot: Bot
 ) -> None:  # type: ignore[no-untyped-def]
     stop, wake = asyncio.Event(), asyncio.Event()
-    await tg.updates.put(visits_update(7001, volunteer_person))
-    await tg.updates.put(visits_update(7001, volunteer_person))  # Telegram sending it again
+    tg.push_update(visits_update(7001, volunteer_person))
+    tg.push_update(visits_update(7001, volunteer_person))  # Telegram sending it again
     polling = asyncio.create_task(
         poll_into_store(bot, session_factory, clock=clock, wake=wake, stop=stop, poll_seconds=0)
     )
