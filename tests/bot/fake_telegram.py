@@ -430,6 +430,10 @@ class Person:
         await self.deliver(update)
         return update
 
+    def compose(self, text: str) -> dict[str, Any]:
+        """Type a message, but only build the update Telegram creates (the test decides when it arrives)."""
+        return {"update_id": next(_update_ids), "message": self._message(text=text)}
+
     async def send_content(self, **content: Any) -> dict[str, Any]:
         update = {"update_id": next(_update_ids), "message": self._message(**content)}
         await self.deliver(update)
