@@ -105,7 +105,7 @@ async def test_an_update_whose_handler_keeps_failing_is_set_aside(
         await processor.run_cycle()
     rows = (await session.exec(select(TelegramUpdate).order_by(TelegramUpdate.update_id))).all()
     assert [(r.attempts, r.processed_at is not None) for r in rows] == [(3, True), (3, True)]
-    assert rows[0].error == "RuntimeError: a bug"
+    assert rows[0].error == "RuntimeError"  # the kind only: an error's text can quote personal data
     assert await processor.run_cycle() == 0
 
 
