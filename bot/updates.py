@@ -283,8 +283,10 @@ async def poll_into_store(
     wake: asyncio.Event,
     stop: asyncio.Event,
     poll_seconds: int = 25,
+    retry_seconds: float = 5.0,
 ) -> None:
-    """Long polling: fetch updates and store each before asking for the next offset (which confirms them)."""
+    """Long polling: fetch updates and store each before asking for the next offset (which confirms them). A batch
+    that can't be stored is not confirmed: Telegram keeps it and the next poll fetches it again."""
     async with sessions() as session:
         last = (await session.exec(select(func.max(TelegramUpdate.update_id)))).one()
     offset = (last + 1) if last is not None else None
@@ -296,11 +298,17 @@ async def poll_into_store(
         except Exception:
             log.exception("getUpdates failed; trying again shortly")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=5)
+                await asyncio.wait_for(stop.wait(), timeout=retry_seconds)
             continue
         if not updates:
             continue
         payloads = [update.model_dump(mode="json", exclude_none=True, by_alias=True) for update in updates]
-        await store_updates(sessions, clock=clock, payloads=payloads)  # the whole batch in one commit
+        try:
+            await store_updates(sessions, clock=clock, payloads=payloads)  # the whole batch in one commit
+        except Exception as error:  # the database is away: keep polling, confirm nothing
+            log.error("storing %d polled update(s) failed: %s; fetching them again", len(payloads), failure_kind(error))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=retry_seconds)
+            continue
         offset = max(update.update_id for update in updates) + 1
         wake.set()
