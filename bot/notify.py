@@ -24,8 +24,9 @@ async def incident_to_coordinators(
     for coordinator in await coordinators_over(session, community_id=elder.community_id):
         assert coordinator.telegram_chat_id is not None
         with i18n.use_locale(coordinator.language or i18n.default_locale):
+            buttons: tuple[tuple[Button, ...], ...] = ()
             if coordinator.role == CoordinatorRole.VIEWER:  # may read, not act: no Acknowledge button
-                text, buttons = texts.new_incident_for_viewer(incident, elder), ()
+                text = texts.new_incident_for_viewer(incident, elder)
             else:
                 caption, data = keyboards.acknowledge_button(incident.id)  # type: ignore[arg-type]
                 text, buttons = texts.new_incident(incident, elder), ((Button(caption, data),),)

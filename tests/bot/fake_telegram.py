@@ -354,7 +354,7 @@ class FakeTelegram:
 
 def _shown(message: dict[str, Any], source: str, parse_mode: object) -> None:
     """Set the message's text as Telegram shows it, or refuse it as Telegram does."""
-    text, entities = source, []
+    text, entities = source, list[dict[str, Any]]()
     if parse_mode == "HTML":
         try:
             text, entities = parse_html(source)
