@@ -24,12 +24,13 @@ from carevisit.bot.chat_sender import ChatSender
 from carevisit.bot.notifier import TelegramNotifier
 from carevisit.bot.updates import MAX_ATTEMPTS, UpdateProcessor, store_update
 from carevisit.care.clock import FakeClock
+from carevisit.care.invitations import create_invitation
 from carevisit.storage.enums import CoordinatorRole, IncidentStatus, VisitOutcome, VisitStatus
 from carevisit.storage.models import ChatOutboxMessage, Incident, IncidentNote, Problem, TelegramUpdate, Visit
-from tests.bot.conftest import COORDINATOR_TG, VOLUNTEER_TG, World, t
+from tests.bot.conftest import COORDINATOR_TG, STRANGER_TG, VOLUNTEER_TG, World, t
 from tests.bot.fake_telegram import FakeTelegram, Person, flood, server_error
 from tests.bot.stories import MODES, OUTCOMES, confirm, language_of, open_visit
-from tests.factories import make_coordinator
+from tests.factories import make_coordinator, make_volunteer
 
 LATE = timedelta(seconds=20)  # past Telegram's 15 s to answer a tap: a restart or a backlog in between
 VIEWER_TG = 2002
@@ -303,6 +304,21 @@ async def test_a_note_survives_a_failed_first_attempt_and_is_saved_once(
     await stored.finish(note)
     visit = await session.get(Visit, world.visit.id, populate_existing=True)
     assert visit is not None and visit.note == "老人精神很好"
+
+
+async def test_linking_counts_though_the_welcome_fails(
+    world: World, stranger: Person, tg: FakeTelegram, stored: Processing, session: AsyncSession, clock: FakeClock
+) -> None:
+    newcomer = await make_volunteer(session, clock, communities=[world.areas["community"]], name="赵新人")
+    token = await create_invitation(session, clock=clock, created_by="cli", volunteer_id=newcomer.id)
+    await session.commit()
+    start = stranger.compose(f"/start {token}")
+    start["message"]["entities"] = [{"type": "bot_command", "offset": 0, "length": 6}]
+    tg.fail("sendMessage", server_error(502))
+    await stored.handle(start)
+    await session.refresh(newcomer)
+    assert newcomer.telegram_user_id == STRANGER_TG
+    assert tg.texts(STRANGER_TG) == []  # not told "already used" by a retry of its own link
 
 
 async def test_a_blocked_volunteer_still_confirms(
