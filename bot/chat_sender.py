@@ -181,9 +181,16 @@ class ChatSender:
                 row.error = f"rate limited for {error.retry_after}s"
                 log.warning("chat sender: rate limited, pausing all sending for %ss", error.retry_after)
                 outcome = "paused"
-            except TemporaryFailure as error:
+            except PermanentFailure as error:
+                row.status, row.error = DeliveryStatus.FAILED, str(error)[:500]
+                result.failed += 1
+                log.info("chat sender: message %s to chat %s given up: %s", row.id, row.chat_id, error)
+                outcome = "failed"
+            except Exception as error:  # TemporaryFailure, or a bug: either way never left stuck mid-send
+                if not isinstance(error, TemporaryFailure):
+                    log.error("chat sender: message %s failed unexpectedly: %s", row.id, type(error).__name__)
                 now = self.clock.now()
-                row.error = str(error)[:500]
+                row.error = str(error)[:500] if isinstance(error, TemporaryFailure) else type(error).__name__
                 if row.attempts >= self.limits.max_attempts:
                     row.status = DeliveryStatus.FAILED
                     result.failed += 1
@@ -193,11 +200,6 @@ class ChatSender:
                     row.not_before = now + backoff(row.attempts, self.limits)
                     result.retried += 1
                 outcome = "retry"
-            except PermanentFailure as error:
-                row.status, row.error = DeliveryStatus.FAILED, str(error)[:500]
-                result.failed += 1
-                log.info("chat sender: message %s to chat %s given up: %s", row.id, row.chat_id, error)
-                outcome = "failed"
             else:
                 row.status, row.sent_at, row.error = DeliveryStatus.SENT, self.clock.now(), None
                 result.sent += 1

@@ -22,6 +22,7 @@ from carevisit.bot.callbacks import (
     VisitAction,
     VisitCb,
 )
+from carevisit.care.ports import Button
 from carevisit.storage.enums import ProblemCategory, VisitMode, VisitOutcome
 from carevisit.storage.models import Elder, Visit
 
@@ -133,6 +134,12 @@ def record(incident_id: int) -> InlineKeyboardMarkup:
         text=texts.button_record(), callback_data=IncidentCb(action=IncidentAction.NOTE, incident_id=incident_id)
     )
     return builder.as_markup()
+
+
+def record_buttons(incident_id: int) -> tuple[tuple[Button, ...], ...]:
+    """`record` as plain buttons, for a message that may go through the chat outbox."""
+    data = IncidentCb(action=IncidentAction.NOTE, incident_id=incident_id).pack()
+    return ((Button(texts.button_record(), data),),)
 
 
 def acknowledge_button(incident_id: int) -> tuple[str, str]:

@@ -77,4 +77,9 @@ class ProfileI18nMiddleware(I18nMiddleware):
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         who: ChatUser | None = data.get("who")
         user: User | None = data.get("event_from_user")
-        return locale_for(who.language if who else None, user.language_code if user else None, self.i18n.default_locale)
+        locale = locale_for(
+            who.language if who else None, user.language_code if user else None, self.i18n.default_locale
+        )
+        # Kept for the error handlers: after a failed statement the session can't load the profile again.
+        data["locale"] = locale
+        return locale

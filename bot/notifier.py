@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramMigrateToChat,
@@ -45,3 +47,7 @@ class TelegramNotifier:
             raise TemporaryFailure("bot token refused") from error
         except (TimeoutError, TelegramServerError, TelegramNetworkError) as error:
             raise TemporaryFailure(str(error)) from error
+        except (TelegramAPIError, ClientDecodeError) as error:
+            # Anything else (a proxy's HTML error page, a status aiogram has no class for): worth another try, and
+            # never a bug that leaves the message stuck mid-send.
+            raise TemporaryFailure(type(error).__name__) from error

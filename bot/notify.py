@@ -1,7 +1,7 @@
 """Telling coordinators about new emergencies and problems in their area, through the rate-limited chat outbox.
 
 Queued in the caller's transaction (so a rolled-back report tells nobody) and rendered in each coordinator's
-language.
+language. Viewers (read-only accounts) are told of emergencies too, without the Acknowledge button.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from carevisit.care import outbound
 from carevisit.care.clock import Clock
 from carevisit.care.people import coordinators_over
 from carevisit.care.ports import Button
+from carevisit.storage.enums import CoordinatorRole
 from carevisit.storage.models import Elder, Incident, Problem
 
 
@@ -23,14 +24,19 @@ async def incident_to_coordinators(
     for coordinator in await coordinators_over(session, community_id=elder.community_id):
         assert coordinator.telegram_chat_id is not None
         with i18n.use_locale(coordinator.language or i18n.default_locale):
-            caption, data = keyboards.acknowledge_button(incident.id)  # type: ignore[arg-type]
+            buttons: tuple[tuple[Button, ...], ...] = ()
+            if coordinator.role == CoordinatorRole.VIEWER:  # may read, not act: no Acknowledge button
+                text = texts.new_incident_for_viewer(incident, elder)
+            else:
+                caption, data = keyboards.acknowledge_button(incident.id)  # type: ignore[arg-type]
+                text, buttons = texts.new_incident(incident, elder), ((Button(caption, data),),)
             await outbound.enqueue(
                 session,
                 clock=clock,
                 key=f"incident:{incident.id}:new:coordinator:{coordinator.id}",
                 chat_id=coordinator.telegram_chat_id,
-                text=texts.new_incident(incident, elder),
-                buttons=((Button(caption, data),),),
+                text=text,
+                buttons=buttons,
             )
 
 

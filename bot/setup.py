@@ -71,6 +71,7 @@ def build_dispatcher(
         epidemic_instructions=epidemic_instructions,
     )
     i18n = make_i18n(language)
+    dp["i18n"] = i18n  # also for the error handlers when a failure comes before the locale middleware ran
     # Outer middlewares on the update: the session, then who the user is, then their language, so filters see all.
     dp.update.outer_middleware(PrivateChatsOnly())
     dp.update.outer_middleware(DbSessionMiddleware(sessions))

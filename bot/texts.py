@@ -226,6 +226,11 @@ def unlinked() -> str:
     )
 
 
+def unlinked_alert() -> str:
+    """For a tap on a button: an alert holds at most 200 characters, too few for `unlinked()`."""
+    return _("Your account is not linked yet. Send /start to see how to link it.")
+
+
 def link_ok(name: str) -> str:
     return _("Welcome, {name}! Your account is linked. Send /visits to see your visits.").format(name=escape(name))
 
@@ -300,6 +305,13 @@ def new_incident(incident: Incident, elder: Elder) -> str:
     )
 
 
+def new_incident_for_viewer(incident: Incident, elder: Elder) -> str:
+    """A read-only account is told too, without being asked to act."""
+    return "🆘 " + _(
+        "New emergency #{id} for {name} ({address}). For your information: the coordinators are handling it."
+    ).format(id=incident.id, name=escape(elder.name), address=escape(elder.address))
+
+
 def new_problem(category: ProblemCategory, elder: Elder, urgent: bool) -> str:
     text = _("New problem for {name}: {category}.").format(name=escape(elder.name), category=category_label(category))
     return ("❗ " if urgent else "") + text
@@ -315,6 +327,17 @@ def already_acknowledged(incident_id: int) -> str:
 
 def not_allowed() -> str:
     return _("You cannot do that.")
+
+
+def viewer_cannot_acknowledge() -> str:
+    return _("A read-only account cannot acknowledge emergencies; a coordinator of the area will.")
+
+
+def apology() -> str:
+    """Whatever went wrong unforeseen: neutral, and the way out in an emergency."""
+    return _(
+        "Sorry, something went wrong on our side. Please try again in a moment. In an emergency, call 120 directly."
+    )
 
 
 def choose_language() -> str:

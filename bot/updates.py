@@ -16,11 +16,13 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import traceback
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramAPIError
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 from aiohttp import web
@@ -112,6 +114,39 @@ def chat_of(payload: dict[str, Any]) -> int:
             sender = event.get("from") or event.get("chat") or {}
             return int(sender.get("id", 0))
     return 0
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The stored update a handler runs for, as its error path may ask about it (read only when it failed)."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    update_id: int
+
+    async def is_last_attempt(self) -> bool:
+        """True when this attempt is the last before the update is set aside (the apology is said then)."""
+        async with self.sessions() as session:
+            statement = select(TelegramUpdate.attempts).where(col(TelegramUpdate.update_id) == self.update_id)
+            attempts = (await session.exec(statement)).first()
+        return attempts is None or attempts + 1 >= MAX_ATTEMPTS
+
+
+def failure_kind(error: Exception) -> str:
+    """What failed, for the log and the set-aside row: the error's kind, never its text, which can quote personal
+    data (a failed INSERT's error lists its parameters: a description, a name). Telegram's descriptions name nobody."""
+    return f"{type(error).__name__}: {error.message}" if isinstance(error, TelegramAPIError) else type(error).__name__
+
+
+def _log_failure(update_id: int, attempts: int, error: Exception) -> None:
+    """The update id, the error's kind and where it happened (the frames, which hold code, not data)."""
+    what = failure_kind(error)
+    where = "".join(traceback.format_tb(error.__traceback__)).rstrip()
+    if attempts >= MAX_ATTEMPTS:
+        log.error("update %s set aside after %d attempts: %s\n%s", update_id, attempts, what, where)
+    else:
+        log.warning(
+            "update %s failed (attempt %d of %d), to be retried: %s\n%s", update_id, attempts, MAX_ATTEMPTS, what, where
+        )
 
 
 @dataclass
@@ -224,17 +259,18 @@ class UpdateProcessor:
             log.exception("could not release %d chat claims", len(chats))
 
     async def _handle(self, update_id: int, payload: dict[str, Any]) -> None:
-        error: str | None = None
+        failure: Exception | None = None
         async with self.sessions() as session:  # the handlers get this session (the session middleware reuses it)
             try:
                 update = Update.model_validate(payload, context={"bot": self.bot})
-                await self.dispatcher.feed_update(self.bot, update, session=session)
+                delivery = Delivery(self.sessions, update_id)
+                await self.dispatcher.feed_update(self.bot, update, session=session, delivery=delivery)
             except Exception as exc:  # a bug in one handler must not stop every update after it
-                log.exception("update %s failed", update_id)
-                error = f"{type(exc).__name__}: {exc}"[:500]
+                failure = exc
             await session.rollback()  # whatever a handler left uncommitted is not kept
-        if error is not None:
-            await self._failed(update_id, error)
+        if failure is not None:
+            attempts = await self._failed(update_id, failure_kind(failure)[:500])
+            _log_failure(update_id, attempts, failure)
             return
         # Done: marked in a batch with the other chats' finished updates (one UPDATE and commit for them all). A
         # crash before that mark handles the update again, which the handlers take calmly: confirming is a
@@ -253,7 +289,8 @@ class UpdateProcessor:
     def handled(self, update_id: int) -> None:
         """A hook for observers (the benchmark); nothing to do by default."""
 
-    async def _failed(self, update_id: int, error: str) -> None:
+    async def _failed(self, update_id: int, error: str) -> int:
+        """Count the failed attempt; returns how many there have been."""
         async with self.sessions() as session:
             row = await session.get(TelegramUpdate, update_id)
             assert row is not None
@@ -263,6 +300,7 @@ class UpdateProcessor:
                 row.processed_at, row.payload = self.clock.now(), None
             session.add(row)
             await session.commit()
+            return row.attempts
 
     async def prune(self, *, keep: timedelta = KEEP_PROCESSED) -> int:
         """Forget handled updates older than `keep`: Telegram redelivers within a day, so older ids can't repeat."""
@@ -325,8 +363,10 @@ async def poll_into_store(
     wake: asyncio.Event,
     stop: asyncio.Event,
     poll_seconds: int = 25,
+    retry_seconds: float = 5.0,
 ) -> None:
-    """Long polling: fetch updates and store each before asking for the next offset (which confirms them)."""
+    """Long polling: fetch updates and store each before asking for the next offset (which confirms them). A batch
+    that can't be stored is not confirmed: Telegram keeps it and the next poll fetches it again."""
     async with sessions() as session:
         last = (await session.exec(select(func.max(TelegramUpdate.update_id)))).one()
     offset = (last + 1) if last is not None else None
@@ -338,11 +378,17 @@ async def poll_into_store(
         except Exception:
             log.exception("getUpdates failed; trying again shortly")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=5)
+                await asyncio.wait_for(stop.wait(), timeout=retry_seconds)
             continue
         if not updates:
             continue
         payloads = [update.model_dump(mode="json", exclude_none=True, by_alias=True) for update in updates]
-        await store_updates(sessions, clock=clock, payloads=payloads)  # the whole batch in one commit
+        try:
+            await store_updates(sessions, clock=clock, payloads=payloads)  # the whole batch in one commit
+        except Exception as error:  # the database is away: keep polling, confirm nothing
+            log.error("storing %d polled update(s) failed: %s; fetching them again", len(payloads), failure_kind(error))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=retry_seconds)
+            continue
         offset = max(update.update_id for update in updates) + 1
         wake.set()

@@ -9,11 +9,10 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.bot import keyboards, texts
+from carevisit.bot import courtesy, keyboards, texts
 from carevisit.bot.callbacks import LanguageCb
 from carevisit.bot.chat_accounts import ChatUser
 from carevisit.bot.filters import MenuButton
-from carevisit.bot.handlers.show import reply
 
 
 async def on_cancel(message: Message, state: FSMContext, who: ChatUser) -> None:
@@ -45,7 +44,7 @@ async def on_language_chosen(
     query: CallbackQuery, callback_data: LanguageCb, who: ChatUser, session: AsyncSession, i18n: I18n
 ) -> None:
     if callback_data.code not in ("zh_CN", "en") or not who.linked:
-        await query.answer(texts.not_allowed(), show_alert=True)
+        await courtesy.notice(query, texts.not_allowed())
         return
     for person in (who.volunteer, who.coordinator):
         if person is not None:
@@ -53,8 +52,8 @@ async def on_language_chosen(
             session.add(person)
     await session.commit()
     with i18n.use_locale(callback_data.code):
-        await query.answer()
-        await reply(query, texts.language_set(), keyboards.volunteer_menu() if who.volunteer else None)
+        await courtesy.answer(query)
+        await courtesy.say_to(query, texts.language_set(), keyboards.volunteer_menu() if who.volunteer else None)
 
 
 def setup() -> Router:

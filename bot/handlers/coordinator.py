@@ -9,7 +9,7 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.bot import texts
+from carevisit.bot import courtesy, texts
 from carevisit.bot.callbacks import IncidentAction, IncidentCb
 from carevisit.bot.filters import IsCoordinator
 from carevisit.care.access import coordinator_area
@@ -18,6 +18,7 @@ from carevisit.care.visit_queries import overdue_visits, unassigned_visits
 from carevisit.care.visit_rate import visit_rate
 from carevisit.escalation.incident_queries import incident_in_area
 from carevisit.escalation.incidents import acknowledge
+from carevisit.storage.enums import CoordinatorRole
 from carevisit.storage.models import Coordinator
 
 
@@ -49,6 +50,9 @@ async def on_unassigned(
 async def on_acknowledge(
     query: CallbackQuery, callback_data: IncidentCb, coordinator: Coordinator, session: AsyncSession, clock: Clock
 ) -> None:
+    if coordinator.role == CoordinatorRole.VIEWER:  # may read the area's emergencies, not act on them
+        await courtesy.notice(query, texts.viewer_cannot_acknowledge())
+        return
     area = await coordinator_area(session, coordinator=coordinator)
     await incident_in_area(session, incident_id=callback_data.incident_id, area=area)
     won = await acknowledge(
@@ -62,10 +66,9 @@ async def on_acknowledge(
     text = (
         texts.acknowledged(callback_data.incident_id) if won else texts.already_acknowledged(callback_data.incident_id)
     )
-    await query.answer(text)
-    if isinstance(query.message, Message):
-        await query.message.edit_reply_markup(reply_markup=None)
-        await query.message.answer(text)
+    await courtesy.answer(query, text)
+    await courtesy.take_buttons(query)
+    await courtesy.say_to(query, text)
 
 
 def setup() -> Router:

@@ -1,5 +1,5 @@
-"""Emergencies: one tap from a visit or /sos. The bot answers at once with the emergency numbers and the elder's
-contacts, opens an incident for the escalation engine, and asks for the handling record afterwards."""
+"""Emergencies: one tap from a visit or /sos. The bot opens (and commits) an incident for the escalation engine,
+then sends the emergency numbers and the elder's contacts, and asks for the handling record afterwards."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.bot import keyboards, texts
+from carevisit.bot import courtesy, keyboards, texts
 from carevisit.bot.callbacks import ElderCb, ElderPurpose, IncidentAction, IncidentCb, VisitAction, VisitCb
 from carevisit.bot.emergencies import Emergencies
 from carevisit.bot.filters import MenuButton, has_text
@@ -30,15 +30,23 @@ async def on_visit_sos(
 ) -> None:
     assert volunteer.id is not None
     _visit, elder = await assigned_visit(session, visit_id=callback_data.visit_id, volunteer_id=volunteer.id)
-    await query.answer()
-    await emergencies.raise_for(query, elder, visit_id=callback_data.visit_id)
+    raised = await emergencies.open_for(elder, visit_id=callback_data.visit_id)
+    await session.commit()  # the emergency exists before anything is asked of Telegram
+    await emergencies.tell(query, raised)
+    await courtesy.answer(query)
 
 
 async def on_sos(
-    message: Message, volunteer: Volunteer, session: AsyncSession, clock: Clock, zone: ZoneInfo, state: FSMContext
+    message: Message,
+    volunteer: Volunteer,
+    session: AsyncSession,
+    clock: Clock,
+    zone: ZoneInfo,
+    state: FSMContext,
+    emergencies: Emergencies,
 ) -> None:
     # The numbers go out before anything else: the volunteer may not get as far as choosing the elder.
-    await message.answer(texts.emergency_numbers())
+    await emergencies.numbers(message)
     await ask_for_elder(
         message, ElderPurpose.SOS, volunteer=volunteer, session=session, clock=clock, zone=zone, state=state
     )
@@ -54,9 +62,11 @@ async def on_sos_elder(
 ) -> None:
     assert volunteer.id is not None
     elder = await served_elder(session, volunteer_id=volunteer.id, elder_id=callback_data.elder_id)
+    raised = await emergencies.open_for(elder)
+    await session.commit()
     await state.clear()
-    await query.answer()
-    await emergencies.raise_for(query, elder)
+    await emergencies.tell(query, raised, numbers=False)  # /sos sent them before the elder was chosen
+    await courtesy.answer(query)
 
 
 async def on_record(
@@ -66,9 +76,8 @@ async def on_record(
     await incident_reported_by(session, incident_id=callback_data.incident_id, volunteer_id=volunteer.id)
     await state.set_state(HandlingRecord.what_happened)
     await state.update_data(incident_id=callback_data.incident_id)
-    await query.answer()
-    assert query.bot is not None
-    await query.bot.send_message(query.from_user.id, texts.ask_what_happened())
+    await courtesy.answer(query)
+    await courtesy.say_to(query, texts.ask_what_happened())
 
 
 async def on_what_happened(message: Message, state: FSMContext) -> None:
@@ -88,7 +97,6 @@ async def on_record_outcome(
 ) -> None:
     assert volunteer.id is not None
     data = await state.get_data()
-    await state.clear()
     incident = await incident_reported_by(session, incident_id=data["incident_id"], volunteer_id=volunteer.id)
     assert incident.id is not None
     add_note(
@@ -101,7 +109,8 @@ async def on_record_outcome(
         outcome=message.text or "",
     )
     await session.commit()
-    await message.answer(texts.record_saved(), reply_markup=keyboards.record(incident.id))
+    await state.clear()  # only now: a retry after a failed write still has the first two answers
+    await courtesy.say(message, texts.record_saved(), keyboards.record(incident.id))
 
 
 async def on_record_not_text(message: Message) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 
-from carevisit.bot import keyboards, texts
+from carevisit.bot import courtesy, keyboards, texts
 from carevisit.bot.chat_accounts import ChatUser
 
 
@@ -23,7 +23,7 @@ async def on_anything(message: Message, who: ChatUser) -> None:
 
 
 async def on_unknown_button(query: CallbackQuery, who: ChatUser) -> None:
-    await query.answer(texts.stale_button() if who.linked else texts.unlinked(), show_alert=True)
+    await courtesy.notice(query, texts.stale_button() if who.linked else texts.unlinked_alert())
 
 
 def setup() -> Router:

@@ -8,7 +8,7 @@ from aiogram.types import Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.bot import keyboards, texts
+from carevisit.bot import courtesy, keyboards, texts
 from carevisit.bot.chat_accounts import ChatUser, Linked, LinkRefused, link_by_contact, redeem_invitation
 from carevisit.bot.filters import has_contact
 from carevisit.bot.middlewares import locale_for
@@ -20,9 +20,9 @@ async def _welcome(message: Message, linked: Linked, i18n: I18n) -> None:
     # The profile's language may have just been set from the app's: speak it from the first message.
     with i18n.use_locale(locale_for(None, message.from_user.language_code, i18n.current_locale)):
         if linked.role == "volunteer":
-            await message.answer(texts.link_ok(linked.name), reply_markup=keyboards.volunteer_menu())
+            await courtesy.say(message, texts.link_ok(linked.name), keyboards.volunteer_menu())
         else:
-            await message.answer(texts.link_ok_coordinator(linked.name), reply_markup=ReplyKeyboardRemove())
+            await courtesy.say(message, texts.link_ok_coordinator(linked.name), ReplyKeyboardRemove())
 
 
 async def on_start_with_token(

@@ -12,12 +12,12 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.bot import keyboards, notify, texts
+from carevisit.bot import courtesy, keyboards, notify, texts
 from carevisit.bot.callbacks import CategoryCb, ElderCb, ElderPurpose, UrgentCb, VisitAction, VisitCb
 from carevisit.bot.emergencies import Emergencies
 from carevisit.bot.filters import has_photo, has_text, has_voice
 from carevisit.bot.handlers.elders import ask_for_elder
-from carevisit.bot.handlers.show import show
+from carevisit.bot.must_arrive import Urgent
 from carevisit.bot.routers import volunteer_router
 from carevisit.bot.states import ProblemReport
 from carevisit.care.clock import Clock
@@ -40,8 +40,8 @@ async def on_visit_problem(
 ) -> None:
     assert volunteer.id is not None
     visit, elder = await assigned_visit(session, visit_id=callback_data.visit_id, volunteer_id=volunteer.id)
-    await query.answer()
-    await show(query, texts.ask_category(elder), keyboards.categories(elder.id, visit.id))  # type: ignore[arg-type]
+    await courtesy.answer(query)
+    await courtesy.show(query, texts.ask_category(elder), keyboards.categories(elder.id, visit.id))  # type: ignore[arg-type]
 
 
 async def on_elder_problem(
@@ -50,8 +50,8 @@ async def on_elder_problem(
     assert volunteer.id is not None
     elder = await served_elder(session, volunteer_id=volunteer.id, elder_id=callback_data.elder_id)
     await state.clear()
-    await query.answer()
-    await show(query, texts.ask_category(elder), keyboards.categories(callback_data.elder_id, 0))
+    await courtesy.answer(query)
+    await courtesy.show(query, texts.ask_category(elder), keyboards.categories(callback_data.elder_id, 0))
 
 
 async def on_category(
@@ -59,7 +59,7 @@ async def on_category(
 ) -> None:
     assert volunteer.id is not None
     if callback_data.category not in {c.value for c in ProblemCategory}:
-        await query.answer(texts.stale_button(), show_alert=True)
+        await courtesy.notice(query, texts.stale_button())
         return
     if callback_data.visit_id:
         await assigned_visit(session, visit_id=callback_data.visit_id, volunteer_id=volunteer.id)
@@ -72,8 +72,8 @@ async def on_category(
             "category": callback_data.category,
         }
     )
-    await query.answer()
-    await show(query, texts.ask_description())
+    await courtesy.answer(query)
+    await courtesy.show(query, texts.ask_description())
 
 
 async def _described(message: Message, state: FSMContext, description: str, attachment: dict | None) -> None:
@@ -118,9 +118,8 @@ async def on_urgency(
     assert volunteer.id is not None
     data = await state.get_data()
     if await state.get_state() != ProblemReport.urgency.state or "elder_id" not in data:
-        await query.answer(texts.stale_button(), show_alert=True)
+        await courtesy.notice(query, texts.stale_button())
         return
-    await state.clear()
     category = ProblemCategory(data["category"])
     problem = await report_problem(
         session,
@@ -135,21 +134,24 @@ async def on_urgency(
     )
     elder = await served_elder(session, volunteer_id=volunteer.id, elder_id=data["elder_id"])
     await notify.problem_to_coordinators(session, clock=clock, i18n=i18n, problem=problem, elder=elder)
-    await session.commit()
-    await query.answer()
-    await show(query, texts.problem_filed(category))
-    if category == ProblemCategory.INFECTIOUS:
-        assert query.bot is not None
-        await query.bot.send_message(query.from_user.id, texts.epidemic(epidemic_instructions))
+    raised = None
     if callback_data.urgent:
-        await emergencies.raise_for(
-            query,
+        raised = await emergencies.open_for(
             elder,
             visit_id=data.get("visit_id"),
             problem_id=problem.id,
             description=data.get("description", ""),
             kind="infectious" if category == ProblemCategory.INFECTIOUS else "urgent",
         )
+    await session.commit()  # the report and its emergency together, before anything is asked of Telegram
+    await state.clear()  # only now: a retry after a failed write still has the report
+    if raised is not None:
+        await emergencies.tell(query, raised)
+    if category == ProblemCategory.INFECTIOUS:
+        epidemic = Urgent(f"problem:{problem.id}:epidemic", texts.epidemic(epidemic_instructions))
+        await emergencies.say(query, [epidemic])
+    await courtesy.answer(query)
+    await courtesy.show(query, texts.problem_filed(category))
 
 
 def setup() -> Router:

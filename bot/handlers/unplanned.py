@@ -11,10 +11,9 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.bot import keyboards, texts
+from carevisit.bot import courtesy, keyboards, texts
 from carevisit.bot.callbacks import ConfirmCb, ElderCb, ElderPurpose, UnplannedModeCb
 from carevisit.bot.handlers.elders import ask_for_elder
-from carevisit.bot.handlers.show import show
 from carevisit.bot.routers import volunteer_router
 from carevisit.care.clock import Clock, local_today
 from carevisit.care.confirmations import served_elder, start_unplanned_visit
@@ -36,8 +35,8 @@ async def on_unplanned_elder(
     assert volunteer.id is not None
     elder = await served_elder(session, volunteer_id=volunteer.id, elder_id=callback_data.elder_id)
     await state.clear()
-    await query.answer()
-    await show(query, texts.ask_mode(elder), keyboards.unplanned_modes(callback_data.elder_id))
+    await courtesy.answer(query)
+    await courtesy.show(query, texts.ask_mode(elder), keyboards.unplanned_modes(callback_data.elder_id))
 
 
 async def on_unplanned_mode(
@@ -50,7 +49,7 @@ async def on_unplanned_mode(
 ) -> None:
     assert volunteer.id is not None
     if callback_data.mode not in {m.value for m in keyboards.CHAT_MODES}:
-        await query.answer(texts.stale_button(), show_alert=True)
+        await courtesy.notice(query, texts.stale_button())
         return
     visit = await start_unplanned_visit(
         session,
@@ -63,8 +62,8 @@ async def on_unplanned_mode(
     elder = await served_elder(session, volunteer_id=volunteer.id, elder_id=callback_data.elder_id)
     await session.commit()
     assert visit.id is not None
-    await query.answer()
-    await show(
+    await courtesy.answer(query)
+    await courtesy.show(
         query, texts.ask_outcome(elder), keyboards.outcomes(ConfirmCb(visit_id=visit.id, mode=callback_data.mode))
     )
 

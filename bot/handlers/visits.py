@@ -11,11 +11,10 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.bot import keyboards, notify, texts
+from carevisit.bot import courtesy, keyboards, notify, texts
 from carevisit.bot.callbacks import ConfirmCb, DetailCb, DetailWhat
 from carevisit.bot.emergencies import Emergencies
 from carevisit.bot.filters import MenuButton, has_location, has_photo, has_text
-from carevisit.bot.handlers.show import reply, show
 from carevisit.bot.routers import volunteer_router
 from carevisit.bot.states import VisitDetails
 from carevisit.care.clock import Clock, local_today
@@ -58,7 +57,7 @@ async def on_confirm_step(
     assert volunteer.id is not None
     step = callback_data
     if not _valid(step, len(checklist)):
-        await query.answer(texts.stale_button(), show_alert=True)
+        await courtesy.notice(query, texts.stale_button())
         return
     final = bool(step.outcome) and (step.outcome == VisitOutcome.URGENT or len(step.answers) == len(checklist))
     if not final:
@@ -78,14 +77,17 @@ async def on_confirm_step(
     )
     for problem in done.problems:
         await notify.problem_to_coordinators(session, clock=clock, i18n=i18n, problem=problem, elder=done.elder)
-    await session.commit()
-    await query.answer()
+    raised = None
+    if outcome == VisitOutcome.URGENT and not done.already_done:
+        raised = await emergencies.open_for(done.elder, visit_id=step.visit_id)
+    await session.commit()  # the confirmation and its emergency together, before anything is asked of Telegram
+    if raised is not None:
+        await emergencies.tell(query, raised)
+    await courtesy.answer(query)
     if done.already_done:
-        await show(query, texts.already_confirmed(done.elder), keyboards.details(step.visit_id))
-        return
-    await show(query, texts.confirmed(done.elder, len(done.problems)), keyboards.details(step.visit_id))
-    if outcome == VisitOutcome.URGENT:
-        await emergencies.raise_for(query, done.elder, visit_id=step.visit_id)
+        await courtesy.show(query, texts.already_confirmed(done.elder), keyboards.details(step.visit_id))
+    else:
+        await courtesy.show(query, texts.confirmed(done.elder, len(done.problems)), keyboards.details(step.visit_id))
 
 
 async def _next_question(
@@ -99,18 +101,17 @@ async def _next_question(
     visit, elder = await assigned_visit(session, visit_id=step.visit_id, volunteer_id=volunteer.id)
     if visit.status not in (VisitStatus.PLANNED, VisitStatus.DONE):
         raise VisitClosed(step.visit_id)
-    await query.answer()
+    await courtesy.answer(query)
     if visit.status == VisitStatus.DONE:
-        await show(query, texts.already_confirmed(elder), keyboards.details(step.visit_id))
+        await courtesy.show(query, texts.already_confirmed(elder), keyboards.details(step.visit_id))
     elif not step.mode:
-        await show(query, texts.ask_mode(elder), keyboards.modes(step))
+        await courtesy.show(query, texts.ask_mode(elder), keyboards.modes(step))
     elif not step.outcome:
-        await show(query, texts.ask_outcome(elder), keyboards.outcomes(step))
+        await courtesy.show(query, texts.ask_outcome(elder), keyboards.outcomes(step))
     else:
         n = len(step.answers)
-        await show(
-            query, texts.ask_checklist(elder, checklist[n].key, n + 1, len(checklist)), keyboards.checklist_answer(step)
-        )
+        question = texts.ask_checklist(elder, checklist[n].key, n + 1, len(checklist))
+        await courtesy.show(query, question, keyboards.checklist_answer(step))
 
 
 def _valid(step: ConfirmCb, checklist_length: int) -> bool:
@@ -129,21 +130,22 @@ async def on_detail(
 ) -> None:
     assert volunteer.id is not None
     visit, _elder = await assigned_visit(session, visit_id=callback_data.visit_id, volunteer_id=volunteer.id)
-    await query.answer()
     if callback_data.what == DetailWhat.DONE:
         await state.clear()
-        await show(query, texts.details_done())
+        await courtesy.answer(query)
+        await courtesy.show(query, texts.details_done())
         return
     await state.update_data(visit_id=visit.id)
+    await courtesy.answer(query)
     if callback_data.what == DetailWhat.NOTE:
         await state.set_state(VisitDetails.note)
-        await reply(query, texts.ask_note())
+        await courtesy.say_to(query, texts.ask_note())
     elif callback_data.what == DetailWhat.PHOTO:
         await state.set_state(VisitDetails.photo)
-        await reply(query, texts.ask_photo())
+        await courtesy.say_to(query, texts.ask_photo())
     else:
         await state.set_state(VisitDetails.location)
-        await reply(query, texts.ask_location(), keyboards.send_location())
+        await courtesy.say_to(query, texts.ask_location(), keyboards.send_location())
 
 
 async def _save_details(
@@ -151,13 +153,14 @@ async def _save_details(
 ) -> None:
     assert volunteer.id is not None
     visit_id = (await state.get_data()).get("visit_id")
-    await state.clear()
     if visit_id is None:
+        await state.clear()
         await message.answer(texts.stale_button())
         return
     await add_visit_details(session, clock=clock, visit_id=visit_id, volunteer_id=volunteer.id, **details)  # type: ignore[arg-type]
     await session.commit()
-    await message.answer(texts.details_saved(), reply_markup=keyboards.details(visit_id))
+    await state.clear()  # only now: a retry after a failed write still knows the visit
+    await courtesy.say(message, texts.details_saved(), keyboards.details(visit_id))
 
 
 async def on_note(
@@ -177,7 +180,6 @@ async def on_location(
     message: Message, state: FSMContext, session: AsyncSession, clock: Clock, volunteer: Volunteer
 ) -> None:
     assert message.location
-    await message.answer("📍", reply_markup=keyboards.volunteer_menu())  # takes the location keyboard away
     await _save_details(
         message,
         state,
@@ -187,6 +189,7 @@ async def on_location(
         latitude=message.location.latitude,
         longitude=message.location.longitude,
     )
+    await courtesy.say(message, "📍", keyboards.volunteer_menu())  # takes the location keyboard away
 
 
 async def on_detail_wrong_kind(message: Message) -> None:

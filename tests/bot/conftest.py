@@ -32,8 +32,8 @@ def t(msgid: str, language: str) -> str:
 
 
 @pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram()
+async def tg(clock: FakeClock) -> AsyncIterator[FakeTelegram]:
+    fake = FakeTelegram(clock=clock)  # the test's clock: a callback query ages as the test moves time
     await fake.start()
     yield fake
     await fake.close()

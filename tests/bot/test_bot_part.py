@@ -59,7 +59,7 @@ async def test_polling_mode_answers_updates_and_sends_queued_messages(
     part = BotPart(rt, poll_seconds=0)
     await part.start()
     try:
-        await tg.updates.put(visits_update(8001, Person(tg, VOLUNTEER_TG, "zh-hans", deliver)))
+        tg.push_update(visits_update(8001, Person(tg, VOLUNTEER_TG, "zh-hans", deliver)))
         await eventually(lambda: len(tg.texts(VOLUNTEER_TG)) == 1)
         async with session_factory() as session:
             await outbound.enqueue(session, clock=clock, key="digest:1", chat_id=VOLUNTEER_TG, text="今日提醒")

@@ -128,3 +128,13 @@ async def test_buttons_reach_the_notifier(session_factory, clock: FakeClock) -> 
     notifier = FakeNotifier()
     await ChatSender(session_factory, notifier, clock).run_cycle()
     assert notifier.sent[0].buttons == ((Button("OK", "inc:ack:1"),),)
+
+
+async def test_an_unforeseen_error_in_sending_is_retried_never_left_sending(session_factory, clock: FakeClock) -> None:
+    await queue(session_factory, clock, [1])
+    notifier = FakeNotifier(failures=[ValueError("a bug")])  # type: ignore[list-item]
+    sender = ChatSender(session_factory, notifier, clock)
+    assert (await sender.run_cycle()).retried == 1
+    assert await statuses(session_factory) == [DeliveryStatus.TEMPORARY_FAILURE]
+    clock.advance(timedelta(seconds=5))
+    assert (await sender.run_cycle()).sent == 1

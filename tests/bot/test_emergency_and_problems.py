@@ -152,3 +152,13 @@ async def test_an_urgent_problem_also_opens_an_incident(
     incident = (await session.exec(select(Incident))).one()
     assert problem.urgent and incident.problem_id == problem.id
     assert "陈女儿" in tg.last_text(VOLUNTEER_TG)
+
+
+async def test_sos_sends_the_emergency_numbers_once(
+    world: World, volunteer_person: Person, tg: FakeTelegram, language: str
+) -> None:
+    await volunteer_person.send("/sos")
+    await volunteer_person.press("陈<奶奶>")
+    with_numbers = [m for m in tg.texts(VOLUNTEER_TG) if all(n in m for n in ("120", "110", "119"))]
+    assert len(with_numbers) == 1  # at /sos, before the elder was chosen; not again with the contacts
+    assert "陈女儿" in tg.last_text(VOLUNTEER_TG)
