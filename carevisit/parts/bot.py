@@ -32,6 +32,9 @@ from carevisit.storage.locks import Leadership, leader_lock, process_name
 
 log = logging.getLogger(__name__)
 LOCK_NAME = "telegram"
+# SQLite: a crashed holder's lease is taken over after three missed renewals (PostgreSQL's lock goes with the
+# holder's connection at once).
+LEASE = timedelta(seconds=90)
 
 
 def webhook_secret(rt: Runtime) -> str | None:
@@ -128,7 +131,7 @@ class BotPart:
             LOCK_NAME,
             now=self.rt.clock.now,
             holder=process_name(),
-            ttl=_lease(self._leader_check_every),
+            ttl=LEASE,
         )
         self._leadership = Leadership(
             lock, on_gain=self._take_duties, on_loss=self._duties.close, every=self._leader_check_every
@@ -191,11 +194,6 @@ class BotPart:
             await self._storage.close()
         if self._bot is not None:
             await self._bot.session.close()
-
-
-def _lease(check_every: float) -> timedelta:
-    """On SQLite a lease outlives three missed renewals; PostgreSQL's lock goes with the holder's connection."""
-    return timedelta(seconds=3 * check_every)
 
 
 def make_part(rt: Runtime) -> BotPart:

@@ -34,7 +34,7 @@ async def test_one_process_holds_the_bot_duties_and_the_other_takes_them_over(
 
         await first.stop()  # a clean stop hands the duties over at the other's next check
         await eventually(lambda: second.leading)
-        await tg.updates.put(visits_update(8101, Person(tg, VOLUNTEER_TG, "zh-hans", deliver)))
+        tg.push_update(visits_update(8101, Person(tg, VOLUNTEER_TG, "zh-hans", deliver)))
         await eventually(lambda: any("我的探访" in text for text in tg.texts(VOLUNTEER_TG)))
         async with session_factory() as session:
             await outbound.enqueue(session, clock=clock, key="digest:2", chat_id=VOLUNTEER_TG, text="明日提醒")
