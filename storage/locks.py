@@ -83,9 +83,12 @@ class PostgresAdvisoryLock:
         await self._drop()
 
     async def _drop(self) -> None:
+        """Close the lock's connection for good. Invalidated, not handed back to the pool: a pooled connection would
+        keep the session-level lock, unseen, and no process could lead until the pool recycled it."""
         if self._connection is not None:
             connection, self._connection = self._connection, None
             with contextlib.suppress(DBAPIError, OSError):
+                await connection.invalidate()
                 await connection.close()
 
 
@@ -154,19 +157,21 @@ class Leadership:
         self._on_loss = on_loss
         self._every = every
         self.leading = False
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Compete once now (so a lone process leads as soon as it has started), then every `every` seconds."""
+        self._stopping.clear()
         await self._check_logged()
         self._task = asyncio.create_task(self._watch(), name=f"leadership-{self.lock.name}")
 
     async def stop(self) -> None:
-        """Stop competing; give the duty and the lock up so another process takes over at its next check."""
+        """Stop competing (a check in progress finishes: cancelling it mid-query would leave the pool a broken
+        connection); give the duty and the lock up so another process takes over at its next check."""
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
             self._task = None
         if self.leading:
             self.leading = False
@@ -192,7 +197,10 @@ class Leadership:
 
     async def _watch(self) -> None:
         while True:
-            await asyncio.sleep(self._every)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._every)
+            if self._stopping.is_set():
+                return
             await self._check_logged()
 
     async def _check_logged(self) -> None:
