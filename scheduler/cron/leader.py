@@ -69,9 +69,12 @@ class PostgresAdvisoryLock:
         await self._drop()
 
     async def _drop(self) -> None:
+        """Close the lock's connection for good. Invalidated, not handed back to the pool: a pooled connection would
+        keep the session-level lock, unseen, and no process could lead until the pool recycled it."""
         if self._connection is not None:
             connection, self._connection = self._connection, None
             with contextlib.suppress(DBAPIError, OSError):
+                await connection.invalidate()
                 await connection.close()
 
 

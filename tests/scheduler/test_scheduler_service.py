@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,6 +17,7 @@ from carevisit.care.clock import FakeClock
 from carevisit.config import load_settings
 from carevisit.parts.scheduler import make_part
 from carevisit.scheduler.cron import jobs
+from carevisit.scheduler.cron.leader import PostgresAdvisoryLock
 from carevisit.scheduler.cron.service import SchedulerService, job_triggers
 from carevisit.scheduler.visit_policy import VisitPolicy
 from carevisit.storage.enums import RiskLevel, VisitStatus
@@ -89,7 +91,7 @@ async def test_a_crashed_leader_is_replaced(
     standby = service(engine, session_factory, clock, policy)
     try:
         assert await crashed.check_leadership()
-        crashed._stop_scheduler()  # the process dies: no release
+        await crashed._stop_scheduler()  # the process dies: no release
         if backend == "postgres":
             await crashed._lock._drop()  # type: ignore[attr-defined]  # its connection goes with it
         else:
@@ -98,6 +100,27 @@ async def test_a_crashed_leader_is_replaced(
         assert await standby.check_leadership() is True
     finally:
         await standby.stop()
+
+
+async def test_a_lock_connection_given_up_takes_its_lock_with_it(engine: AsyncEngine, backend: str) -> None:
+    """After a database error the lock's connection is dropped; handed back to the pool it would keep the session's
+    advisory lock, unseen, and no process could lead until the pool recycled it."""
+    if backend != "postgres":
+        pytest.skip("the advisory lock is PostgreSQL's; SQLite's lease is a row")
+    lock = PostgresAdvisoryLock(engine)
+    assert await lock.try_acquire()
+    await lock._drop()  # what a failed renewal does
+    async with engine.connect() as connection:
+        held = await connection.execute(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        )
+        assert held.scalar() == 0
+    successor = PostgresAdvisoryLock(engine)
+    assert await successor.try_acquire()
+    await successor.release()
 
 
 async def test_on_taking_over_it_catches_up_on_what_was_missed(
