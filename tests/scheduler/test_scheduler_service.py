@@ -167,6 +167,24 @@ async def test_before_the_reminder_hour_catch_up_sends_no_digest(
     assert await jobs.catch_up() == ["month_end", "overdue"]  # and the plan waits for 01:00 on the 1st
 
 
+async def test_a_catch_up_on_the_first_leaves_last_month_open_for_late_confirmations(
+    session: AsyncSession, session_factory: async_sessionmaker[AsyncSession], clock: FakeClock, policy: VisitPolicy
+) -> None:
+    areas = await make_area_tree(session)
+    elder = await make_elder(session, clock, community=areas["community"])
+    march = await make_visit(session, clock, elder=elder)
+    await session.commit()
+    jobs.use_context(jobs.JobContext(session_factory, clock, SHANGHAI, "zh_CN", time(1, 0), time(9, 0), lambda: policy))
+    clock.set(datetime(2026, 4, 1, 10, 0, tzinfo=SHANGHAI))  # a leader taking over on the 1st
+    assert "month_end" in await jobs.catch_up()
+    await session.refresh(march)
+    assert march.status == VisitStatus.PLANNED
+    clock.set(datetime(2026, 4, 2, 10, 0, tzinfo=SHANGHAI))  # and on the 2nd
+    await jobs.catch_up()
+    await session.refresh(march)
+    assert march.status == VisitStatus.MISSED
+
+
 def test_triggers_fire_at_local_times_across_a_daylight_saving_change() -> None:
     triggers = job_triggers(zone=NEW_YORK, plan_time=time(1, 0), reminder_time=time(9, 0))
     _, digest = triggers["carevisit.digest"]
