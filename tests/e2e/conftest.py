@@ -13,7 +13,6 @@ import asyncio
 import inspect
 import itertools
 import re
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -54,6 +53,7 @@ from tests.bot.conftest import TOKEN
 from tests.bot.fake_telegram import FakeTelegram, Person
 from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
 from tests.factories import make_area_tree, make_contact, make_coordinator, make_elder, make_volunteer
+from tests.ports import free_port, loopback_host
 
 ZONE = ZoneInfo("Asia/Shanghai")
 SECRET_KEY = "e2e-secret-key-long-enough"
@@ -64,12 +64,6 @@ VOLUNTEER_TG = 1001
 COORDINATOR_TG = 2001
 MARKER_CHATS = 900_000  # Stack.chat_sender_passed's markers go to chats from here on; no test reads them
 _markers = itertools.count(1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def eventually(condition: Callable[[], Any], what: str, *, seconds: float = 20.0) -> Any:
@@ -136,13 +130,17 @@ class Stack:
     db_url: str
     tg: FakeTelegram
     twilio: FakeTwilio
-    port: int = field(default_factory=free_port)
+    host: str = field(default_factory=loopback_host)  # free_port's close-then-bind race cannot hit it (tests/ports.py)
+    port: int = 0  # chosen on `host` when 0
     running: Running | None = None
     http: aiohttp.ClientSession | None = None
 
+    def __post_init__(self) -> None:
+        self.port = self.port or free_port(self.host)
+
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def settings(self, **overrides: object) -> Settings:
         assert self.twilio.server is not None
@@ -156,7 +154,7 @@ class Stack:
             "twilio_api_base": str(self.twilio.server.make_url("")).rstrip("/"),
             "public_url": self.base_url,
             "secret_key": SECRET_KEY,
-            "web_host": "127.0.0.1",
+            "web_host": self.host,
             "web_port": self.port,
         }
         values.update(overrides)
