@@ -115,7 +115,11 @@ class SchedulerService:
         """Stop competing (the check in progress finishes), let running work finish, give the lock up."""
         self._stopping.set()
         if self._task is not None:
-            await self._task
+            _done, late = await asyncio.wait({self._task}, timeout=STOP_GRACE)
+            if late:  # a database that does not answer: cut the check rather than hang the shutdown
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None
         await self._step_down()
 
