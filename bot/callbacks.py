@@ -52,9 +52,18 @@ class ElderCb(CallbackData, prefix="e"):
     elder_id: int
 
 
+class UnplannedDay(StrEnum):
+    """On the 1st an unplanned visit may be yesterday's, last month's (asked only then)."""
+
+    ASK = ""
+    TODAY = "t"
+    YESTERDAY = "y"
+
+
 class UnplannedModeCb(CallbackData, prefix="um"):
     elder_id: int
     mode: str
+    day: UnplannedDay = UnplannedDay.ASK
 
 
 class CategoryCb(CallbackData, prefix="pc"):

@@ -17,6 +17,7 @@ from carevisit.bot.callbacks import (
     IncidentAction,
     IncidentCb,
     LanguageCb,
+    UnplannedDay,
     UnplannedModeCb,
     UrgentCb,
     VisitAction,
@@ -108,6 +109,15 @@ def unplanned_modes(elder_id: int) -> InlineKeyboardMarkup:
     for mode in CHAT_MODES:
         builder.button(text=texts.mode_label(mode), callback_data=UnplannedModeCb(elder_id=elder_id, mode=mode.value))
     return builder.as_markup()
+
+
+def unplanned_days(step: UnplannedModeCb) -> InlineKeyboardMarkup:
+    def on(day: UnplannedDay) -> UnplannedModeCb:
+        return UnplannedModeCb(elder_id=step.elder_id, mode=step.mode, day=day)
+
+    return _markup(
+        [(texts.today(), on(UnplannedDay.TODAY)), (texts.yesterday_last_month(), on(UnplannedDay.YESTERDAY))]
+    )
 
 
 def categories(elder_id: int, visit_id: int) -> InlineKeyboardMarkup:

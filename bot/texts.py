@@ -10,6 +10,7 @@ from html import escape
 
 from aiogram.utils.i18n import gettext as _
 
+from carevisit.care.month_close import in_grace
 from carevisit.care.visit_rate import VisitRate
 from carevisit.storage.enums import ProblemCategory, VisitMode, VisitOutcome
 from carevisit.storage.models import Elder, EmergencyContact, Incident, Visit
@@ -63,7 +64,12 @@ def window(visit: Visit) -> str:
 
 
 def visit_line(n: int, visit: Visit, elder: Elder, today: date) -> str:
-    late = f" ⚠️ <b>{_('overdue')}</b>" if visit.window_end < today else ""
+    if in_grace(visit.month, today=today):  # open until the day is over, then missed (care.month_close)
+        late = " ⏳ <b>" + _("last month's visit: if you made it then, confirm it today") + "</b>"
+    elif visit.window_end < today:
+        late = f" ⚠️ <b>{_('overdue')}</b>"
+    else:
+        late = ""
     return (
         f"{n}. <b>{escape(elder.name)}</b> — {escape(elder.address)}\n"
         f"   {mode_label(visit.mode)} · {window(visit)}{late}"
@@ -84,6 +90,19 @@ def elder_title(elder: Elder) -> str:
 
 def ask_mode(elder: Elder) -> str:
     return f"{elder_title(elder)}\n{_('How was the visit made?')}"
+
+
+def ask_day(elder: Elder) -> str:
+    """Asked on the 1st only: a visit made yesterday belongs to last month, which still takes confirmations."""
+    return f"{elder_title(elder)}\n{_('When was the visit made?')}"
+
+
+def today() -> str:
+    return _("Today")
+
+
+def yesterday_last_month() -> str:
+    return _("Yesterday (last month)")
 
 
 def ask_outcome(elder: Elder) -> str:

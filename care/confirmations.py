@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func
 from sqlalchemy.exc import IntegrityError
@@ -17,7 +18,8 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care import audit
-from carevisit.care.clock import Clock, month_of
+from carevisit.care.clock import Clock, local_today, month_of
+from carevisit.care.month_close import oldest_open_month
 from carevisit.storage.enums import ElderStatus, ProblemCategory, VisitKind, VisitMode, VisitOutcome, VisitStatus
 from carevisit.storage.models import Elder, Problem, Visit, VolunteerCommunity
 
@@ -27,7 +29,7 @@ class VisitNotYours(LookupError):
 
 
 class VisitClosed(ValueError):
-    """The visit was cancelled or written off as missed; it can no longer be confirmed."""
+    """The visit was cancelled, or its month is closed (`care.month_close`); it can no longer be confirmed."""
 
 
 class ElderNotServed(LookupError):
@@ -98,6 +100,7 @@ async def confirm_visit(
     session: AsyncSession,
     *,
     clock: Clock,
+    zone: ZoneInfo,
     visit_id: int,
     volunteer_id: int,
     mode: VisitMode,
@@ -107,15 +110,18 @@ async def confirm_visit(
     note: str | None = None,
 ) -> Confirmation:
     """Mark a visit done, once. A second confirmation (a repeated update, a late tap) returns
-    `already_done=True` and changes nothing. Raises VisitNotYours, VisitClosed. Files a problem per concern."""
+    `already_done=True` and changes nothing. Raises VisitNotYours, VisitClosed (cancelled, missed, or of a closed
+    month: a late confirmation on the 1st is taken and counts in the visit's own month). Files a problem per
+    concern."""
     answers = {k: v for k, v in (answers or {}).items() if k in {i.key for i in checklist} and v in (OK, CONCERN)}
     now = clock.now()
+    oldest_open = oldest_open_month(local_today(clock, zone))
     # Read first (not yet inside a write transaction), then the conditional update decides races: the write
     # transaction (which holds SQLite's single write lock) is only the update, the audit entry and the commit.
     visit, elder = await assigned_visit(session, visit_id=visit_id, volunteer_id=volunteer_id, fresh=True)
     if visit.status == VisitStatus.DONE:
         return Confirmation(visit=visit, elder=elder, already_done=True)
-    if visit.status != VisitStatus.PLANNED:
+    if visit.status != VisitStatus.PLANNED or visit.month < oldest_open:
         raise VisitClosed(visit_id)
     done = {
         "status": VisitStatus.DONE,
@@ -133,6 +139,7 @@ async def confirm_visit(
             col(Visit.id) == visit_id,
             col(Visit.volunteer_id) == volunteer_id,
             col(Visit.status) == VisitStatus.PLANNED,
+            col(Visit.month) >= oldest_open,
         )
         .values(**done)
         .execution_options(synchronize_session=False)  # `visit` is brought in step below, without a re-read

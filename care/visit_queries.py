@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.areas import in_subtree
+from carevisit.care.month_close import oldest_open_month
 from carevisit.storage.enums import VisitStatus
 from carevisit.storage.models import Area, Elder, Visit
 
@@ -35,13 +36,15 @@ def _in_area(area: Area) -> ColumnElement[bool]:
 async def visits_for_volunteer(
     session: AsyncSession, *, volunteer_id: int, today: date, horizon_days: int = 7
 ) -> list[tuple[Visit, Elder]]:
-    """Planned visits of a volunteer that are overdue or open now or within `horizon_days`, nearest first."""
+    """Planned visits of a volunteer that are overdue or open now or within `horizon_days`, nearest first; on the
+    1st, last month's still-open visits too (they can be confirmed until the day is over), never older ones."""
     statement = (
         select(Visit, Elder)
         .join(Elder, col(Elder.id) == col(Visit.elder_id))
         .where(
             col(Visit.volunteer_id) == volunteer_id,
             col(Visit.status) == VisitStatus.PLANNED,
+            col(Visit.month) >= oldest_open_month(today),
             col(Visit.window_start) <= today + timedelta(days=horizon_days),
         )
         .order_by(col(Visit.window_end), col(Visit.id))

@@ -2,6 +2,10 @@
 
 Rate = active consenting elders with at least one completed visit of any mode (home, phone/video, remote
 monitoring: the guideline counts all three) in the month / all active consenting elders.
+
+A visit counts in the month it belongs to (`Visit.month`), not the one it was confirmed in: a visit made on the 31st
+and confirmed on the 1st counts in the month just ended (`care.month_close`). So a month's rate can still rise on
+the 1st of the next, and is final from the 2nd.
 """
 
 from __future__ import annotations

@@ -77,6 +77,7 @@ async def play_month_so_far(
             result = await confirm_visit(
                 session,
                 clock=FakeClock(moment),
+                zone=zone,
                 visit_id=visit.id,  # type: ignore[arg-type]
                 volunteer_id=visit.volunteer_id,  # type: ignore[arg-type]
                 mode=visit.mode,

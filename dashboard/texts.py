@@ -12,6 +12,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "login_failed": "用户名或密码不正确。",
         "overview": "概览",
         "month_rate": "本月探访率",
+        "late_confirmations": "{month} 的探访今天内仍可补确认（计入 {month}），数据自 {final} 起为最终数据。",
         "eligible": "应探访老人",
         "visited": "已探访",
         "area": "区域",
@@ -96,6 +97,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "login_failed": "Wrong username or password.",
         "overview": "Overview",
         "month_rate": "Visit rate this month",
+        "late_confirmations": "Visits of {month} can still be confirmed today (they count in {month}); its figures "
+        "are final from {final}.",
         "eligible": "Elders to visit",
         "visited": "Visited",
         "area": "Area",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,12 +18,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.care.access import coordinator_area, may_see
 from carevisit.care.areas import in_subtree
 from carevisit.care.clock import Clock, local_today, month_of
+from carevisit.care.month_close import final_from, in_grace, oldest_open_month
 from carevisit.care.referrals import ProblemClosed, ProblemNotFound, open_problems, update_problem
 from carevisit.care.visit_queries import overdue_visits, unassigned_visits
 from carevisit.care.visit_rate import visit_rate
 from carevisit.dashboard.accounts import authenticate
 from carevisit.dashboard.auth import COOKIE, LIFETIME, SessionSigner
 from carevisit.dashboard.texts import translator
+from carevisit.scheduler.reminder_texts import day_text
 from carevisit.storage.enums import IncidentStatus, ProblemStatus
 from carevisit.storage.models import Area, Coordinator, Elder, Incident
 
@@ -130,8 +133,18 @@ async def overview(
         "problems": len(await open_problems(session, area=area)),
         "incidents": len(await _open_incidents(session, area=area)),
     }
-    context = _context(request, coordinator, area=area, month=month, total=total, rows=rows, counts=counts)
+    context = _context(
+        request, coordinator, area=area, month=month, total=total, rows=rows, counts=counts, late=_late(deps, today)
+    )
     return aiohttp_jinja2.render_template("overview.html", request, context)
+
+
+def _late(deps: DashboardDeps, today: date) -> dict[str, str] | None:
+    """On the 1st: last month still takes late confirmations, so its figures can change until the day is over."""
+    month = oldest_open_month(today)
+    if not in_grace(month, today=today):
+        return None
+    return {"month": month, "final": day_text(deps.language, final_from(month))}
 
 
 @signed_in

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, fields
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.areas import in_subtree
+from carevisit.care.month_close import final_from, in_grace
 from carevisit.care.visit_rate import VisitRate, eligible_elders_filter, visit_rate
 from carevisit.storage.enums import VisitStatus
 from carevisit.storage.models import Area, Elder, Organisation, Visit, Volunteer
@@ -64,6 +65,14 @@ class Report:
     by: ReportBy
     rows: list[ReportRow]
     total: ReportRow
+
+
+def late_confirmations_note(month: str, *, today: date) -> str | None:
+    """What a reader of `month`'s report must know on the 1st of the next: it can still change today."""
+    if not in_grace(month, today=today):
+        return None
+    final = final_from(month)
+    return f"{month} 的探访今天内仍可补确认（计入 {month}），数据自 {final.month}月{final.day}日 起为最终数据。"
 
 
 UNASSIGNED_CODE = "-"

@@ -1,8 +1,8 @@
 """Pausing an elder's visits (in hospital, away with family) and resuming them.
 
 While paused, open visits inside the pause are cancelled (they stay on record), the planner plans nothing, and
-the elder is out of the visit rate's denominator (`care.visit_rate` counts active elders). On resuming, the caller
-plans the rest of the month (`care.planning.generate_month(elder_ids=[…])`).
+the elder is out of the visit rate's denominator (`care.visit_rate` counts active elders). On resuming, the next
+newcomers run (every 10 minutes, `scheduler.planning.plan_newcomers`) plans the rest of the month.
 """
 
 from __future__ import annotations

@@ -17,9 +17,10 @@ from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, exists, func, type_coerce
+from sqlalchemy import Select, String, exists, func, type_coerce
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -191,13 +192,11 @@ async def plan_newcomers(
     policy: VisitPolicy,
     limit: int = 5_000,
 ) -> PlanSummary | None:
-    """Plan the rest of this month at once for active, consenting elders who have no plan in it yet (enrolled
-    or resumed since the last run). None if there is nobody; otherwise as `generate_month`."""
+    """Plan the rest of this month at once for active, consenting elders who have no plan in it yet: enrolled
+    since the last run, or resumed after a pause (their visits since the pause all cancelled). None if there is
+    nobody; otherwise as `generate_month`, whose slots after the cancelled ones make a rerun find the plan again."""
     today = local_today(clock, zone)
     month = month_of(today)
-    planned = select(Visit.elder_id).where(
-        col(Visit.elder_id) == col(Elder.id), col(Visit.month) == month, col(Visit.kind) == VisitKind.PLANNED
-    )
     async with sessions() as session:
         ids = (
             await session.exec(
@@ -206,7 +205,7 @@ async def plan_newcomers(
                     col(Elder.status) == ElderStatus.ACTIVE,
                     col(Elder.consent).is_(True),
                     col(Elder.enrolled_on) <= today,
-                    ~exists(planned),
+                    ~exists(_live_plan(month)),
                 )
                 .order_by(col(Elder.id))
                 .limit(limit)
@@ -216,6 +215,29 @@ async def plan_newcomers(
         return None
     return await generate_month(
         sessions, clock=clock, zone=zone, policy=policy, month=month, elder_ids=[i for i in ids if i is not None]
+    )
+
+
+def _live_plan(month: str) -> Select[Any]:
+    """An elder's planned visit of `month` that no pause cancelled: not cancelled, and numbered after every
+    cancelled one (a plan made after a pause takes the slots after them). Correlated with `Elder`."""
+    cancelled = aliased(Visit)
+    last_cancelled = (
+        select(func.coalesce(func.max(cancelled.slot), 0))
+        .where(
+            cancelled.elder_id == col(Elder.id),
+            cancelled.month == month,
+            cancelled.kind == VisitKind.PLANNED,
+            cancelled.status == VisitStatus.CANCELLED,
+        )
+        .scalar_subquery()
+    )
+    return select(Visit.elder_id).where(
+        col(Visit.elder_id) == col(Elder.id),
+        col(Visit.month) == month,
+        col(Visit.kind) == VisitKind.PLANNED,
+        col(Visit.status) != VisitStatus.CANCELLED,
+        col(Visit.slot) > last_cancelled,
     )
 
 

@@ -18,7 +18,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care import outbound
-from carevisit.care.clock import Clock, local_today, month_of
+from carevisit.care.clock import Clock, local_today
+from carevisit.care.month_close import oldest_open_month
 from carevisit.care.visit_queries import is_overdue
 from carevisit.scheduler.reminder_texts import MAX_LINES, day_text, language_or_default, mode_text, name, t
 from carevisit.storage.enums import VisitKind, VisitStatus
@@ -200,13 +201,15 @@ def _nearest_coordinators(community: Area, coordinators: list[tuple[Coordinator,
 
 
 async def mark_missed(session: AsyncSession, *, clock: Clock, zone: ZoneInfo) -> int:
-    """Visits of months that have ended and were never confirmed become missed; they stay on record. No commit."""
-    current = month_of(local_today(clock, zone))
+    """Visits of closed months that were never confirmed become missed; they stay on record. A month closes once
+    the first day of the next is over (`care.month_close`): on the 1st last month's visits can still be confirmed.
+    No commit."""
+    oldest_open = oldest_open_month(local_today(clock, zone))
     result = await session.exec(
         update(Visit)
-        .where(col(Visit.status) == VisitStatus.PLANNED, col(Visit.month) < current)
+        .where(col(Visit.status) == VisitStatus.PLANNED, col(Visit.month) < oldest_open)
         .values(status=VisitStatus.MISSED, updated_at=clock.now())
     )
     count = int(result.rowcount or 0)  # type: ignore[attr-defined]
-    log.info("month end: %d visits before %s marked missed", count, current)
+    log.info("month end: %d visits before %s marked missed", count, oldest_open)
     return count

@@ -166,12 +166,17 @@ class Leadership:
         await self._check_logged()
         self._task = asyncio.create_task(self._watch(), name=f"leadership-{self.lock.name}")
 
-    async def stop(self) -> None:
-        """Stop competing (a check in progress finishes: cancelling it mid-query would leave the pool a broken
-        connection); give the duty and the lock up so another process takes over at its next check."""
+    async def stop(self, *, grace: float = 5.0) -> None:
+        """Stop competing (a check in progress gets `grace` seconds to finish: cancelling it mid-query would leave
+        the pool a broken connection, but a database that does not answer must not hang the shutdown); give the
+        duty and the lock up so another process takes over at its next check."""
         self._stopping.set()
         if self._task is not None:
-            await self._task
+            _done, late = await asyncio.wait({self._task}, timeout=grace)
+            if late:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None
         if self.leading:
             self.leading = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from aiogram import Router
@@ -27,6 +28,7 @@ from carevisit.care.confirmations import (
     assigned_visit,
     confirm_visit,
 )
+from carevisit.care.month_close import is_open
 from carevisit.care.visit_queries import visits_for_volunteer
 from carevisit.storage.enums import VisitMode, VisitOutcome, VisitStatus
 from carevisit.storage.models import Volunteer
@@ -50,6 +52,7 @@ async def on_confirm_step(
     volunteer: Volunteer,
     session: AsyncSession,
     clock: Clock,
+    zone: ZoneInfo,
     checklist: tuple[ChecklistItem, ...],
     i18n: I18n,
     emergencies: Emergencies,
@@ -61,13 +64,14 @@ async def on_confirm_step(
         return
     final = bool(step.outcome) and (step.outcome == VisitOutcome.URGENT or len(step.answers) == len(checklist))
     if not final:
-        await _next_question(query, step, volunteer, session, checklist)
+        await _next_question(query, step, volunteer, session, checklist, today=local_today(clock, zone))
         return
     outcome = VisitOutcome(step.outcome)
     answers = {item.key: _LETTERS[letter] for item, letter in zip(checklist, step.answers, strict=False)}
     done = await confirm_visit(
         session,
         clock=clock,
+        zone=zone,
         visit_id=step.visit_id,
         volunteer_id=volunteer.id,
         mode=VisitMode(step.mode),
@@ -96,11 +100,14 @@ async def _next_question(
     volunteer: Volunteer,
     session: AsyncSession,
     checklist: tuple[ChecklistItem, ...],
+    *,
+    today: date,
 ) -> None:
     assert volunteer.id is not None
     visit, elder = await assigned_visit(session, visit_id=step.visit_id, volunteer_id=volunteer.id)
-    if visit.status not in (VisitStatus.PLANNED, VisitStatus.DONE):
-        raise VisitClosed(step.visit_id)
+    closed = visit.status == VisitStatus.PLANNED and not is_open(visit.month, today=today)
+    if visit.status not in (VisitStatus.PLANNED, VisitStatus.DONE) or closed:
+        raise VisitClosed(step.visit_id)  # at the first tap, not after the whole checklist
     await courtesy.answer(query)
     if visit.status == VisitStatus.DONE:
         await courtesy.show(query, texts.already_confirmed(elder), keyboards.details(step.visit_id))

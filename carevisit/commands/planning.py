@@ -18,7 +18,7 @@ from carevisit.commands.common import console, errors, run_with_runtime
 from carevisit.policies import visit_policy
 from carevisit.reports.export import table as report_table
 from carevisit.reports.export import to_csv, to_xlsx
-from carevisit.reports.monthly import Report, ReportBy, monthly_report
+from carevisit.reports.monthly import Report, ReportBy, late_confirmations_note, monthly_report
 from carevisit.scheduler.extra_visits import ExtraOrder, ExtraVisitError, order_extra_visits
 from carevisit.scheduler.months import BadMonth, month_bounds
 from carevisit.scheduler.planning import MonthOver, PlanSummary, generate_month
@@ -247,13 +247,16 @@ def report(
         errors.print("[bold red]xlsx needs --output FILE[/]")
         raise typer.Exit(2)
 
-    async def work(rt: Runtime) -> Report:
+    async def work(rt: Runtime) -> tuple[Report, str | None]:
         chosen = _month_or_exit(month, rt)
         async with rt.sessions() as session:
             scope = await _area(session, area)
-            return await monthly_report(session, month=chosen, area=scope, by=by, zone=rt.settings.zone)
+            found = await monthly_report(session, month=chosen, area=scope, by=by, zone=rt.settings.zone)
+        return found, late_confirmations_note(chosen, today=local_today(rt.clock, rt.settings.zone))
 
-    result: Report = _run(work)
+    result, note = _run(work)
+    if note:  # on stderr, so a CSV on stdout stays clean
+        errors.print(f"[yellow]{note}[/]")
     if output_format == "xlsx":
         output.write_bytes(to_xlsx(result))
         console.print(f"wrote {output}")

@@ -1,5 +1,8 @@
 """The escalation part of `carevisit run`: Twilio webhooks and the acknowledgement page on the web app, and two
 loops — the engine cycle (due incidents → outbox rows) and the outbox worker (rows → Twilio) — plus family reports.
+
+Stopping lets the cycle in progress finish (for up to STOP_GRACE seconds): a task cancelled while its session hands
+a connection back leaves the pool a broken connection and a traceback, and a send cut short is left to reconcile.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from carevisit.escalation.twilio_pager import TwilioPager
 from carevisit.policies import escalation_config
 
 log = logging.getLogger(__name__)
+
+STOP_GRACE = 5.0  # seconds the cycle in progress may take to finish on stop (a Twilio request times out at 15)
 
 
 def make_pager(settings: Settings) -> Pager:
@@ -64,6 +69,10 @@ class EscalationPart:
         )
         self.worker = OutboxWorker(self.esc)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.cycles_done = 0  # whole cycles (engine, outbox, family) run since start
+        self._cycles_begun = 0
+        self._cycled = asyncio.Condition()
 
     def add_routes(self, app: web.Application) -> None:
         token = self.settings.twilio_auth_token.get_secret_value() if self.settings.twilio_auth_token else None
@@ -72,26 +81,43 @@ class EscalationPart:
     async def start(self) -> None:
         if self._given_pager is None:
             self.esc.pager = make_pager(self.settings)
+        self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="escalation")
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping.set()
+            _done, late = await asyncio.wait({self._task}, timeout=STOP_GRACE)
+            if late:
+                log.warning("escalation: the cycle in progress did not finish in %.0f s; cancelling it", STOP_GRACE)
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None
         await self.esc.pager.close()
+
+    async def wait_cycles(self, count: int) -> None:
+        """Return once `count` whole cycles have run that began after this call: whatever was due when it was
+        called has been decided and sent by then. What a test waits on before saying "nothing more was sent"."""
+        target = self._cycles_begun + count
+        async with self._cycled:
+            await self._cycled.wait_for(lambda: self.cycles_done >= target)
 
     async def _run(self) -> None:
         await self._safely(self.worker.recover)
         loop = asyncio.get_running_loop()
         next_family = loop.time()
-        while True:
+        while not self._stopping.is_set():
+            self._cycles_begun += 1
             await self._safely(self._cycle)
             if loop.time() >= next_family:
                 await self._safely(self._family)
                 next_family = loop.time() + self.family_every
-            await asyncio.sleep(self.interval)
+            async with self._cycled:
+                self.cycles_done += 1
+                self._cycled.notify_all()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval)
 
     async def _cycle(self) -> None:
         await run_cycle(self.esc)

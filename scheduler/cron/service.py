@@ -5,15 +5,21 @@ covers runs missed while no process led, so a persistent store would only add a 
 
 Every trigger gets the programme's time zone explicitly (triggers built by hand do not inherit the scheduler's),
 every job an explicit id with replace_existing, coalesce, max_instances=1 and a generous misfire grace time.
+
+Stopping never cuts database work in the middle: the leadership check in progress finishes, the scheduler stops
+firing, and a job or catch-up that is running gets `STOP_GRACE` seconds to finish before it is cancelled (a task
+cancelled while its session hands a connection back leaves the pool a broken connection and a traceback). Every job
+is idempotent and commits per batch, so one cut after the grace is redone by the next leader's catch-up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -27,9 +33,11 @@ from carevisit.scheduler.visit_policy import VisitPolicy
 from carevisit.storage.locks import LeaderLock, Leadership, leader_lock, process_name
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LOCK_NAME = "scheduler"
 MISFIRE_GRACE = 6 * 3600  # a job due while the process was busy or restarting still runs, hours late if need be
+STOP_GRACE = 5.0  # seconds a running job may take to finish on stop (Docker's default stop timeout is 10 s)
 
 
 def job_triggers(
@@ -82,6 +90,7 @@ class SchedulerService:
             policy=policy,
         )
         self.scheduler: AsyncIOScheduler | None = None
+        self._running: set[asyncio.Task[Any]] = set()  # the catch-up and job runs in progress
         self.catch_up_task: asyncio.Task[list[str]] | None = None
 
     @property
@@ -89,12 +98,14 @@ class SchedulerService:
         return self.scheduler is not None
 
     async def start(self) -> None:
-        """Join the competition for leadership; returns at once. Leadership is checked every `check_every` s."""
+        """Compete for leadership once now (a lone process leads as soon as it has started), then every
+        `check_every` s in the background."""
         jobs.use_context(self._context)
         await self._leadership.start()
 
     async def stop(self) -> None:
-        await self._leadership.stop()
+        """Stop competing (the check in progress finishes), let running work finish, give the lock up."""
+        await self._leadership.stop(grace=STOP_GRACE)
 
     async def check_leadership(self) -> bool:
         """Take, keep or lose the lock, starting or stopping the scheduler to match. Returns whether leader."""
@@ -107,7 +118,7 @@ class SchedulerService:
             zone=self._zone, plan_time=self._plan_time, reminder_time=self._reminder_time
         ).items():
             scheduler.add_job(
-                function,
+                functools.partial(self._run_job, function),
                 trigger,
                 id=job_id,
                 name=job_id,
@@ -120,14 +131,36 @@ class SchedulerService:
         self.scheduler = scheduler
         log.info("scheduler started as leader (%d jobs)", len(scheduler.get_jobs()))
         # In its own task: a long catch-up (a province's plan) must not hold up renewing the lock.
-        self.catch_up_task = asyncio.create_task(_catch_up_logged(), name="scheduler-catch-up")
+        self.catch_up_task = self._track(asyncio.create_task(_catch_up_logged(), name="scheduler-catch-up"))
+
+    async def _run_job(self, function: Callable[[], Awaitable[Any]]) -> Any:
+        """What APScheduler runs: the job, known to the service so that stopping waits for it."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._track(task)
+        return await function()
+
+    def _track(self, task: asyncio.Task[T]) -> asyncio.Task[T]:
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return task
 
     async def _stop_scheduler(self) -> None:
+        """No new runs; what is running gets STOP_GRACE seconds, then is cancelled (APScheduler's shutdown cancels
+        the job runs it started)."""
+        if self.scheduler is None:
+            return
+        scheduler, self.scheduler = self.scheduler, None
+        scheduler.pause()
+        running = set(self._running)
+        if running:
+            _done, late = await asyncio.wait(running, timeout=STOP_GRACE)
+            if late:
+                log.warning("scheduler: %d job(s) still running after %.0f s; cancelling them", len(late), STOP_GRACE)
+        scheduler.shutdown(wait=False)
         if self.catch_up_task is not None and not self.catch_up_task.done():
             self.catch_up_task.cancel()
-        if self.scheduler is not None:
-            scheduler, self.scheduler = self.scheduler, None
-            scheduler.shutdown(wait=False)
+        await asyncio.gather(*running, return_exceptions=True)
 
 
 async def _catch_up_logged() -> list[str]:

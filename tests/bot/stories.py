@@ -27,8 +27,13 @@ async def open_visit(person: Person, row: int = 1) -> None:
 
 async def answer(person: Person, *, mode: str = "home", outcome: str = "well", answers: str = ALL_FINE) -> None:
     """How the visit was made, how the elder is, and the checklist (none after an urgent outcome)."""
+    await person.press(t(MODES[mode], language_of(person)))
+    await how_the_elder_is(person, outcome=outcome, answers=answers)
+
+
+async def how_the_elder_is(person: Person, *, outcome: str = "well", answers: str = ALL_FINE) -> None:
+    """How the elder is, and the checklist (none after an urgent outcome)."""
     language = language_of(person)
-    await person.press(t(MODES[mode], language))
     await person.press(t(OUTCOMES[outcome], language))
     if outcome == "urgent":
         return

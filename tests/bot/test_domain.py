@@ -3,6 +3,8 @@ confirming a cancelled visit."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,7 +21,7 @@ from carevisit.care.confirmations import (
 )
 from carevisit.care.invitations import create_invitation
 from carevisit.storage.enums import ProblemCategory, VisitMode, VisitOutcome, VisitStatus
-from tests.bot.conftest import COORDINATOR_TG, VOLUNTEER_TG, World
+from tests.bot.conftest import COORDINATOR_TG, SHANGHAI, VOLUNTEER_TG, World
 from tests.factories import make_volunteer
 
 ALL_OK = {item.key: OK for item in DEFAULT_CHECKLIST}
@@ -53,6 +55,7 @@ async def test_a_cancelled_visit_cannot_be_confirmed(world: World, session: Asyn
         await confirm_visit(
             session,
             clock=clock,
+            zone=SHANGHAI,
             visit_id=world.visit.id,
             volunteer_id=world.volunteer.id,  # type: ignore[arg-type]
             mode=VisitMode.HOME,
@@ -60,11 +63,44 @@ async def test_a_cancelled_visit_cannot_be_confirmed(world: World, session: Asyn
         )
 
 
+@pytest.mark.parametrize(
+    ("moment", "confirmed"),
+    [
+        (datetime(2026, 4, 1, 23, 59, 59, tzinfo=SHANGHAI), True),  # the last second of the 1st: late, taken
+        (datetime(2026, 4, 2, 0, 0, tzinfo=SHANGHAI), False),  # the month is closed, marked missed or not
+    ],
+)
+async def test_a_past_months_visit_can_be_confirmed_through_the_first_of_the_next_only(
+    world: World, session: AsyncSession, moment: datetime, confirmed: bool
+) -> None:
+    confirm = confirm_visit(
+        session,
+        clock=FakeClock(moment),
+        zone=SHANGHAI,
+        visit_id=world.visit.id,  # type: ignore[arg-type]
+        volunteer_id=world.volunteer.id,  # type: ignore[arg-type]
+        mode=VisitMode.HOME,
+        outcome=VisitOutcome.WELL,
+    )
+    if confirmed:
+        assert not (await confirm).already_done
+    else:
+        with pytest.raises(VisitClosed):
+            await confirm
+    await session.commit()
+    await session.refresh(world.visit)
+    assert (world.visit.status, world.visit.month) == (
+        VisitStatus.DONE if confirmed else VisitStatus.PLANNED,
+        "2026-03",
+    )
+
+
 async def test_another_volunteers_visit_is_not_found(world: World, session: AsyncSession, clock: FakeClock) -> None:
     with pytest.raises(VisitNotYours):
         await confirm_visit(
             session,
             clock=clock,
+            zone=SHANGHAI,
             visit_id=world.visit.id,
             volunteer_id=world.other_volunteer.id,  # type: ignore[arg-type]
             mode=VisitMode.HOME,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
@@ -10,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.care.clock import FakeClock
 from carevisit.storage.enums import ProblemCategory, ProblemStatus, VisitStatus
 from carevisit.storage.models import Area, Problem
+from tests.conftest import SHANGHAI
 from tests.dashboard.conftest import csrf_of, sign_in
 from tests.factories import make_elder, make_visit
 
@@ -62,6 +65,27 @@ async def test_overview_shows_the_month_rate_for_the_coordinators_subtree(
         page = await (await client.get("/")).text()
     assert 'id="month-rate">50.0%' in page  # 1 of the street's 2 elders; the other street is not counted
     assert "科技园社区" in page and "华侨城社区" not in page
+
+
+async def test_on_the_first_the_overview_says_last_month_still_takes_late_confirmations(
+    server: TestServer, session: AsyncSession, clock: FakeClock, areas: dict[str, Area], coordinator_factory
+) -> None:  # type: ignore[no-untyped-def]
+    elder = await make_elder(session, clock, community=areas["community"])
+    await make_visit(session, clock, elder=elder)  # March's, not yet confirmed
+    await session.commit()
+    await coordinator_factory(areas["street"], "street-lead")
+    notice = "2026-03 的探访今天内仍可补确认（计入 2026-03），数据自 4月2日 起为最终数据。"
+
+    clock.set(datetime(2026, 4, 1, 9, 0, tzinfo=SHANGHAI))
+    client = await sign_in(server, "street-lead")
+    async with client:
+        this_month = await (await client.get("/")).text()
+        march = await (await client.get("/?month=2026-03")).text()
+        clock.set(datetime(2026, 4, 2, 9, 0, tzinfo=SHANGHAI))
+        final = await (await client.get("/?month=2026-03")).text()
+    assert notice in this_month and f'href="/?area={areas["street"].code}&amp;month=2026-03"' in this_month
+    assert notice in march
+    assert "补确认" not in final
 
 
 async def test_a_coordinator_never_sees_or_touches_another_streets_problems(

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import re
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from typer.testing import CliRunner, Result
 
 from carevisit.bootstrap import Runtime
+from carevisit.care import outbound
 from carevisit.care.clock import FakeClock
 from carevisit.care.invitations import create_invitation
 from carevisit.cli import app as cli_app
@@ -37,12 +38,22 @@ from carevisit.policies import visit_policy
 from carevisit.scheduler.cron.service import SchedulerService
 from carevisit.scheduler.planning import PlanSummary, generate_month
 from carevisit.service import make_parts, serve
-from carevisit.storage.enums import RiskLevel
-from carevisit.storage.models import Area, Coordinator, Elder, EmergencyContact, Incident, TelegramUpdate, Volunteer
+from carevisit.storage.enums import DeliveryStatus, RiskLevel
+from carevisit.storage.models import (
+    Area,
+    ChatOutboxMessage,
+    Coordinator,
+    Elder,
+    EmergencyContact,
+    Incident,
+    TelegramUpdate,
+    Volunteer,
+)
 from tests.bot.conftest import TOKEN
 from tests.bot.fake_telegram import FakeTelegram, Person
 from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
 from tests.factories import make_area_tree, make_contact, make_coordinator, make_elder, make_volunteer
+from tests.ports import free_port, loopback_host
 
 ZONE = ZoneInfo("Asia/Shanghai")
 SECRET_KEY = "e2e-secret-key-long-enough"
@@ -51,12 +62,8 @@ CONTACT1 = "+8613900000001"
 CONTACT2 = "+8613900000002"
 VOLUNTEER_TG = 1001
 COORDINATOR_TG = 2001
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+MARKER_CHATS = 900_000  # Stack.chat_sender_passed's markers go to chats from here on; no test reads them
+_markers = itertools.count(1)
 
 
 async def eventually(condition: Callable[[], Any], what: str, *, seconds: float = 20.0) -> Any:
@@ -123,13 +130,17 @@ class Stack:
     db_url: str
     tg: FakeTelegram
     twilio: FakeTwilio
-    port: int = field(default_factory=free_port)
+    host: str = field(default_factory=loopback_host)  # free_port's close-then-bind race cannot hit it (tests/ports.py)
+    port: int = 0  # chosen on `host` when 0
     running: Running | None = None
     http: aiohttp.ClientSession | None = None
 
+    def __post_init__(self) -> None:
+        self.port = self.port or free_port(self.host)
+
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def settings(self, **overrides: object) -> Settings:
         assert self.twilio.server is not None
@@ -143,7 +154,7 @@ class Stack:
             "twilio_api_base": str(self.twilio.server.make_url("")).rstrip("/"),
             "public_url": self.base_url,
             "secret_key": SECRET_KEY,
-            "web_host": "127.0.0.1",
+            "web_host": self.host,
             "web_port": self.port,
         }
         values.update(overrides)
@@ -251,9 +262,35 @@ class Stack:
         await eventually(lambda: self.twilio.sms_to(number) and self.twilio.calls_to(number), f"paging {number}")
 
     async def quiet(self) -> None:
-        """Let the escalation loop run a few more cycles, so that 'nothing more was sent' means something."""
+        """Wait until the service has looked again, so that "nothing more was sent" means something: two whole
+        escalation cycles begun after now (whatever is due has been decided and paged), then the chat sender past a
+        marker queued after them (whatever was queued for Telegram and may go out now has gone out)."""
         assert self.running is not None
-        await asyncio.sleep(3 * self.running.part("escalation").interval)
+        try:
+            async with asyncio.timeout(30):
+                await self.running.part("escalation").wait_cycles(2)
+        except TimeoutError:
+            raise AssertionError("the escalation loop stopped cycling") from None
+        await self.chat_sender_passed()
+
+    async def chat_sender_passed(self) -> None:
+        """Queue a marker to a chat no test looks at and wait until the sender has dealt with it (sent, or failed:
+        either way it got there). It drains in queue order, so every message queued before it that could go out now
+        has gone out too. Each marker has a chat of its own: the sender keeps a second between two to one chat."""
+        n = next(_markers)
+        key = f"e2e-marker:{n}"
+        async with self.sessions() as session:
+            await outbound.enqueue(session, clock=self.clock, key=key, chat_id=MARKER_CHATS + n, text="·")
+            await session.commit()
+
+        async def reached() -> bool:
+            async with self.sessions() as session:
+                row = await session.exec(
+                    select(ChatOutboxMessage.status).where(ChatOutboxMessage.idempotency_key == key)
+                )
+                return row.one() != DeliveryStatus.PENDING
+
+        await eventually(reached, "the chat sender reaching a marker queued after everything else")
 
     def ack_links(self, number: str) -> list[str]:
         return [m.group(0) for r in self.twilio.sms_to(number) if (m := re.search(r"http\S+/ack/\S+", r.body or ""))]

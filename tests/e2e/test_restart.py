@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from carevisit.parts.escalation import STOP_GRACE
 from carevisit.storage.enums import IncidentStatus
 from tests.bot.stories import sos
 from tests.e2e.conftest import CONTACT1, CONTACT2, VOLUNTEER_TG, People, Stack, eventually
@@ -43,7 +44,8 @@ async def test_a_restart_while_twilio_has_not_answered_yet_does_not_page_twice(
     stack: Stack, people: People, session: AsyncSession
 ) -> None:
     volunteer = await stack.volunteer_on_duty(session, people)
-    stack.twilio.hang_next(3.0, process=True)  # Twilio takes the first page but has not answered when we stop
+    # Twilio takes the first page but answers only after the stop has given up waiting for the cycle to finish.
+    stack.twilio.hang_next(STOP_GRACE + 3.0, process=True)
     await sos(volunteer)
     await stack.paged(CONTACT1)
     await stack.stop()

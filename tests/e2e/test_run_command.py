@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.e2e.conftest import free_port
+from tests.ports import free_port, loopback_host
 
 
 async def test_carevisit_run_without_tokens_says_what_is_off_and_stops_on_sigterm(
@@ -20,10 +20,12 @@ async def test_carevisit_run_without_tokens_says_what_is_off_and_stops_on_sigter
 ) -> None:
     if backend != "sqlite":
         pytest.skip("a smoke test of the command; the service itself runs on both backends in the stories")
-    port = free_port()
+    host = loopback_host()
+    port = free_port(host)
     env = {name: value for name, value in os.environ.items() if not name.startswith("CAREVISIT_")}
     env |= {
         "CAREVISIT_DATABASE_URL": db_url,
+        "CAREVISIT_WEB_HOST": host,
         "CAREVISIT_WEB_PORT": str(port),
         "PYTHONUNBUFFERED": "1",
     }
@@ -41,7 +43,7 @@ async def test_carevisit_run_without_tokens_says_what_is_off_and_stops_on_sigter
         async with aiohttp.ClientSession() as http, asyncio.timeout(120):  # importing aiogram is slow here
             while True:
                 try:
-                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    async with http.get(f"http://{host}:{port}/healthz") as response:
                         if response.status == 200:
                             break
                 except aiohttp.ClientConnectionError:

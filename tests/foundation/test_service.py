@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -15,6 +14,7 @@ from carevisit.bootstrap import Runtime
 from carevisit.care.clock import FakeClock
 from carevisit.config import Settings
 from carevisit.service import serve
+from tests.ports import free_port, loopback_host
 
 
 @dataclass
@@ -35,17 +35,12 @@ class RecordingPart:
         self.events.append(f"stop {self.name}")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_serve_mounts_each_part_and_stops_them_in_reverse(
     engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> None:
-    port = free_port()
-    settings = Settings(web_host="127.0.0.1", web_port=port)
+    host = loopback_host()
+    port = free_port(host)
+    settings = Settings(web_host=host, web_port=port)
     rt = Runtime(settings=settings, clock=clock, engine=engine, sessions=session_factory)
     events: list[str] = []
     parts = [RecordingPart("alpha", events), RecordingPart("beta", events)]
@@ -54,7 +49,7 @@ async def test_serve_mounts_each_part_and_stops_them_in_reverse(
     service = asyncio.create_task(serve(rt, parts=parts, started=ready.set, stop=stop))
     await asyncio.wait_for(ready.wait(), 10)
 
-    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+    async with aiohttp.ClientSession(f"http://{host}:{port}") as http:
         async with http.get("/beta") as response:
             assert await response.text() == "hello from beta"
         async with http.get("/healthz") as response:

@@ -39,3 +39,35 @@ async def test_unassigned_and_volunteer_lists(session: AsyncSession, clock: Fake
     assert [v.id for v, _ in await unassigned_visits(session, area=areas["street"], month="2026-03")] == [orphan.id]
     mine = await visits_for_volunteer(session, volunteer_id=volunteer.id, today=date(2026, 3, 10))
     assert [v.id for v, _ in mine] == [mine_soon.id]
+
+
+async def test_last_months_open_visits_are_listed_through_the_first_of_the_month_only(
+    session: AsyncSession, clock: FakeClock
+) -> None:
+    areas = await make_area_tree(session)
+    volunteer = await make_volunteer(session, clock, communities=[areas["community"]])
+    elder = await make_elder(session, clock, community=areas["community"])
+    march = await make_visit(session, clock, elder=elder, volunteer_id=volunteer.id, window_start=date(2026, 3, 20))
+    await make_visit(
+        session,
+        clock,
+        elder=elder,
+        month="2026-02",
+        volunteer_id=volunteer.id,
+        window_start=date(2026, 2, 1),
+        window_end=date(2026, 2, 28),
+    )  # never marked missed (the scheduler was down): closed all the same
+    april = await make_visit(
+        session,
+        clock,
+        elder=elder,
+        month="2026-04",
+        volunteer_id=volunteer.id,
+        window_start=date(2026, 4, 1),
+        window_end=date(2026, 4, 30),
+    )
+
+    first = await visits_for_volunteer(session, volunteer_id=volunteer.id, today=date(2026, 4, 1))
+    assert [v.id for v, _ in first] == [march.id, april.id]
+    second = await visits_for_volunteer(session, volunteer_id=volunteer.id, today=date(2026, 4, 2))
+    assert [v.id for v, _ in second] == [april.id]

@@ -133,3 +133,14 @@ async def test_a_community_has_no_children_and_reports_as_one_row(session: Async
     assert [row.name for row in report.rows] == ["科技园社区"]
     counts = report.rows[0].counts
     assert (counts.elders, counts.consenting, counts.visited, counts.rate.percent) == (3, 1, 1, "100.0%")
+
+
+def test_a_report_of_last_month_read_on_the_first_says_it_can_still_change() -> None:
+    from carevisit.reports.monthly import late_confirmations_note
+
+    assert late_confirmations_note("2026-03", today=date(2026, 4, 1)) == (
+        "2026-03 的探访今天内仍可补确认（计入 2026-03），数据自 4月2日 起为最终数据。"
+    )
+    assert late_confirmations_note("2026-12", today=date(2027, 1, 1)) is not None  # across a year
+    assert late_confirmations_note("2026-03", today=date(2026, 4, 2)) is None  # final
+    assert late_confirmations_note("2026-04", today=date(2026, 4, 1)) is None  # this month: still running anyway

@@ -99,19 +99,33 @@ async def test_overdue_visits_are_told_once_to_the_nearest_coordinators(
     assert (await notify_overdue(session, clock=clock, zone=SHANGHAI, language="zh_CN")).visits == 0
 
 
-async def test_at_month_end_unconfirmed_visits_are_missed_and_kept(session: AsyncSession, clock: FakeClock) -> None:
+async def test_a_months_unconfirmed_visits_are_missed_once_the_first_of_the_next_is_over_and_kept(
+    session: AsyncSession, clock: FakeClock
+) -> None:
     areas = await make_area_tree(session)
     elder = await make_elder(session, clock, community=areas["community"])
     await make_visit(session, clock, elder=elder)
     await make_visit(session, clock, elder=elder, slot=2, status=VisitStatus.DONE)
+    february = await make_visit(
+        session, clock, elder=elder, month="2026-02", window_start=date(2026, 2, 1), window_end=date(2026, 2, 28)
+    )
     await session.commit()
     clock.set(datetime(2026, 3, 31, 23, 59, tzinfo=SHANGHAI))
-    assert await mark_missed(session, clock=clock, zone=SHANGHAI) == 0  # still March in Shanghai
+    assert await mark_missed(session, clock=clock, zone=SHANGHAI) == 1  # February's; still March in Shanghai
+    # The 1st: March's open visit can still be confirmed (a visit made on the evening of the 31st), so it stays.
     clock.set(datetime(2026, 4, 1, 0, 5, tzinfo=SHANGHAI))
+    assert await mark_missed(session, clock=clock, zone=SHANGHAI) == 0
+    clock.set(datetime(2026, 4, 1, 23, 59, tzinfo=SHANGHAI))
+    assert await mark_missed(session, clock=clock, zone=SHANGHAI) == 0
+    clock.set(datetime(2026, 4, 2, 0, 5, tzinfo=SHANGHAI))
     assert await mark_missed(session, clock=clock, zone=SHANGHAI) == 1
     await session.commit()
-    statuses = (await session.exec(select(Visit.status).order_by(col(Visit.slot)))).all()
+    statuses = (
+        await session.exec(select(Visit.status).where(Visit.month == "2026-03").order_by(col(Visit.slot)))
+    ).all()
     assert statuses == [VisitStatus.MISSED, VisitStatus.DONE]
+    await session.refresh(february)
+    assert february.status == VisitStatus.MISSED
 
 
 async def test_an_extra_visit_for_one_elder_is_due_by_its_deadline_and_assigned_to_their_volunteer(
