@@ -6,8 +6,10 @@ incident — in one transaction, every advance guarded by the step it read, so a
 nothing. The outbox worker sends the rows. A crash before the commit loses nothing: the incidents are still due.
 
 Due incidents are handled as a batch (bulk loads and inserts): 200 emergencies opened at once must not wait for
-each other's round trips. If the batch meets a conflict (another run advanced one meanwhile) it is rolled back and
-each incident is run on its own.
+each other's round trips. Any number of processes may run cycles: each claims its due incidents for the length of
+its transaction (`claims.claim_due_incidents`: FOR UPDATE SKIP LOCKED on PostgreSQL, the write lock on SQLite).
+If a batch still meets a conflict (an incident changed under it) it is rolled back and each incident is run on
+its own.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.escalation import texts
+from carevisit.escalation.claims import claim_due_incidents
 from carevisit.escalation.context import Escalation
 from carevisit.escalation.decide import Page, StepPlan, Target, plan_next, throttled
 from carevisit.escalation.policy import from_snapshot
@@ -44,8 +47,9 @@ async def run_cycle(esc: Escalation, *, limit: int = 500) -> int:
     """Run the due step of every due open incident; returns how many incidents advanced."""
     now = esc.clock.now()
     async with esc.sessions() as session:
-        due = list((await session.exec(_due(now).limit(limit))).all())
+        due = await claim_due_incidents(session, now=now, limit=limit)
         if not due:
+            await session.commit()  # ends the claim (SQLite may hold its write lock for it)
             return 0
         ids = [incident.id or 0 for incident in due]
         try:
@@ -66,9 +70,11 @@ async def escalate(esc: Escalation, *, incident_id: int) -> bool:
     """Run one incident's due step in its own transaction. False if it was not due (or another run won)."""
     now = esc.clock.now()
     async with esc.sessions() as session:
-        incident = (await session.exec(_due(now).where(Incident.id == incident_id))).first()
-        if incident is None:
+        claimed = await claim_due_incidents(session, now=now, limit=1, incident_id=incident_id)
+        if not claimed:
+            await session.commit()
             return False
+        incident = claimed[0]
         try:
             advanced = await _escalate(esc, session, [incident], now)
         except _Conflict:
@@ -76,14 +82,6 @@ async def escalate(esc: Escalation, *, incident_id: int) -> bool:
             return False
         await session.commit()
         return advanced == 1
-
-
-def _due(now: datetime):  # type: ignore[no-untyped-def]
-    return (
-        select(Incident)
-        .where(Incident.status == IncidentStatus.OPEN, col(Incident.next_step_at) <= now)
-        .order_by(col(Incident.next_step_at), col(Incident.id))
-    )
 
 
 def page_key(incident_id: int, step: int, target: Target, channel: Channel) -> str:

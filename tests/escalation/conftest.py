@@ -47,6 +47,7 @@ class World:
     volunteer_id: int
     coordinator_id: int
     contacts: list[EmergencyContact]
+    data: dict[str, Any]
 
     async def tick(self, **delta: float) -> None:
         """Move time on, run one engine cycle, and let the outbox worker send what is due."""
@@ -54,7 +55,9 @@ class World:
         await run_cycle(self.esc)
         await self.worker.drain()
 
-    async def open(self, *, kind: str = "fall", drill: bool = False, elder_id: int | None = None) -> int:
+    async def open(
+        self, *, kind: str = "fall", drill: bool = False, elder_id: int | None = None, reporter: int | None = None
+    ) -> int:
         async with self.sessions() as session:
             incident = await incidents.open_incident(
                 session,
@@ -63,7 +66,7 @@ class World:
                 elder_id=elder_id or self.elder_id,
                 kind=kind,
                 description="老人摔倒，意识清醒",
-                reporter_volunteer_id=self.volunteer_id,
+                reporter_volunteer_id=reporter or self.volunteer_id,
                 is_drill=drill,
             )
             await session.commit()
@@ -86,6 +89,16 @@ class World:
     async def chats(self) -> list[ChatOutboxMessage]:
         async with self.sessions() as session:
             return list((await session.exec(select(ChatOutboxMessage).order_by(col(ChatOutboxMessage.id)))).all())
+
+    async def another_elder(self, name: str, *, phone: str = CONTACT1, contact: str = "李娜") -> int:
+        """A second elder of the same community whose first emergency contact has `phone` (two elders sharing a
+        daughter is common)."""
+        async with self.sessions() as session:
+            elder = await make_elder(session, self.clock, community=self.data["areas"]["community"], name=name)
+            await make_contact(session, elder=elder, position=1, phone=phone, name=contact, relation="女儿")
+            await session.commit()
+            assert elder.id is not None
+            return elder.id
 
     def ack_links(self, number: str) -> list[str]:
         import re
@@ -158,6 +171,7 @@ async def build_world(
         volunteer_id=data["volunteer"].id,
         coordinator_id=data["coordinator"].id,
         contacts=data["contacts"],
+        data=data,
     )
     return world, server
 

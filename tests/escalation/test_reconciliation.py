@@ -1,0 +1,127 @@
+"""Rows whose send may or may not have reached Twilio are reconciled, never blindly resent — and never onto a page
+that was not theirs: shared numbers, lists that lag, errors while asking, incidents acknowledged meanwhile."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from carevisit.care.clock import FakeClock
+from carevisit.escalation.pager import PagerError
+from carevisit.escalation.twilio_pager import TwilioPager
+from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
+from carevisit.storage.models import OutboxMessage
+from tests.escalation.conftest import CONTACT1, World
+from tests.escalation.fake_twilio import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    CALL_CREATE,
+    FROM,
+    MESSAGE_CREATE,
+    MESSAGE_FETCH,
+    MESSAGE_LIST,
+    FakeTwilio,
+)
+
+
+async def test_two_uncertain_calls_to_one_shared_number_are_not_reconciled_onto_one_call(world: World) -> None:
+    # Two elders share a daughter; both calls to her fail uncertainly, but Twilio placed only one of them.
+    second = await world.another_elder("李桂兰")
+    await world.open()
+    await world.open(elder_id=second)
+    world.twilio.fail_next(500, process=True, kind=CALL_CREATE)
+    world.twilio.fail_next(500, process=False, kind=CALL_CREATE)
+    await world.tick()
+    assert len(world.twilio.calls_to(CONTACT1)) == 1
+    await world.tick(seconds=10)
+    await world.tick(seconds=30)
+    calls = await world.outbox(channel=Channel.VOICE)
+    assert len(world.twilio.calls_to(CONTACT1)) == 2  # the call Twilio never placed was placed again
+    assert sorted(r.provider_sid or "" for r in calls) == sorted(c.sid for c in world.twilio.calls_to(CONTACT1))
+    assert len(world.twilio.sms_to(CONTACT1)) == 2
+
+
+async def test_an_uncertain_page_is_not_resent_after_the_incident_was_acknowledged(world: World) -> None:
+    incident_id = await world.open()
+    world.twilio.fail_next(500, kind=CALL_CREATE)  # Twilio did not place it; we cannot know that yet
+    await world.tick()
+    [link] = world.ack_links(CONTACT1)
+    async with world.twilio._http.post(link) as response:  # type: ignore[union-attr]
+        assert response.status == 200
+    assert (await world.incident(incident_id)).status == IncidentStatus.ACKNOWLEDGED
+    await world.tick(seconds=10)
+    await world.tick(seconds=30)
+    assert world.twilio.calls_to(CONTACT1) == []
+    [call] = await world.outbox(channel=Channel.VOICE)
+    assert call.status == DeliveryStatus.CANCELED and call.error_code == "stopped"
+
+
+@pytest.mark.parametrize("fault", ["500-after-acting", "timeout-after-accepting"])
+async def test_no_trace_in_a_lagging_list_is_not_taken_at_its_word(world: World, fault: str) -> None:
+    world.twilio.list_lag = timedelta(seconds=20)  # longer than the first check comes
+    if fault == "500-after-acting":
+        world.twilio.fail_next(500, process=True, kind=MESSAGE_CREATE)
+    else:
+        world.twilio.hang_next(1.0, process=True, kind=MESSAGE_CREATE)  # our client gives up after 0.5 s
+    await world.open()
+    await world.tick()
+    for _ in range(4):
+        await world.tick(seconds=10)
+    [sms] = world.twilio.sms_to(CONTACT1)
+    [row] = await world.outbox(channel=Channel.SMS)
+    assert row.provider_sid == sms.sid and row.status == DeliveryStatus.QUEUED
+
+
+@pytest.mark.parametrize(("status", "code"), [(401, 20003), (403, 20008), (400, 20001)])
+async def test_an_error_while_asking_twilio_is_not_taken_for_no_trace(world: World, status: int, code: int) -> None:
+    world.twilio.fail_next(500, kind=MESSAGE_CREATE)  # not sent, though we cannot know it
+    await world.open()
+    await world.tick()
+    world.twilio.fail_next(status, code=code, kind=MESSAGE_LIST, times=2)
+    await world.tick(seconds=10)
+    await world.tick(seconds=30)
+    assert world.twilio.sms_to(CONTACT1) == []  # could not ask: still waiting, not resent
+    [row] = await world.outbox(channel=Channel.SMS)
+    assert row.status == DeliveryStatus.SENDING
+    await world.tick(seconds=10)  # Twilio answers again: no trace, long enough after the attempt
+    assert len(world.twilio.sms_to(CONTACT1)) == 1
+
+
+@pytest.mark.parametrize(("status", "code"), [(401, 20003), (403, 20008), (400, 20001)])
+async def test_a_lookup_takes_only_a_404_for_no_such_message(fake_twilio: FakeTwilio, status: int, code: int) -> None:
+    assert fake_twilio.server is not None
+    pager = TwilioPager(
+        account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_number=FROM, api_base=str(fake_twilio.server.make_url(""))
+    )
+    try:
+        sent = await pager.send_sms(to=CONTACT1, body="hi", status_callback=None)
+        fake_twilio.fail_next(status, code=code, kind=MESSAGE_FETCH)
+        with pytest.raises(PagerError):
+            await pager.lookup(channel=Channel.SMS, sid=sent.sid)
+        found = await pager.lookup(channel=Channel.SMS, sid=sent.sid)
+        assert found is not None and found.sid == sent.sid
+        assert await pager.lookup(channel=Channel.SMS, sid="SM" + "e" * 32) is None  # a real 404
+    finally:
+        await pager.close()
+
+
+async def test_no_two_rows_can_hold_one_provider_sid(session: AsyncSession, clock: FakeClock) -> None:
+    now = clock.now()
+    for n in (1, 2):
+        session.add(
+            OutboxMessage(
+                idempotency_key=f"k{n}",
+                purpose="page",
+                channel=Channel.VOICE,
+                to_address=CONTACT1,
+                body="",
+                provider_sid="CA" + "1" * 32,
+                not_before=now,
+                created_at=now,
+            )
+        )
+    with pytest.raises(IntegrityError):
+        await session.commit()
