@@ -29,7 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.escalation import texts
 from carevisit.escalation.claims import claim_due_incidents
 from carevisit.escalation.context import Escalation
-from carevisit.escalation.decide import Page, StepPlan, Target, plan_next, throttled
+from carevisit.escalation.decide import Page, StepPlan, Target, plan_next, round_of, throttled
 from carevisit.escalation.policy import from_snapshot
 from carevisit.escalation.targets import contact_targets_by_elder, coordinator_targets_for
 from carevisit.escalation.tokens import AckToken
@@ -332,7 +332,12 @@ def _reporter_chat(
     language = texts.language_of(volunteer.language, esc.language)
     if plan.pages:
         names = "、".join(dict.fromkeys(p.target.label for p in plan.pages))
-        body = texts.text(language, "reporter_paged", incident=incident.id, targets=names, n=plan.step + 1)
+        round_ = round_of(from_snapshot(incident.policy), plan.step)
+        body = (
+            texts.text(language, "reporter_repeat", incident=incident.id, targets=names, round=round_)
+            if round_ > 1
+            else texts.text(language, "reporter_paged", incident=incident.id, targets=names, n=plan.step + 1)
+        )
     else:
         body = texts.text(language, "reporter_nobody", incident=incident.id)
     key = f"incident:{incident.id}:paged:{plan.step}:volunteer:{volunteer.id}"

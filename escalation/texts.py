@@ -48,6 +48,7 @@ _TEXTS = {
         "status_problem": "需关注，社区跟进中",
         "status_urgent": "已处置",
         "reporter_paged": "🔔 紧急事件 #{incident}：已通知 {targets}（第{n}步）。",
+        "reporter_repeat": "🔔 紧急事件 #{incident}：仍无人确认，已再次通知 {targets}（第{round}轮）。",
         "reporter_acked": "✅ 紧急事件 #{incident}：{who} 已确认收到（{channel}）。",
         "reporter_nobody": "⚠️ 紧急事件 #{incident}：没有可通知的紧急联系人，已转社区工作人员。",
         "coordinator_page": "🚨 {tag}{elder}（{community}）{kind}，志愿者{volunteer}{vphone}报告。"
@@ -86,6 +87,7 @@ _TEXTS = {
         "status_problem": "needs attention, followed up",
         "status_urgent": "handled",
         "reporter_paged": "🔔 Emergency #{incident}: paged {targets} (step {n}).",
+        "reporter_repeat": "🔔 Emergency #{incident}: still not acknowledged; paged {targets} again (round {round}).",
         "reporter_acked": "✅ Emergency #{incident}: {who} acknowledged ({channel}).",
         "reporter_nobody": "⚠️ Emergency #{incident}: no emergency contact to page; passed to the coordinators.",
         "coordinator_page": "🚨 {tag}{elder} ({community}): {kind}, reported by volunteer {volunteer} {vphone}. "

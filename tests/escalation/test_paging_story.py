@@ -8,6 +8,7 @@ import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.storage.enums import Channel, CoordinatorRole, DeliveryStatus, IncidentStatus, PhoneKind
+from carevisit.storage.models import Volunteer
 from tests.escalation.conftest import CONTACT1, CONTACT2, COORDINATOR, World
 from tests.factories import make_coordinator, make_elder
 
@@ -226,3 +227,19 @@ async def test_viewers_are_never_paged(world: World, session: AsyncSession, worl
     assert world.twilio.sms_to("+8613700000066")
     chats = {c.chat_id for c in await world.chats()}
     assert 777 in chats and 890 in chats and not chats & {888, 889}
+
+
+@pytest.mark.parametrize(("language", "round_2", "step_5"), [("zh_CN", "第2轮", "第5步"), ("en", "round 2", "step 5")])
+async def test_repeated_rounds_tell_the_volunteer_the_round_not_a_step_past_the_policy(
+    world: World, session: AsyncSession, language: str, round_2: str, step_5: str
+) -> None:
+    volunteer = await session.get(Volunteer, world.volunteer_id)
+    assert volunteer is not None
+    volunteer.language = language
+    await session.commit()
+    await world.open()
+    for minutes in (0, 5, 5, 5, 10):  # four steps, then the coordinators again
+        await world.tick(minutes=minutes)
+    notices = [c.text for c in await world.chats() if c.chat_id == 555]
+    assert len(notices) == 4  # steps 1, 2 and 4 (there is no contact 3), then the coordinators' second round
+    assert round_2 in notices[-1] and step_5 not in notices[-1]
