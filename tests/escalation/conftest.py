@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,13 +21,46 @@ from carevisit.escalation.config_file import EscalationConfig
 from carevisit.escalation.context import Escalation
 from carevisit.escalation.engine import run_cycle
 from carevisit.escalation.outbox import OutboxWorker
+from carevisit.escalation.pager import Pager, ProviderRecord, Sent
 from carevisit.escalation.policy import DEFAULT_POLICY
 from carevisit.escalation.twilio_pager import TwilioPager
 from carevisit.escalation.webhooks import add_routes
-from carevisit.storage.enums import PhoneKind
+from carevisit.storage.enums import Channel, PhoneKind
 from carevisit.storage.models import ChatOutboxMessage, EmergencyContact, Incident, OutboxMessage
 from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
 from tests.factories import make_area_tree, make_contact, make_coordinator, make_elder, make_volunteer
+
+
+class ProcessDied(BaseException):
+    """Stands for the process being killed: nothing below catches it."""
+
+
+class DyingPager:
+    """Wraps the real pager and 'kills the process' just before or just after the provider call."""
+
+    def __init__(self, inner: Pager, *, after_send: bool) -> None:
+        self.inner = inner
+        self.after_send = after_send
+        self.name = "dying"
+
+    async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
+        if not self.after_send:
+            raise ProcessDied
+        await self.inner.send_sms(to=to, body=body, status_callback=status_callback)
+        raise ProcessDied
+
+    async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
+        return await self.inner.place_call(to=to, twiml_url=twiml_url, status_callback=status_callback)
+
+    async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
+        return await self.inner.lookup(channel=channel, sid=sid)
+
+    async def find_recent(self, *, channel: Channel, to: str, since: datetime) -> list[ProviderRecord]:
+        return await self.inner.find_recent(channel=channel, to=to, since=since)
+
+    async def close(self) -> None:
+        return None
+
 
 SECRET = b"test-secret-key"
 CONTACT1 = "+8613900000001"

@@ -3,49 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import unused_port
 
 from carevisit.escalation.engine import run_cycle
 from carevisit.escalation.outbox import OutboxWorker
-from carevisit.escalation.pager import NotProcessed, Pager, ProviderRecord, Sent
+from carevisit.escalation.pager import NotProcessed
 from carevisit.escalation.twilio_pager import TwilioPager
 from carevisit.storage.enums import Channel, DeliveryStatus
-from tests.escalation.conftest import CONTACT1, CONTACT2, World
+from tests.escalation.conftest import CONTACT1, CONTACT2, DyingPager, ProcessDied, World
 from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM
-
-
-class ProcessDied(BaseException):
-    """Stands for the process being killed: nothing below catches it."""
-
-
-class DyingPager:
-    """Wraps the real pager and 'kills the process' just before or just after the provider call."""
-
-    def __init__(self, inner: Pager, *, after_send: bool) -> None:
-        self.inner = inner
-        self.after_send = after_send
-        self.name = "dying"
-
-    async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
-        if not self.after_send:
-            raise ProcessDied
-        await self.inner.send_sms(to=to, body=body, status_callback=status_callback)
-        raise ProcessDied
-
-    async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
-        return await self.inner.place_call(to=to, twiml_url=twiml_url, status_callback=status_callback)
-
-    async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
-        return await self.inner.lookup(channel=channel, sid=sid)
-
-    async def find_recent(self, *, channel: Channel, to: str, since: datetime) -> list[ProviderRecord]:
-        return await self.inner.find_recent(channel=channel, to=to, since=since)
-
-    async def close(self) -> None:
-        return None
 
 
 @pytest.mark.parametrize("after_send", [True, False], ids=["died-after-twilio-sent", "died-before-twilio-heard"])
