@@ -15,10 +15,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, false
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,6 +28,46 @@ from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
 from carevisit.storage.models import Incident, OutboxMessage
 
 PHONE_CHANNELS = (Channel.SMS, Channel.VOICE)
+
+
+@dataclass(frozen=True, slots=True)
+class LeasedRow:
+    """What a worker needs of an outbox row it holds: read as plain columns, not ORM objects — a flood's hundreds
+    of pages must not wait for object construction."""
+
+    id: int
+    channel: Channel
+    to_address: str
+    body: str
+    attempts: int
+    not_before: datetime
+    created_at: datetime
+    sending_started_at: datetime | None
+    provider_sid: str | None
+
+    @classmethod
+    def of(cls, row: Any) -> LeasedRow:
+        return cls(*(getattr(row, name) for name in LEASED_COLUMNS))
+
+
+LEASED_COLUMNS = tuple(LeasedRow.__dataclass_fields__)
+
+
+async def leased_rows(session: AsyncSession, ids: Sequence[int]) -> list[LeasedRow]:
+    return await _leased_where(session, "id", list(ids))
+
+
+async def leased_rows_by_key(session: AsyncSession, keys: Sequence[str]) -> list[LeasedRow]:
+    return await _leased_where(session, "idempotency_key", list(keys))
+
+
+async def _leased_where(session: AsyncSession, column: str, values: list[Any]) -> list[LeasedRow]:
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    columns = [table.c[name] for name in LEASED_COLUMNS]
+    found = await session.exec(select(*columns).where(table.c[column].in_(values)))  # type: ignore[call-overload]
+    return [LeasedRow.of(row) for row in found.all()]
+
+
 WAITING = (DeliveryStatus.PENDING, DeliveryStatus.TEMPORARY_FAILURE)
 
 
@@ -57,30 +98,26 @@ async def claim_due_incidents(
         query = query.where(col(Incident.id) == incident_id)
     if is_postgres(session):
         return list((await session.exec(query.with_for_update(skip_locked=True, of=Incident))).all())
-    ids = select(Incident.id).where(_is_due(now)).order_by(col(Incident.next_step_at), col(Incident.id)).limit(limit)
-    if incident_id is not None:
-        ids = ids.where(col(Incident.id) == incident_id)
-    candidates = list((await session.exec(ids)).all())
-    if not candidates:
+    exists = await session.exec(select(Incident.id).where(_is_due(now)).limit(1))
+    if exists.first() is None:
         return []  # nothing due: no write lock taken on an idle cycle
-    # A write that changes nothing takes SQLite's write lock; the due condition is checked again under it.
-    locked = await session.exec(
-        update(Incident)
-        .where(col(Incident.id).in_(candidates), _is_due(now))
-        .values(next_step_at=Incident.next_step_at)
-        .returning(col(Incident.id))
-        .execution_options(synchronize_session=False)
+    # A write that matches nothing still takes SQLite's write lock: the due set read under it is current.
+    await session.exec(
+        update(Incident).where(false()).values(step=Incident.step).execution_options(synchronize_session=False)
     )
-    still_due = [row[0] for row in locked.all()]
-    if not still_due:
-        return []
-    return list((await session.exec(_due(now).where(col(Incident.id).in_(still_due)))).all())
+    return list((await session.exec(query)).all())
 
 
 async def claim_due_rows(
-    session: AsyncSession, *, now: datetime, owner: str, lease: timedelta, limit: int
+    session: AsyncSession,
+    *,
+    now: datetime,
+    owner: str,
+    lease: timedelta,
+    limit: int,
+    channels: Sequence[Channel] = PHONE_CHANNELS,
 ) -> list[int]:
-    """Lease up to `limit` due SMS and call rows for sending: marked `sending` with this owner. Pages of
+    """Lease up to `limit` due rows of `channels` for sending: marked `sending` with this owner. Pages of
     incidents no longer open are not taken. Does not commit."""
     open_incidents = select(Incident.id).where(Incident.status == IncidentStatus.OPEN)
     due = skip_locked(
@@ -88,7 +125,7 @@ async def claim_due_rows(
         select(OutboxMessage.id)
         .where(
             col(OutboxMessage.status).in_(WAITING),
-            col(OutboxMessage.channel).in_(PHONE_CHANNELS),
+            col(OutboxMessage.channel).in_(list(channels)),
             col(OutboxMessage.not_before) <= now,
             col(OutboxMessage.purpose).not_in(PAGE_PURPOSES) | col(OutboxMessage.incident_id).in_(open_incidents),
         )
@@ -111,6 +148,30 @@ async def claim_due_rows(
     )
 
 
+def _stale(now: datetime) -> Any:
+    """A 'sending' row to ask the provider about: uncertain and due for a check (it holds no lease), or leased
+    by a worker whose lease expired (it died mid-send)."""
+    return (
+        (col(OutboxMessage.status) == DeliveryStatus.SENDING)
+        & col(OutboxMessage.channel).in_(PHONE_CHANNELS)
+        & (
+            (col(OutboxMessage.lease_until).is_(None) & (col(OutboxMessage.not_before) <= now))
+            | (col(OutboxMessage.lease_until) <= now)
+        )
+    )
+
+
+async def anything_due(session: AsyncSession, *, now: datetime) -> bool:
+    """Whether any SMS or call row is due to be sent or checked: a read, so an idle worker writes nothing."""
+    due = (
+        col(OutboxMessage.status).in_(WAITING)
+        & col(OutboxMessage.channel).in_(PHONE_CHANNELS)
+        & (col(OutboxMessage.not_before) <= now)
+    )
+    found = await session.exec(select(OutboxMessage.id).where(due | _stale(now)).limit(1))
+    return found.first() is not None
+
+
 async def claim_stale_rows(
     session: AsyncSession, *, now: datetime, owner: str, lease: timedelta, limit: int
 ) -> list[int]:
@@ -119,15 +180,7 @@ async def claim_stale_rows(
     Does not commit."""
     stale = skip_locked(
         session,
-        select(OutboxMessage.id)
-        .where(
-            OutboxMessage.status == DeliveryStatus.SENDING,
-            col(OutboxMessage.channel).in_(PHONE_CHANNELS),
-            (col(OutboxMessage.lease_until).is_(None) & (col(OutboxMessage.not_before) <= now))
-            | (col(OutboxMessage.lease_until) <= now),
-        )
-        .order_by(col(OutboxMessage.id))
-        .limit(limit),
+        select(OutboxMessage.id).where(_stale(now)).order_by(col(OutboxMessage.id)).limit(limit),
     )
     return await _lease(
         session, stale, waiting=(DeliveryStatus.SENDING,), values={"lease_owner": owner, "lease_until": now + lease}

@@ -29,7 +29,7 @@ import logging
 import os
 import secrets
 import socket
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -41,6 +41,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.phones import mask_phone
 from carevisit.escalation import claims
+from carevisit.escalation.claims import LeasedRow
 from carevisit.escalation.context import Escalation
 from carevisit.escalation.delivery import PAGE_PURPOSES, UNCERTAIN, record_status, take_sids
 from carevisit.escalation.pager import NotProcessed, PagerError, PermanentError, ProviderRecord, TemporaryError
@@ -57,7 +58,7 @@ def default_worker_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    row: OutboxMessage
+    row: LeasedRow
     # accepted: the provider answered a create (its sid is authoritative) | reconciled: found in its records |
     # not_processed | uncertain | permanent | resend (no trace: send again)
     kind: str
@@ -66,6 +67,17 @@ class Outcome:
     error: PagerError | None = None
     detail: str | None = None
     check_at: datetime | None = None  # uncertain: when to ask the provider again
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    """Rows one claim leased: to ask the provider about, and to send."""
+
+    stale: list[LeasedRow]
+    due: list[LeasedRow]
+
+    def __len__(self) -> int:
+        return len(self.stale) + len(self.due)
 
 
 class OutboxWorker:
@@ -88,20 +100,48 @@ class OutboxWorker:
         self.settle = settle  # how long after an attempt a "no trace" answer from the provider's lists counts
         self.max_attempts = max_attempts
         self.batch = batch
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = Slots(concurrency)
+        self._adopted: list[LeasedRow] = []
+        self._reconciling = asyncio.Lock()  # rows to one number are reconciled one after another, across rounds
 
     async def recover(self) -> int:
         """At start-up: reconcile what dead processes left `sending` — only rows whose lease has expired, never
         one a live process is sending — and uncertain rows due for a check. Returns how many were looked at."""
-        return await self._reconcile_due(self.esc.clock.now())
+        stale, _ = await self._claim(self.esc.clock.now(), send=False)
+        await self._reconcile_leased(stale)
+        return len(stale)
 
     async def run_once(self) -> int:
-        """Reconcile what is due for a check, drop pages whose incident no longer needs them, send due rows."""
+        """One round, start to end: claim, then reconcile and send. Returns how many rows it handled."""
+        round_ = await self.claim_round()
+        if round_ is None:
+            return 0
+        await self.run_round(round_)
+        return len(round_)
+
+    def adopt(self, rows: list[LeasedRow]) -> None:
+        """Pages the engine of this process wrote already leased to this worker (committed as `sending`): the
+        next round sends them without a claim of its own."""
+        self._adopted.extend(rows)
+
+    async def claim_round(self) -> Round | None:
+        """Claim, in one transaction, the rows due for a check and the rows due to be sent (dropping pages whose
+        incident no longer needs them); None when there is nothing to do — an idle claim writes nothing. Pages
+        handed over by the engine come first, with no claim at all."""
+        if self._adopted:
+            adopted, self._adopted = self._adopted, []
+            return Round([], adopted)
         now = self.esc.clock.now()
-        checked = await self._reconcile_due(now)
-        claimed = await self._claim(now)
-        await self._record(await self._send_all(claimed))
-        return len(claimed) + checked
+        if not await self._anything_due(now):
+            return None
+        stale, due = await self._claim(now, send=True)
+        return Round(stale, due) if stale or due else None
+
+    async def run_round(self, round_: Round) -> None:
+        """Reconcile the round's uncertain rows, send its due ones and record what became of them. Rounds may
+        overlap (the loops claim the next while one is sending); they share the worker's concurrency."""
+        await self._reconcile_leased(round_.stale)
+        await self._record(await self._send_all(round_.due))
 
     async def drain(self, *, rounds: int = 20) -> int:
         """Run until nothing is due (tests; the service loop calls run_once periodically)."""
@@ -115,20 +155,33 @@ class OutboxWorker:
 
     # --- claiming and sending ---
 
-    async def _claim(self, now: datetime) -> list[OutboxMessage]:
+    async def _anything_due(self, now: datetime) -> bool:
         async with self.esc.sessions() as session:
-            await claims.cancel_stopped_pages(session)
-            ids = await claims.claim_due_rows(
-                session, now=now, owner=self.worker_id, lease=self.lease, limit=self.batch
-            )
-            await session.commit()  # 'sending' is durable before any provider call
-            if not ids:
-                return []
-            rows = (await session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(ids)))).all()
-        # Within a round texts go first: an SMS is cheap and waits on the phone; its call follows a moment later.
-        return sorted(rows, key=lambda r: (r.channel != Channel.SMS, r.not_before, r.id or 0))
+            return await claims.anything_due(session, now=now)
 
-    async def _send_all(self, rows: list[OutboxMessage]) -> list[Outcome]:
+    async def _claim(self, now: datetime, *, send: bool) -> tuple[list[LeasedRow], list[LeasedRow]]:
+        """Lease the rows due for a check, and (with `send`) this round's rows to send: texts first — while any
+        SMS is due a round sends only SMS (cheap, and it waits on the phone), the calls follow a moment later."""
+        owner, lease, batch = self.worker_id, self.lease, self.batch
+        async with self.esc.writing() as session:
+            stale = await claims.claim_stale_rows(session, now=now, owner=owner, lease=lease, limit=batch)
+            due: list[int] = []
+            if send:
+                await claims.cancel_stopped_pages(session)
+                for channels in ((Channel.SMS,), (Channel.VOICE,)):
+                    due = await claims.claim_due_rows(
+                        session, now=now, owner=owner, lease=lease, limit=batch, channels=channels
+                    )
+                    if due:
+                        break
+            await session.commit()  # 'sending' is durable before any provider call
+            if not (stale or due):
+                return [], []
+            rows = await claims.leased_rows(session, stale + due)
+        ordered = sorted(rows, key=lambda r: (r.not_before, r.id))
+        return [r for r in ordered if r.id in stale], [r for r in ordered if r.id not in stale]
+
+    async def _send_all(self, rows: list[LeasedRow]) -> list[Outcome]:
         """Every provider call of a round, concurrently; a task group, so nothing outlives a crash half-done.
         The rows' leases are renewed while it runs; on a graceful stop they are handed on as uncertain."""
         if not rows:
@@ -141,10 +194,10 @@ class OutboxWorker:
             raise
         return [task.result() for task in tasks]
 
-    async def _send(self, row: OutboxMessage) -> Outcome:
+    async def _send(self, row: LeasedRow) -> Outcome:
         esc = self.esc
         callback = esc.url(f"/twilio/status?o={row.id}")
-        async with self._slots:
+        async with self._slots.held(urgent=row.channel == Channel.SMS):
             try:
                 if row.channel == Channel.SMS:
                     sent = await esc.pager.send_sms(to=row.to_address, body=row.body, status_callback=callback)
@@ -178,7 +231,7 @@ class OutboxWorker:
         while True:
             await asyncio.sleep(every)
             try:
-                async with self.esc.sessions() as session:
+                async with self.esc.writing() as session:
                     until = self.esc.clock.now() + self.lease
                     await claims.renew_leases(session, ids=ids, owner=self.worker_id, until=until)
                     await session.commit()
@@ -189,7 +242,7 @@ class OutboxWorker:
         """A graceful stop mid-send: the rows may have reached the provider, so they become uncertain with no
         lease, for the next worker to reconcile at once instead of after the lease."""
         with contextlib.suppress(Exception):
-            async with self.esc.sessions() as session:
+            async with self.esc.writing() as session:
                 await session.exec(
                     update(OutboxMessage)
                     .where(
@@ -207,7 +260,7 @@ class OutboxWorker:
         if not outcomes:
             return
         try:
-            async with self.esc.sessions() as session:
+            async with self.esc.writing() as session:
                 await self._record_in(session, outcomes)
                 await session.commit()
         except IntegrityError:
@@ -216,7 +269,7 @@ class OutboxWorker:
             log.info("outbox: a reconciled sid was taken meanwhile; recording %d outcomes one by one", len(outcomes))
             for outcome in outcomes:
                 try:
-                    async with self.esc.sessions() as session:
+                    async with self.esc.writing() as session:
                         await self._record_in(session, [outcome])
                         await session.commit()
                 except IntegrityError:
@@ -315,26 +368,20 @@ class OutboxWorker:
 
     # --- reconciling rows whose send may or may not have reached the provider ---
 
-    async def _reconcile_due(self, now: datetime) -> int:
-        async with self.esc.sessions() as session:
-            ids = await claims.claim_stale_rows(
-                session, now=now, owner=self.worker_id, lease=self.lease, limit=self.batch
-            )
-            await session.commit()
-            if not ids:
-                return 0
-            rows = list((await session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(ids)))).all())
+    async def _reconcile_leased(self, rows: list[LeasedRow]) -> None:
+        if not rows:
+            return
+        ids = [r.id or 0 for r in rows]
         try:
-            async with self._leases_held(ids):
+            async with self._leases_held(ids), self._reconciling:
                 await self._reconcile(rows)
         except asyncio.CancelledError:
             await self._hand_on(ids)
             raise
-        return len(rows)
 
-    async def _reconcile(self, rows: list[OutboxMessage]) -> None:
+    async def _reconcile(self, rows: list[LeasedRow]) -> None:
         """Ask the provider about each row; rows to one number one after another, numbers concurrently."""
-        by_number: dict[tuple[Channel, str], list[OutboxMessage]] = defaultdict(list)
+        by_number: dict[tuple[Channel, str], list[LeasedRow]] = defaultdict(list)
         for row in sorted(rows, key=lambda r: (r.sending_started_at or r.created_at, r.id or 0)):
             by_number[(row.channel, row.to_address)].append(row)
         async with asyncio.TaskGroup() as group:
@@ -347,7 +394,7 @@ class OutboxWorker:
         if resend:
             await self._record(await self._send_all(await self._still_needed(resend)))
 
-    async def _check_number(self, channel: Channel, to: str, rows: list[OutboxMessage]) -> list[Outcome]:
+    async def _check_number(self, channel: Channel, to: str, rows: list[LeasedRow]) -> list[Outcome]:
         known = await self._sids_to(channel, to)
         outcomes = []
         for row in rows:
@@ -368,8 +415,8 @@ class OutboxWorker:
             )
             return set(found.all())
 
-    async def _check(self, row: OutboxMessage, known: set[str | None]) -> Outcome:
-        async with self._slots:
+    async def _check(self, row: LeasedRow, known: set[str | None]) -> Outcome:
+        async with self._slots.held(urgent=False):
             try:
                 found = await self._find(row, known)
             except Exception as error:  # refused, unreachable or a bug: asking failed, which is not "no trace"
@@ -385,7 +432,7 @@ class OutboxWorker:
             return Outcome(row, "uncertain", detail="no trace yet; asking again", check_at=trusted_at)
         return Outcome(row, "resend")
 
-    async def _find(self, row: OutboxMessage, known: set[str | None]) -> ProviderRecord | None:
+    async def _find(self, row: LeasedRow, known: set[str | None]) -> ProviderRecord | None:
         pager = self.esc.pager
         if row.provider_sid:
             return await pager.lookup(channel=row.channel, sid=row.provider_sid)
@@ -399,7 +446,7 @@ class OutboxWorker:
             return record
         return None
 
-    async def _still_needed(self, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+    async def _still_needed(self, rows: list[LeasedRow]) -> list[LeasedRow]:
         """Before sending again: pages whose incident was acknowledged or resolved meanwhile are canceled, the
         rest get a fresh attempt (and lease). Returns the rows to send."""
         ids = [r.id for r in rows]
@@ -409,7 +456,7 @@ class OutboxWorker:
             OutboxMessage.status == DeliveryStatus.SENDING,
             OutboxMessage.lease_owner == self.worker_id,
         )
-        async with self.esc.sessions() as session:
+        async with self.esc.writing() as session:
             stopped = select(Incident.id).where(Incident.status != IncidentStatus.OPEN)
             await session.exec(
                 update(OutboxMessage)
@@ -438,6 +485,46 @@ class OutboxWorker:
         if resend:
             log.info("resending %d rows the provider has no trace of", len(resend))
         return [r for r in rows if r.id in resend]
+
+
+class Slots:
+    """At most `n` provider requests at once, shared by overlapping rounds. When one frees, a waiting text goes
+    before a waiting call (the SMS is cheap and what a phone shows first); first come, first served within each."""
+
+    def __init__(self, n: int) -> None:
+        self._free = n
+        self._waiting: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (deque(), deque())
+
+    @contextlib.asynccontextmanager
+    async def held(self, *, urgent: bool) -> AsyncIterator[None]:
+        if self._free and not any(self._waiting):
+            self._free -= 1
+        else:
+            queue = self._waiting[0 if urgent else 1]
+            turn = asyncio.get_running_loop().create_future()
+            queue.append(turn)
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._release()  # handed a slot just as we were cancelled: pass it on
+                else:
+                    with contextlib.suppress(ValueError):
+                        queue.remove(turn)
+                raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        for queue in self._waiting:
+            while queue:
+                turn = queue.popleft()
+                if not turn.done():
+                    turn.set_result(None)  # the slot passes straight to the next in line
+                    return
+        self._free += 1
 
 
 def retry_delay(attempts: int) -> timedelta:

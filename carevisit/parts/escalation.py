@@ -14,8 +14,8 @@ from carevisit.bootstrap import Runtime
 from carevisit.config import Settings
 from carevisit.escalation import webhooks
 from carevisit.escalation.context import Escalation
-from carevisit.escalation.engine import run_cycle
 from carevisit.escalation.family import queue_family_reports
+from carevisit.escalation.loops import EscalationLoops
 from carevisit.escalation.outbox import OutboxWorker
 from carevisit.escalation.pager import ConsolePager, Pager
 from carevisit.escalation.twilio_pager import TwilioPager
@@ -62,7 +62,8 @@ class EscalationPart:
             language=settings.language,
             zone=settings.zone,
         )
-        self.worker = OutboxWorker(self.esc)
+        self.worker = OutboxWorker(self.esc)  # its worker_id is unique per process: it owns the rows it leases
+        self.loops = EscalationLoops(self.esc, self.worker, interval=interval)
         self._task: asyncio.Task[None] | None = None
 
     def add_routes(self, app: web.Application) -> None:
@@ -83,19 +84,16 @@ class EscalationPart:
         await self.esc.pager.close()
 
     async def _run(self) -> None:
-        await self._safely(self.worker.recover)
-        loop = asyncio.get_running_loop()
-        next_family = loop.time()
-        while True:
-            await self._safely(self._cycle)
-            if loop.time() >= next_family:
-                await self._safely(self._family)
-                next_family = loop.time() + self.family_every
-            await asyncio.sleep(self.interval)
+        # The engine and outbox loops (escalation.loops, claim-safe in any number of processes) beside the
+        # family reports.
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.loops.run(), name="escalation-loops")
+            group.create_task(self._family_loop(), name="escalation-family")
 
-    async def _cycle(self) -> None:
-        await run_cycle(self.esc)
-        await self.worker.run_once()
+    async def _family_loop(self) -> None:
+        while True:
+            await self._safely(self._family)
+            await asyncio.sleep(self.family_every)
 
     async def _family(self) -> None:
         async with self.esc.sessions() as session:
