@@ -22,6 +22,7 @@ import itertools
 import random
 import re
 import xml.etree.ElementTree as ElementTree
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import format_datetime
@@ -98,6 +99,7 @@ class RandomFaults:
     hang: float = 2.0
     seed: int = 9
     rng: random.Random = field(init=False)
+    injected: Counter[str] = field(default_factory=Counter)  # "500" and "timeout" faults drawn so far
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -105,8 +107,10 @@ class RandomFaults:
     def draw(self, kind: str) -> Failure | None:
         roll = self.rng.random()
         if roll < self.error_rate:
+            self.injected["500"] += 1
             return Failure(500, 20500, kind=kind, message="Internal Server Error")
         if roll < self.error_rate + self.timeout_rate:
+            self.injected["timeout"] += 1
             return Failure(0, process=True, hang=self.hang, kind=kind)
         return None
 
