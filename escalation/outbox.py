@@ -67,6 +67,7 @@ class Outcome:
     error: PagerError | None = None
     detail: str | None = None
     check_at: datetime | None = None  # uncertain: when to ask the provider again
+    attempted_at: datetime | None = None  # when the request really went (a round's rows wait for a free slot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +199,7 @@ class OutboxWorker:
         esc = self.esc
         callback = esc.url(f"/twilio/status?o={row.id}")
         async with self._slots.held(urgent=row.channel == Channel.SMS):
+            attempted_at = esc.clock.now()
             try:
                 if row.channel == Channel.SMS:
                     sent = await esc.pager.send_sms(to=row.to_address, body=row.body, status_callback=callback)
@@ -207,12 +209,13 @@ class OutboxWorker:
             except NotProcessed as error:
                 return Outcome(row, "not_processed", error=error)
             except TemporaryError as error:
-                return Outcome(row, "uncertain", error=error)
+                return Outcome(row, "uncertain", error=error, attempted_at=attempted_at)
             except PermanentError as error:
                 return Outcome(row, "permanent", error=error)
             except Exception as error:  # a bug or an unknown failure: treat as uncertain, never as "not sent"
                 log.exception("outbox %s: unexpected error while sending", row.id)
-                return Outcome(row, "uncertain", error=TemporaryError(str(error)[:200], code="unexpected"))
+                error = TemporaryError(str(error)[:200], code="unexpected")
+                return Outcome(row, "uncertain", error=error, attempted_at=attempted_at)
         return Outcome(row, "accepted", sid=sent.sid, status=sent.status)
 
     @contextlib.asynccontextmanager
@@ -360,6 +363,8 @@ class OutboxWorker:
                     error_message=f"{code}: {error}"[:500] if error else outcome.detail,
                     not_before=outcome.check_at or now + self.check_after,
                     lease_until=None,
+                    # "No trace" counts from when the request really went, not from when the row was claimed.
+                    sending_started_at=outcome.attempted_at or OutboxMessage.sending_started_at,
                 )
             )
 
@@ -416,7 +421,7 @@ class OutboxWorker:
             return set(found.all())
 
     async def _check(self, row: LeasedRow, known: set[str | None]) -> Outcome:
-        async with self._slots.held(urgent=False):
+        async with self._slots.held(urgent=row.channel == Channel.SMS):
             try:
                 found = await self._find(row, known)
             except Exception as error:  # refused, unreachable or a bug: asking failed, which is not "no trace"

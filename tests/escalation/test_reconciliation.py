@@ -3,14 +3,15 @@ that was not theirs: shared numbers, lists that lag, errors while asking, incide
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import FakeClock
-from carevisit.escalation.pager import PagerError
+from carevisit.escalation.outbox import OutboxWorker
+from carevisit.escalation.pager import Pager, PagerError, ProviderRecord, Sent
 from carevisit.escalation.twilio_pager import TwilioPager
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
 from carevisit.storage.models import OutboxMessage
@@ -125,3 +126,51 @@ async def test_no_two_rows_can_hold_one_provider_sid(session: AsyncSession, cloc
         )
     with pytest.raises(IntegrityError):
         await session.commit()
+
+
+class SlowFirstText:
+    """The real pager; the first SMS takes 25 s of the clock (holding the one slot), and Twilio answers the next one
+    with a 500 after accepting it: a row that waited in a long round for a slot, then met an uncertain error."""
+
+    def __init__(self, inner: Pager, world: World) -> None:
+        self.inner, self.world, self.name, self.first = inner, world, "slow", True
+
+    async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
+        if self.first:
+            self.first = False
+            self.world.clock.advance(timedelta(seconds=25))
+            sent = await self.inner.send_sms(to=to, body=body, status_callback=status_callback)
+            self.world.twilio.fail_next(500, process=True, kind=MESSAGE_CREATE)
+            return sent
+        return await self.inner.send_sms(to=to, body=body, status_callback=status_callback)
+
+    async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
+        return await self.inner.place_call(to=to, twiml_url=twiml_url, status_callback=status_callback)
+
+    async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
+        return await self.inner.lookup(channel=channel, sid=sid)
+
+    async def find_recent(self, *, channel: Channel, to: str, since: datetime) -> list[ProviderRecord]:
+        return await self.inner.find_recent(channel=channel, to=to, since=since)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_no_trace_counts_from_when_the_request_went_not_from_the_claim(world: World) -> None:
+    world.twilio.list_lag = timedelta(seconds=20)
+    second = await world.another_elder("李桂兰", phone="+8613900000055", contact="李明")
+    await world.open()
+    await world.open(elder_id=second)
+    real = world.esc.pager
+    world.esc.pager = SlowFirstText(real, world)
+    world.worker = OutboxWorker(world.esc, concurrency=1)  # the second text waits 25 s for the slot
+    await world.tick()
+    world.esc.pager = real
+    for _ in range(6):
+        await world.tick(seconds=10)
+    for number in (CONTACT1, "+8613900000055"):
+        assert len(world.twilio.sms_to(number)) == 1, number  # accepted 25 s after the claim: found, not resent
+    assert {r.provider_sid for r in await world.outbox(channel=Channel.SMS)} == {
+        r.sid for r in world.twilio.records if r.kind == "sms"
+    }
