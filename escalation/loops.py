@@ -34,11 +34,15 @@ T = TypeVar("T")
 
 
 class EscalationLoops:
-    def __init__(self, esc: Escalation, worker: OutboxWorker, *, interval: float = 1.0, chunk: int = 200) -> None:
+    def __init__(
+        self, esc: Escalation, worker: OutboxWorker, *, interval: float = 1.0, chunk: int | None = None
+    ) -> None:
         self.esc = esc
         self.worker = worker
         self.interval = interval  # idle polling: incidents opened by another process nudge nobody here
-        self.chunk = chunk  # at most this many incidents per engine transaction
+        # At most this many incidents per engine transaction: on SQLite (one writer) few large transactions; on
+        # PostgreSQL smaller ones, so that the processes sharing a flood each take a part of it (SKIP LOCKED).
+        self.chunk = chunk or (200 if esc.single_writer else 100)
         self._nudge = asyncio.Event()  # rows may be due: the engine committed, or a round finished
         self._incidents = asyncio.Event()  # incidents may be due: someone in this process opened one
         self._progress = asyncio.Condition()
