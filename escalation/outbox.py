@@ -277,9 +277,10 @@ class OutboxWorker:
                         await session.commit()
                 except IntegrityError:
                     await self._record([replace(outcome, kind="uncertain", sid=None, check_at=self._soon())])
-        for outcome in outcomes:
-            if outcome.kind in ("accepted", "reconciled"):
-                log.info("outbox %s: %s by the provider", outcome.row.id, outcome.kind)
+                else:
+                    _log_sent([outcome])
+            return
+        _log_sent(outcomes)
 
     async def _record_in(self, session: AsyncSession, outcomes: list[Outcome]) -> None:
         sent = [o for o in outcomes if o.kind in ("accepted", "reconciled")]
@@ -490,6 +491,12 @@ class OutboxWorker:
         if resend:
             log.info("resending %d rows the provider has no trace of", len(resend))
         return [r for r in rows if r.id in resend]
+
+
+def _log_sent(outcomes: list[Outcome]) -> None:
+    for outcome in outcomes:
+        if outcome.kind in ("accepted", "reconciled"):
+            log.info("outbox %s: %s by the provider", outcome.row.id, outcome.kind)
 
 
 class Slots:

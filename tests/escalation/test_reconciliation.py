@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import FakeClock
+from carevisit.escalation.engine import run_cycle
 from carevisit.escalation.outbox import OutboxWorker
 from carevisit.escalation.pager import Pager, PagerError, ProviderRecord, Sent
 from carevisit.escalation.twilio_pager import TwilioPager
@@ -174,3 +175,86 @@ async def test_no_trace_counts_from_when_the_request_went_not_from_the_claim(wor
     assert {r.provider_sid for r in await world.outbox(channel=Channel.SMS)} == {
         r.sid for r in world.twilio.records if r.kind == "sms"
     }
+
+
+class RecordedMeanwhile:
+    """The real pager; while a worker lists a number's calls, another process records its own call's sid (the
+    answer to its create) for another row: the sid that worker is about to claim is taken under its feet."""
+
+    def __init__(self, inner: Pager, world: World, *, row_id: int, sid: str) -> None:
+        self.inner, self.world, self.row_id, self.sid, self.name = inner, world, row_id, sid, "meanwhile"
+
+    async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
+        return await self.inner.send_sms(to=to, body=body, status_callback=status_callback)
+
+    async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
+        return await self.inner.place_call(to=to, twiml_url=twiml_url, status_callback=status_callback)
+
+    async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
+        return await self.inner.lookup(channel=channel, sid=sid)
+
+    async def find_recent(self, *, channel: Channel, to: str, since: datetime) -> list[ProviderRecord]:
+        found = await self.inner.find_recent(channel=channel, to=to, since=since)
+        async with self.world.sessions() as session:
+            row = await session.get(OutboxMessage, self.row_id)
+            assert row is not None
+            row.provider_sid, row.status, row.status_rank = self.sid, DeliveryStatus.QUEUED, DeliveryStatus.QUEUED.rank
+            await session.commit()
+        return found
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_sid_taken_by_another_process_while_reconciling_is_not_claimed_twice(world: World) -> None:
+    second = await world.another_elder("李桂兰")
+    await world.open()
+    await world.open(elder_id=second)
+    await run_cycle(world.esc)
+    calls = await world.outbox(channel=Channel.VOICE)
+    # Another process claimed the second call and placed it; its answer is not recorded yet.
+    other_row = calls[1]
+    async with world.sessions() as session:
+        row = await session.get(OutboxMessage, other_row.id)
+        assert row is not None
+        row.status, row.status_rank, row.lease_owner = DeliveryStatus.SENDING, DeliveryStatus.SENDING.rank, "other"
+        row.lease_until, row.sending_started_at = world.clock.now() + timedelta(minutes=2), world.clock.now()
+        await session.commit()
+    placed = await world.esc.pager.place_call(to=CONTACT1, twiml_url="http://127.0.0.1:9/v", status_callback=None)
+    world.twilio.fail_next(500, kind=CALL_CREATE)  # this worker's call: not placed, though it cannot know
+    await world.worker.drain()
+    assert len(world.twilio.calls_to(CONTACT1)) == 1  # only the other process's
+
+    real = world.esc.pager
+    world.esc.pager = RecordedMeanwhile(real, world, row_id=other_row.id or 0, sid=placed.sid)
+    world.clock.advance(timedelta(seconds=30))
+    await world.worker.drain()  # it sees the other's call, not yet recorded, and would claim it: too late
+    world.esc.pager = real
+    await world.tick(seconds=10)  # asked again: the one call is taken, so its own is placed now
+    rows = {r.id: r for r in await world.outbox(channel=Channel.VOICE)}
+    assert rows[other_row.id].provider_sid == placed.sid
+    mine = rows[calls[0].id]
+    assert mine.provider_sid and mine.provider_sid != placed.sid and mine.status == DeliveryStatus.QUEUED
+    assert len(world.twilio.calls_to(CONTACT1)) == 2
+
+
+async def test_a_callback_names_the_true_owner_of_a_sid_a_reconciliation_guessed(world: World) -> None:
+    second = await world.another_elder("李桂兰")
+    await world.open()
+    await world.open(elder_id=second)
+    await run_cycle(world.esc)
+    first, other = await world.outbox(channel=Channel.VOICE)
+    sid = "CA" + "9" * 32
+    async with world.sessions() as session:
+        guessed = await session.get(OutboxMessage, first.id)
+        assert guessed is not None
+        guessed.provider_sid, guessed.status, guessed.status_rank = sid, DeliveryStatus.QUEUED, 3
+        await session.commit()
+    # Twilio's callback to the other row's own URL carries that sid: the call was the other row's.
+    url = f"{world.public_url}/twilio/status?o={other.id}"
+    params = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "CallStatus": "ringing", "To": CONTACT1, "From": FROM}
+    assert (await world.twilio.post_signed(url, params))[0] == 200
+    rows = {r.id: r for r in await world.outbox(channel=Channel.VOICE)}
+    assert rows[other.id].provider_sid == sid and rows[other.id].status == DeliveryStatus.RINGING
+    assert rows[first.id].provider_sid is None and rows[first.id].status == DeliveryStatus.SENDING
+    assert rows[first.id].error_code == "uncertain"  # asked about again, and placed if Twilio has no other
