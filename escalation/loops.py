@@ -85,7 +85,9 @@ class EscalationLoops:
     async def _outbox_loop(self, group: asyncio.TaskGroup) -> None:
         while True:
             self._nudge.clear()
-            if self._in_flight < self.worker.batch:
+            # Pages handed over by the engine are taken at once (their leases are renewed only once a round
+            # holds them); otherwise at most a batch of rows is in flight.
+            if self._in_flight < self.worker.batch or self.worker.has_adopted:
                 round_ = await _safely(self.worker.claim_round, None)
                 if round_ is not None:
                     self._in_flight += len(round_)

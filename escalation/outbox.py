@@ -109,7 +109,8 @@ class OutboxWorker:
         """At start-up: reconcile what dead processes left `sending` — only rows whose lease has expired, never
         one a live process is sending — and uncertain rows due for a check. Returns how many were looked at."""
         stale, _ = await self._claim(self.esc.clock.now(), send=False)
-        await self._reconcile_leased(stale)
+        async with self._leases_held([r.id for r in stale]):
+            await self._reconcile_leased(stale)
         return len(stale)
 
     async def run_once(self) -> int:
@@ -122,8 +123,12 @@ class OutboxWorker:
 
     def adopt(self, rows: list[LeasedRow]) -> None:
         """Pages the engine of this process wrote already leased to this worker (committed as `sending`): the
-        next round sends them without a claim of its own."""
+        next round sends them without a claim of its own (and renews their leases from then on)."""
         self._adopted.extend(rows)
+
+    @property
+    def has_adopted(self) -> bool:
+        return bool(self._adopted)
 
     async def claim_round(self) -> Round | None:
         """Claim, in one transaction, the rows due for a check and the rows due to be sent (dropping pages whose
@@ -139,13 +144,15 @@ class OutboxWorker:
         return Round(stale, due) if stale or due else None
 
     async def run_round(self, round_: Round) -> None:
-        """Reconcile the round's uncertain rows, send its due ones and record what became of them. Rounds may
-        overlap (the loops claim the next while one is sending); they share the worker's concurrency."""
-        await self._reconcile_leased(round_.stale)
-        await self._record(await self._send_all(round_.due))
+        """Reconcile the round's uncertain rows, send its due ones and record what became of them, renewing
+        every lease of the round meanwhile. Rounds may overlap (the loops claim the next while one is
+        sending); they share the worker's concurrency."""
+        async with self._leases_held([r.id for r in round_.stale + round_.due]):
+            await self._reconcile_leased(round_.stale)
+            await self._record(await self._send_all(round_.due))
 
     async def drain(self, *, rounds: int = 20) -> int:
-        """Run until nothing is due (tests; the service loop calls run_once periodically)."""
+        """Run rounds until nothing is due (tests and tools; the service runs `loops.EscalationLoops`)."""
         total = 0
         for _ in range(rounds):
             done = await self.run_once()
@@ -179,19 +186,19 @@ class OutboxWorker:
             if not (stale or due):
                 return [], []
             rows = await claims.leased_rows(session, stale + due)
-        ordered = sorted(rows, key=lambda r: (r.not_before, r.id))
-        return [r for r in ordered if r.id in stale], [r for r in ordered if r.id not in stale]
+        ordered, checking = sorted(rows, key=lambda r: (r.not_before, r.id)), set(stale)
+        return [r for r in ordered if r.id in checking], [r for r in ordered if r.id not in checking]
 
     async def _send_all(self, rows: list[LeasedRow]) -> list[Outcome]:
         """Every provider call of a round, concurrently; a task group, so nothing outlives a crash half-done.
-        The rows' leases are renewed while it runs; on a graceful stop they are handed on as uncertain."""
+        On a graceful stop the rows are handed on as uncertain."""
         if not rows:
             return []
         try:
-            async with self._leases_held([r.id or 0 for r in rows]), asyncio.TaskGroup() as group:
+            async with asyncio.TaskGroup() as group:
                 tasks = [group.create_task(self._send(row)) for row in rows]
         except asyncio.CancelledError:
-            await self._hand_on([r.id or 0 for r in rows])
+            await self._hand_on([r.id for r in rows])
             raise
         return [task.result() for task in tasks]
 
@@ -221,6 +228,9 @@ class OutboxWorker:
     @contextlib.asynccontextmanager
     async def _leases_held(self, ids: Sequence[int]) -> AsyncIterator[None]:
         """Renew the leases of rows whose provider calls are under way, for as long as they are."""
+        if not ids:
+            yield
+            return
         renewing = asyncio.create_task(self._renew(ids), name="outbox-leases")
         try:
             yield
@@ -377,9 +387,9 @@ class OutboxWorker:
     async def _reconcile_leased(self, rows: list[LeasedRow]) -> None:
         if not rows:
             return
-        ids = [r.id or 0 for r in rows]
+        ids = [r.id for r in rows]
         try:
-            async with self._leases_held(ids), self._reconciling:
+            async with self._reconciling:
                 await self._reconcile(rows)
         except asyncio.CancelledError:
             await self._hand_on(ids)
