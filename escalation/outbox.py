@@ -194,9 +194,10 @@ class OutboxWorker:
         On a graceful stop the rows are handed on as uncertain."""
         if not rows:
             return []
+        texts_first = sorted(rows, key=lambda r: r.channel != Channel.SMS)  # the first free slots go to texts
         try:
             async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(self._send(row)) for row in rows]
+                tasks = [group.create_task(self._send(row)) for row in texts_first]
         except asyncio.CancelledError:
             await self._hand_on([r.id for r in rows])
             raise
