@@ -235,6 +235,7 @@ class Result:
     lost: int
     duplicates: int
     faults: Counter[str]
+    senders: Counter[str]  # pages sent by each service process (its worker id)
 
 
 async def ours(url: str, n: int, *, processes: int, faults: bool) -> Result:
@@ -284,8 +285,14 @@ async def ours(url: str, n: int, *, processes: int, faults: bool) -> Result:
             counts[record.to] += 1
             first.setdefault(record.to, at - opened)
     expected = {f"+86139{i + warm:08d}" for i in range(n)}
+    async with sessions() as session:
+        owners = await session.exec(
+            select(OutboxMessage.lease_owner).where(col(OutboxMessage.id) > before, OutboxMessage.purpose == "page")
+        )
+        senders = Counter(str(owner) for owner in owners.all())
     await engine.dispose()
     return Result(
+        senders=senders,
         times=[first[number] for number in expected if number in first],
         lost=len(expected - set(first)),
         duplicates=sum(c - 1 for c in counts.values() if c > 1),
@@ -359,6 +366,7 @@ async def main() -> None:
     ours_p50, ours_p99, base_p50, base_p99 = [], [], [], []
     lost = duplicates = 0
     faults: Counter[str] = Counter()
+    shares: list[list[int]] = []
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
             async with fresh_database(args.db, tmp) as url:
@@ -366,6 +374,7 @@ async def main() -> None:
         lost += run.lost
         duplicates += run.duplicates
         faults += run.faults
+        shares.append(sorted(run.senders.values(), reverse=True))
         base = await baseline(args.rows)
         ours_p50.append(statistics.median(run.times))
         ours_p99.append(percentile(run.times, 0.99))
@@ -392,6 +401,10 @@ async def main() -> None:
             f"  client timeout {t.client_timeout} s; uncertain rows asked about after {t.check_after} s, 'no trace' "
             f"trusted {t.settle} s after the attempt, loops idle {t.idle} s (production: 15 s, 10 s, 30 s, 1 s); "
             f"the fake's lists lag {FAKE_LIST_LAG.total_seconds()} s"
+        )
+    if args.processes > 1:
+        print(
+            f"  pages (SMS and calls) sent by each process, per run: {' '.join('/'.join(map(str, s)) for s in shares)}"
         )
     print(f"  lost {lost}, duplicates {duplicates}")
     if lost or duplicates:
