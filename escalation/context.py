@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -24,6 +27,25 @@ class Escalation:
     public_url: str | None  # where Twilio reaches our webhooks; without it no callbacks, no links
     language: str = "zh_CN"
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    _turns: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
+
+    @property
+    def single_writer(self) -> bool:
+        """SQLite: one write transaction at a time for the whole database."""
+        return bool(self.sessions.kw["bind"].dialect.name == "sqlite")
+
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """A session for one write transaction of the escalation loops. SQLite has a single writer: the loops of
+        this process take turns here, first come first served, rather than in SQLite's busy wait, whose growing
+        back-off lets a loop that writes back to back (the engine stepping a flood) starve the other (the worker
+        waiting to claim the first pages). PostgreSQL locks rows, so there is nothing to take turns for."""
+        if self.single_writer:
+            async with self._turns, self.sessions() as session:
+                yield session
+        else:
+            async with self.sessions() as session:
+                yield session
 
     def url(self, path: str) -> str | None:
         return f"{self.public_url.rstrip('/')}{path}" if self.public_url else None

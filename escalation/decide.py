@@ -63,6 +63,11 @@ def step_at(policy: EscalationPolicy, index: int) -> tuple[Step, bool]:
     return Step(base.target, base.channels, policy.repeat_every), True
 
 
+def round_of(policy: EscalationPolicy, index: int) -> int:
+    """Round 1 while the policy's steps run; past the last one each repeat of the coordinators is a new round."""
+    return 1 if index < len(policy.steps) else index - len(policy.steps) + 2
+
+
 def targets_of(step: Step, contacts: list[Target], coordinators: list[Target]) -> list[Target]:
     """`contact:N` is the Nth contact in position order; `coordinators` are the elder's community's."""
     if step.target == "coordinators":

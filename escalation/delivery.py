@@ -1,9 +1,10 @@
 """Recording what became of a message or call: provider statuses ranked, so late callbacks never go backwards,
-and a failed step moved on early instead of waiting out its timer."""
+a provider sid held by one row only, and a failed step moved on early instead of waiting out its timer."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,6 +17,7 @@ from carevisit.storage.models import DeliveryEvent, Incident, OutboxMessage
 log = logging.getLogger(__name__)
 
 PAGE_PURPOSES = ("page", "drill")
+UNCERTAIN = "uncertain"  # error_code of a 'sending' row whose send may or may not have reached the provider
 FAILURES = frozenset(
     {
         DeliveryStatus.FAILED,
@@ -45,6 +47,7 @@ async def record_status(
     now = clock.now()
     values: dict[str, object] = {"status": status, "status_rank": status.rank, "last_status_at": now}
     if sid:
+        await take_sids(session, now=now, sids={outbox_id: sid})
         values["provider_sid"] = sid
     if error_code:
         values["error_code"] = error_code[:32]
@@ -64,6 +67,27 @@ async def record_status(
     if status in FAILURES:
         await move_on_if_step_failed(session, clock=clock, outbox_id=outbox_id)
     return True
+
+
+async def take_sids(session: AsyncSession, *, now: datetime, sids: dict[int, str]) -> None:
+    """The provider itself named these rows' sids (a create's answer, or a callback to the row's own URL): a row
+    that only guessed one of them while reconciling gives it up and goes back to being reconciled."""
+    if not sids:
+        return
+    await session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.provider_sid).in_(list(sids.values())), col(OutboxMessage.id).not_in(list(sids)))
+        .values(
+            provider_sid=None,
+            status=DeliveryStatus.SENDING,
+            status_rank=DeliveryStatus.SENDING.rank,
+            error_code=UNCERTAIN,
+            error_message="the provider record it was reconciled with belongs to another page",
+            not_before=now,
+            lease_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def move_on_if_step_failed(session: AsyncSession, *, clock: Clock, outbox_id: int) -> bool:

@@ -6,8 +6,10 @@ incident — in one transaction, every advance guarded by the step it read, so a
 nothing. The outbox worker sends the rows. A crash before the commit loses nothing: the incidents are still due.
 
 Due incidents are handled as a batch (bulk loads and inserts): 200 emergencies opened at once must not wait for
-each other's round trips. If the batch meets a conflict (another run advanced one meanwhile) it is rolled back and
-each incident is run on its own.
+each other's round trips. Any number of processes may run cycles: each claims its due incidents for the length of
+its transaction (`claims.claim_due_incidents`: FOR UPDATE SKIP LOCKED on PostgreSQL, the write lock on SQLite).
+If a batch still meets a conflict (an incident changed under it) it is rolled back and each incident is run on
+its own.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import html
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
@@ -25,9 +27,10 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.escalation import texts
+from carevisit.escalation.claims import LeasedRow, claim_due_incidents, leased_rows_by_key
 from carevisit.escalation.context import Escalation
-from carevisit.escalation.decide import Page, StepPlan, Target, plan_next, throttled
-from carevisit.escalation.policy import from_snapshot
+from carevisit.escalation.decide import Page, StepPlan, Target, plan_next, round_of, throttled
+from carevisit.escalation.policy import EscalationPolicy, from_snapshot
 from carevisit.escalation.targets import contact_targets_by_elder, coordinator_targets_for
 from carevisit.escalation.tokens import AckToken
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
@@ -40,50 +43,77 @@ class _Conflict(Exception):
     """Another run touched one of the batch's incidents: roll back and go one by one."""
 
 
-async def run_cycle(esc: Escalation, *, limit: int = 500) -> int:
-    """Run the due step of every due open incident; returns how many incidents advanced."""
+class Sender(Protocol):
+    """The outbox worker of this process, when the engine hands it the pages it writes (see `run_cycle`)."""
+
+    worker_id: str
+    lease: timedelta
+
+    def adopt(self, rows: list[LeasedRow]) -> None: ...
+
+
+async def run_cycle(esc: Escalation, *, limit: int = 500, sender: Sender | None = None) -> int:
+    """Run the due step of every due open incident; returns how many incidents advanced.
+
+    With `sender` (the loops of one process pass their worker) the SMS and call rows are written already
+    claimed — `sending`, leased to that worker, committed with the step — and handed to it after the commit, so
+    the first pages of a flood need no claim of their own. Without it they are written pending for any worker."""
     now = esc.clock.now()
-    async with esc.sessions() as session:
-        due = list((await session.exec(_due(now).limit(limit))).all())
+    async with esc.writing() as session:
+        due = await claim_due_incidents(session, now=now, limit=limit)
         if not due:
+            await session.commit()  # ends the claim (SQLite may hold its write lock for it)
             return 0
         ids = [incident.id or 0 for incident in due]
         try:
-            advanced = await _escalate(esc, session, due, now)
+            advanced, leased = await _escalate(esc, session, due, now, sender)
             await session.commit()
-            return advanced
         except _Conflict:
             await session.rollback()
             log.info("engine batch of %d met a concurrent run; going one by one", len(ids))
+        else:
+            if sender is not None and leased:
+                sender.adopt(leased)
+            return advanced
     advanced = 0
     for incident_id in ids:
-        if await escalate(esc, incident_id=incident_id):
+        if await escalate(esc, incident_id=incident_id, sender=sender):
             advanced += 1
     return advanced
 
 
-async def escalate(esc: Escalation, *, incident_id: int) -> bool:
+async def escalate(esc: Escalation, *, incident_id: int, sender: Sender | None = None) -> bool:
     """Run one incident's due step in its own transaction. False if it was not due (or another run won)."""
     now = esc.clock.now()
-    async with esc.sessions() as session:
-        incident = (await session.exec(_due(now).where(Incident.id == incident_id))).first()
-        if incident is None:
+    async with esc.writing() as session:
+        claimed = await claim_due_incidents(session, now=now, limit=1, incident_id=incident_id)
+        if not claimed:
+            await session.commit()
             return False
+        incident = claimed[0]
         try:
-            advanced = await _escalate(esc, session, [incident], now)
+            advanced, leased = await _escalate(esc, session, [incident], now, sender)
         except _Conflict:
             await session.rollback()
             return False
         await session.commit()
-        return advanced == 1
+    if sender is not None and leased:
+        sender.adopt(leased)
+    return advanced == 1
 
 
-def _due(now: datetime):  # type: ignore[no-untyped-def]
-    return (
-        select(Incident)
-        .where(Incident.status == IncidentStatus.OPEN, col(Incident.next_step_at) <= now)
-        .order_by(col(Incident.next_step_at), col(Incident.id))
-    )
+_POLICIES: dict[str, EscalationPolicy] = {}
+
+
+def policy_of(frozen: dict[str, Any]) -> EscalationPolicy:
+    """The policy frozen into an incident; the few distinct ones are parsed once, not once per incident."""
+    key = repr(frozen)
+    policy = _POLICIES.get(key)
+    if policy is None:
+        if len(_POLICIES) > 64:  # policies change rarely; never let this grow without bound
+            _POLICIES.clear()
+        policy = _POLICIES[key] = from_snapshot(frozen)
+    return policy
 
 
 def page_key(incident_id: int, step: int, target: Target, channel: Channel) -> str:
@@ -124,13 +154,15 @@ async def _load(session: AsyncSession, incidents: list[Incident]) -> _World:
     )
 
 
-async def _escalate(esc: Escalation, session: AsyncSession, incidents: list[Incident], now: datetime) -> int:
+async def _escalate(
+    esc: Escalation, session: AsyncSession, incidents: list[Incident], now: datetime, sender: Sender | None
+) -> tuple[int, list[LeasedRow]]:
     world = await _load(session, incidents)
     plans: list[tuple[Incident, StepPlan]] = []
     for incident in incidents:
         elder = world.elders[incident.elder_id]
         plan = plan_next(
-            from_snapshot(incident.policy),
+            policy_of(incident.policy),
             step=incident.step,
             contacts=world.contacts.get(incident.elder_id, []),
             coordinators=world.coordinators.get(elder.community_id, []),
@@ -139,15 +171,21 @@ async def _escalate(esc: Escalation, session: AsyncSession, incidents: list[Inci
     await _advance(session, plans, now)
     paging = [(i, p) for i, p in plans if not (p.repeat and i.is_drill)]
     outbox_rows, chats, audits = await _rows(esc, session, world, paging, now)
+    if sender is not None:
+        _lease_to(sender, outbox_rows, now)
     audits += [
         _audit(now, "system", "drill.unacknowledged", incident.id, None)
         for incident, plan in plans
         if plan.repeat and incident.is_drill
     ]
+    leased: list[LeasedRow] = []
     try:
         # Core inserts of the tables (plain executemany): the ORM's bulk path would fetch every new id back.
         if outbox_rows:
             await session.exec(insert(OutboxMessage.__table__), params=outbox_rows)  # type: ignore[attr-defined]
+        handed = [r["idempotency_key"] for r in outbox_rows if r["status"] == DeliveryStatus.SENDING]
+        if handed:  # read back by key (an executemany with RETURNING goes row by row on SQLite)
+            leased = await leased_rows_by_key(session, handed)
         if chats:
             await session.exec(insert(ChatOutboxMessage.__table__), params=chats)  # type: ignore[attr-defined]
         if audits:
@@ -160,7 +198,22 @@ async def _escalate(esc: Escalation, session: AsyncSession, incidents: list[Inci
         log.info(
             "incident %s: step %s paged %d (skipped %d)", incident.id, plan.step + 1, len(plan.pages), len(plan.skipped)
         )
-    return len(plans)
+    return len(plans), leased
+
+
+def _lease_to(sender: Sender, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Write the pages already claimed by this process's worker: durable as `sending` before any provider call,
+    exactly as its own claim would leave them. Throttled rows stay as they are (not sent)."""
+    for row in rows:
+        if row["status"] == DeliveryStatus.PENDING:
+            row.update(
+                status=DeliveryStatus.SENDING,
+                status_rank=DeliveryStatus.SENDING.rank,
+                sending_started_at=now,
+                attempts=1,
+                lease_owner=sender.worker_id,
+                lease_until=now + sender.lease,
+            )
 
 
 async def _advance(session: AsyncSession, plans: list[tuple[Incident, StepPlan]], now: datetime) -> None:
@@ -186,6 +239,7 @@ async def _advance(session: AsyncSession, plans: list[tuple[Incident, StepPlan]]
             )
             .values(**values)
             .returning(col(Incident.id))
+            .execution_options(synchronize_session=False)
         )
         if len(moved.all()) != len(ids):
             raise _Conflict
@@ -216,7 +270,7 @@ async def _rows(
             if key in existing:
                 continue
             language = texts.language_of(page.target.language, esc.language)
-            link = esc.ack_link(AckToken(incident.id, page.target.kind, page.target.id))
+            link = None if page.channel == Channel.VOICE else _link(esc, incident.id, page.target)
             if page.channel == Channel.TELEGRAM:
                 body = texts.coordinator_page(language, facts, n=plan.step + 1, link=link or "/incidents")
                 chats.append(_chat(key, page.target.chat_id or 0, body, now))
@@ -255,6 +309,11 @@ async def _rows(
     return outbox_rows, chats, audits
 
 
+def _link(esc: Escalation, incident_id: int, target: Target) -> str | None:
+    """The acknowledgement link for a page's text (calls take a keypress instead)."""
+    return esc.ack_link(AckToken(incident_id, target.kind, target.id))
+
+
 def _outbox_row(
     key: str, incident: Incident, plan: StepPlan, page: Page, body: str, now: datetime, *, capped: bool
 ) -> dict[str, Any]:
@@ -276,6 +335,9 @@ def _outbox_row(
         "attempts": 0,
         "not_before": now,
         "created_at": now,
+        "sending_started_at": None,
+        "lease_owner": None,
+        "lease_until": None,
     }
 
 
@@ -334,7 +396,12 @@ def _reporter_chat(
     language = texts.language_of(volunteer.language, esc.language)
     if plan.pages:
         names = "、".join(dict.fromkeys(p.target.label for p in plan.pages))
-        body = texts.text(language, "reporter_paged", incident=incident.id, targets=names, n=plan.step + 1)
+        round_ = round_of(policy_of(incident.policy), plan.step)
+        body = (
+            texts.text(language, "reporter_repeat", incident=incident.id, targets=names, round=round_)
+            if round_ > 1
+            else texts.text(language, "reporter_paged", incident=incident.id, targets=names, n=plan.step + 1)
+        )
     else:
         body = texts.text(language, "reporter_nobody", incident=incident.id)
     key = f"incident:{incident.id}:paged:{plan.step}:volunteer:{volunteer.id}"

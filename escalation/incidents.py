@@ -14,10 +14,11 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care import audit, outbound
+from carevisit.care.access import NotAllowed
 from carevisit.care.clock import Clock
 from carevisit.escalation import texts
 from carevisit.escalation.policy import EscalationPolicy, snapshot
-from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
+from carevisit.storage.enums import Channel, CoordinatorRole, DeliveryStatus, IncidentStatus
 from carevisit.storage.models import (
     Coordinator,
     Elder,
@@ -87,7 +88,10 @@ async def acknowledge(
     acknowledged or resolved. Paging stops because the engine only escalates OPEN incidents, and the outbox
     worker cancels pages not yet sent. The reporting volunteer is told in the bot (a chat_outbox row).
 
-    `by` is "contact:ID", "coordinator:ID" or "volunteer:ID"; `channel` is link, voice, sms, dashboard or bot."""
+    `by` is "contact:ID", "coordinator:ID" or "volunteer:ID"; `channel` is link, voice, sms, dashboard or bot.
+    Raises NotAllowed (changing nothing) for a coordinator who is a viewer or no longer active: read-only
+    accounts are never paged and may not acknowledge, whatever the entry point."""
+    await _may_acknowledge(session, by=by, incident_id=incident_id)
     result = await session.exec(
         update(Incident)
         .where(col(Incident.id) == incident_id, col(Incident.status) == IncidentStatus.OPEN)
@@ -114,6 +118,15 @@ async def acknowledge(
             session, clock=clock, incident_id=incident_id, by=by, channel=channel, language=language
         )
     return won
+
+
+async def _may_acknowledge(session: AsyncSession, *, by: str, incident_id: int) -> None:
+    kind, _, raw_id = by.partition(":")
+    if kind != "coordinator" or not raw_id.isdigit():
+        return
+    coordinator = await session.get(Coordinator, int(raw_id))
+    if coordinator is None or not coordinator.active or coordinator.role == CoordinatorRole.VIEWER:
+        raise NotAllowed(incident_id)
 
 
 async def describe_actor(session: AsyncSession, actor: str | None) -> str:

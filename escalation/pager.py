@@ -4,15 +4,17 @@ Adapters translate their vendor's errors into three kinds, because what is safe 
 
 - `NotProcessed`: the provider certainly did not act (rate limited, connection refused) — retry at once;
 - `TemporaryError`: it may or may not have acted (timeout, 5xx) — ask it (`lookup`/`find_recent`) before resending;
-- `PermanentError`: it never will (invalid or unsubscribed number) — give up on this message and move on.
+- `PermanentError`: it never will (invalid or unsubscribed number) — give up on this message and move on;
+  its `NotFound` (a real 404) is what `lookup` turns into "no such message" — a refusal to answer (401, 403,
+  400) is not, and is raised.
 
 `ConsolePager` only logs (masked) and `FakePager` records what it was asked; `TwilioPager` is in `twilio_pager`.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -39,6 +41,10 @@ class TemporaryError(PagerError):
 
 class PermanentError(PagerError):
     """Will never succeed for this message."""
+
+
+class NotFound(PermanentError):
+    """The provider has no such message or call (its 404) — the only answer that means "no trace"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +79,8 @@ class Pager(Protocol):
         ...
 
     async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
-        """The provider's record of a message or call, or None if it has none."""
+        """The provider's record of a message or call, or None if it says it has none (a 404); raises a
+        PagerError when it cannot or will not answer."""
         ...
 
     async def find_recent(self, *, channel: Channel, to: str, since: datetime) -> list[ProviderRecord]:
@@ -113,16 +120,13 @@ class ConsolePager:
 
     name = "console"
 
-    def __init__(self) -> None:
-        self._ids = itertools.count(1)
-
     async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
         log.warning("console pager: NOT sending an SMS to %s (%d characters)", mask_phone(to), len(body))
-        return Sent(f"CONSOLE-SM{next(self._ids)}", DeliveryStatus.SENT)
+        return Sent(_console_sid("SM"), DeliveryStatus.SENT)
 
     async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
         log.warning("console pager: NOT calling %s", mask_phone(to))
-        return Sent(f"CONSOLE-CA{next(self._ids)}", DeliveryStatus.SENT)
+        return Sent(_console_sid("CA"), DeliveryStatus.SENT)
 
     async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
         return None
@@ -132,6 +136,11 @@ class ConsolePager:
 
     async def close(self) -> None:
         return None
+
+
+def _console_sid(prefix: str) -> str:
+    # Unique across restarts and processes: a sid belongs to one outbox row.
+    return f"CONSOLE-{prefix}{uuid.uuid4().hex}"
 
 
 @dataclass

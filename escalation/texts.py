@@ -37,7 +37,8 @@ _TEXTS = {
         "page_voice": "{tag}您好，这里是探访关爱服务。{elder}{kind}，志愿者{volunteer}在场。确认收到请按1。",
         "voice_thanks": "已确认，谢谢。请尽快联系志愿者。",
         "voice_no_input": "未收到按键，稍后我们会再次联系。再见。",
-        "sms_ack_reply": "已确认收到，谢谢。",
+        "sms_ack_reply": "已确认收到{elders}的紧急通知，谢谢。",
+        "sms_ack_already": "此紧急通知已有人确认，谢谢。",
         "all_clear": "{tag}{elder}的紧急情况已处理完毕，感谢您的关注。",
         "family_visit": "【探访关爱】{date}志愿者{volunteer}已上门探访{elder}，情况：{status}。回复退订停止接收",
         "family_digest": "【探访关爱】{month}月{elder}共接受探访{count}次，最近一次{date}。回复退订停止接收",
@@ -47,6 +48,7 @@ _TEXTS = {
         "status_problem": "需关注，社区跟进中",
         "status_urgent": "已处置",
         "reporter_paged": "🔔 紧急事件 #{incident}：已通知 {targets}（第{n}步）。",
+        "reporter_repeat": "🔔 紧急事件 #{incident}：仍无人确认，已再次通知 {targets}（第{round}轮）。",
         "reporter_acked": "✅ 紧急事件 #{incident}：{who} 已确认收到（{channel}）。",
         "reporter_nobody": "⚠️ 紧急事件 #{incident}：没有可通知的紧急联系人，已转社区工作人员。",
         "coordinator_page": "🚨 {tag}{elder}（{community}）{kind}，志愿者{volunteer}{vphone}报告。"
@@ -55,7 +57,8 @@ _TEXTS = {
         "ack_page_body": "{elder}{kind}。请点击下方按钮，告诉志愿者您已收到。",
         "ack_button": "我已收到",
         "ack_done": "已确认，谢谢。志愿者会收到通知。",
-        "ack_already": "此事件已由 {who} 于 {at} 确认，无需再次确认。",
+        "ack_already": "已有人确认收到此事件（{at}），无需再次确认。",
+        "ack_staff": "工作人员请登录管理后台查看详情",
         "ack_invalid": "链接无效或已过期。",
         "channel_link": "链接",
         "channel_voice": "电话按键",
@@ -72,7 +75,8 @@ _TEXTS = {
         "Press 1 to acknowledge.",
         "voice_thanks": "Acknowledged, thank you. Please contact the volunteer.",
         "voice_no_input": "No key pressed. We will call again. Goodbye.",
-        "sms_ack_reply": "Acknowledged, thank you.",
+        "sms_ack_reply": "Acknowledged: the emergency concerning {elders}. Thank you.",
+        "sms_ack_already": "Someone has already acknowledged this emergency. Thank you.",
         "all_clear": "{tag}The emergency concerning {elder} has been handled. Thank you.",
         "family_visit": "[Care visit] {date} volunteer {volunteer} visited {elder}: {status}. Reply STOP to opt out",
         "family_digest": "[Care visit] {month}: {elder} was visited {count} times, last on {date}. "
@@ -83,6 +87,7 @@ _TEXTS = {
         "status_problem": "needs attention, followed up",
         "status_urgent": "handled",
         "reporter_paged": "🔔 Emergency #{incident}: paged {targets} (step {n}).",
+        "reporter_repeat": "🔔 Emergency #{incident}: still not acknowledged; paged {targets} again (round {round}).",
         "reporter_acked": "✅ Emergency #{incident}: {who} acknowledged ({channel}).",
         "reporter_nobody": "⚠️ Emergency #{incident}: no emergency contact to page; passed to the coordinators.",
         "coordinator_page": "🚨 {tag}{elder} ({community}): {kind}, reported by volunteer {volunteer} {vphone}. "
@@ -91,8 +96,9 @@ _TEXTS = {
         "ack_page_body": "{elder}: {kind}. Press the button to tell the volunteer you have it.",
         "ack_button": "I have it",
         "ack_done": "Acknowledged, thank you. The volunteer will be told.",
-        "ack_already": "Already acknowledged by {who} at {at}; nothing more to do.",
-        "ack_invalid": "This link is not valid.",
+        "ack_already": "Someone already acknowledged this ({at}); nothing more to do.",
+        "ack_staff": "Staff: sign in to the dashboard for details",
+        "ack_invalid": "This link is not valid or has expired.",
         "channel_link": "link",
         "channel_voice": "keypress",
         "channel_sms": "SMS reply",
@@ -159,6 +165,11 @@ def page_voice(language: str, facts: PageFacts) -> str:
 
 def coordinator_page(language: str, facts: PageFacts, *, n: int, link: str) -> str:
     return text(language, "coordinator_page", n=n, link=link, community=facts.community, **_values(language, facts))
+
+
+def sms_ack_reply(language: str, elders: list[str]) -> str:
+    """The confirmation of an SMS reply, naming every elder whose emergency it acknowledged."""
+    return text(language, "sms_ack_reply", elders=("、" if language == "zh_CN" else ", ").join(elders))
 
 
 def all_clear(language: str, *, elder: str, drill: bool) -> str:

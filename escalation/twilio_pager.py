@@ -20,6 +20,7 @@ from twilio.rest import Client
 
 from carevisit.care.phones import mask_phone
 from carevisit.escalation.pager import (
+    NotFound,
     NotProcessed,
     PagerError,
     PermanentError,
@@ -126,7 +127,7 @@ class TwilioPager:
                 return _message_record(message)
             call = await _translated(self._client.calls(sid).fetch_async(), "")
             return _call_record(call)
-        except PermanentError:  # 404: Twilio has no such message or call
+        except NotFound:  # only a real 404 says there is no such message; 401/403/400 are raised
             return None
 
     async def find_recent(self, *, channel: Channel, to: str, since: datetime) -> list[ProviderRecord]:
@@ -187,5 +188,10 @@ def _from_rest(error: TwilioRestException, to: str) -> PagerError:
         return NotProcessed("Twilio is rate limiting", code=code)
     if error.status >= 500:
         return TemporaryError(f"Twilio server error {error.status}", code=code)
+    if error.status == 404 and error.code in (None, 20404, 404):
+        return NotFound("Twilio has no such resource", code=code)
+    if error.status in (401, 403):  # our credentials or account: an operator must act, so say it loudly
+        log.error("Twilio refused our credentials or account: HTTP %s code %s", error.status, code)
+        return PermanentError(f"Twilio refused: {error.msg}", code=code)
     log.warning("Twilio refused a request for %s: HTTP %s code %s", mask_phone(to), error.status, code)
     return PermanentError(f"Twilio refused: {error.msg}", code=code)

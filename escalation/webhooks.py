@@ -1,7 +1,13 @@
 """Twilio's webhooks and the acknowledgement page, as aiohttp routes on the service's one web app.
 
 Every Twilio webhook must carry a valid X-Twilio-Signature for `PUBLIC_URL + path`; anything else gets 403 and
-changes nothing. Handlers are thin: validate, make one domain call, answer TwiML or a small page.
+changes nothing. A signed request is still acted on once only: inbound SMS by `MessageSid`, keypresses by
+`CallSid` (`receipts`), statuses by rank (a replayed or late one never moves a page backwards). Handlers are thin:
+validate, make one domain call, answer TwiML or a small page.
+
+The acknowledgement page never says who acknowledged (a forwarded link must not name the family): it says that
+someone has, and coordinators see who in the dashboard, signed in and within their area. Some days after the
+incident is resolved the link only shows a neutral "not valid" page.
 """
 
 from __future__ import annotations
@@ -10,15 +16,18 @@ import html
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from carevisit.care.access import NotAllowed
 from carevisit.care.phones import mask_phone
-from carevisit.escalation import acks, incidents, texts, tokens
+from carevisit.escalation import acks, receipts, texts, tokens
 from carevisit.escalation.context import Escalation
 from carevisit.escalation.delivery import record_status
 from carevisit.escalation.pager import provider_status
@@ -28,6 +37,9 @@ from carevisit.storage.models import Coordinator, Elder, EmergencyContact, Incid
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# How long after an incident is resolved its acknowledgement links still say so; after that they show nothing.
+ACK_LINK_AFTER_RESOLVED = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -119,8 +131,15 @@ async def on_voice(request: web.Request) -> web.StreamResponse:
         say_language = "zh-CN" if language == "zh_CN" else "en-US"
         digits = str(form.get("Digits") or "")
         if digits == "1":
-            await acks.by_keypress(session, clock=esc.clock, outbox_id=row.id or 0, language=esc.language)
-            await session.commit()
+            call_sid = str(form.get("CallSid") or "")
+            try:
+                if await receipts.first_time(session, clock=esc.clock, key=f"voice:{call_sid}:{digits}"):
+                    await acks.by_keypress(session, clock=esc.clock, outbox_id=row.id or 0, language=esc.language)
+                    await session.commit()
+                else:
+                    log.info("keypress for outbox %s replayed; nothing changed", row.id)
+            except (IntegrityError, NotAllowed):  # a concurrent duplicate, or a page to a now read-only account
+                await session.rollback()
             response.say(texts.text(language, "voice_thanks"), language=say_language)
             response.hangup()
             return _twiml(str(response))
@@ -134,20 +153,33 @@ async def on_voice(request: web.Request) -> web.StreamResponse:
 
 
 async def on_inbound_sms(request: web.Request) -> web.StreamResponse:
-    """A reply: 1/OK/收到 acknowledges the open page to that number; STOP/退订 opts out of family reports."""
+    """A reply: 1/OK/收到 acknowledges the open pages to that number; STOP/退订 opts out of family reports.
+    Acted on once per MessageSid: a replayed request gets an empty answer and changes nothing."""
     esc = request.app[DEPS].esc
     form = await request.post()
     sender = str(form.get("From") or "")
-    body = str(form.get("Body") or "")
+    message_sid = str(form.get("MessageSid") or "")
+    if not message_sid or not sender:
+        raise web.HTTPBadRequest(text="MessageSid and From are required")
     response = MessagingResponse()
     async with esc.sessions() as session:
-        meaning, outcome = await acks.by_reply(
-            session, clock=esc.clock, from_number=sender, body=body, language=esc.language
-        )
-        await session.commit()
-    log.info("inbound SMS from %s read as %s", mask_phone(sender), meaning or "nothing")
-    if outcome is not None and outcome.won:
-        response.message(texts.text(esc.language, "sms_ack_reply"))
+        try:
+            if not await receipts.first_time(session, clock=esc.clock, key=f"sms:{message_sid}"):
+                log.info("inbound SMS %s replayed; nothing changed", message_sid)
+                return _twiml(str(response))
+            outcome = await acks.by_reply(
+                session, clock=esc.clock, from_number=sender, body=str(form.get("Body") or ""), language=esc.language
+            )
+            await session.commit()
+        except IntegrityError:  # the same message delivered twice at once: the other delivery acts on it
+            await session.rollback()
+            return _twiml(str(response))
+    log.info("inbound SMS from %s read as %s", mask_phone(sender), outcome.meaning or "nothing")
+    language = texts.language_of(outcome.language, esc.language)
+    if outcome.acknowledged:
+        response.message(texts.sms_ack_reply(language, outcome.acknowledged))
+    elif outcome.already:
+        response.message(texts.text(language, "sms_ack_already"))
     return _twiml(str(response))
 
 
@@ -186,14 +218,12 @@ async def _token_incident(request: web.Request) -> tuple[Escalation, tokens.AckT
 async def ack_page(request: web.Request) -> web.StreamResponse:
     esc, token = await _token_incident(request)
     language = esc.language
-    if token is None:
-        return _page(language, f"<p>{html.escape(texts.text(language, 'ack_invalid'))}</p>", status=404)
     async with esc.sessions() as session:
-        incident = await session.get(Incident, token.incident_id)
+        incident = await _live_incident(session, esc, token)
         if incident is None:
-            return _page(language, f"<p>{html.escape(texts.text(language, 'ack_invalid'))}</p>", status=404)
+            return _invalid(language)
         if incident.acknowledged_by or incident.resolved_by:
-            return _page(language, await _already(session, esc, incident, language))
+            return _page(language, _already(esc, incident, language))
         facts = await _facts(session, incident, language)
     return _page(
         language,
@@ -205,23 +235,47 @@ async def ack_page(request: web.Request) -> web.StreamResponse:
 async def ack_submit(request: web.Request) -> web.StreamResponse:
     esc, token = await _token_incident(request)
     language = esc.language
-    if token is None:
-        return _page(language, f"<p>{html.escape(texts.text(language, 'ack_invalid'))}</p>", status=404)
     async with esc.sessions() as session:
-        outcome = await acks.by_token(session, clock=esc.clock, token=token, language=language)
+        incident = await _live_incident(session, esc, token)
+        if incident is None or token is None:
+            return _invalid(language)
+        try:
+            outcome = await acks.by_token(session, clock=esc.clock, token=token, language=language)
+        except NotAllowed:  # a link sent to a coordinator who has since become read-only
+            return _invalid(language)
         await session.commit()
         if outcome.incident is None:
-            return _page(language, f"<p>{html.escape(texts.text(language, 'ack_invalid'))}</p>", status=404)
+            return _invalid(language)
         if outcome.won:
             return _page(language, f"<p>{html.escape(texts.text(language, 'ack_done'))}</p>")
-        return _page(language, await _already(session, esc, outcome.incident, language))
+        return _page(language, _already(esc, outcome.incident, language))
 
 
-async def _already(session: AsyncSession, esc: Escalation, incident: Incident, language: str) -> str:
-    who = await incidents.describe_actor(session, incident.acknowledged_by or incident.resolved_by)
+async def _live_incident(session: AsyncSession, esc: Escalation, token: tokens.AckToken | None) -> Incident | None:
+    """The link's incident while its link still works: unknown tokens and long-resolved incidents get nothing."""
+    if token is None:
+        return None
+    incident = await session.get(Incident, token.incident_id)
+    if incident is None:
+        return None
+    if incident.resolved_at is not None and esc.clock.now() >= incident.resolved_at + ACK_LINK_AFTER_RESOLVED:
+        return None
+    return incident
+
+
+def _invalid(language: str) -> web.Response:
+    return _page(language, f"<p>{html.escape(texts.text(language, 'ack_invalid'))}</p>", status=404)
+
+
+def _already(esc: Escalation, incident: Incident, language: str) -> str:
+    """That someone has it, and when — never who: whoever holds the link may not be family."""
     moment = incident.acknowledged_at or incident.resolved_at
     at = moment.astimezone(esc.zone).strftime("%m-%d %H:%M") if moment else ""
-    return f"<p>{html.escape(texts.text(language, 'ack_already', who=who, at=at))}</p>"
+    staff = texts.text(language, "ack_staff")
+    return (
+        f"<p>{html.escape(texts.text(language, 'ack_already', at=at))}</p>"
+        f'<p><a href="/incidents/{incident.id}">{html.escape(staff)}</a></p>'
+    )
 
 
 async def _facts(session: AsyncSession, incident: Incident, language: str) -> str:

@@ -9,6 +9,7 @@ from rich.table import Table
 from sqlmodel import col, select
 
 from carevisit.bootstrap import Runtime
+from carevisit.care.access import NotAllowed
 from carevisit.commands.common import console, errors, run_with_runtime
 from carevisit.escalation import incidents as incident_service
 from carevisit.escalation import timeline
@@ -157,15 +158,27 @@ def resolve(
 def ack(incident_id: int, by: str = typer.Option("cli", help="who acknowledges (recorded)")) -> None:
     """Acknowledge an open incident (stops the paging); the first acknowledgement wins."""
 
-    async def work(rt: Runtime) -> bool:
+    async def work(rt: Runtime) -> bool | None:
         async with rt.sessions() as session:
-            won = await incident_service.acknowledge(
-                session, clock=rt.clock, incident_id=incident_id, by=by, channel="cli", language=rt.settings.language
-            )
+            try:
+                won = await incident_service.acknowledge(
+                    session,
+                    clock=rt.clock,
+                    incident_id=incident_id,
+                    by=by,
+                    channel="cli",
+                    language=rt.settings.language,
+                )
+            except NotAllowed:
+                return None
             await session.commit()
             return won
 
-    if not run_with_runtime(work):
+    won = run_with_runtime(work)
+    if won is None:
+        errors.print(f"[bold red]{by} may not acknowledge (a read-only account); nothing was changed.[/]")
+        raise typer.Exit(1)
+    if not won:
         errors.print(f"[bold red]Incident #{incident_id} is unknown or already acknowledged; nothing was changed.[/]")
         raise typer.Exit(1)
     console.print(f"[green]Incident #{incident_id} acknowledged.[/]")

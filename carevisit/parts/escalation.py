@@ -1,8 +1,9 @@
 """The escalation part of `carevisit run`: Twilio webhooks and the acknowledgement page on the web app, and two
 loops — the engine cycle (due incidents → outbox rows) and the outbox worker (rows → Twilio) — plus family reports.
 
-Stopping lets the cycle in progress finish (for up to STOP_GRACE seconds): a task cancelled while its session hands
-a connection back leaves the pool a broken connection and a traceback, and a send cut short is left to reconcile.
+Stopping lets the passes and rounds in progress finish (for up to STOP_GRACE seconds): a task cancelled while its
+session hands a connection back leaves the pool a broken connection and a traceback, and a send cut short is left
+to reconcile.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from carevisit.bootstrap import Runtime
 from carevisit.config import Settings
 from carevisit.escalation import webhooks
 from carevisit.escalation.context import Escalation
-from carevisit.escalation.engine import run_cycle
 from carevisit.escalation.family import queue_family_reports
+from carevisit.escalation.loops import EscalationLoops
 from carevisit.escalation.outbox import OutboxWorker
 from carevisit.escalation.pager import ConsolePager, Pager
 from carevisit.escalation.twilio_pager import TwilioPager
@@ -67,12 +68,10 @@ class EscalationPart:
             language=settings.language,
             zone=settings.zone,
         )
-        self.worker = OutboxWorker(self.esc)
+        self.worker = OutboxWorker(self.esc)  # its worker_id is unique per process: it owns the rows it leases
+        self.loops = EscalationLoops(self.esc, self.worker, interval=interval)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
-        self.cycles_done = 0  # whole cycles (engine, outbox, family) run since start
-        self._cycles_begun = 0
-        self._cycled = asyncio.Condition()
 
     def add_routes(self, app: web.Application) -> None:
         token = self.settings.twilio_auth_token.get_secret_value() if self.settings.twilio_auth_token else None
@@ -87,41 +86,28 @@ class EscalationPart:
     async def stop(self) -> None:
         if self._task is not None:
             self._stopping.set()
+            self.loops.stop()
             _done, late = await asyncio.wait({self._task}, timeout=STOP_GRACE)
             if late:
-                log.warning("escalation: the cycle in progress did not finish in %.0f s; cancelling it", STOP_GRACE)
+                log.warning("escalation: the work in progress did not finish in %.0f s; cancelling it", STOP_GRACE)
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
             self._task = None
         await self.esc.pager.close()
 
-    async def wait_cycles(self, count: int) -> None:
-        """Return once `count` whole cycles have run that began after this call: whatever was due when it was
-        called has been decided and sent by then. What a test waits on before saying "nothing more was sent"."""
-        target = self._cycles_begun + count
-        async with self._cycled:
-            await self._cycled.wait_for(lambda: self.cycles_done >= target)
-
     async def _run(self) -> None:
-        await self._safely(self.worker.recover)
-        loop = asyncio.get_running_loop()
-        next_family = loop.time()
-        while not self._stopping.is_set():
-            self._cycles_begun += 1
-            await self._safely(self._cycle)
-            if loop.time() >= next_family:
-                await self._safely(self._family)
-                next_family = loop.time() + self.family_every
-            async with self._cycled:
-                self.cycles_done += 1
-                self._cycled.notify_all()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval)
+        # The engine and outbox loops (escalation.loops, claim-safe in any number of processes) beside the
+        # family reports.
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.loops.run(), name="escalation-loops")
+            group.create_task(self._family_loop(), name="escalation-family")
 
-    async def _cycle(self) -> None:
-        await run_cycle(self.esc)
-        await self.worker.run_once()
+    async def _family_loop(self) -> None:
+        while not self._stopping.is_set():
+            await self._safely(self._family)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.family_every)
 
     async def _family(self) -> None:
         async with self.esc.sessions() as session:
@@ -139,7 +125,7 @@ class EscalationPart:
     async def _safely(self, work) -> None:  # type: ignore[no-untyped-def]
         try:
             await work()
-        except Exception:  # a bad cycle must not stop paging: log it and try again next time
+        except Exception:  # a bad pass must not stop paging: log it and try again next time
             log.exception("escalation: %s failed", getattr(work, "__name__", "work"))
 
 

@@ -4,7 +4,7 @@ from carevisit.storage.models.areas import Area, Organisation
 from carevisit.storage.models.audit import AuditEntry
 from carevisit.storage.models.bot import BotFlowState, ChatInvitation, TelegramChatClaim, TelegramUpdate
 from carevisit.storage.models.chat import ChatOutboxMessage
-from carevisit.storage.models.incidents import DeliveryEvent, Incident, IncidentNote, OutboxMessage
+from carevisit.storage.models.incidents import DeliveryEvent, Incident, IncidentNote, OutboxMessage, TwilioReceipt
 from carevisit.storage.models.leases import LeaderLease
 from carevisit.storage.models.people import Coordinator, Elder, EmergencyContact, Volunteer, VolunteerCommunity
 from carevisit.storage.models.visits import Problem, Visit
@@ -27,6 +27,7 @@ __all__ = [
     "Problem",
     "TelegramChatClaim",
     "TelegramUpdate",
+    "TwilioReceipt",
     "Visit",
     "Volunteer",
     "VolunteerCommunity",

@@ -61,7 +61,12 @@ class OutboxMessage(SQLModel, table=True):
 
     `idempotency_key` (e.g. incident:step:contact:channel) is unique, so a decision replayed after a crash
     cannot queue a second page. Status moves pending → sending → sent/delivered or failed; `status_rank`
-    lets late, out-of-order provider callbacks be ignored.
+    lets late, out-of-order provider callbacks be ignored. `provider_sid` is unique: one provider message or
+    call belongs to one row (reconciling two uncertain calls to one number must not pin both on one call).
+
+    A worker claims a row by marking it `sending` with itself as `lease_owner` until `lease_until`; it renews
+    the lease while the provider call runs. Another worker touches a `sending` row only once its lease has
+    expired (its owner died); a row whose outcome is uncertain has no lease and waits for `not_before`.
     """
 
     __tablename__ = "outbox"
@@ -83,8 +88,10 @@ class OutboxMessage(SQLModel, table=True):
     body: str = Field(sa_type=Text)
     status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, sa_type=enum_type(DeliveryStatus))
     status_rank: int = 0
-    provider_sid: str | None = Field(default=None, max_length=64, index=True)
+    provider_sid: str | None = Field(default=None, max_length=64, index=True, unique=True)
     attempts: int = 0
+    lease_owner: str | None = Field(default=None, max_length=64)  # the worker that last claimed it
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     not_before: datetime = Field(sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     sending_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -106,3 +113,14 @@ class DeliveryEvent(SQLModel, table=True):
     provider_sid: str | None = Field(default=None, max_length=64)
     error_code: str | None = Field(default=None, max_length=32)
     detail: str | None = Field(default=None, max_length=500)
+
+
+class TwilioReceipt(SQLModel, table=True):
+    """A signed Twilio request already acted on (`sms:<MessageSid>`, `voice:<CallSid>:<digits>`): a replay of
+    it — Twilio's own retry, or someone resending a captured request — finds its key taken and changes nothing."""
+
+    __tablename__ = "twilio_receipts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=100, unique=True)
+    received_at: datetime = Field(sa_type=UTCDateTime)

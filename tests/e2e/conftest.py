@@ -262,13 +262,14 @@ class Stack:
         await eventually(lambda: self.twilio.sms_to(number) and self.twilio.calls_to(number), f"paging {number}")
 
     async def quiet(self) -> None:
-        """Wait until the service has looked again, so that "nothing more was sent" means something: two whole
-        escalation cycles begun after now (whatever is due has been decided and paged), then the chat sender past a
-        marker queued after them (whatever was queued for Telegram and may go out now has gone out)."""
+        """Wait until the service has looked again, so that "nothing more was sent" means something: the engine and
+        outbox loops each come round idle twice more with no round in flight (whatever is due has been decided and
+        paged), then the chat sender past a marker queued after them (whatever was queued for Telegram and may go
+        out now has gone out)."""
         assert self.running is not None
         try:
             async with asyncio.timeout(30):
-                await self.running.part("escalation").wait_cycles(2)
+                await self.running.part("escalation").loops.wait_idle(2)
         except TimeoutError:
             raise AssertionError("the escalation loop stopped cycling") from None
         await self.chat_sender_passed()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,13 +21,46 @@ from carevisit.escalation.config_file import EscalationConfig
 from carevisit.escalation.context import Escalation
 from carevisit.escalation.engine import run_cycle
 from carevisit.escalation.outbox import OutboxWorker
+from carevisit.escalation.pager import Pager, ProviderRecord, Sent
 from carevisit.escalation.policy import DEFAULT_POLICY
 from carevisit.escalation.twilio_pager import TwilioPager
 from carevisit.escalation.webhooks import add_routes
-from carevisit.storage.enums import PhoneKind
+from carevisit.storage.enums import Channel, PhoneKind
 from carevisit.storage.models import ChatOutboxMessage, EmergencyContact, Incident, OutboxMessage
 from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
 from tests.factories import make_area_tree, make_contact, make_coordinator, make_elder, make_volunteer
+
+
+class ProcessDied(BaseException):
+    """Stands for the process being killed: nothing below catches it."""
+
+
+class DyingPager:
+    """Wraps the real pager and 'kills the process' just before or just after the provider call."""
+
+    def __init__(self, inner: Pager, *, after_send: bool) -> None:
+        self.inner = inner
+        self.after_send = after_send
+        self.name = "dying"
+
+    async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
+        if not self.after_send:
+            raise ProcessDied
+        await self.inner.send_sms(to=to, body=body, status_callback=status_callback)
+        raise ProcessDied
+
+    async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
+        return await self.inner.place_call(to=to, twiml_url=twiml_url, status_callback=status_callback)
+
+    async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
+        return await self.inner.lookup(channel=channel, sid=sid)
+
+    async def find_recent(self, *, channel: Channel, to: str, since: datetime) -> list[ProviderRecord]:
+        return await self.inner.find_recent(channel=channel, to=to, since=since)
+
+    async def close(self) -> None:
+        return None
+
 
 SECRET = b"test-secret-key"
 CONTACT1 = "+8613900000001"
@@ -47,6 +80,7 @@ class World:
     volunteer_id: int
     coordinator_id: int
     contacts: list[EmergencyContact]
+    data: dict[str, Any]
 
     async def tick(self, **delta: float) -> None:
         """Move time on, run one engine cycle, and let the outbox worker send what is due."""
@@ -54,7 +88,9 @@ class World:
         await run_cycle(self.esc)
         await self.worker.drain()
 
-    async def open(self, *, kind: str = "fall", drill: bool = False, elder_id: int | None = None) -> int:
+    async def open(
+        self, *, kind: str = "fall", drill: bool = False, elder_id: int | None = None, reporter: int | None = None
+    ) -> int:
         async with self.sessions() as session:
             incident = await incidents.open_incident(
                 session,
@@ -63,7 +99,7 @@ class World:
                 elder_id=elder_id or self.elder_id,
                 kind=kind,
                 description="老人摔倒，意识清醒",
-                reporter_volunteer_id=self.volunteer_id,
+                reporter_volunteer_id=reporter or self.volunteer_id,
                 is_drill=drill,
             )
             await session.commit()
@@ -86,6 +122,16 @@ class World:
     async def chats(self) -> list[ChatOutboxMessage]:
         async with self.sessions() as session:
             return list((await session.exec(select(ChatOutboxMessage).order_by(col(ChatOutboxMessage.id)))).all())
+
+    async def another_elder(self, name: str, *, phone: str = CONTACT1, contact: str = "李娜") -> int:
+        """A second elder of the same community whose first emergency contact has `phone` (two elders sharing a
+        daughter is common)."""
+        async with self.sessions() as session:
+            elder = await make_elder(session, self.clock, community=self.data["areas"]["community"], name=name)
+            await make_contact(session, elder=elder, position=1, phone=phone, name=contact, relation="女儿")
+            await session.commit()
+            assert elder.id is not None
+            return elder.id
 
     def ack_links(self, number: str) -> list[str]:
         import re
@@ -158,6 +204,7 @@ async def build_world(
         volunteer_id=data["volunteer"].id,
         coordinator_id=data["coordinator"].id,
         contacts=data["contacts"],
+        data=data,
     )
     return world, server
 

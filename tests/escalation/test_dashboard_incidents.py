@@ -19,7 +19,7 @@ from carevisit.care.clock import FakeClock
 from carevisit.dashboard.accounts import hash_password
 from carevisit.dashboard.app import add_dashboard
 from carevisit.escalation.webhooks import add_routes
-from carevisit.storage.enums import IncidentStatus
+from carevisit.storage.enums import CoordinatorRole, IncidentStatus
 from carevisit.storage.models import Incident, OutboxMessage
 from tests.escalation.conftest import World
 from tests.factories import make_coordinator
@@ -123,3 +123,26 @@ async def test_a_drill_started_from_the_dashboard_pages_through_the_same_path(
     rows = [r for r in await world.outbox() if isinstance(r, OutboxMessage)]
     assert rows and all(r.purpose == "drill" for r in rows)
     assert "演练" in (world.twilio.records[0].body or "")
+
+
+async def test_a_viewer_in_the_dashboard_cannot_acknowledge(
+    world: World, dashboard: str, session: AsyncSession, clock: FakeClock, world_data: dict[str, Any]
+) -> None:
+    await make_coordinator(
+        session,
+        clock,
+        area=world_data["areas"]["community"],
+        username="viewer",
+        password_hash=hash_password(PASSWORD),
+        role=CoordinatorRole.VIEWER,
+    )
+    await session.commit()
+    incident_id = await world.open()
+    client = await sign_in(dashboard, "viewer")
+    try:
+        csrf = await csrf_of(client, f"/incidents/{incident_id}")
+        response = await client.post(f"/incidents/{incident_id}/ack", data={"csrf": csrf}, allow_redirects=False)
+        assert response.status == 403
+    finally:
+        await client.close()
+    assert (await world.incident(incident_id)).status == IncidentStatus.OPEN

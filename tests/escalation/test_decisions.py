@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from carevisit.escalation import texts, tokens
-from carevisit.escalation.decide import Target, classify_reply, plan_next, should_move_on_early
+from carevisit.escalation.decide import Target, classify_reply, plan_next, round_of, should_move_on_early
 from carevisit.escalation.policy import DEFAULT_POLICY
 from carevisit.storage.enums import Channel, DeliveryStatus, PhoneKind
 
@@ -97,3 +97,9 @@ def test_a_chinese_page_without_its_link_fits_one_segment() -> None:
     )
     assert texts.sms_segments(with_link) <= 2
     assert texts.sms_segments(texts.all_clear("zh_CN", elder="王秀英", drill=False)) == 1
+
+
+@pytest.mark.parametrize(("index", "expected"), [(0, 1), (3, 1), (4, 2), (5, 3), (9, 7)])
+def test_rounds_count_the_repeats_past_the_policy_not_its_steps(index: int, expected: int) -> None:
+    assert len(DEFAULT_POLICY.steps) == 4
+    assert round_of(DEFAULT_POLICY, index) == expected

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
+from typing import Any
+
+import pytest
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from carevisit.storage.enums import Channel, CoordinatorRole, DeliveryStatus, IncidentStatus, PhoneKind
+from carevisit.storage.models import Volunteer
 from tests.escalation.conftest import CONTACT1, CONTACT2, COORDINATOR, World
+from tests.factories import make_coordinator, make_elder
 
 
 async def test_unacknowledged_incident_pages_contact_1_then_2_then_coordinators_and_keeps_paging(world: World) -> None:
@@ -63,10 +70,11 @@ async def test_acknowledging_by_link_stops_paging_and_tells_the_volunteer(world:
     await world.tick(minutes=30)
     assert world.twilio.sms_to(CONTACT2) == []
 
-    # The same link again only says who acknowledged; a forged one is refused.
+    # The same link again only says that someone has it (never who: links get forwarded); a forged one is refused.
     async with world.twilio._http.post(link) as response:  # type: ignore[union-attr]
         again = await response.text()
-    assert "李娜" in again and (await world.incident(incident_id)).acknowledged_at == incident.acknowledged_at
+    assert "已有人确认" in again and "李娜" not in again
+    assert (await world.incident(incident_id)).acknowledged_at == incident.acknowledged_at
     forged = link[:-4] + "AAAA"
     async with world.twilio._http.post(forged) as response:  # type: ignore[union-attr]
         assert response.status == 404
@@ -175,3 +183,63 @@ async def test_another_key_or_no_key_does_not_acknowledge(world: World) -> None:
     wrong = await world.twilio.answer(call.sid, digits="2")
     assert "<Gather" in silent[0] and "<Gather" in wrong[-1]
     assert (await world.incident(incident_id)).status == IncidentStatus.OPEN
+
+
+async def test_viewers_are_never_paged(world: World, session: AsyncSession, world_data: dict[str, Any]) -> None:
+    community = world_data["areas"]["community"]
+    await make_coordinator(
+        session,
+        world.clock,
+        area=community,
+        role=CoordinatorRole.VIEWER,
+        phone="+8613700000088",
+        phone_kind=PhoneKind.MOBILE,
+        telegram_chat_id=888,
+    )
+    # A community whose only coordinator is a viewer: its street's coordinators are paged instead.
+    other = world_data["areas"]["community2"]
+    await make_coordinator(
+        session,
+        world.clock,
+        area=other,
+        role=CoordinatorRole.VIEWER,
+        phone="+8613700000077",
+        phone_kind=PhoneKind.MOBILE,
+        telegram_chat_id=889,
+    )
+    await make_coordinator(
+        session,
+        world.clock,
+        area=world_data["areas"]["street"],
+        phone="+8613700000066",
+        phone_kind=PhoneKind.MOBILE,
+        telegram_chat_id=890,
+    )
+    elder = await make_elder(session, world.clock, community=other, name="周大爷")
+    await session.commit()
+    await world.open()
+    await world.open(elder_id=elder.id)
+    for minutes in (0, 5, 5, 5, 10):
+        await world.tick(minutes=minutes)
+    assert len(world.twilio.sms_to(COORDINATOR)) == 2  # step 4, then the first repeat
+    assert world.twilio.sms_to("+8613700000088") == [] and world.twilio.calls_to("+8613700000088") == []
+    assert world.twilio.sms_to("+8613700000077") == []
+    assert world.twilio.sms_to("+8613700000066")
+    chats = {c.chat_id for c in await world.chats()}
+    assert 777 in chats and 890 in chats and not chats & {888, 889}
+
+
+@pytest.mark.parametrize(("language", "round_2", "step_5"), [("zh_CN", "第2轮", "第5步"), ("en", "round 2", "step 5")])
+async def test_repeated_rounds_tell_the_volunteer_the_round_not_a_step_past_the_policy(
+    world: World, session: AsyncSession, language: str, round_2: str, step_5: str
+) -> None:
+    volunteer = await session.get(Volunteer, world.volunteer_id)
+    assert volunteer is not None
+    volunteer.language = language
+    await session.commit()
+    await world.open()
+    for minutes in (0, 5, 5, 5, 10):  # four steps, then the coordinators again
+        await world.tick(minutes=minutes)
+    notices = [c.text for c in await world.chats() if c.chat_id == 555]
+    assert len(notices) == 4  # steps 1, 2 and 4 (there is no contact 3), then the coordinators' second round
+    assert round_2 in notices[-1] and step_5 not in notices[-1]

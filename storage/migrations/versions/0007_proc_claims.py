@@ -1,8 +1,8 @@
 """several processes: leases named for any duty, Telegram chats claimed by the process handling them, the bot's
 flow state in the database
 
-Revision ID: 0006_proc_claims
-Revises: 0005_jobs_in_memory
+Revision ID: 0007_proc_claims
+Revises: 0006_escalation_claims
 Create Date: 2026-12-01 11:00:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import carevisit.storage.types  # noqa: F401
 
-revision: str = '0006_proc_claims'
-down_revision: str | None = '0005_jobs_in_memory'
+revision: str = '0007_proc_claims'
+down_revision: str | None = '0006_escalation_claims'
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 
