@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=1, le=65535)
+    # How long a page being sent belongs to its process: a process that dies mid-send leaves its pages to
+    # another after this (to be reconciled with Twilio, never blindly resent). Renewed while a send is under way.
+    outbox_lease_seconds: int = Field(default=120, ge=5, le=3600)
 
     plan_time: time = time(1, 0)
     reminder_time: time = time(9, 0)

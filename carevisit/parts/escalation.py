@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -68,7 +69,8 @@ class EscalationPart:
             language=settings.language,
             zone=settings.zone,
         )
-        self.worker = OutboxWorker(self.esc)  # its worker_id is unique per process: it owns the rows it leases
+        # Its worker_id is unique per process: it owns the rows it leases, for the lease's length at a time.
+        self.worker = OutboxWorker(self.esc, lease=timedelta(seconds=settings.outbox_lease_seconds))
         self.loops = EscalationLoops(self.esc, self.worker, interval=interval)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()

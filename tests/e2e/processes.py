@@ -45,6 +45,11 @@ class ServiceProcess:
         self._new_line.set()
 
     @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
+    @property
     def output(self) -> str:
         return "\n".join(self.lines)
 
