@@ -50,6 +50,8 @@ from carevisit.storage.models import DeliveryEvent, Incident, OutboxMessage
 
 log = logging.getLogger(__name__)
 
+CALLS_WAIT = 1.0  # seconds a round's calls wait at most for its texts to be answered
+
 
 def default_worker_id() -> str:
     """Unique per process and worker: host, pid and a random tail (a pid is reused after a restart)."""
@@ -194,14 +196,20 @@ class OutboxWorker:
         On a graceful stop the rows are handed on as uncertain."""
         if not rows:
             return []
-        texts_first = sorted(rows, key=lambda r: r.channel != Channel.SMS)  # the first free slots go to texts
+        texts = [r for r in rows if r.channel == Channel.SMS]
+        calls = [r for r in rows if r.channel != Channel.SMS]
         try:
             async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(self._send(row)) for row in texts_first]
+                sms = [group.create_task(self._send(row)) for row in texts]
+                if sms and calls:
+                    # The texts are what a phone shows first: let them have the CPU and the slots, and start
+                    # the calls once they are answered — or CALLS_WAIT later, so a hung SMS never holds a call.
+                    await asyncio.wait(sms, timeout=CALLS_WAIT)
+                voice = [group.create_task(self._send(row)) for row in calls]
         except asyncio.CancelledError:
             await self._hand_on([r.id for r in rows])
             raise
-        return [task.result() for task in tasks]
+        return [task.result() for task in sms + voice]
 
     async def _send(self, row: LeasedRow) -> Outcome:
         esc = self.esc

@@ -7,6 +7,9 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import pytest
+
+from carevisit.escalation import outbox
 from carevisit.escalation.engine import run_cycle
 from carevisit.escalation.loops import EscalationLoops
 from carevisit.escalation.outbox import OutboxWorker, Slots
@@ -30,6 +33,38 @@ class GatedCalls:
     async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
         self.waiting += 1
         await self.gate.wait()
+        return await self.inner.place_call(to=to, twiml_url=twiml_url, status_callback=status_callback)
+
+    async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
+        return await self.inner.lookup(channel=channel, sid=sid)
+
+    async def find_recent(self, *, channel: Channel, to: str, since: datetime) -> list[ProviderRecord]:
+        return await self.inner.find_recent(channel=channel, to=to, since=since)
+
+    async def close(self) -> None:
+        return None
+
+
+class Watched:
+    """The real pager, noting when each request starts and ends; texts can be held at a gate the test opens."""
+
+    def __init__(self, inner: Pager, *, hold_texts: bool = False) -> None:
+        self.inner = inner
+        self.name = "watched"
+        self.events: list[str] = []
+        self.texts_gate = asyncio.Event()
+        if not hold_texts:
+            self.texts_gate.set()
+
+    async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
+        self.events.append("sms start")
+        await self.texts_gate.wait()
+        sent = await self.inner.send_sms(to=to, body=body, status_callback=status_callback)
+        self.events.append("sms answered")
+        return sent
+
+    async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
+        self.events.append("call start")
         return await self.inner.place_call(to=to, twiml_url=twiml_url, status_callback=status_callback)
 
     async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
@@ -132,6 +167,42 @@ async def test_a_waiting_text_goes_before_a_waiting_call() -> None:
     assert order == ["sms 1", "sms 2", "call 1"]
     async with slots.held(urgent=False):  # and the one slot is free again
         pass
+
+
+async def test_a_rounds_calls_are_placed_once_its_texts_are_answered(world: World) -> None:
+    real = world.esc.pager
+    watched = world.esc.pager = Watched(real)
+    try:
+        second = await world.another_elder("李桂兰", phone="+8613900000055", contact="李明")
+        await world.open()
+        await world.open(elder_id=second)
+        await run_cycle(world.esc, sender=world.worker)
+        assert await world.worker.run_once() == 4  # one round: two texts, two calls
+    finally:
+        world.esc.pager = real
+    first_call = watched.events.index("call start")
+    assert watched.events[:first_call].count("sms answered") == 2, watched.events
+
+
+async def test_a_text_that_hangs_holds_its_rounds_call_back_only_a_moment(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "CALLS_WAIT", 0.05)
+    real = world.esc.pager
+    watched = world.esc.pager = Watched(real, hold_texts=True)
+    await world.open()
+    await run_cycle(world.esc, sender=world.worker)
+    sending = asyncio.create_task(world.worker.run_once())
+    try:
+        await eventually(lambda: world.twilio.calls_to(CONTACT1), "the call, while the text still hangs")
+        assert watched.events[:2] == ["sms start", "call start"]
+        watched.texts_gate.set()
+        assert await sending == 2
+    finally:
+        watched.texts_gate.set()
+        await asyncio.gather(sending, return_exceptions=True)
+        world.esc.pager = real
+    assert len(world.twilio.sms_to(CONTACT1)) == 1
 
 
 async def test_console_pager_sids_are_unique_across_restarts() -> None:
