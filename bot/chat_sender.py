@@ -7,8 +7,9 @@ pauses *all* sending for `retry_after`; a `TemporaryFailure` retries with expone
 Each row is marked `sending` in its own committed transaction *before* the provider call, and its result is
 committed right after. A row found still `sending` after `stale_after` means the process died mid-call: Telegram
 cannot tell us whether that message arrived, so we choose **at-least-once** and send it again (counted as an
-attempt, with a note in `error`). A reminder or a status update shown twice, rarely, is an annoyance; an emergency
-update to a volunteer that silently never arrives is harm.
+attempt, with a note in `error`; after `max_attempts` it is given up like any other failing message). A
+reminder or a status update shown twice, rarely, is an annoyance; an emergency update to a volunteer that
+silently never arrives is harm.
 
 `run_cycle()` does one pass and is what tests call with a `FakeClock`; `run()` loops it until stopped.
 """
@@ -86,7 +87,7 @@ class ChatSender:
             result.paused_until = self.paused_until
             return result
         self.paused_until = None
-        await self._requeue_stale(now)
+        await self._requeue_stale(now, result)
         for row_id, chat_id in await self._due(now):
             now = self.clock.now()
             if not self._may_send(chat_id, now):
@@ -137,19 +138,32 @@ class ChatSender:
             )
             return [(row_id, chat_id) for row_id, chat_id in rows.all() if row_id is not None]
 
-    async def _requeue_stale(self, now: datetime) -> None:
+    async def _requeue_stale(self, now: datetime, result: CycleResult) -> None:
+        """Rows a dead process left `sending` go back to the queue; their interrupted call already counted as an
+        attempt (`_mark_sending`), and one whose attempts are used up is given up, so a message that kills the
+        sender every time is not sent for ever."""
+        stale = (
+            col(ChatOutboxMessage.status) == DeliveryStatus.SENDING,
+            col(ChatOutboxMessage.sending_started_at) < now - self.limits.stale_after,
+        )
         async with self.sessions() as session:
-            result = await session.exec(
+            given_up = await session.exec(
                 update(ChatOutboxMessage)
-                .where(
-                    col(ChatOutboxMessage.status) == DeliveryStatus.SENDING,
-                    col(ChatOutboxMessage.sending_started_at) < now - self.limits.stale_after,
-                )
+                .where(*stale, col(ChatOutboxMessage.attempts) >= self.limits.max_attempts)
+                .values(status=DeliveryStatus.FAILED, error="interrupted mid-send on every attempt")
+                .returning(col(ChatOutboxMessage.id), col(ChatOutboxMessage.attempts))
+            )
+            for row_id, attempts in given_up.all():
+                result.failed += 1
+                log.warning("chat sender: message %s failed after %d attempts", row_id, attempts)
+            requeued = await session.exec(
+                update(ChatOutboxMessage)
+                .where(*stale)
                 .values(status=DeliveryStatus.PENDING, not_before=now, error="interrupted mid-send; sending again")
             )
             await session.commit()
-            if result.rowcount:
-                log.warning("chat sender: %d message(s) interrupted mid-send are sent again", result.rowcount)
+            if requeued.rowcount:
+                log.warning("chat sender: %d message(s) interrupted mid-send are sent again", requeued.rowcount)
 
     async def _mark_sending(self, row_id: int, now: datetime) -> bool:
         async with self.sessions() as session:

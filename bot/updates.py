@@ -367,10 +367,17 @@ async def poll_into_store(
 ) -> None:
     """Long polling: fetch updates and store each before asking for the next offset (which confirms them). A batch
     that can't be stored is not confirmed: Telegram keeps it and the next poll fetches it again."""
-    async with sessions() as session:
-        last = (await session.exec(select(func.max(TelegramUpdate.update_id)))).one()
-    offset = (last + 1) if last is not None else None
+    offset: int | None = None
+    started = False  # the stored offset is read inside the loop: a database away at start must not end polling
     while not stop.is_set():
+        if not started:
+            try:
+                offset, started = await _stored_offset(sessions), True
+            except Exception as error:
+                log.error("reading the polling offset failed: %s; trying again shortly", failure_kind(error))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=retry_seconds)
+                continue
         try:
             updates = await bot(
                 GetUpdates(offset=offset, timeout=poll_seconds, allowed_updates=["message", "callback_query"])
@@ -392,3 +399,10 @@ async def poll_into_store(
             continue
         offset = max(update.update_id for update in updates) + 1
         wake.set()
+
+
+async def _stored_offset(sessions: async_sessionmaker[AsyncSession]) -> int | None:
+    """The offset that confirms every update stored so far; None (Telegram's oldest) if none is."""
+    async with sessions() as session:
+        last = (await session.exec(select(func.max(TelegramUpdate.update_id)))).one()
+    return (last + 1) if last is not None else None

@@ -21,7 +21,7 @@ from carevisit.care import audit
 from carevisit.care.clock import Clock, local_today, month_of
 from carevisit.care.month_close import oldest_open_month
 from carevisit.storage.enums import ElderStatus, ProblemCategory, VisitKind, VisitMode, VisitOutcome, VisitStatus
-from carevisit.storage.models import Elder, Problem, Visit, VolunteerCommunity
+from carevisit.storage.models import UNPLANNED_SLOT_BASE, Elder, Problem, Visit, VolunteerCommunity
 
 
 class VisitNotYours(LookupError):
@@ -246,11 +246,7 @@ async def start_unplanned_visit(
     now: datetime = clock.now()
     month = month_of(today)
     for _ in range(3):  # the next free slot; two volunteers racing for it retry
-        slot = (
-            await session.exec(
-                select(func.coalesce(func.max(Visit.slot), 0)).where(Visit.elder_id == elder.id, Visit.month == month)
-            )
-        ).one() + 1
+        slot = await _next_unplanned_slot(session, elder_id=elder.id, month=month)  # type: ignore[arg-type]
         visit = Visit(
             elder_id=elder.id,  # type: ignore[arg-type]
             month=month,
@@ -272,3 +268,11 @@ async def start_unplanned_visit(
             continue
         return visit
     raise RuntimeError("could not find a free visit slot")
+
+
+async def _next_unplanned_slot(session: AsyncSession, *, elder_id: int, month: str) -> int:
+    """The next slot in the unplanned visits' own range: planning and extra visits may still need the others."""
+    last = select(func.coalesce(func.max(Visit.slot), UNPLANNED_SLOT_BASE)).where(
+        Visit.elder_id == elder_id, Visit.month == month, col(Visit.slot) > UNPLANNED_SLOT_BASE
+    )
+    return (await session.exec(last)).one() + 1

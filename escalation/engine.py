@@ -265,6 +265,7 @@ async def _rows(
     for incident, plan in paging:
         assert incident.id is not None
         facts = _facts(world, incident)
+        round_ = round_of(policy_of(incident.policy), plan.step)
         for page in plan.pages:
             key = page_key(incident.id, plan.step, page.target, page.channel)
             if key in existing:
@@ -272,11 +273,13 @@ async def _rows(
             language = texts.language_of(page.target.language, esc.language)
             link = None if page.channel == Channel.VOICE else _link(esc, incident.id, page.target)
             if page.channel == Channel.TELEGRAM:
-                body = texts.coordinator_page(language, facts, n=plan.step + 1, link=link or "/incidents")
+                body = texts.coordinator_page(language, facts, round_=round_, link=link or "/incidents")
                 chats.append(_chat(key, page.target.chat_id or 0, body, now))
                 continue
             body = (
-                texts.page_sms(language, facts, n=plan.step + 1, hhmm=hhmm, link=link)
+                texts.page_sms(
+                    language, facts, n=plan.step + 1, hhmm=hhmm, link=link, round_=_coordinator_round(page, round_)
+                )
                 if page.channel == Channel.SMS
                 else texts.page_voice(language, facts)
             )
@@ -384,6 +387,11 @@ def _facts(world: _World, incident: Incident) -> texts.PageFacts:
 
 def _national(e164: str) -> str:
     return e164[3:] if e164.startswith("+86") else e164
+
+
+def _coordinator_round(page: Page, round_: int) -> int | None:
+    """The round, for a coordinator's page: coordinators are paged once a round (see `texts.page_sms`)."""
+    return round_ if page.target.kind == "coordinator" else None
 
 
 def _reporter_chat(

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import Clock, local_today, month_of
+from carevisit.care.month_close import final_from
 from carevisit.care.phones import can_sms
 from carevisit.escalation import texts
 from carevisit.escalation.engine import add_outbox_row
@@ -103,9 +104,12 @@ async def _per_visit(session: AsyncSession, *, clock: Clock, zone: ZoneInfo, lan
 
 
 async def _digests(session: AsyncSession, *, clock: Clock, zone: ZoneInfo, language: str) -> int:
-    """Last month's digest, once per contact (queued on the first run of the month)."""
-    first_of_this_month = local_today(clock, zone).replace(day=1)
-    month = month_of(first_of_this_month - timedelta(days=1))
+    """Last month's digest, once per contact, queued on the first run once the month is final (the 2nd): on the
+    1st its visits can still be confirmed, and a digest then would leave them out."""
+    today = local_today(clock, zone)
+    month = month_of(today.replace(day=1) - timedelta(days=1))
+    if today < final_from(month):
+        return 0
     counts = (
         await session.exec(
             select(Visit.elder_id, func.count(), func.max(Visit.done_at))

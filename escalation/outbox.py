@@ -26,9 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
-import socket
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
@@ -46,16 +43,12 @@ from carevisit.escalation.context import Escalation
 from carevisit.escalation.delivery import PAGE_PURPOSES, UNCERTAIN, record_status, take_sids
 from carevisit.escalation.pager import NotProcessed, PagerError, PermanentError, ProviderRecord, TemporaryError
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
+from carevisit.storage.locks import process_name
 from carevisit.storage.models import DeliveryEvent, Incident, OutboxMessage
 
 log = logging.getLogger(__name__)
 
 CALLS_WAIT = 1.0  # seconds a round's calls wait at most for its texts to be answered
-
-
-def default_worker_id() -> str:
-    """Unique per process and worker: host, pid and a random tail (a pid is reused after a restart)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +90,7 @@ class OutboxWorker:
         batch: int = 400,
     ) -> None:
         self.esc = esc
-        self.worker_id = worker_id or default_worker_id()
+        self.worker_id = worker_id or process_name()
         self.lease = lease  # another worker takes a 'sending' row over only once this has passed unrenewed
         self.check_after = check_after  # after a timeout/5xx, when to ask the provider
         self.settle = settle  # how long after an attempt a "no trace" answer from the provider's lists counts

@@ -2,7 +2,8 @@
 
 SMS to mainland China must match pre-approved templates, so wording changes go through here only. No health
 details by SMS or voice: the kind of emergency, who is there and how to acknowledge. Pages carry their attempt
-number and time, so repeated pages to one number are never identical (China rejects a third identical SMS in 24 h).
+number (a coordinator's, its round) and time, so repeated pages to one number are never identical (China rejects
+a third identical SMS in 24 h).
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ _KINDS = {
 
 _TEXTS = {
     "zh_CN": {
-        "page_sms": "{tag}{elder}{kind}，志愿者{volunteer}{vphone}在场。第{n}次通知{hhmm}，点此确认收到：{link}",
-        "page_sms_nolink": "{tag}{elder}{kind}，志愿者{volunteer}{vphone}在场。第{n}次通知{hhmm}，回复1确认收到",
+        "page_sms": "{tag}{elder}{kind}，志愿者{volunteer}{vphone}在场。{notice}{hhmm}，点此确认收到：{link}",
+        "page_sms_nolink": "{tag}{elder}{kind}，志愿者{volunteer}{vphone}在场。{notice}{hhmm}，回复1确认收到",
+        "notice_page": "第{n}次通知",
+        "notice_round": "第{round}轮通知",
         "page_voice": "{tag}您好，这里是探访关爱服务。{elder}{kind}，志愿者{volunteer}在场。确认收到请按1。",
         "voice_thanks": "已确认，谢谢。请尽快联系志愿者。",
         "voice_no_input": "未收到按键，稍后我们会再次联系。再见。",
@@ -52,7 +55,7 @@ _TEXTS = {
         "reporter_acked": "✅ 紧急事件 #{incident}：{who} 已确认收到（{channel}）。",
         "reporter_nobody": "⚠️ 紧急事件 #{incident}：没有可通知的紧急联系人，已转社区工作人员。",
         "coordinator_page": "🚨 {tag}{elder}（{community}）{kind}，志愿者{volunteer}{vphone}报告。"
-        "第{n}次通知，尚无人确认。确认：{link}",
+        "{notice}，尚无人确认。确认：{link}",
         "ack_page_title": "确认收到紧急通知",
         "ack_page_body": "{elder}{kind}。请点击下方按钮，告诉志愿者您已收到。",
         "ack_button": "我已收到",
@@ -68,9 +71,11 @@ _TEXTS = {
         "channel_cli": "命令行",
     },
     "en": {
-        "page_sms": "{tag}{elder}: {kind}; volunteer {volunteer} {vphone} is there. Page {n} {hhmm}. "
+        "page_sms": "{tag}{elder}: {kind}; volunteer {volunteer} {vphone} is there. {notice} {hhmm}. "
         "Acknowledge: {link}",
-        "page_sms_nolink": "{tag}{elder}: {kind}; volunteer {volunteer} {vphone} is there. Page {n} {hhmm}. Reply 1",
+        "page_sms_nolink": "{tag}{elder}: {kind}; volunteer {volunteer} {vphone} is there. {notice} {hhmm}. Reply 1",
+        "notice_page": "Page {n}",
+        "notice_round": "Round {round}",
         "page_voice": "{tag}This is the care visit service. {elder}: {kind}. Volunteer {volunteer} is there. "
         "Press 1 to acknowledge.",
         "voice_thanks": "Acknowledged, thank you. Please contact the volunteer.",
@@ -91,7 +96,7 @@ _TEXTS = {
         "reporter_acked": "✅ Emergency #{incident}: {who} acknowledged ({channel}).",
         "reporter_nobody": "⚠️ Emergency #{incident}: no emergency contact to page; passed to the coordinators.",
         "coordinator_page": "🚨 {tag}{elder} ({community}): {kind}, reported by volunteer {volunteer} {vphone}. "
-        "Page {n}, not acknowledged yet. Acknowledge: {link}",
+        "{notice}, not acknowledged yet. Acknowledge: {link}",
         "ack_page_title": "Acknowledge the emergency alert",
         "ack_page_body": "{elder}: {kind}. Press the button to tell the volunteer you have it.",
         "ack_button": "I have it",
@@ -152,8 +157,10 @@ class PageFacts:
     community: str = ""
 
 
-def page_sms(language: str, facts: PageFacts, *, n: int, hhmm: str, link: str | None) -> str:
-    values = _values(language, facts) | {"n": n, "hhmm": hhmm}
+def page_sms(language: str, facts: PageFacts, *, n: int, hhmm: str, link: str | None, round_: int | None = None) -> str:
+    """A contact's page counts the incident's pages (`n`); a coordinator's, given `round_`, its rounds: they are
+    paged once a round, and "page 4" on their first would count pages that went to others."""
+    values = _values(language, facts) | {"notice": _notice(language, n=n, round_=round_), "hhmm": hhmm}
     if link:
         return text(language, "page_sms", link=link, **values)
     return text(language, "page_sms_nolink", **values)
@@ -163,8 +170,15 @@ def page_voice(language: str, facts: PageFacts) -> str:
     return text(language, "page_voice", **_values(language, facts))
 
 
-def coordinator_page(language: str, facts: PageFacts, *, n: int, link: str) -> str:
-    return text(language, "coordinator_page", n=n, link=link, community=facts.community, **_values(language, facts))
+def coordinator_page(language: str, facts: PageFacts, *, round_: int, link: str) -> str:
+    notice = text(language, "notice_round", round=round_)
+    return text(
+        language, "coordinator_page", notice=notice, link=link, community=facts.community, **_values(language, facts)
+    )
+
+
+def _notice(language: str, *, n: int, round_: int | None) -> str:
+    return text(language, "notice_page", n=n) if round_ is None else text(language, "notice_round", round=round_)
 
 
 def sms_ack_reply(language: str, elders: list[str]) -> str:

@@ -17,9 +17,7 @@ from carevisit.care.clock import Clock, local_today, month_of
 from carevisit.care.visit_rate import eligible_elders_filter
 from carevisit.scheduler.volunteer_loads import last_month_volunteers, load_assigner, volunteers_of_elders
 from carevisit.storage.enums import ElderClass, VisitKind, VisitMode, VisitStatus
-from carevisit.storage.models import Area, Elder, Visit
-
-EXTRA_SLOT_BASE = 100  # planned visits use slots 1..31; extra visits 101 and up, so they never collide
+from carevisit.storage.models import EXTRA_SLOT_BASE, UNPLANNED_SLOT_BASE, Area, Elder, Visit
 
 
 class ExtraVisitError(ValueError):
@@ -113,7 +111,12 @@ async def order_extra_visits(
         (
             await session.exec(
                 select(Visit.elder_id, func.max(Visit.slot))
-                .where(col(Visit.month) == month, col(Visit.elder_id).in_(ids), col(Visit.slot) > EXTRA_SLOT_BASE)
+                .where(
+                    col(Visit.month) == month,
+                    col(Visit.elder_id).in_(ids),
+                    col(Visit.slot) > EXTRA_SLOT_BASE,
+                    col(Visit.slot) <= UNPLANNED_SLOT_BASE,  # the unplanned visits' range is theirs
+                )
                 .group_by(col(Visit.elder_id))
             )
         ).all()

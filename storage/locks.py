@@ -40,8 +40,9 @@ class LeaderLock(Protocol):
 
 
 def process_name() -> str:
-    """Who holds a lease: host, pid and a random tag (a pid is reused after a restart)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """Who holds a lease or claims a row: host, pid and a random tag (a pid is reused after a restart). At most 57
+    characters (the host name cut to 40), so it fits every holder column, `outbox.lease_owner`'s 64 too."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def advisory_key(name: str) -> int:

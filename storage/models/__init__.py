@@ -7,9 +7,11 @@ from carevisit.storage.models.chat import ChatOutboxMessage
 from carevisit.storage.models.incidents import DeliveryEvent, Incident, IncidentNote, OutboxMessage, TwilioReceipt
 from carevisit.storage.models.leases import LeaderLease
 from carevisit.storage.models.people import Coordinator, Elder, EmergencyContact, Volunteer, VolunteerCommunity
-from carevisit.storage.models.visits import Problem, Visit
+from carevisit.storage.models.visits import EXTRA_SLOT_BASE, UNPLANNED_SLOT_BASE, Problem, Visit
 
 __all__ = [
+    "EXTRA_SLOT_BASE",
+    "UNPLANNED_SLOT_BASE",
     "Area",
     "AuditEntry",
     "BotFlowState",

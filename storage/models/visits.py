@@ -11,6 +11,11 @@ from sqlmodel import Field, SQLModel
 from carevisit.storage.enums import ProblemCategory, ProblemStatus, VisitKind, VisitMode, VisitOutcome, VisitStatus
 from carevisit.storage.types import UTCDateTime, enum_type
 
+# Each kind of visit numbers its slots in a range of its own, so one kind never takes a slot another needs:
+# planned visits 1..31, extra visits 101 and up, unplanned visits 201 and up.
+EXTRA_SLOT_BASE = 100
+UNPLANNED_SLOT_BASE = 200
+
 
 class Visit(SQLModel, table=True):
     """One visit an elder is owed (or was given) in a month.

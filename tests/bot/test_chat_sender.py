@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
+import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.bot.chat_sender import ChatSender
+from carevisit.bot.chat_sender import ChatSender, SenderLimits
 from carevisit.care import outbound
 from carevisit.care.clock import FakeClock
 from carevisit.care.ports import Button, FakeNotifier, PermanentFailure, RateLimited, TemporaryFailure
@@ -117,6 +119,28 @@ async def test_a_message_left_sending_by_a_crash_is_sent_again_once_stale(sessio
     await sender.run_cycle()
     assert [m.text for m in notifier.sent] == ["message 0"]
     assert await statuses(session_factory) == [DeliveryStatus.SENT]
+
+
+class ProcessDied(BaseException):
+    """The process is killed in the middle of the send call: nothing in the sender gets to handle it."""
+
+
+async def test_a_message_that_kills_the_sender_every_time_is_given_up_after_the_max_attempts(
+    session_factory, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    await queue(session_factory, clock, [1])
+    limits = SenderLimits(max_attempts=3)
+    for _ in range(limits.max_attempts):  # each try, a new process finds it stale and dies on it again
+        notifier = FakeNotifier(failures=[ProcessDied()])  # type: ignore[list-item]
+        with pytest.raises(ProcessDied):
+            await ChatSender(session_factory, notifier, clock, limits).run_cycle()
+        clock.advance(limits.stale_after + timedelta(seconds=1))
+    notifier = FakeNotifier()
+    with caplog.at_level(logging.WARNING):
+        result = await ChatSender(session_factory, notifier, clock, limits).run_cycle()
+    assert (result.failed, notifier.sent) == (1, [])
+    assert await statuses(session_factory) == [DeliveryStatus.FAILED]
+    assert "failed after 3 attempts" in caplog.text
 
 
 async def test_buttons_reach_the_notifier(session_factory, clock: FakeClock) -> None:

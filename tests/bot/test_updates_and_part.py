@@ -4,6 +4,7 @@ the notifier's error translation, and the bot part starting and stopping under `
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import aiohttp
@@ -150,6 +151,39 @@ async def test_updates_the_poller_could_not_store_stay_at_telegram_and_are_fetch
         stop.set()
         await asyncio.wait_for(polling, 5)
     assert (await session.get(TelegramUpdate, 7051)) is not None
+
+
+class DatabaseAwayAtFirst:
+    """A session factory whose first session cannot reach the database (the service started before it)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.calls = inner, 0
+
+    def __call__(self) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionRefusedError("the database is not up yet")
+        return self.inner()
+
+
+async def test_the_poller_survives_a_database_away_when_it_starts(
+    world: World, volunteer_person: Person, tg: FakeTelegram, session_factory, clock, bot: Bot, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    stop, wake = asyncio.Event(), asyncio.Event()
+    tg.push_update(visits_update(7061, volunteer_person))
+    sessions = DatabaseAwayAtFirst(session_factory)
+    with caplog.at_level(logging.ERROR):
+        polling = asyncio.create_task(
+            poll_into_store(bot, sessions, clock=clock, wake=wake, stop=stop, poll_seconds=0, retry_seconds=0.05)  # type: ignore[arg-type]
+        )
+        try:
+            await asyncio.wait_for(wake.wait(), 20)
+        finally:
+            stop.set()
+            await asyncio.wait_for(polling, 20)
+    assert "ConnectionRefusedError" in caplog.text and "the database is not up yet" not in caplog.text
+    async with session_factory() as session:
+        assert (await session.get(TelegramUpdate, 7061)) is not None
 
 
 @pytest.mark.parametrize(

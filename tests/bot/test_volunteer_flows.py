@@ -97,7 +97,7 @@ async def test_an_unplanned_visit_is_logged_and_confirmed(
         await session.exec(select(Visit).where(Visit.elder_id == world.elder2.id, Visit.kind == "unplanned"))
     ).all()
     assert len(visits) == 1
-    assert (visits[0].status, visits[0].done_mode, visits[0].slot) == (VisitStatus.DONE, VisitMode.PHONE, 3)
+    assert (visits[0].status, visits[0].done_mode, visits[0].slot) == (VisitStatus.DONE, VisitMode.PHONE, 201)
 
 
 async def test_the_profile_language_wins_over_the_apps(

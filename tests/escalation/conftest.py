@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer, unused_port
+from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,6 +29,7 @@ from carevisit.storage.enums import Channel, PhoneKind
 from carevisit.storage.models import ChatOutboxMessage, EmergencyContact, Incident, OutboxMessage
 from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
 from tests.factories import make_area_tree, make_contact, make_coordinator, make_elder, make_volunteer
+from tests.ports import free_port, loopback_host
 
 
 class ProcessDied(BaseException):
@@ -66,6 +67,11 @@ SECRET = b"test-secret-key"
 CONTACT1 = "+8613900000001"
 CONTACT2 = "+8613900000002"
 COORDINATOR = "+8613700000009"
+# The pager's real-time timeout. Generous in the world: a loaded 2-core CI machine can take a second to answer a
+# page, which must not time out by accident. Tests of a timeout ask for IMPATIENT by parametrizing the fixture
+# (`@pytest.mark.parametrize("pager_timeout", [IMPATIENT])`) and have the fake Twilio hold its answer longer.
+PATIENT = 15.0
+IMPATIENT = 0.5
 
 
 @dataclass
@@ -169,16 +175,18 @@ async def build_world(
     data: dict[str, Any],
     *,
     config: EscalationConfig | None = None,
+    pager_timeout: float = PATIENT,
 ) -> tuple[World, TestServer]:
-    port = unused_port()
-    public_url = f"http://127.0.0.1:{port}"
+    host = loopback_host()  # free_port's close-then-bind race cannot hit it (tests/ports.py)
+    port = free_port(host)
+    public_url = f"http://{host}:{port}"
     assert twilio.server is not None
     pager = TwilioPager(
         account_sid=ACCOUNT_SID,
         auth_token=AUTH_TOKEN,
         from_number=FROM,
         api_base=str(twilio.server.make_url("")),
-        timeout=0.5,
+        timeout=pager_timeout,
     )
     esc = Escalation(
         sessions=session_factory,
@@ -190,7 +198,7 @@ async def build_world(
     )
     app = web.Application()
     add_routes(app, esc, auth_token=AUTH_TOKEN)
-    server = TestServer(app, host="127.0.0.1", port=port)
+    server = TestServer(app, host=host, port=port)
     await server.start_server()
     twilio.sms_webhook = f"{public_url}/twilio/sms"
     world = World(
@@ -210,6 +218,11 @@ async def build_world(
 
 
 @pytest.fixture
+def pager_timeout() -> float:
+    return PATIENT
+
+
+@pytest.fixture
 async def world_data(session: AsyncSession, clock: FakeClock) -> dict[str, Any]:
     return await make_world_data(session, clock)
 
@@ -220,8 +233,9 @@ async def world(
     clock: FakeClock,
     fake_twilio: FakeTwilio,
     world_data: dict[str, Any],
+    pager_timeout: float,
 ) -> AsyncIterator[World]:
-    built, server = await build_world(session_factory, clock, fake_twilio, world_data)
+    built, server = await build_world(session_factory, clock, fake_twilio, world_data, pager_timeout=pager_timeout)
     yield built
     await built.esc.pager.close()
     await server.close()

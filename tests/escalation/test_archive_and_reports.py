@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -96,6 +96,35 @@ async def test_monthly_digest_instead_of_per_visit(
     assert queued == 1
     [row] = await world.outbox(purpose="family_report")
     assert row.channel == Channel.SMS and "3月" in row.body and "1次" in row.body
+
+
+async def test_the_monthly_digest_waits_until_the_month_is_final(
+    world: World, session: AsyncSession, clock: FakeClock, world_data: dict
+) -> None:
+    contact = await session.get(EmergencyContact, world.contacts[0].id)
+    assert contact is not None
+    contact.sms_opt_in = True
+    await make_visit(session, clock, elder=world_data["elder"], status=VisitStatus.DONE, done_at=clock.now())
+    late = await make_visit(session, clock, elder=world_data["elder"], slot=2, volunteer_id=world.volunteer_id)
+    await session.commit()
+
+    async def queue() -> int:
+        async with world.sessions() as s:
+            queued = await queue_family_reports(s, clock=clock, mode="monthly", zone=world.esc.zone, language="zh_CN")
+            await s.commit()
+        return queued
+
+    clock.set(datetime(2026, 4, 1, 8, 0, tzinfo=world.esc.zone))  # March's last visit is confirmed in the grace day
+    assert await queue() == 0
+    late.status, late.done_at = VisitStatus.DONE, clock.now()
+    session.add(late)
+    await session.commit()
+    clock.set(datetime(2026, 4, 1, 23, 59, tzinfo=world.esc.zone))
+    assert await queue() == 0
+    clock.set(datetime(2026, 4, 2, 0, 0, tzinfo=world.esc.zone))  # March is final
+    assert await queue() == 1
+    [row] = await world.outbox(purpose="family_report")
+    assert "3月" in row.body and "2次" in row.body and "04-01" in row.body
 
 
 def test_the_shipped_policy_file_loads() -> None:

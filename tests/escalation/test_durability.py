@@ -6,15 +6,15 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from aiohttp.test_utils import unused_port
 
 from carevisit.escalation.engine import run_cycle
 from carevisit.escalation.outbox import OutboxWorker
 from carevisit.escalation.pager import NotProcessed
 from carevisit.escalation.twilio_pager import TwilioPager
 from carevisit.storage.enums import Channel, DeliveryStatus
-from tests.escalation.conftest import CONTACT1, CONTACT2, DyingPager, ProcessDied, World
+from tests.escalation.conftest import CONTACT1, CONTACT2, IMPATIENT, DyingPager, ProcessDied, World
 from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM
+from tests.ports import free_port, loopback_host
 
 
 @pytest.mark.parametrize("after_send", [True, False], ids=["died-after-twilio-sent", "died-before-twilio-heard"])
@@ -83,6 +83,7 @@ async def test_a_5xx_after_twilio_acted_is_looked_up_not_resent(world: World) ->
     assert all(r.provider_sid for r in await world.outbox())
 
 
+@pytest.mark.parametrize("pager_timeout", [IMPATIENT])
 async def test_a_timeout_is_looked_up_before_sending_again(world: World) -> None:
     world.twilio.hang_next(1.0, process=True)
     await world.open()
@@ -102,11 +103,12 @@ async def test_a_twilio_outage_is_ridden_out_and_each_page_goes_once(world: Worl
 
 
 async def test_connection_refused_is_not_processed() -> None:
+    nobody = loopback_host()  # a port on a loopback address of its own stays closed (tests/ports.py)
     pager = TwilioPager(
         account_sid=ACCOUNT_SID,
         auth_token=AUTH_TOKEN,
         from_number=FROM,
-        api_base=f"http://127.0.0.1:{unused_port()}",
+        api_base=f"http://{nobody}:{free_port(nobody)}",
         timeout=1,
     )
     try:

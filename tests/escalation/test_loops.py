@@ -4,6 +4,8 @@ slow request holds up nobody else, texts before calls, and a crash between the e
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -15,6 +17,8 @@ from carevisit.escalation.loops import EscalationLoops
 from carevisit.escalation.outbox import OutboxWorker, Slots
 from carevisit.escalation.pager import ConsolePager, Pager, ProviderRecord, Sent
 from carevisit.storage.enums import Channel, DeliveryStatus
+from carevisit.storage.locks import process_name
+from carevisit.storage.models import OutboxMessage
 from tests.escalation.conftest import CONTACT1, World
 
 
@@ -234,3 +238,13 @@ async def test_the_worker_leases_renew_while_a_round_is_sending(world: World) ->
 async def _later(world: World, before: datetime | None) -> bool:
     [call] = [r for r in await world.outbox() if r.channel == Channel.VOICE]
     return bool(call.lease_until and before and call.lease_until > world.clock.now() > before)
+
+
+def test_a_worker_is_named_like_every_lease_holder_and_fits_its_column_on_a_long_host_name(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(socket, "gethostname", lambda: "care-visit-" + "h" * 52)  # 63, the most a host name has
+    width = OutboxMessage.__table__.c.lease_owner.type.length  # type: ignore[attr-defined]
+    for name in (OutboxWorker(world.esc).worker_id, process_name()):
+        host, pid, tag = name.split(":")
+        assert len(name) <= width and host.startswith("care-visit-") and pid == str(os.getpid()) and tag

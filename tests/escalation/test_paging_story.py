@@ -243,3 +243,30 @@ async def test_repeated_rounds_tell_the_volunteer_the_round_not_a_step_past_the_
     notices = [c.text for c in await world.chats() if c.chat_id == 555]
     assert len(notices) == 4  # steps 1, 2 and 4 (there is no contact 3), then the coordinators' second round
     assert round_2 in notices[-1] and step_5 not in notices[-1]
+
+
+@pytest.mark.parametrize(
+    ("language", "rounds", "count"),
+    [("zh_CN", ("第1轮", "第2轮", "第3轮"), "次通知"), ("en", ("Round 1", "Round 2", "Round 3"), "Page ")],
+)
+async def test_coordinators_are_told_the_round_not_how_many_pages_went_before_theirs(
+    world: World, session: AsyncSession, language: str, rounds: tuple[str, ...], count: str
+) -> None:
+    from carevisit.storage.models import Coordinator
+
+    coordinator = await session.get(Coordinator, world.coordinator_id)
+    assert coordinator is not None
+    coordinator.language = language
+    await session.commit()
+    await world.open()
+    for minutes in (0, 5, 5, 10, 15):  # two contacts (no third), then the coordinators, then two repeats
+        await world.tick(minutes=minutes)
+    sms = [r.body or "" for r in world.twilio.sms_to(COORDINATOR)]
+    chats = [c.text for c in await world.chats() if c.chat_id == 777]
+    for texts in (sms, chats):
+        assert len(texts) == 3
+        assert [label in text for label, text in zip(rounds, texts, strict=True)] == [True] * 3
+        assert not any(count in text for text in texts)
+    assert len(set(sms)) == 3  # still never identical
+    assert len(world.twilio.sms_to(CONTACT1)) == 1  # the contacts' texts are unchanged ...
+    assert "第1次通知" in (world.twilio.sms_to(CONTACT1)[0].body or "")  # ... they count the pages

@@ -26,7 +26,7 @@ from carevisit.escalation.twilio_pager import TwilioPager
 from carevisit.storage.db import make_engine, make_session_factory
 from carevisit.storage.enums import Channel, DeliveryStatus, PhoneKind
 from carevisit.storage.models import Incident, OutboxMessage
-from tests.escalation.conftest import CONTACT1, SECRET, DyingPager, ProcessDied, World
+from tests.escalation.conftest import CONTACT1, IMPATIENT, SECRET, DyingPager, ProcessDied, World
 from tests.escalation.fake_twilio import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -55,7 +55,9 @@ class Process:
 
 
 @pytest.fixture
-async def processes(db_url: str, clock: FakeClock, fake_twilio: FakeTwilio) -> AsyncIterator[list[Process]]:
+async def processes(
+    db_url: str, clock: FakeClock, fake_twilio: FakeTwilio, pager_timeout: float
+) -> AsyncIterator[list[Process]]:
     assert fake_twilio.server is not None
     made: list[Process] = []
     pagers: list[TwilioPager] = []
@@ -66,7 +68,7 @@ async def processes(db_url: str, clock: FakeClock, fake_twilio: FakeTwilio) -> A
             auth_token=AUTH_TOKEN,
             from_number=FROM,
             api_base=str(fake_twilio.server.make_url("")),
-            timeout=0.5,
+            timeout=pager_timeout,
         )
         pagers.append(pager)
         esc = Escalation(
@@ -127,6 +129,7 @@ def assert_each_page_sent_once(world: World, rows: list[OutboxMessage]) -> None:
             assert record.body == row.body
 
 
+@pytest.mark.parametrize("pager_timeout", [IMPATIENT])
 async def test_two_processes_share_the_pages_and_send_each_exactly_once(
     world: World, processes: list[Process], session: AsyncSession, clock: FakeClock
 ) -> None:

@@ -16,7 +16,7 @@ from carevisit.escalation.pager import Pager, PagerError, ProviderRecord, Sent
 from carevisit.escalation.twilio_pager import TwilioPager
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
 from carevisit.storage.models import OutboxMessage
-from tests.escalation.conftest import CONTACT1, World
+from tests.escalation.conftest import CONTACT1, IMPATIENT, World
 from tests.escalation.fake_twilio import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -61,6 +61,7 @@ async def test_an_uncertain_page_is_not_resent_after_the_incident_was_acknowledg
     assert call.status == DeliveryStatus.CANCELED and call.error_code == "stopped"
 
 
+@pytest.mark.parametrize("pager_timeout", [IMPATIENT])
 @pytest.mark.parametrize("fault", ["500-after-acting", "timeout-after-accepting"])
 async def test_no_trace_in_a_lagging_list_is_not_taken_at_its_word(world: World, fault: str) -> None:
     world.twilio.list_lag = timedelta(seconds=20)  # longer than the first check comes

@@ -181,6 +181,27 @@ async def test_an_elder_enrolled_mid_month_is_planned_for_the_rest_of_it(
     assert windows == [(date(2026, 4, 17), date(2026, 4, 23)), (date(2026, 4, 24), date(2026, 4, 30))]
 
 
+async def test_an_unplanned_visit_before_the_plan_takes_none_of_its_slots(
+    session: AsyncSession, session_factory: async_sessionmaker[AsyncSession], clock: FakeClock, policy: VisitPolicy
+) -> None:
+    from carevisit.care.confirmations import start_unplanned_visit
+
+    areas = await make_area_tree(session)
+    volunteer = await make_volunteer(session, clock, communities=[areas["community"]])
+    elder = await make_elder(session, clock, community=areas["community"], risk=RiskLevel.HIGH)
+    await session.commit()
+    clock.set(datetime(2026, 4, 1, 0, 30, tzinfo=SHANGHAI))  # a volunteer drops by before the night's planning
+    unplanned = await start_unplanned_visit(
+        session, clock=clock, volunteer_id=volunteer.id, elder_id=elder.id, today=date(2026, 4, 1), mode=VisitMode.HOME
+    )
+    await session.commit()
+    summary = await plan_current_month(session_factory, clock=clock, zone=SHANGHAI, policy=policy)
+    assert summary is not None and summary.visits_created == 4
+    plan = await visits_of(session, "2026-04")
+    assert [v.slot for v in plan] == [1, 2, 3, 4, unplanned.slot]
+    assert unplanned.slot > 200
+
+
 @pytest.mark.parametrize(
     ("local_time", "month"),
     [

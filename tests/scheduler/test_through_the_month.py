@@ -151,6 +151,46 @@ async def test_an_extra_visit_for_one_elder_is_due_by_its_deadline_and_assigned_
     assert (again.visits, again.skipped_already_ordered) == ([], 1)
 
 
+async def test_extra_and_unplanned_visits_of_one_month_keep_out_of_each_others_slots(
+    session: AsyncSession, clock: FakeClock
+) -> None:
+    from carevisit.care.confirmations import start_unplanned_visit
+    from carevisit.storage.enums import VisitMode
+
+    areas = await make_area_tree(session)
+    volunteer = await make_volunteer(session, clock, communities=[areas["community"]])
+    elder = await make_elder(session, clock, community=areas["community"])
+    await make_visit(session, clock, elder=elder, volunteer_id=volunteer.id)
+    deadline = clock.now() + timedelta(hours=24)
+
+    async def unplanned() -> Visit:
+        visit = await start_unplanned_visit(
+            session,
+            clock=clock,
+            volunteer_id=volunteer.id,
+            elder_id=elder.id,
+            today=date(2026, 3, 10),
+            mode=VisitMode.PHONE,
+        )
+        await session.commit()
+        return visit
+
+    async def extra(reason: str) -> Visit:
+        order = await order_extra_visits(
+            session, clock=clock, zone=SHANGHAI, deadline=deadline, reason=reason, actor="cli", elder_ids=[elder.id]
+        )
+        await session.commit()
+        (visit,) = order.visits
+        return visit
+
+    first_unplanned = await unplanned()
+    after_unplanned = await extra("出院")
+    second_unplanned = await unplanned()
+    after_both = await extra("寒潮")
+    assert (after_unplanned.slot, after_both.slot) == (101, 102)
+    assert (first_unplanned.slot, second_unplanned.slot) == (201, 202)
+
+
 async def test_an_extra_visit_for_a_class_in_an_area_skips_others_and_the_ineligible(
     session: AsyncSession, clock: FakeClock
 ) -> None:
