@@ -325,8 +325,8 @@ class Stack:
 
 
 @pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram()
+async def tg(clock: FakeClock) -> AsyncIterator[FakeTelegram]:
+    fake = FakeTelegram(clock=clock)  # the stack's clock: a tap's 15 s to be answered and a 429's pause pass by tick
     await fake.start()
     yield fake
     await fake.close()
