@@ -10,6 +10,7 @@ the service sends is looked at in the fakes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import itertools
 import re
@@ -259,7 +260,8 @@ class Stack:
 
     async def paged(self, number: str) -> None:
         """Wait until `number` has had its SMS and its call."""
-        await eventually(lambda: self.twilio.sms_to(number) and self.twilio.calls_to(number), f"paging {number}")
+        async with self.nudging():
+            await eventually(lambda: self.twilio.sms_to(number) and self.twilio.calls_to(number), f"paging {number}")
 
     async def quiet(self) -> None:
         """Wait until the service has looked again, so that "nothing more was sent" means something: the engine and
@@ -268,11 +270,29 @@ class Stack:
         out now has gone out)."""
         assert self.running is not None
         try:
-            async with asyncio.timeout(30):
-                await self.running.part("escalation").loops.wait_idle(2)
+            async with self.nudging() as loops, asyncio.timeout(30):
+                await loops.wait_idle(2)
         except TimeoutError:
             raise AssertionError("the escalation loop stopped cycling") from None
         await self.chat_sender_passed()
+
+    @contextlib.asynccontextmanager
+    async def nudging(self) -> AsyncIterator[Any]:
+        """While inside, the escalation loops look again at once instead of after their idle interval (as when an
+        incident is opened in their own process): each pass is still a real look at the database, only sooner."""
+        assert self.running is not None
+        loops = self.running.part("escalation").loops
+
+        async def nudge() -> None:
+            while True:
+                loops.nudge()
+                await asyncio.sleep(0.02)
+
+        nudger = asyncio.create_task(nudge())
+        try:
+            yield loops
+        finally:
+            nudger.cancel()
 
     async def chat_sender_passed(self) -> None:
         """Queue a marker to a chat no test looks at and wait until the sender has dealt with it (sent, or failed:
