@@ -52,6 +52,7 @@ from carevisit.storage.models import (
 )
 from tests.bot.conftest import TOKEN
 from tests.bot.fake_telegram import FakeTelegram, Person
+from tests.e2e import fault_matrix
 from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
 from tests.factories import make_area_tree, make_contact, make_coordinator, make_elder, make_volunteer
 from tests.ports import free_port, loopback_host
@@ -381,3 +382,31 @@ async def stack(
 @pytest.fixture
 async def people(session: AsyncSession, clock: FakeClock) -> People:
     return await make_people(session, clock)
+
+
+# --- the fault matrix's table at the end of a run (tests/e2e/fault_matrix.py) ---
+
+_matrix: dict[tuple[str, str], str] = {}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A matrix case (a `case` parameter with a step and a fault) carries its cell into its reports."""
+    for item in items:
+        case = getattr(getattr(item, "callspec", None), "params", {}).get("case")
+        if hasattr(case, "step") and hasattr(case, "fault"):
+            item.user_properties.append((fault_matrix.PROPERTY, (case.step, case.fault)))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    cell = dict(report.user_properties).get(fault_matrix.PROPERTY)
+    if cell is None or (report.when != "call" and report.outcome == "passed"):
+        return  # a passed setup or teardown says nothing yet; a failed one fails the cell
+    fault_matrix.merge(_matrix, cell, report.outcome)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _matrix:
+        return
+    terminalreporter.section("fault matrix: the emergency chain, step × fault")
+    for line in fault_matrix.render(_matrix):
+        terminalreporter.write_line(line)
