@@ -392,16 +392,17 @@ _matrix: dict[tuple[str, str], str] = {}
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A matrix case (a `case` parameter with a step and a fault) carries its cell into its reports."""
     for item in items:
-        case = getattr(getattr(item, "callspec", None), "params", {}).get("case")
-        if hasattr(case, "step") and hasattr(case, "fault"):
-            item.user_properties.append((fault_matrix.PROPERTY, (case.step, case.fault)))
+        case: Any = getattr(getattr(item, "callspec", None), "params", {}).get("case")
+        step, fault = getattr(case, "step", None), getattr(case, "fault", None)
+        if isinstance(step, str) and isinstance(fault, str):
+            item.user_properties.append((fault_matrix.PROPERTY, (step, fault)))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     cell = dict(report.user_properties).get(fault_matrix.PROPERTY)
-    if cell is None or (report.when != "call" and report.outcome == "passed"):
+    if not isinstance(cell, tuple) or (report.when != "call" and report.outcome == "passed"):
         return  # a passed setup or teardown says nothing yet; a failed one fails the cell
-    fault_matrix.merge(_matrix, cell, report.outcome)
+    fault_matrix.merge(_matrix, (str(cell[0]), str(cell[1])), report.outcome)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
