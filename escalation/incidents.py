@@ -222,13 +222,17 @@ async def resolve(
 
 
 async def _queue_all_clear(session: AsyncSession, *, clock: Clock, incident: Incident, language: str) -> None:
-    """One short SMS per number that was paged by SMS and got it (or may have); calls-only numbers get none."""
+    """One short SMS per number that was paged by SMS and got it (or may have); calls-only numbers get none.
+
+    "May have": a page text still `sending` — its request under way, or answered by a timeout or a 5xx and not yet
+    reconciled — may well be on the phone (its link may be what acknowledged), so it counts. A text that certainly
+    never reached the provider (pending, or refused as not processed) does not."""
     paged = await session.exec(
         select(OutboxMessage).where(
             OutboxMessage.incident_id == incident.id,
             col(OutboxMessage.purpose).in_(("page", "drill")),
             OutboxMessage.channel == Channel.SMS,
-            col(OutboxMessage.provider_sid).is_not(None),
+            col(OutboxMessage.provider_sid).is_not(None) | (OutboxMessage.status == DeliveryStatus.SENDING),
         )
     )
     elder = await session.get(Elder, incident.elder_id)

@@ -10,6 +10,7 @@ the service sends is looked at in the fakes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import itertools
 import re
@@ -51,6 +52,7 @@ from carevisit.storage.models import (
 )
 from tests.bot.conftest import TOKEN
 from tests.bot.fake_telegram import FakeTelegram, Person
+from tests.e2e import fault_matrix
 from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
 from tests.factories import make_area_tree, make_contact, make_coordinator, make_elder, make_volunteer
 from tests.ports import free_port, loopback_host
@@ -259,7 +261,8 @@ class Stack:
 
     async def paged(self, number: str) -> None:
         """Wait until `number` has had its SMS and its call."""
-        await eventually(lambda: self.twilio.sms_to(number) and self.twilio.calls_to(number), f"paging {number}")
+        async with self.nudging():
+            await eventually(lambda: self.twilio.sms_to(number) and self.twilio.calls_to(number), f"paging {number}")
 
     async def quiet(self) -> None:
         """Wait until the service has looked again, so that "nothing more was sent" means something: the engine and
@@ -268,11 +271,29 @@ class Stack:
         out now has gone out)."""
         assert self.running is not None
         try:
-            async with asyncio.timeout(30):
-                await self.running.part("escalation").loops.wait_idle(2)
+            async with self.nudging() as loops, asyncio.timeout(30):
+                await loops.wait_idle(2)
         except TimeoutError:
             raise AssertionError("the escalation loop stopped cycling") from None
         await self.chat_sender_passed()
+
+    @contextlib.asynccontextmanager
+    async def nudging(self) -> AsyncIterator[Any]:
+        """While inside, the escalation loops look again at once instead of after their idle interval (as when an
+        incident is opened in their own process): each pass is still a real look at the database, only sooner."""
+        assert self.running is not None
+        loops = self.running.part("escalation").loops
+
+        async def nudge() -> None:
+            while True:
+                loops.nudge()
+                await asyncio.sleep(0.02)
+
+        nudger = asyncio.create_task(nudge())
+        try:
+            yield loops
+        finally:
+            nudger.cancel()
 
     async def chat_sender_passed(self) -> None:
         """Queue a marker to a chat no test looks at and wait until the sender has dealt with it (sent, or failed:
@@ -325,8 +346,8 @@ class Stack:
 
 
 @pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram()
+async def tg(clock: FakeClock) -> AsyncIterator[FakeTelegram]:
+    fake = FakeTelegram(clock=clock)  # the stack's clock: a tap's 15 s to be answered and a 429's pause pass by tick
     await fake.start()
     yield fake
     await fake.close()
@@ -361,3 +382,32 @@ async def stack(
 @pytest.fixture
 async def people(session: AsyncSession, clock: FakeClock) -> People:
     return await make_people(session, clock)
+
+
+# --- the fault matrix's table at the end of a run (tests/e2e/fault_matrix.py) ---
+
+_matrix: dict[tuple[str, str], str] = {}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A matrix case (a `case` parameter with a step and a fault) carries its cell into its reports."""
+    for item in items:
+        case: Any = getattr(getattr(item, "callspec", None), "params", {}).get("case")
+        step, fault = getattr(case, "step", None), getattr(case, "fault", None)
+        if isinstance(step, str) and isinstance(fault, str):
+            item.user_properties.append((fault_matrix.PROPERTY, (step, fault)))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    cell = dict(report.user_properties).get(fault_matrix.PROPERTY)
+    if not isinstance(cell, tuple) or (report.when != "call" and report.outcome == "passed"):
+        return  # a passed setup or teardown says nothing yet; a failed one fails the cell
+    fault_matrix.merge(_matrix, (str(cell[0]), str(cell[1])), report.outcome)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _matrix:
+        return
+    terminalreporter.section("fault matrix: the emergency chain, step × fault")
+    for line in fault_matrix.render(_matrix):
+        terminalreporter.write_line(line)

@@ -54,6 +54,34 @@ async def test_resolving_writes_the_record_and_sends_the_all_clear_to_those_page
             )
 
 
+async def test_a_page_text_not_yet_reconciled_still_gets_the_all_clear(world: World) -> None:
+    """Twilio sent the page text but answered 500 and its list still lags: the row is uncertain when the incident
+    is resolved. The family may well have it (its link may be what acknowledged), so the all-clear goes too."""
+    world.twilio.list_lag = timedelta(seconds=20)
+    world.twilio.fail_next(500, code=20500, process=True, kind="sms")
+    incident_id = await world.open()
+    await world.tick()
+    [page] = await world.outbox(channel=Channel.SMS, purpose="page")
+    assert page.status == DeliveryStatus.SENDING and page.provider_sid is None  # uncertain
+    async with world.sessions() as session:
+        await incidents.resolve(
+            session,
+            clock=world.clock,
+            incident_id=incident_id,
+            by="coordinator:1",
+            what_happened="跌倒",
+            actions_taken="联系女儿",
+            outcome="已送医",
+        )
+        await session.commit()
+    await world.tick(seconds=1)
+    await world.tick(seconds=31)  # reconciled meanwhile: found in Twilio's list, not sent again
+    [_, all_clear] = world.twilio.sms_to(CONTACT1)
+    assert "处理完毕" in (all_clear.body or "")
+    [page] = await world.outbox(channel=Channel.SMS, purpose="page")
+    assert page.provider_sid == world.twilio.sms_to(CONTACT1)[0].sid
+
+
 async def test_resolving_needs_an_outcome(world: World) -> None:
     incident_id = await world.open()
     async with world.sessions() as session:
