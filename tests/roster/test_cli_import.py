@@ -88,11 +88,11 @@ def test_dry_run_reports_and_writes_nothing(env: dict[str, str], tmp_path: Path,
 
 
 def test_an_unknown_header_exits_1_and_says_which(env: dict[str, str], tmp_path: Path, db_url: str) -> None:
-    header = ["手机" if h == "电话" else h for h in ELDER_HEADER_ZH]
+    header = ["手机号吗" if h == "电话" else h for h in ELDER_HEADER_ZH]
     path = write_csv(tmp_path / "elders.csv", header, [elder_row("E1")])
     result = runner.invoke(app, ["import", "elders", str(path)], env=env)
     assert result.exit_code == 1
-    assert "elders.csv: unknown column(s) '手机'" in result.output and "Nothing was written." in result.output
+    assert "elders.csv: unknown column(s) E列（手机号吗）" in result.output and "Nothing was written." in result.output
     assert "Traceback" not in result.output
     assert rows_in(db_url, Elder) == 0
 
