@@ -156,7 +156,7 @@ def _layout(
             f"{where}no header row in the first {len(top)} rows (a row of column names such as 编号 姓名 性别 "
             "出生日期 社区 类别)",
         )
-    rows = (best,)
+    rows: tuple[int, ...] = (best,)
     if best + 1 < len(top) and _is_second_header(top[best], top[best + 1]):
         rows = (best, best + 1)
     elif best > 0 and _is_group_row(top[best - 1], top[best]):
