@@ -257,8 +257,8 @@ def _merged_ranges(workbook: Any, worksheet: Any, file: str, sheet: str) -> list
     """The sheet's merged cells, which openpyxl's read-only mode does not expose.
 
     <mergeCells> follows <sheetData> in the sheet's XML, so the part is inflated once up to it and only scanned for
-    the element (no XML parsing): measured at some 0.6 s per 100 MB of sheet XML, against about 25 s for openpyxl to
-    read the same rows.
+    the element (no XML parsing): measured here at 1.7 s for a 190 MB sheet part (400,000 rows of 12 cells; 2 busy
+    cores), a small share of what openpyxl then takes to read those rows.
     """
     part = getattr(worksheet, "_worksheet_path", None)
     archive = getattr(workbook, "_archive", None)
