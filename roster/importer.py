@@ -11,7 +11,7 @@ from __future__ import annotations
 import pickle
 import tempfile
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache, partial
 from pathlib import Path
@@ -29,6 +29,7 @@ from carevisit.care.clock import Clock, local_today
 from carevisit.roster.areas import AreaIndex
 from carevisit.roster.bulk import BulkStatement, table_of
 from carevisit.roster.columns import Columns, elder_columns, volunteer_columns
+from carevisit.roster.layout import MakeColumns, SkippedRow, read_layouts
 from carevisit.roster.parallel import Chunk, Validator, validate_in_process, validate_in_workers
 from carevisit.roster.problems import RowProblem
 from carevisit.roster.readers import open_table
@@ -69,6 +70,15 @@ class ImportResult:
     updated: int = 0
     areas_created: int = 0
     organisations_created: int = 0
+    # How the file was read: its sheets (name, rows read), those skipped (name, why), rows that are not elders
+    # (合计, 填表人 …: the first few hundred, and their count), blank rows, and columns read and set aside.
+    sheets: list[tuple[str | None, int]] = field(default_factory=list)
+    skipped_sheets: list[tuple[str, str]] = field(default_factory=list)
+    skipped_rows: list[SkippedRow] = field(default_factory=list)
+    skipped_count: int = 0
+    blank_rows: int = 0
+    notices: list[str] = field(default_factory=list)
+    understood: list[tuple[str | None, tuple[tuple[str, str], ...]]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -78,40 +88,57 @@ class ImportResult:
 class _Checker:
     """Pass-1 bookkeeping: problems (capped), ids seen (for duplicates), the spool of valid records."""
 
-    def __init__(self, result: ImportResult, spool: IO[bytes] | None, max_problems: int, columns: Columns) -> None:
+    def __init__(
+        self,
+        result: ImportResult,
+        spool: IO[bytes] | None,
+        max_problems: int,
+        columns: list[Columns],
+        sheet_names: list[str | None],
+    ) -> None:
         self.result = result
         self.spool = spool
         self.max_problems = max_problems
-        self.first_row: dict[str, int] = {}
-        self.id_position = columns.index["id"]
-        self.id_label = columns.label["id"]
+        self.first_row: dict[str, tuple[int, int]] = {}  # id → (sheet, row)
+        self.id_positions = [sheet.index["id"] for sheet in columns]
+        self.id_labels = [sheet.label["id"] for sheet in columns]
+        self.sheet_names = sheet_names
 
     def add(self, chunk: Chunk) -> None:
         """One chunk's validation outcome. Ids count even in rows with other problems: a duplicate is reported too."""
         result = self.result
         first_row = self.first_row
-        position = self.id_position
+        sheet = chunk.sheet
+        position = self.id_positions[sheet]
         for index, (row, cells) in enumerate(chunk.rows):
             result.rows += 1
             external_id = cells[position].strip() if position < len(cells) else ""
             problems = chunk.problems.get(index, [])
             if external_id:
-                first = first_row.setdefault(external_id, row)
-                if first != row:
-                    problems = [
-                        *problems,
-                        RowProblem(result.file, row, self.id_label, f"id {external_id!r} already used in row {first}"),
-                    ]
+                first = first_row.setdefault(external_id, (sheet, row))
+                if first != (sheet, row):
+                    problems = [*problems, self._duplicate(row, external_id, first)]
             if problems:
-                self.problems(problems)
+                self.problems(problems, sheet)
         if self.spool is not None and result.ok:
             # The chunk's valid records, pickled by the validator: the spool is a sequence of pickled lists.
             self.spool.write(chunk.records)
 
-    def problems(self, problems: list[RowProblem]) -> None:
+    def _duplicate(self, row: int, external_id: str, first: tuple[int, int]) -> RowProblem:
+        where = f"row {first[1]}"
+        if self.sheet_names[first[0]] is not None:
+            where = f"sheet {self.sheet_names[first[0]]!r}, {where}"
+        label = self.id_labels[first[0]]
+        return RowProblem(self.result.file, row, label, f"id {external_id!r} already used in {where}")
+
+    def problems(self, problems: list[RowProblem], sheet: int = 0) -> None:
         self.result.problem_count += len(problems)
         room = self.max_problems - len(self.result.problems)
-        self.result.problems.extend(problems[: max(room, 0)])
+        name = self.sheet_names[sheet]
+        kept = problems[: max(room, 0)]
+        if name is not None:
+            kept = [replace(problem, sheet=name) for problem in kept]
+        self.result.problems.extend(kept)
 
 
 def _spooled(spool: IO[bytes]) -> Iterator[list[Any]]:
@@ -235,7 +262,7 @@ async def import_volunteers(
 async def _check(
     path: Path,
     kind: str,
-    make_columns: Callable[[list[str], str], Columns],
+    make_columns: MakeColumns,
     spool: IO[bytes] | None,
     progress: Progress | None,
     max_problems: int,
@@ -243,19 +270,35 @@ async def _check(
     workers: int,
 ) -> ImportResult:
     with open_table(path) as table:
-        columns = make_columns(table.header, path.name)
+        layouts = read_layouts(table, path.name, make_columns, elders=kind == "elders")
         result = ImportResult(file=path.name, format=table.format, kind=kind)
-        checker = _Checker(result, spool, max_problems, columns)
-        validator = make_validator(columns)
+        result.skipped_sheets = layouts.skipped_sheets
+        names = [layout.sheet.name if layout.named else None for layout in layouts.sheets]
+        for layout, name in zip(layouts.sheets, names, strict=True):
+            where = f"sheet {name!r}: " if name is not None else ""
+            result.notices.extend(f"{where}{notice}" for notice in layout.columns.notices)
+            result.understood.append((name, layout.columns.understood))
+        columns = [layout.columns for layout in layouts.sheets]
+        checker = _Checker(result, spool, max_problems, columns, names)
+        validators = [make_validator(sheet) for sheet in columns]
+        sheets = ((n, layouts.rows(layout)) for n, layout in enumerate(layouts.sheets))
         chunks = (
-            validate_in_workers(table.rows, validator, workers=workers)
+            validate_in_workers(sheets, validators, workers=workers)
             if workers > 1
-            else validate_in_process(table.rows, validator)
+            else validate_in_process(sheets, validators)
         )
+        rows_before = 0
+        sheet_rows = [0] * len(columns)
         for chunk in chunks:
             checker.add(chunk)
+            sheet_rows[chunk.sheet] += result.rows - rows_before
+            rows_before = result.rows
             if progress:
                 progress("checking", result.rows, None)
+        result.sheets = [(layout.sheet.name, count) for layout, count in zip(layouts.sheets, sheet_rows, strict=True)]
+        result.skipped_rows = layouts.skipped_rows
+        result.skipped_count = layouts.skipped_count
+        result.blank_rows = layouts.blank_rows
     if progress:
         progress("checking", result.rows, result.rows)
     return result

@@ -4,6 +4,9 @@ chunks and come back in file order, with only a few chunks in flight, so memory 
 A chunk comes back as the problems of its bad rows and its valid records already pickled, ready for the spool: the
 parent never unpickles and re-pickles a million records (it was the slowest part of the parent's work).
 
+A workbook's sheets each have their own columns, hence their own validator: chunks never span two sheets, and carry
+the index of theirs.
+
 Workers are spawned (not forked): the parent may hold database threads, and a forked copy of their locks can hang.
 """
 
@@ -12,13 +15,14 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
 Row = tuple[int, list[str]]
+Sheets = Iterable[tuple[int, Iterator[Row]]]  # (sheet index, its rows)
 # validator(cells, row=row) -> a record (with `packed()`) or a list of RowProblem; must pickle (a functools.partial of a
 # module function)
 Validator = Callable[..., Any]
@@ -30,17 +34,18 @@ CHUNK_SIZE = 2_000
 class Chunk:
     """One chunk of rows, validated."""
 
+    sheet: int
     rows: list[Row]
     problems: dict[int, list[Any]]  # index in `rows` → that row's problems (RowProblem); valid rows are absent
     records: bytes  # the valid rows' records, packed, in file order: one pickled list, as the spool holds them
 
 
-_validator: Validator | None = None
+_validators: Sequence[Validator] = ()
 
 
-def _start(validator: Validator) -> None:
-    global _validator
-    _validator = validator
+def _start(validators: Sequence[Validator]) -> None:
+    global _validators
+    _validators = validators
 
 
 def _validate(chunk: list[Row], validator: Validator) -> tuple[dict[int, list[Any]], bytes]:
@@ -55,35 +60,39 @@ def _validate(chunk: list[Row], validator: Validator) -> tuple[dict[int, list[An
     return problems, pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _validate_in_worker(chunk: list[Row]) -> tuple[dict[int, list[Any]], bytes]:
-    assert _validator is not None
-    return _validate(chunk, _validator)
+def _validate_in_worker(sheet: int, chunk: list[Row]) -> tuple[dict[int, list[Any]], bytes]:
+    return _validate(chunk, _validators[sheet])
 
 
-def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
-    while chunk := list(islice(rows, size)):
-        yield chunk
+def _chunks(sheets: Sheets, size: int) -> Iterator[tuple[int, list[Row]]]:
+    for sheet, rows in sheets:
+        while chunk := list(islice(rows, size)):
+            yield sheet, chunk
 
 
-def validate_in_process(rows: Iterator[Row], validator: Validator, *, chunk_size: int = CHUNK_SIZE) -> Iterator[Chunk]:
-    for chunk in _chunks(rows, chunk_size):
-        yield Chunk(chunk, *_validate(chunk, validator))
+def validate_in_process(
+    sheets: Sheets, validators: Sequence[Validator], *, chunk_size: int = CHUNK_SIZE
+) -> Iterator[Chunk]:
+    """Each sheet's rows validated by `validators[sheet]`, in chunks, in order."""
+    for sheet, chunk in _chunks(sheets, chunk_size):
+        yield Chunk(sheet, chunk, *_validate(chunk, validators[sheet]))
 
 
 def validate_in_workers(
-    rows: Iterator[Row], validator: Validator, *, workers: int, chunk_size: int = CHUNK_SIZE
+    sheets: Sheets, validators: Sequence[Validator], *, workers: int, chunk_size: int = CHUNK_SIZE
 ) -> Iterator[Chunk]:
     """The same as `validate_in_process`, on `workers` processes."""
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(validator,)) as pool:
-        in_flight: deque[tuple[list[Row], Future[tuple[dict[int, list[Any]], bytes]]]] = deque()
-        for chunk in _chunks(rows, chunk_size):
-            in_flight.append((chunk, pool.submit(_validate_in_worker, chunk)))
+    initargs = (tuple(validators),)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=initargs) as pool:
+        in_flight: deque[tuple[int, list[Row], Future[tuple[dict[int, list[Any]], bytes]]]] = deque()
+        for sheet, chunk in _chunks(sheets, chunk_size):
+            in_flight.append((sheet, chunk, pool.submit(_validate_in_worker, sheet, chunk)))
             if len(in_flight) >= 3 * workers:
                 yield _done(*in_flight.popleft())
         while in_flight:
             yield _done(*in_flight.popleft())
 
 
-def _done(chunk: list[Row], future: Future[tuple[dict[int, list[Any]], bytes]]) -> Chunk:
-    return Chunk(chunk, *future.result())
+def _done(sheet: int, chunk: list[Row], future: Future[tuple[dict[int, list[Any]], bytes]]) -> Chunk:
+    return Chunk(sheet, chunk, *future.result())

@@ -13,9 +13,11 @@ class RowProblem:
     row: int
     column: str
     reason: str
+    sheet: str | None = None  # named when the workbook has several sheets
 
     def __str__(self) -> str:
-        return f"{self.file}: row {self.row}, column {self.column}: {self.reason}"
+        where = f"sheet {self.sheet!r}, row {self.row}" if self.sheet else f"row {self.row}"
+        return f"{self.file}: {where}, column {self.column}: {self.reason}"
 
 
 class RosterFileError(ValueError):

@@ -23,11 +23,13 @@ class _Row:
     """Collects the problems of one row while its cells are parsed."""
 
     def __init__(self, cells: list[str], columns: Columns, *, file: str, row: int) -> None:
-        self.texts = columns.texts(cells)
+        self.texts, cell_problems = columns.read(cells)
         self.columns = columns
         self.file = file
         self.row = row
         self.problems: list[RowProblem] = []
+        for name, reason in cell_problems:  # invisible characters in an id or a name, a tick that is not one
+            self.problem(name, reason)
 
     def text(self, name: str) -> str:
         return self.texts.get(name, "")

@@ -106,6 +106,7 @@ def _import(
         "roster import of %s: rows=%d problems=%d written=%s inserted=%d updated=%d",
         kind, result.rows, result.problem_count, result.written, result.inserted, result.updated,
     )  # fmt: skip
+    _print_reading(result)
     if not result.ok:
         _print_problems(result)
         raise typer.Exit(1)
@@ -118,6 +119,25 @@ def _import(
         + (f", {result.organisations_created} organisations created" if result.organisations_created else "")
         + "."
     )
+
+
+def _print_reading(result: ImportResult) -> None:
+    """How the file was read: its sheets, what was skipped and set aside (never a sheet or a row left out quietly)."""
+    for notice in result.notices:
+        console.print(f"note: {escape(notice)}", highlight=False)
+    if len(result.sheets) > 1 or result.skipped_sheets:
+        for sheet, rows in result.sheets:
+            console.print(f"sheet {escape(repr(sheet))}: {rows} rows", highlight=False)
+    for sheet, why in result.skipped_sheets:
+        console.print(f"skipped sheet {escape(repr(sheet))} ({escape(why)})", highlight=False)
+    if result.skipped_count:
+        listed = ", ".join(
+            (f"{row.sheet} " if row.sheet else "") + f"row {row.row} ({row.reason})" for row in result.skipped_rows[:10]
+        )
+        more = " …" if result.skipped_count > 10 else ""
+        console.print(
+            f"skipped {result.skipped_count} rows that are not {result.kind}: {escape(listed)}{more}", highlight=False
+        )
 
 
 def _print_problems(result: ImportResult) -> None:

@@ -13,6 +13,7 @@ from carevisit.cli import app
 from carevisit.storage.db import make_engine
 from carevisit.storage.models import Area, Elder, Volunteer
 from tests.roster.files import ELDER_HEADER_ZH, VOLUNTEER_HEADER_ZH, elder_row, volunteer_row, write_csv, write_xlsx
+from tests.roster.forms import STREET_TITLE, FormSheet, form_row, write_form
 
 runner = CliRunner()
 
@@ -88,11 +89,11 @@ def test_dry_run_reports_and_writes_nothing(env: dict[str, str], tmp_path: Path,
 
 
 def test_an_unknown_header_exits_1_and_says_which(env: dict[str, str], tmp_path: Path, db_url: str) -> None:
-    header = ["手机" if h == "电话" else h for h in ELDER_HEADER_ZH]
+    header = ["手机号吗" if h == "电话" else h for h in ELDER_HEADER_ZH]
     path = write_csv(tmp_path / "elders.csv", header, [elder_row("E1")])
     result = runner.invoke(app, ["import", "elders", str(path)], env=env)
     assert result.exit_code == 1
-    assert "elders.csv: unknown column(s) '手机'" in result.output and "Nothing was written." in result.output
+    assert "elders.csv: unknown column(s) E列（手机号吗）" in result.output and "Nothing was written." in result.output
     assert "Traceback" not in result.output
     assert rows_in(db_url, Elder) == 0
 
@@ -130,3 +131,21 @@ def test_volunteers_are_imported_with_the_configured_phone_region(
     )
     assert accepted.exit_code == 0, accepted.output
     assert rows_in(db_url, Volunteer) == 1
+
+
+def test_a_workbook_of_community_sheets_says_what_it_read_and_skipped(
+    env: dict[str, str], tmp_path: Path, db_url: str
+) -> None:
+    sheets = [
+        FormSheet("西四北社区", [form_row(1, "A-1"), form_row(2, "A-2")], title=STREET_TITLE),
+        FormSheet("前公用社区", [form_row(1, "B-1")], title=STREET_TITLE),
+    ]
+    path = write_form(tmp_path / "新街口.xlsx", sheets, summary=True)
+    result = runner.invoke(app, ["import", "elders", str(path)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "sheet '西四北社区': 2 rows" in result.output and "sheet '前公用社区': 1 rows" in result.output
+    assert "skipped sheet '汇总' (a summary or instructions sheet)" in result.output
+    assert "skipped 4 rows that are not elders: 西四北社区 row 7 (合计), 西四北社区 row 9 (填表人)" in result.output
+    assert "note: sheet '西四北社区': A列（序号）: not used; ignored" in result.output
+    assert "Imported 3 elders from 新街口.xlsx" in result.output
+    assert rows_in(db_url, Elder) == 3

@@ -297,7 +297,7 @@ async def test_a_gb18030_file_whose_start_is_plain_ascii_is_still_read(
 @pytest.mark.parametrize(
     ("header", "reason"),
     [
-        ([*ELDER_HEADER_ZH[:4], "电话号码", *ELDER_HEADER_ZH[5:]], "unknown column(s) '电话号码'"),
+        ([*ELDER_HEADER_ZH[:4], "电话号吗", *ELDER_HEADER_ZH[5:]], "unknown column(s) E列（电话号吗）"),
         ([h for h in ELDER_HEADER_ZH if h != "社区"], "missing column(s): 社区/community"),
         ([*ELDER_HEADER_ZH, "姓名"], "the column '姓名' appears twice"),
         ([h for h in ELDER_HEADER_ZH if h != "联系电话2"], "emergency contact 2 needs the column(s) 联系电话2"),
