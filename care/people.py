@@ -30,7 +30,10 @@ async def coordinators_over(session: AsyncSession, *, community_id: int) -> list
 
 
 async def emergency_contacts(session: AsyncSession, *, elder_id: int) -> list[EmergencyContact]:
+    """The contacts the roster lists, in position order (not those kept only as the history of a message)."""
     result = await session.exec(
-        select(EmergencyContact).where(EmergencyContact.elder_id == elder_id).order_by(col(EmergencyContact.position))
+        select(EmergencyContact)
+        .where(EmergencyContact.elder_id == elder_id, col(EmergencyContact.removed_at).is_(None))
+        .order_by(col(EmergencyContact.position))
     )
     return list(result.all())

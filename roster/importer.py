@@ -12,16 +12,17 @@ import pickle
 import tempfile
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care import audit
@@ -295,15 +296,6 @@ def _ids_sql(dialect: Dialect, table: Any, count: int) -> str:
     return str(compiled)
 
 
-async def _learned_about_contacts(
-    connection: AsyncConnection, elder_ids: list[int]
-) -> dict[tuple[int, str], tuple[Any, ...]]:
-    """(elder id, phone) → what was learned about that contact since it was imported."""
-    columns = [_CONTACTS.c[name] for name in _CONTACT_LEARNED]
-    query = select(_CONTACTS.c.elder_id, _CONTACTS.c.phone, *columns).where(_CONTACTS.c.elder_id.in_(elder_ids))
-    return {(row[0], row[1]): tuple(row[2:]) for row in await connection.execute(query)}
-
-
 async def _larger_sqlite_cache(connection: AsyncConnection) -> None:
     """SQLite's default 2 MiB page cache makes a million-row upsert re-read its indexes; 64 MiB keeps them in memory.
     The setting lasts for this pooled connection: a bounded, harmless amount of memory."""
@@ -319,14 +311,9 @@ _ELDER_COLUMNS = (
     "external_id", "name", "gender", "birth_date", "phone", "phone_kind", "address", "community_id", "classes", "risk",
     "consent", "notes",
 )  # fmt: skip
-_CONTACT_COLUMNS = (
-    "elder_id", "position", "name", "relation", "phone", "phone_kind", "is_carer", "sms_opt_in", "language",
-    "opted_out_at",
-)  # fmt: skip
-# What the programme learned about a contact since the survey (carer, SMS opt-in or opt-out, language); the roster has
-# no column for it, so a re-imported contact with the same phone keeps it.
-_CONTACT_LEARNED = ("is_carer", "sms_opt_in", "language", "opted_out_at")
-_NEW_CONTACT = (False, False, None, None)
+_CONTACT_COLUMNS = ("elder_id", "position", "name", "relation", "phone", "phone_kind", "sms_opt_in")
+# What the programme learns about a contact after the survey starts empty (carer, language, an SMS opt-out).
+_NEW_CONTACT = {"is_carer": False, "language": None, "opted_out_at": None, "removed_at": None}
 
 
 async def _write_elders(
@@ -346,7 +333,7 @@ async def _write_elders(
     constants = {"status": ElderStatus.ACTIVE, "paused_until": None, "enrolled_on": today, "created_at": now,
                  "updated_at": now}  # fmt: skip
     upsert = _upsert(connection, _ELDERS, _ELDER_COLUMNS, _ELDER_UPDATES, constants)
-    add_contacts = BulkStatement(connection, insert(_CONTACTS), _CONTACTS, _CONTACT_COLUMNS)
+    add_contacts = BulkStatement(connection, insert(_CONTACTS), _CONTACTS, _CONTACT_COLUMNS, _NEW_CONTACT)
     done = 0
     batch: list[tuple[Any, ...]]  # ElderRecord.packed()
     for batch in _spooled(spool):
@@ -363,30 +350,95 @@ async def _write_elders(
         external_ids = [record[0] for record in batch]
         # Into an empty table (ids are unique in the file) nothing exists yet: no need to look.
         existing = await _ids(connection, _ELDERS, external_ids) if before else {}
-        learned = await _learned_about_contacts(connection, list(existing.values())) if existing else {}
         await upsert.executemany(connection, rows)
         ids = existing | await _ids(connection, _ELDERS, [i for i in external_ids if i not in existing])
-        # The file is the truth about who the contacts are: a re-imported elder's old contacts go.
+        listed = [
+            (ids[record[0]], position, *contact)
+            for record in batch
+            for position, contact in enumerate(record[12], start=1)
+        ]
         if existing:
-            await connection.execute(delete(_CONTACTS).where(_CONTACTS.c.elder_id.in_(list(existing.values()))))
-        contacts = [
-            (elder_id, position, name, relation, phone, phone_kind, *learned.get((elder_id, phone), _NEW_CONTACT))
-            for record in batch
-            for elder_id in (ids[record[0]],)
-            for position, (name, relation, phone, phone_kind) in enumerate(record[12], start=1)
-        ] if learned else [
-            (elder_id, position, name, relation, phone, phone_kind, False, False, None, None)  # as _NEW_CONTACT
-            for record in batch
-            for elder_id in (ids[record[0]],)
-            for position, (name, relation, phone, phone_kind) in enumerate(record[12], start=1)
-        ]  # fmt: skip
-        await add_contacts.executemany(connection, contacts)
+            listed = await _merge_contacts(connection, list(existing.values()), listed, now=now)
+        await add_contacts.executemany(connection, [(*contact[:6], bool(contact[6])) for contact in listed])
         done += len(batch)
         if progress:
             progress("writing", done, result.rows)
     result.inserted = await _count(connection, _ELDERS) - before
     result.updated = result.rows - result.inserted
     result.areas_created = areas.created
+
+
+# Every column that points at a contact (an outbox row names the contact it was sent to): while one does, the contact
+# stays, as history.
+_CONTACT_REFERENCES = tuple(
+    foreign_key.parent
+    for table in SQLModel.metadata.sorted_tables
+    for foreign_key in table.foreign_keys
+    if foreign_key.column.table is _CONTACTS
+)
+_UPDATE_CONTACT = (
+    update(_CONTACTS)
+    .where(_CONTACTS.c.id == bindparam("contact_id"))
+    .values(position=bindparam("new_position"), name=bindparam("new_name"), relation=bindparam("new_relation"),
+            phone_kind=bindparam("new_phone_kind"), removed_at=None)
+)  # fmt: skip
+_OPT_IN_CONTACT = (
+    update(_CONTACTS).where(_CONTACTS.c.id == bindparam("contact_id")).values(sms_opt_in=bindparam("new_opt_in"))
+)
+
+
+async def _merge_contacts(
+    connection: AsyncConnection, elder_ids: list[int], listed: list[tuple[Any, ...]], *, now: datetime
+) -> list[tuple[Any, ...]]:
+    """Re-imported elders' contacts, matched by (elder, phone): a listed contact found there is updated in place (name,
+    relation, position, and the SMS opt-in when the roster says it), keeping what the programme learned since (carer,
+    language, an opt-out); one no longer listed is deleted, or kept as history (`removed_at`) when a message names it.
+    Returns the listed contacts that are new, to insert: (elder id, position, name, relation, phone, kind, opt-in).
+    """
+    found: dict[tuple[int, str], list[int]] = {}
+    query = select(_CONTACTS.c.elder_id, _CONTACTS.c.phone, _CONTACTS.c.id).where(_CONTACTS.c.elder_id.in_(elder_ids))
+    for elder_id, phone, contact_id in await connection.execute(query.order_by(_CONTACTS.c.id)):
+        found.setdefault((elder_id, phone), []).append(contact_id)
+    if not found:
+        return listed
+    # Out of the way first, so that contacts swapping places never meet on (elder, position).
+    await connection.execute(
+        update(_CONTACTS).where(_CONTACTS.c.elder_id.in_(elder_ids)).values(position=-_CONTACTS.c.id)
+    )
+    new: list[tuple[Any, ...]] = []
+    updates: list[dict[str, Any]] = []
+    opt_ins: list[dict[str, Any]] = []
+    for contact in listed:
+        elder_id, position, name, relation, phone, phone_kind, opt_in = contact
+        same = found.get((elder_id, phone))
+        if not same:
+            new.append(contact)
+            continue
+        contact_id = same.pop(0)
+        updates.append({"contact_id": contact_id, "new_position": position, "new_name": name,
+                        "new_relation": relation, "new_phone_kind": phone_kind})  # fmt: skip
+        if opt_in is not None:
+            opt_ins.append({"contact_id": contact_id, "new_opt_in": opt_in})
+    if updates:
+        await connection.execute(_UPDATE_CONTACT, updates)
+    if opt_ins:
+        await connection.execute(_OPT_IN_CONTACT, opt_ins)
+    gone = [contact_id for ids in found.values() for contact_id in ids]
+    if gone:
+        kept: set[int] = set()
+        for column in _CONTACT_REFERENCES:
+            kept.update(
+                await connection.scalars(select(column).where(column.in_(gone)).distinct())  # type: ignore[arg-type]
+            )
+        if kept:
+            await connection.execute(
+                update(_CONTACTS)
+                .where(_CONTACTS.c.id.in_(kept), _CONTACTS.c.removed_at.is_(None))
+                .values(removed_at=now)
+            )
+        if unreferenced := [contact_id for contact_id in gone if contact_id not in kept]:
+            await connection.execute(delete(_CONTACTS).where(_CONTACTS.c.id.in_(unreferenced)))
+    return new
 
 
 _VOLUNTEER_COLUMNS = ("external_id", "name", "phone", "phone_kind", "kind", "organisation_id", "capacity")

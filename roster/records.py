@@ -18,9 +18,10 @@ class ContactRecord(NamedTuple):
     relation: str
     phone: str  # E.164
     phone_kind: PhoneKind
+    sms_opt_in: bool | None = None  # family visit reports (短信通知N); None: the roster does not say
 
     def packed(self) -> tuple[Any, ...]:
-        return (self.name, self.relation, self.phone, self.phone_kind._value_)
+        return (self.name, self.relation, self.phone, self.phone_kind._value_, self.sms_opt_in)
 
 
 class ElderRecord(NamedTuple):
