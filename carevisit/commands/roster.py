@@ -53,7 +53,7 @@ def elders(file: Path = _FILE, dry_run: bool = _DRY_RUN, workers: int = _WORKERS
     """Import elders: 编号 姓名 性别 出生日期 电话 地址 省 市 区县 街道 社区 类别 风险等级 是否同意
     紧急联系人N 关系N 联系电话N 备注.
 
-    Re-importing an id updates that elder (and replaces their emergency contacts); missing areas are created.
+    Re-importing an id updates that elder (and their emergency contacts, matched by phone); missing areas are created.
     """
 
     def run(rt: Runtime, progress: ProgressCallback) -> Awaitable[ImportResult]:
