@@ -11,7 +11,7 @@ from __future__ import annotations
 import pickle
 import tempfile
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import lru_cache, partial
 from pathlib import Path
@@ -70,6 +70,9 @@ class ImportResult:
     updated: int = 0
     areas_created: int = 0
     organisations_created: int = 0
+    # How each column was read: (position, header as written, the field it holds or None when not used).
+    columns: list[tuple[int, str, str | None]] = field(default_factory=list)
+    external_ids: list[str] = field(default_factory=list, repr=False)  # a dry run's: the file's ids, in order
 
     @property
     def ok(self) -> bool:
@@ -86,6 +89,8 @@ class _Checker:
         self.first_row: dict[str, int] = {}
         self.id_position = columns.index["id"]
         self.id_label = columns.label["id"]
+        # header → its position, to name a problem's Excel column (A, B, … AA)
+        self.positions = {label: columns.index[name] for name, label in columns.label.items() if name in columns.index}
 
     def add(self, chunk: Chunk) -> None:
         """One chunk's validation outcome. Ids count even in rows with other problems: a duplicate is reported too."""
@@ -101,7 +106,13 @@ class _Checker:
                 if first != row:
                     problems = [
                         *problems,
-                        RowProblem(result.file, row, self.id_label, f"id {external_id!r} already used in row {first}"),
+                        RowProblem(
+                            result.file,
+                            row,
+                            self.id_label,
+                            f"id {external_id!r} already used in row {first}",
+                            position,
+                        ),
                     ]
             if problems:
                 self.problems(problems)
@@ -112,7 +123,12 @@ class _Checker:
     def problems(self, problems: list[RowProblem]) -> None:
         self.result.problem_count += len(problems)
         room = self.max_problems - len(self.result.problems)
-        self.result.problems.extend(problems[: max(room, 0)])
+        positions = self.positions
+        self.result.problems.extend(
+            problem if problem.position is not None or problem.column not in positions
+            else replace(problem, position=positions[problem.column])
+            for problem in problems[: max(room, 0)]
+        )  # fmt: skip
 
 
 def _spooled(spool: IO[bytes]) -> Iterator[list[Any]]:
@@ -154,7 +170,10 @@ async def import_elders(
             lambda columns: partial(validate_elder, columns=columns, file=path.name, region=region, today=today),
             workers,
         )
+        if dry_run and result.ok:
+            await _would_write(session, _ELDERS, result)
         if not result.ok or dry_run:
+            await session.rollback()  # end the read transaction
             return result
         await _write_in_one_transaction(
             session,
@@ -218,6 +237,8 @@ async def import_volunteers(
             ),
             workers,
         )
+        if dry_run and result.ok:
+            await _would_write(session, _VOLUNTEERS, result)
         if not result.ok or dry_run:
             await session.rollback()  # end the read transaction
             return result
@@ -246,6 +267,10 @@ async def _check(
     with open_table(path) as table:
         columns = make_columns(table.header, path.name)
         result = ImportResult(file=path.name, format=table.format, kind=kind)
+        fields_at = {position: name for name, position in columns.index.items()}
+        result.columns = [
+            (position, text.strip(), fields_at.get(position)) for position, text in enumerate(table.header)
+        ]
         checker = _Checker(result, spool, max_problems, columns)
         validator = make_validator(columns)
         chunks = (
@@ -259,7 +284,19 @@ async def _check(
                 progress("checking", result.rows, None)
     if progress:
         progress("checking", result.rows, result.rows)
+    if spool is None:  # a dry run: the ids tell what would be inserted or updated
+        result.external_ids = list(checker.first_row)
     return result
+
+
+async def _would_write(session: AsyncSession, table: Any, result: ImportResult, *, batch: int = 500) -> None:
+    """A dry run's counts: the file's ids already stored would be updated, the others inserted. Reads only."""
+    connection = await session.connection()
+    ids = result.external_ids
+    known = 0
+    for start in range(0, len(ids), batch):
+        known += len(await _ids(connection, table, ids[start : start + batch]))
+    result.updated, result.inserted = known, len(ids) - known
 
 
 def _upsert(

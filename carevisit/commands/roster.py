@@ -23,18 +23,23 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.table import Table
 
 from carevisit.bootstrap import Runtime
-from carevisit.commands.common import console, errors, run_with_runtime
+from carevisit.commands.common import console, errors, run_with_runtime, settings_or_exit
+from carevisit.roster import messages
 from carevisit.roster.importer import ImportResult, import_elders, import_volunteers
 from carevisit.roster.importer import Progress as ProgressCallback
 from carevisit.roster.problems import RosterFileError
+from carevisit.roster.problems_file import SCREENFUL, write_problems_file
 
 app = typer.Typer(help="Import survey rosters (摸底排查) from CSV (UTF-8 or GB18030) or XLSX.", no_args_is_help=True)
 log = logging.getLogger(__name__)
 
 _FILE = typer.Argument(..., help="A .csv (UTF-8, UTF-8 with BOM or GB18030) or .xlsx file; Chinese or English headers.")
-_DRY_RUN = typer.Option(False, "--dry-run", help="Only check the file: report every problem, write nothing.")
+_DRY_RUN = typer.Option(
+    False, "--dry-run", help="Only check the file: how each column is read, every problem, what would be written."
+)
 _WORKERS = typer.Option(
     0, "--workers", min=0, help="Processes validating rows; 0: one per CPU for files over 4 MB, else 1."
 )
@@ -92,44 +97,79 @@ def volunteers(file: Path = _FILE, dry_run: bool = _DRY_RUN, workers: int = _WOR
 def _import(
     kind: str, file: Path, dry_run: bool, run: Callable[[Runtime, ProgressCallback], Awaitable[ImportResult]]
 ) -> None:
+    language = settings_or_exit().language
     if not file.is_file():
-        errors.print(f"[bold red]{escape(str(file))}: no such file[/]")
+        errors.print(f"[bold red]{escape(messages.text(language, 'no_such_file', file=file))}[/]")
         raise typer.Exit(1)
     try:
         with _progress_bar() as progress:
             result = run_with_runtime(lambda rt: run(rt, progress))
     except RosterFileError as error:
-        errors.print(f"[bold red]{escape(str(error))}[/]")
-        errors.print("Nothing was written.")
+        errors.print(f"[bold red]{escape(messages.file_problem(language, error))}[/]")
+        errors.print(messages.text(language, "nothing_written"))
         raise typer.Exit(1) from None
     log.info(
         "roster import of %s: rows=%d problems=%d written=%s inserted=%d updated=%d",
         kind, result.rows, result.problem_count, result.written, result.inserted, result.updated,
     )  # fmt: skip
+    kind_name = messages.text(language, kind)
+    if dry_run:
+        _print_columns(result, language)
     if not result.ok:
-        _print_problems(result)
+        _print_problems(result, file, language)
         raise typer.Exit(1)
     if dry_run:
-        console.print(f"{escape(result.file)}: all {result.rows} {kind} rows are valid (dry run: nothing written).")
+        console.print(escape(messages.text(language, "dry_run_ok", file=result.file, rows=result.rows, kind=kind_name)))
+        console.print(
+            messages.text(language, "dry_run_would", inserted=result.inserted, updated=result.updated, kind=kind_name)
+        )
         return
     console.print(
-        f"Imported {result.rows} {kind} from {escape(result.file)}: {result.inserted} new, {result.updated} updated"
-        + (f", {result.areas_created} areas created" if result.areas_created else "")
-        + (f", {result.organisations_created} organisations created" if result.organisations_created else "")
-        + "."
+        escape(
+            messages.text(
+                language, "imported", rows=result.rows, kind=kind_name, file=result.file,
+                inserted=result.inserted, updated=result.updated,
+            )
+            + (messages.text(language, "areas_created", count=result.areas_created) if result.areas_created else "")
+            + (
+                messages.text(language, "organisations_created", count=result.organisations_created)
+                if result.organisations_created
+                else ""
+            )
+            + messages.text(language, "end")
+        )
+    )  # fmt: skip
+
+
+def _print_columns(result: ImportResult, language: str) -> None:
+    """How each column was understood: its letter, its header, the field it fills (or not used)."""
+    table = Table(
+        messages.text(language, "column"),
+        messages.text(language, "header"),
+        messages.text(language, "understood_as"),
+        title=messages.text(language, "columns_title", file=result.file),
     )
+    for position, header, field in result.columns:
+        used = messages.field_name(language, field) if field else messages.text(language, "ignored")
+        table.add_row(messages.column_letter(position), escape(header), escape(used))
+    console.print(table)
 
 
-def _print_problems(result: ImportResult) -> None:
+def _print_problems(result: ImportResult, file: Path, language: str) -> None:
     for problem in result.problems:
-        errors.print(escape(str(problem)), highlight=False)
+        errors.print(escape(messages.problem(language, problem)), highlight=False)
     hidden = result.problem_count - len(result.problems)
     if hidden:
-        errors.print(f"… and {hidden} more problems.")
-    errors.print(
-        f"[bold red]{result.problem_count} problem(s) in {escape(result.file)} ({result.rows} rows read): "
-        "nothing was written.[/] Fix them and import the file again."
-    )
+        errors.print(messages.text(language, "more", count=hidden))
+    summary = messages.text(language, "summary", count=result.problem_count, file=result.file, rows=result.rows)
+    errors.print(f"[bold red]{escape(summary)}[/] {messages.text(language, 'fix_and_retry')}")
+    if result.problem_count > SCREENFUL:
+        try:
+            written = write_problems_file(file, result.problems, language=language)
+        except (OSError, RosterFileError) as error:  # a read-only folder: the list above still says it all
+            log.warning("could not write the problems workbook: %s", error)
+            return
+        errors.print(escape(messages.text(language, "problems_file", path=written)), highlight=False)
 
 
 @contextmanager
