@@ -46,12 +46,14 @@ _CONTACT_PATTERNS = (
     (re.compile(r"^紧急联系人(\d{1,2})$"), "name"),
     (re.compile(r"^关系(\d{1,2})$"), "relation"),
     (re.compile(r"^联系电话(\d{1,2})$"), "phone"),
-    (re.compile(r"^contact(\d{1,2})_(name|relation|phone)$"), ""),
+    (re.compile(r"^短信通知(\d{1,2})$"), "sms"),  # 是/否: family visit reports by SMS
+    (re.compile(r"^contact(\d{1,2})_(name|relation|phone|sms)$"), ""),
 )
 CONTACT_LABELS = {
     "name": "紧急联系人{n}/contact{n}_name",
     "relation": "关系{n}/contact{n}_relation",
     "phone": "联系电话{n}/contact{n}_phone",
+    "sms": "短信通知{n}/contact{n}_sms",
 }
 
 
@@ -61,6 +63,7 @@ class ContactColumns:
     name: int
     phone: int
     relation: int | None
+    sms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ def elder_columns(header: list[str], file: str) -> Columns:
         missing = [CONTACT_LABELS[part].format(n=number) for part in ("name", "phone") if part not in group]
         if missing:
             raise RosterFileError(file, f"emergency contact {number} needs the column(s) {', '.join(missing)}")
-        contacts.append(ContactColumns(number, group["name"], group["phone"], group.get("relation")))
+        contacts.append(ContactColumns(number, group["name"], group["phone"], group.get("relation"), group.get("sms")))
         for part, position in group.items():
             index[f"contact{number}_{part}"] = position
             label[f"contact{number}_{part}"] = header[position].strip()
@@ -164,7 +167,9 @@ def _refuse(file: str, unknown: list[str], fields: dict[str, tuple[str, ...]], *
         return
     known = ", ".join("/".join(aliases[:2]) for aliases in fields.values())
     if contacts:
-        known += ", 紧急联系人N/contactN_name, 关系N/contactN_relation, 联系电话N/contactN_phone"
+        known += (
+            ", 紧急联系人N/contactN_name, 关系N/contactN_relation, 联系电话N/contactN_phone, 短信通知N/contactN_sms"
+        )
     raise RosterFileError(file, f"unknown column(s) {', '.join(repr(u) for u in unknown)}; the columns are: {known}")
 
 

@@ -114,6 +114,7 @@ _REASONS_ZH: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] 
         (r"at least one class is required", "至少要填一个类别"),
         (rf"risk must be .*, not {_QUOTED}", '风险等级应填 高/中/低，不是 "{value}"'),
         (rf"consent must be .*, not {_QUOTED}", '是否同意应填 是/否，不是 "{value}"'),
+        (rf"must be 是/否 or yes/no, not {_QUOTED}", '应填 是/否，不是 "{value}"'),
         (rf"gender must be .*, not {_QUOTED}", '性别应填 男/女，不是 "{value}"'),
         (rf"kind must be .*, not {_QUOTED}", '类型应填 志愿者/社工/社区工作人员/机构人员，不是 "{value}"'),
         (rf"capacity must be a whole number of visits a month, not {_QUOTED}",

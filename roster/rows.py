@@ -120,9 +120,20 @@ def _contacts(r: _Row, region: str) -> tuple[ContactRecord, ...]:
         name = r.required(name_key, max_length=_LENGTHS["name"])
         relation = r.optional(relation_key, max_length=_LENGTHS["relation"])
         phone = r.parse(phone_key, lambda t: phone_cell(t, region, required=True), None)
+        sms = r.parse(f"contact{group.number}_sms", _opt_in, None)
         if name and phone:
-            contacts.append(ContactRecord(name, relation, phone.e164, phone.kind))
+            contacts.append(ContactRecord(name, relation, phone.e164, phone.kind, sms))
     return tuple(contacts)
+
+
+def _opt_in(text: str) -> bool | None:
+    """短信通知N: 是/否 sets the contact's family visit reports; empty leaves them as they are."""
+    if not text.strip():
+        return None
+    try:
+        return fields.parse_consent(text)
+    except InvalidCell:
+        raise InvalidCell(f"must be 是/否 or yes/no, not {text!r}") from None
 
 
 @cache

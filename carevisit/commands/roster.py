@@ -56,7 +56,7 @@ def workers_for(file: Path, asked: int = 0) -> int:
 @app.command("elders")
 def elders(file: Path = _FILE, dry_run: bool = _DRY_RUN, workers: int = _WORKERS) -> None:
     """Import elders: 编号 姓名 性别 出生日期 电话 地址 省 市 区县 街道 社区 类别 风险等级 是否同意
-    紧急联系人N 关系N 联系电话N 备注.
+    紧急联系人N 关系N 联系电话N 短信通知N 备注.
 
     Re-importing an id updates that elder (and their emergency contacts, matched by phone); missing areas are created.
     """

@@ -86,3 +86,41 @@ async def test_a_contact_no_longer_listed_goes_but_one_that_was_messaged_is_kept
     listed = await emergency_contacts(session, elder_id=first.id or 0)
     assert [(c.position, c.id, c.removed_at) for c in listed] == [(1, neighbour.id, None), (2, son.id, None)]
     assert len((await session.exec(select(EmergencyContact))).all()) == 2
+
+
+async def test_family_reports_are_switched_on_and_off_from_the_roster(
+    importer: Importer, session: AsyncSession, tmp_path: Path, clock: FakeClock
+) -> None:
+    header = [*ELDER_HEADER_ZH, "短信通知1", "短信通知2"]
+    two = [*elder_row("E1", contact2_name="王芳", contact2_relation="女儿", contact2_phone="13912340001"), "是", "否"]
+    result = await importer.elders(write_csv(tmp_path / "v1.csv", header, [two]))
+    assert result.ok, result.problems
+    first = await elder(session, "E1")
+    son, daughter = await emergency_contacts(session, elder_id=first.id or 0)
+    assert (son.sms_opt_in, daughter.sms_opt_in) == (True, False)
+
+    # The son replied 退订 since; a re-import saying 否 for him and leaving her empty.
+    son.opted_out_at = clock.now()
+    session.add(son)
+    await session.commit()
+    again = [*two[:-2], "否", ""]
+    assert (await importer.elders(write_csv(tmp_path / "v2.csv", header, [again]))).written
+    session.expunge_all()
+    son, daughter = await emergency_contacts(session, elder_id=first.id or 0)
+    assert (son.sms_opt_in, son.opted_out_at) == (False, clock.now()), "the opt-out is kept"
+    assert daughter.sms_opt_in is False, "empty: left as it was"
+    back = [*two[:-2], "", "是"]
+    assert (await importer.elders(write_csv(tmp_path / "v3.csv", header, [back]))).written
+    session.expunge_all()
+    son, daughter = await emergency_contacts(session, elder_id=first.id or 0)
+    assert (son.sms_opt_in, daughter.sms_opt_in) == (False, True)
+
+
+async def test_an_sms_column_in_english_and_a_bad_answer(importer: Importer, tmp_path: Path) -> None:
+    from tests.roster.files import ELDER_HEADER_EN
+
+    bad = await importer.elders(
+        write_csv(tmp_path / "e.csv", [*ELDER_HEADER_EN, "contact1_sms"], [[*elder_row(), "x"]])
+    )
+    assert [(p.column, p.reason) for p in bad.problems] == [("contact1_sms", "must be 是/否 or yes/no, not 'x'")]
+    assert bad.problems[0].position == len(ELDER_HEADER_EN)
