@@ -43,6 +43,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "understood_as": "对应字段",
         "ignored": "（不使用）",
         "template_written": "已写入导入模板 {path}：填好后用 carevisit import {kind} {path} 导入。",
+        "template_exists": "{path} 已存在；换一个文件名（--output），或用 --force 覆盖。",
     },
     "en": {
         "problem": "row {row}, {where}: {reason}",
@@ -70,6 +71,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "understood_as": "field",
         "ignored": "(not used)",
         "template_written": "Wrote the import template {path}: fill it in, then carevisit import {kind} {path}.",
+        "template_exists": "{path} exists; choose another name (--output) or replace it with --force.",
     },
 }
 

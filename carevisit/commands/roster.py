@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -32,6 +33,7 @@ from carevisit.roster.importer import ImportResult, import_elders, import_volunt
 from carevisit.roster.importer import Progress as ProgressCallback
 from carevisit.roster.problems import RosterFileError
 from carevisit.roster.problems_file import SCREENFUL, write_problems_file
+from carevisit.roster.template import write_template
 
 app = typer.Typer(help="Import survey rosters (摸底排查) from CSV (UTF-8 or GB18030) or XLSX.", no_args_is_help=True)
 log = logging.getLogger(__name__)
@@ -170,6 +172,34 @@ def _print_problems(result: ImportResult, file: Path, language: str) -> None:
             log.warning("could not write the problems workbook: %s", error)
             return
         errors.print(escape(messages.text(language, "problems_file", path=written)), highlight=False)
+
+
+class RosterKind(StrEnum):
+    ELDERS = "elders"
+    VOLUNTEERS = "volunteers"
+
+
+_TEMPLATE_NAMES = {RosterKind.ELDERS: "老人名单模板.xlsx", RosterKind.VOLUNTEERS: "志愿者名单模板.xlsx"}
+
+
+def template(
+    kind: RosterKind = typer.Argument(..., help="elders or volunteers"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Where to write (default: 老人名单模板.xlsx …)."),
+    force: bool = typer.Option(False, "--force", help="Replace the file if it exists."),
+) -> None:
+    """Write a ready XLSX roster to fill in: our columns with Chinese headers, drop-downs for 类别, 风险等级,
+    是否同意 …, and 编号 and phone columns kept as text so Excel cannot damage them. It imports as it is."""
+    language = settings_or_exit().language
+    path = output or Path(_TEMPLATE_NAMES[kind])
+    if path.exists() and not force:
+        errors.print(f"[bold red]{escape(messages.text(language, 'template_exists', path=path))}[/]")
+        raise typer.Exit(1)
+    try:
+        write_template(kind.value, path)
+    except OSError as error:
+        errors.print(f"[bold red]{escape(f'{path}: {error.strerror or error}')}[/]")
+        raise typer.Exit(1) from None
+    console.print(escape(messages.text(language, "template_written", path=path, kind=kind.value)))
 
 
 @contextmanager
