@@ -26,6 +26,8 @@ ELDER_FIELDS: dict[str, tuple[str, ...]] = {
     "risk": ("风险等级", "risk"),
     "consent": ("是否同意", "consent"),
     "notes": ("备注", "notes"),
+    # the community's national code (or an area's above it), when the roster has it
+    "area_code": ("行政区划代码", "area_code", "区划代码"),
 }
 ELDER_REQUIRED = ("id", "name", "province", "city", "district", "street", "community", "classes", "risk", "consent")
 AREA_FIELDS = ("province", "city", "district", "street", "community")

@@ -27,11 +27,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care import audit
 from carevisit.care.clock import Clock, local_today
-from carevisit.roster.areas import AreaIndex
+from carevisit.roster.areas import AreaCodeConflict, AreaIndex
 from carevisit.roster.bulk import BulkStatement, table_of
 from carevisit.roster.columns import Columns, elder_columns, volunteer_columns
 from carevisit.roster.parallel import Chunk, Validator, validate_in_process, validate_in_workers
-from carevisit.roster.problems import RowProblem
+from carevisit.roster.problems import RosterFileError, RowProblem
 from carevisit.roster.readers import open_table
 from carevisit.roster.rows import CommunityLookup, validate_elder, validate_volunteer
 from carevisit.storage.enums import ElderStatus
@@ -333,6 +333,15 @@ def _ids_sql(dialect: Dialect, table: Any, count: int) -> str:
     return str(compiled)
 
 
+async def _community(
+    connection: AsyncConnection, areas: AreaIndex, names: tuple[str, ...], code: str, file: str
+) -> int:
+    try:
+        return await areas.community_id(connection, names, code)
+    except AreaCodeConflict as error:  # found while writing: the transaction is rolled back, nothing is written
+        raise RosterFileError(file, str(error)) from None
+
+
 async def _larger_sqlite_cache(connection: AsyncConnection) -> None:
     """SQLite's default 2 MiB page cache makes a million-row upsert re-read its indexes; 64 MiB keeps them in memory.
     The setting lasts for this pooled connection: a bounded, harmless amount of memory."""
@@ -378,10 +387,12 @@ async def _write_elders(
         rows = [
             (
                 external_id, name, gender, born, phone, phone_kind, address,
-                community(names) or await areas.community_id(connection, names), classes, risk, consent, notes,
+                (not code and community(names)) or await _community(connection, areas, names, code, result.file),
+                classes, risk, consent, notes,
             )
             for (
-                external_id, name, gender, born, phone, phone_kind, address, names, classes, risk, consent, notes, _
+                external_id, name, gender, born, phone, phone_kind, address, names, classes, risk, consent, notes, _,
+                code,
             ) in batch
         ]  # fmt: skip
         external_ids = [record[0] for record in batch]

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from carevisit.care.phones import InvalidPhone, Phone, parse_phone
 from carevisit.roster import fields
+from carevisit.roster.area_codes import parse_area_code
 from carevisit.roster.columns import AREA_FIELDS, Columns
 from carevisit.roster.problems import InvalidCell, RowProblem
 from carevisit.roster.records import ContactRecord, ElderRecord, VolunteerRecord
@@ -86,6 +87,7 @@ def validate_elder(
     phone = r.parse("phone", lambda t: phone_cell(t, region, required=False), None)
     address = r.optional("address", max_length=_LENGTHS["address"])
     areas = tuple(r.required(level, max_length=_LENGTHS["area"]) for level in AREA_FIELDS)
+    area_code = r.parse("area_code", lambda t: parse_area_code(t, province=areas[0]), "")
     classes = r.parse("classes", fields.parse_classes, 0)
     risk = r.parse("risk", fields.parse_risk, fields.RiskLevel.LOW)
     consent = r.parse("consent", fields.parse_consent, False)
@@ -107,6 +109,7 @@ def validate_elder(
         consent=consent,
         notes=notes,
         contacts=contacts,
+        area_code=area_code,
     )
 
 

@@ -18,7 +18,7 @@ CONTACTS = 2  # contact groups in the template; a file may have more (紧急联�
 ROWS = 1_000  # rows prepared (text format, drop-downs)
 
 # Fields kept as text: ids and numbers Excel would reformat.
-_TEXT_FIELDS = {"id", "id_card", "phone"}
+_TEXT_FIELDS = {"id", "id_card", "phone", "area_code"}
 # Drop-downs: the answers the importer takes. 类别 lists single classes, but a cell may hold several (独居、高龄),
 # so its validation only informs.
 _CHOICES = {
