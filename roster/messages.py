@@ -104,9 +104,10 @@ def _phone(match: re.Match[str]) -> str:
 
 
 # English reason (its shape) → Chinese. The parsers' wording, in the order they raise it.
-_REASONS_ZH: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+_Chinese = str | Callable[[re.Match[str]], str]  # a template of the match's groups, or a function of the match
+_REASONS_ZH: list[tuple[re.Pattern[str], _Chinese]] = [
     (re.compile(pattern + "$"), zh)
-    for pattern, zh in [
+    for pattern, zh in list[tuple[str, _Chinese]]([
         (r"required, but empty", "必填，但为空"),
         (rf"not a valid phone number: {_QUOTED}", _phone),
         (rf"not a phone number: {_QUOTED}", '不是电话号码 "{value}"'),
@@ -135,7 +136,7 @@ _REASONS_ZH: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] 
         (rf"(?P<count>\d+) communities are named {_QUOTED}: write it as 街道/.*",
          '有 {count} 个社区名为 "{value}"：请写成 街道/{value}'),
         (r"at least one community is required", "至少要填一个服务社区"),
-    ]
+    ])
 ]  # fmt: skip
 
 # A whole file refused (roster.readers, roster.columns): the frequent ones.
