@@ -1,4 +1,5 @@
-"""Who is around an elder: their emergency contacts, and the coordinators over their community."""
+"""Who is around an elder: their emergency contacts, and the coordinators over their community; and finding people
+by the ids people know (the roster's 编号, a coordinator's user name), never a database integer."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from sqlalchemy import String, literal
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.storage.models import Area, Coordinator, EmergencyContact
+from carevisit.storage.models import Area, Coordinator, Elder, EmergencyContact, Volunteer
 
 
 async def coordinators_over(session: AsyncSession, *, community_id: int) -> list[Coordinator]:
@@ -30,7 +31,25 @@ async def coordinators_over(session: AsyncSession, *, community_id: int) -> list
 
 
 async def emergency_contacts(session: AsyncSession, *, elder_id: int) -> list[EmergencyContact]:
+    """The contacts the roster lists, in position order (not those kept only as the history of a message)."""
     result = await session.exec(
-        select(EmergencyContact).where(EmergencyContact.elder_id == elder_id).order_by(col(EmergencyContact.position))
+        select(EmergencyContact)
+        .where(EmergencyContact.elder_id == elder_id, col(EmergencyContact.removed_at).is_(None))
+        .order_by(col(EmergencyContact.position))
     )
     return list(result.all())
+
+
+async def elder_by_roster_id(session: AsyncSession, *, external_id: str) -> Elder | None:
+    """The elder with this roster id (编号), or None."""
+    return (await session.exec(select(Elder).where(Elder.external_id == external_id.strip()))).first()
+
+
+async def volunteer_by_roster_id(session: AsyncSession, *, external_id: str) -> Volunteer | None:
+    """The volunteer with this roster id (编号), or None."""
+    return (await session.exec(select(Volunteer).where(Volunteer.external_id == external_id.strip()))).first()
+
+
+async def coordinator_by_username(session: AsyncSession, *, username: str) -> Coordinator | None:
+    """The coordinator who signs in with this user name, or None (coordinators are not on a roster)."""
+    return (await session.exec(select(Coordinator).where(Coordinator.username == username.strip()))).first()

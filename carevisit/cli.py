@@ -15,6 +15,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
 app.add_typer(roster.app, name="import")
+app.command("template")(roster.template)
 app.command("demo")(demo.demo)
 app.command("run")(run.run)
 app.command("plan")(planning.plan)

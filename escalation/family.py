@@ -48,6 +48,7 @@ async def _opted_in(session: AsyncSession, elder_ids: list[int]) -> dict[int, li
             col(EmergencyContact.elder_id).in_(elder_ids),
             col(EmergencyContact.sms_opt_in).is_(True),
             col(EmergencyContact.opted_out_at).is_(None),
+            col(EmergencyContact.removed_at).is_(None),
         )
     )
     found: dict[int, list[EmergencyContact]] = {}

@@ -11,10 +11,10 @@ from carevisit.storage.models import Area, Coordinator, EmergencyContact
 
 
 async def contact_targets_by_elder(session: AsyncSession, *, elder_ids: list[int]) -> dict[int, list[Target]]:
-    """Each elder's emergency contacts, in position order."""
+    """Each elder's emergency contacts, in position order (those the roster lists)."""
     rows = await session.exec(
         select(EmergencyContact)
-        .where(col(EmergencyContact.elder_id).in_(elder_ids))
+        .where(col(EmergencyContact.elder_id).in_(elder_ids), col(EmergencyContact.removed_at).is_(None))
         .order_by(col(EmergencyContact.elder_id), col(EmergencyContact.position))
     )
     found: dict[int, list[Target]] = {}

@@ -40,6 +40,8 @@ ELDER_FIELDS: dict[str, tuple[str, ...]] = {
     "risk": ("风险等级", "risk", "探访频次", "风险", "风险级别", "关爱等级"),
     "consent": ("是否同意", "consent", "是否同意探访", "同意探访", "本人是否同意"),
     "notes": ("备注", "notes", "备注说明", "情况说明"),
+    # the community's national code (or an area's above it), when the roster has it
+    "area_code": ("行政区划代码", "area_code", "区划代码"),
     # Carried to the row validator; stored once a field holds them (see NOT_STORED).
     "id_card": ("身份证号码", "id_card", "公民身份号码", "身份证号", "身份证", "身份证件号码", "证件号码"),
     "village_group": ("村民小组", "village_group", "小组", "组别", "所属小组"),
@@ -73,12 +75,14 @@ _CONTACT_PATTERNS = (
     (re.compile(r"^紧急联系人(\d{1,2})$"), "name"),
     (re.compile(r"^关系(\d{1,2})$"), "relation"),
     (re.compile(r"^联系电话(\d{1,2})$"), "phone"),
-    (re.compile(r"^contact(\d{1,2})_(name|relation|phone)$"), ""),
+    (re.compile(r"^短信通知(\d{1,2})$"), "sms"),  # 是/否: family visit reports by SMS
+    (re.compile(r"^contact(\d{1,2})_(name|relation|phone|sms)$"), ""),
 )
 CONTACT_LABELS = {
     "name": "紧急联系人{n}/contact{n}_name",
     "relation": "关系{n}/contact{n}_relation",
     "phone": "联系电话{n}/contact{n}_phone",
+    "sms": "短信通知{n}/contact{n}_sms",
 }
 # Contacts as real forms name them: 监护人姓名, 赡养人电话, 子女1联系电话, or a group 紧急联系人 over 姓名/关系/电话.
 _ROLES = "紧急联系人|联系人|监护人|赡养人|扶养人|子女|家属|亲属"
@@ -86,6 +90,7 @@ _PARTS = {
     "name": ("姓名", "名字", "name"),
     "relation": ("关系", "与老人关系", "与本人关系", "与服务对象关系", "与其关系", "relation"),
     "phone": ("电话", "联系电话", "手机", "手机号", "手机号码", "联系方式", "电话号码", "phone"),
+    "sms": ("短信通知", "是否短信通知", "sms"),
 }
 _PART_OF = {word: part for part, words in _PARTS.items() for word in words}
 _NAMED_CONTACT = re.compile(
@@ -137,6 +142,7 @@ class ContactColumns:
     name: int
     phone: int
     relation: int | None
+    sms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +164,12 @@ class Columns:
     letters: dict[str, str] = field(default_factory=dict)  # field → its Excel column letter
     notices: tuple[str, ...] = ()  # columns read and set aside, said once per sheet
     understood: tuple[tuple[str, str], ...] = ()  # (column, what it was read as), for a dry run to show
+
+    def position_of(self, name: str) -> int | None:
+        """Where a field (or a tick column) sits in the row, for its Excel letter."""
+        if name in self.index:
+            return self.index[name]
+        return next((tick.position for tick in self.ticks if tick.key == name), None)
 
     def texts(self, cells: list[str]) -> dict[str, str]:
         """Every known field's cell, stripped and cleaned, at once (a short row: the missing cells are empty)."""
@@ -407,7 +419,9 @@ class _Mapping:
                     words = "/".join(_PARTS[part][0] for part in missing)
                     problems.append(f"the contact {self.group_texts[group]} needs a {words} column too")
                 continue
-            contacts.append(ContactColumns(number, parts["name"], parts["phone"], parts.get("relation")))
+            contacts.append(
+                ContactColumns(number, parts["name"], parts["phone"], parts.get("relation"), parts.get("sms"))
+            )
             for part, position in parts.items():
                 key = f"contact{number}_{part}"
                 self.index[key] = position
@@ -518,6 +532,8 @@ def _report(
     if reasons:
         known = ", ".join("/".join(aliases[:2]) for aliases in table.values())
         if table is ELDER_FIELDS:
-            known += ", 紧急联系人N/contactN_name, 关系N/contactN_relation, 联系电话N/contactN_phone"
+            known += (
+                ", 紧急联系人N/contactN_name, 关系N/contactN_relation, 联系电话N/contactN_phone, 短信通知N/contactN_sms"
+            )
         tail = f"; the columns are: {known}" if mapping.unknown else ""
         raise RosterFileError(file, f"{where}{'; '.join(reasons)}{tail}")

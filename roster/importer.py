@@ -12,26 +12,27 @@ import pickle
 import tempfile
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care import audit
 from carevisit.care.clock import Clock, local_today
-from carevisit.roster.areas import AreaIndex
+from carevisit.roster.areas import AreaCodeConflict, AreaIndex
 from carevisit.roster.bulk import BulkStatement, table_of
 from carevisit.roster.columns import Columns, elder_columns, volunteer_columns
 from carevisit.roster.layout import MakeColumns, SkippedRow, read_layouts
 from carevisit.roster.parallel import Chunk, Validator, validate_in_process, validate_in_workers
-from carevisit.roster.problems import RowProblem
+from carevisit.roster.problems import RosterFileError, RowProblem
 from carevisit.roster.readers import open_table
 from carevisit.roster.rows import CommunityLookup, validate_elder, validate_volunteer
 from carevisit.storage.enums import ElderStatus
@@ -79,6 +80,7 @@ class ImportResult:
     blank_rows: int = 0
     notices: list[str] = field(default_factory=list)
     understood: list[tuple[str | None, tuple[tuple[str, str], ...]]] = field(default_factory=list)
+    external_ids: list[str] = field(default_factory=list, repr=False)  # a dry run's: the file's ids, in order
 
     @property
     def ok(self) -> bool:
@@ -117,19 +119,19 @@ class _Checker:
             if external_id:
                 first = first_row.setdefault(external_id, (sheet, row))
                 if first != (sheet, row):
-                    problems = [*problems, self._duplicate(row, external_id, first)]
+                    problems = [*problems, self._duplicate(sheet, row, external_id, first)]
             if problems:
                 self.problems(problems, sheet)
         if self.spool is not None and result.ok:
             # The chunk's valid records, pickled by the validator: the spool is a sequence of pickled lists.
             self.spool.write(chunk.records)
 
-    def _duplicate(self, row: int, external_id: str, first: tuple[int, int]) -> RowProblem:
+    def _duplicate(self, sheet: int, row: int, external_id: str, first: tuple[int, int]) -> RowProblem:
         where = f"row {first[1]}"
         if self.sheet_names[first[0]] is not None:
             where = f"sheet {self.sheet_names[first[0]]!r}, {where}"
-        label = self.id_labels[first[0]]
-        return RowProblem(self.result.file, row, label, f"id {external_id!r} already used in {where}")
+        label, position = self.id_labels[sheet], self.id_positions[sheet]
+        return RowProblem(self.result.file, row, label, f"id {external_id!r} already used in {where}", position)
 
     def problems(self, problems: list[RowProblem], sheet: int = 0) -> None:
         self.result.problem_count += len(problems)
@@ -180,7 +182,10 @@ async def import_elders(
             lambda columns: partial(validate_elder, columns=columns, file=path.name, region=region, today=today),
             workers,
         )
+        if dry_run and result.ok:
+            await _would_write(session, _ELDERS, result)
         if not result.ok or dry_run:
+            await session.rollback()  # end the read transaction
             return result
         await _write_in_one_transaction(
             session,
@@ -244,6 +249,8 @@ async def import_volunteers(
             ),
             workers,
         )
+        if dry_run and result.ok:
+            await _would_write(session, _VOLUNTEERS, result)
         if not result.ok or dry_run:
             await session.rollback()  # end the read transaction
             return result
@@ -301,7 +308,19 @@ async def _check(
         result.blank_rows = layouts.blank_rows
     if progress:
         progress("checking", result.rows, result.rows)
+    if spool is None:  # a dry run: the ids tell what would be inserted or updated
+        result.external_ids = list(checker.first_row)
     return result
+
+
+async def _would_write(session: AsyncSession, table: Any, result: ImportResult, *, batch: int = 500) -> None:
+    """A dry run's counts: the file's ids already stored would be updated, the others inserted. Reads only."""
+    connection = await session.connection()
+    ids = result.external_ids
+    known = 0
+    for start in range(0, len(ids), batch):
+        known += len(await _ids(connection, table, ids[start : start + batch]))
+    result.updated, result.inserted = known, len(ids) - known
 
 
 def _upsert(
@@ -338,13 +357,13 @@ def _ids_sql(dialect: Dialect, table: Any, count: int) -> str:
     return str(compiled)
 
 
-async def _learned_about_contacts(
-    connection: AsyncConnection, elder_ids: list[int]
-) -> dict[tuple[int, str], tuple[Any, ...]]:
-    """(elder id, phone) → what was learned about that contact since it was imported."""
-    columns = [_CONTACTS.c[name] for name in _CONTACT_LEARNED]
-    query = select(_CONTACTS.c.elder_id, _CONTACTS.c.phone, *columns).where(_CONTACTS.c.elder_id.in_(elder_ids))
-    return {(row[0], row[1]): tuple(row[2:]) for row in await connection.execute(query)}
+async def _community(
+    connection: AsyncConnection, areas: AreaIndex, names: tuple[str, ...], code: str, file: str
+) -> int:
+    try:
+        return await areas.community_id(connection, names, code)
+    except AreaCodeConflict as error:  # found while writing: the transaction is rolled back, nothing is written
+        raise RosterFileError(file, str(error)) from None
 
 
 async def _larger_sqlite_cache(connection: AsyncConnection) -> None:
@@ -362,14 +381,9 @@ _ELDER_COLUMNS = (
     "external_id", "name", "gender", "birth_date", "phone", "phone_kind", "address", "community_id", "classes", "risk",
     "consent", "notes",
 )  # fmt: skip
-_CONTACT_COLUMNS = (
-    "elder_id", "position", "name", "relation", "phone", "phone_kind", "is_carer", "sms_opt_in", "language",
-    "opted_out_at",
-)  # fmt: skip
-# What the programme learned about a contact since the survey (carer, SMS opt-in or opt-out, language); the roster has
-# no column for it, so a re-imported contact with the same phone keeps it.
-_CONTACT_LEARNED = ("is_carer", "sms_opt_in", "language", "opted_out_at")
-_NEW_CONTACT = (False, False, None, None)
+_CONTACT_COLUMNS = ("elder_id", "position", "name", "relation", "phone", "phone_kind", "sms_opt_in")
+# What the programme learns about a contact after the survey starts empty (carer, language, an SMS opt-out).
+_NEW_CONTACT = {"is_carer": False, "language": None, "opted_out_at": None, "removed_at": None}
 
 
 async def _write_elders(
@@ -389,7 +403,7 @@ async def _write_elders(
     constants = {"status": ElderStatus.ACTIVE, "paused_until": None, "enrolled_on": today, "created_at": now,
                  "updated_at": now}  # fmt: skip
     upsert = _upsert(connection, _ELDERS, _ELDER_COLUMNS, _ELDER_UPDATES, constants)
-    add_contacts = BulkStatement(connection, insert(_CONTACTS), _CONTACTS, _CONTACT_COLUMNS)
+    add_contacts = BulkStatement(connection, insert(_CONTACTS), _CONTACTS, _CONTACT_COLUMNS, _NEW_CONTACT)
     done = 0
     batch: list[tuple[Any, ...]]  # ElderRecord.packed()
     for batch in _spooled(spool):
@@ -397,39 +411,106 @@ async def _write_elders(
         rows = [
             (
                 external_id, name, gender, born, phone, phone_kind, address,
-                community(names) or await areas.community_id(connection, names), classes, risk, consent, notes,
+                (not code and community(names)) or await _community(connection, areas, names, code, result.file),
+                classes, risk, consent, notes,
             )
             for (
-                external_id, name, gender, born, phone, phone_kind, address, names, classes, risk, consent, notes, _
+                external_id, name, gender, born, phone, phone_kind, address, names, classes, risk, consent, notes, _,
+                code,
             ) in batch
         ]  # fmt: skip
         external_ids = [record[0] for record in batch]
         # Into an empty table (ids are unique in the file) nothing exists yet: no need to look.
         existing = await _ids(connection, _ELDERS, external_ids) if before else {}
-        learned = await _learned_about_contacts(connection, list(existing.values())) if existing else {}
         await upsert.executemany(connection, rows)
         ids = existing | await _ids(connection, _ELDERS, [i for i in external_ids if i not in existing])
-        # The file is the truth about who the contacts are: a re-imported elder's old contacts go.
+        listed = [
+            (ids[record[0]], position, *contact)
+            for record in batch
+            for position, contact in enumerate(record[12], start=1)
+        ]
         if existing:
-            await connection.execute(delete(_CONTACTS).where(_CONTACTS.c.elder_id.in_(list(existing.values()))))
-        contacts = [
-            (elder_id, position, name, relation, phone, phone_kind, *learned.get((elder_id, phone), _NEW_CONTACT))
-            for record in batch
-            for elder_id in (ids[record[0]],)
-            for position, (name, relation, phone, phone_kind) in enumerate(record[12], start=1)
-        ] if learned else [
-            (elder_id, position, name, relation, phone, phone_kind, False, False, None, None)  # as _NEW_CONTACT
-            for record in batch
-            for elder_id in (ids[record[0]],)
-            for position, (name, relation, phone, phone_kind) in enumerate(record[12], start=1)
-        ]  # fmt: skip
-        await add_contacts.executemany(connection, contacts)
+            listed = await _merge_contacts(connection, list(existing.values()), listed, now=now)
+        await add_contacts.executemany(connection, [(*contact[:6], bool(contact[6])) for contact in listed])
         done += len(batch)
         if progress:
             progress("writing", done, result.rows)
     result.inserted = await _count(connection, _ELDERS) - before
     result.updated = result.rows - result.inserted
     result.areas_created = areas.created
+
+
+# Every column that points at a contact (an outbox row names the contact it was sent to): while one does, the contact
+# stays, as history.
+_CONTACT_REFERENCES = tuple(
+    foreign_key.parent
+    for table in SQLModel.metadata.sorted_tables
+    for foreign_key in table.foreign_keys
+    if foreign_key.column.table is _CONTACTS
+)
+_UPDATE_CONTACT = (
+    update(_CONTACTS)
+    .where(_CONTACTS.c.id == bindparam("contact_id"))
+    .values(position=bindparam("new_position"), name=bindparam("new_name"), relation=bindparam("new_relation"),
+            phone_kind=bindparam("new_phone_kind"), removed_at=None)
+)  # fmt: skip
+_OPT_IN_CONTACT = (
+    update(_CONTACTS).where(_CONTACTS.c.id == bindparam("contact_id")).values(sms_opt_in=bindparam("new_opt_in"))
+)
+
+
+async def _merge_contacts(
+    connection: AsyncConnection, elder_ids: list[int], listed: list[tuple[Any, ...]], *, now: datetime
+) -> list[tuple[Any, ...]]:
+    """Re-imported elders' contacts, matched by (elder, phone): a listed contact found there is updated in place (name,
+    relation, position, and the SMS opt-in when the roster says it), keeping what the programme learned since (carer,
+    language, an opt-out); one no longer listed is deleted, or kept as history (`removed_at`) when a message names it.
+    Returns the listed contacts that are new, to insert: (elder id, position, name, relation, phone, kind, opt-in).
+    """
+    found: dict[tuple[int, str], list[int]] = {}
+    query = select(_CONTACTS.c.elder_id, _CONTACTS.c.phone, _CONTACTS.c.id).where(_CONTACTS.c.elder_id.in_(elder_ids))
+    for elder_id, phone, contact_id in await connection.execute(query.order_by(_CONTACTS.c.id)):
+        found.setdefault((elder_id, phone), []).append(contact_id)
+    if not found:
+        return listed
+    # Out of the way first, so that contacts swapping places never meet on (elder, position).
+    await connection.execute(
+        update(_CONTACTS).where(_CONTACTS.c.elder_id.in_(elder_ids)).values(position=-_CONTACTS.c.id)
+    )
+    new: list[tuple[Any, ...]] = []
+    updates: list[dict[str, Any]] = []
+    opt_ins: list[dict[str, Any]] = []
+    for contact in listed:
+        elder_id, position, name, relation, phone, phone_kind, opt_in = contact
+        same = found.get((elder_id, phone))
+        if not same:
+            new.append(contact)
+            continue
+        contact_id = same.pop(0)
+        updates.append({"contact_id": contact_id, "new_position": position, "new_name": name,
+                        "new_relation": relation, "new_phone_kind": phone_kind})  # fmt: skip
+        if opt_in is not None:
+            opt_ins.append({"contact_id": contact_id, "new_opt_in": opt_in})
+    if updates:
+        await connection.execute(_UPDATE_CONTACT, updates)
+    if opt_ins:
+        await connection.execute(_OPT_IN_CONTACT, opt_ins)
+    gone = [contact_id for ids in found.values() for contact_id in ids]
+    if gone:
+        kept: set[int] = set()
+        for column in _CONTACT_REFERENCES:
+            kept.update(
+                await connection.scalars(select(column).where(column.in_(gone)).distinct())  # type: ignore[arg-type]
+            )
+        if kept:
+            await connection.execute(
+                update(_CONTACTS)
+                .where(_CONTACTS.c.id.in_(kept), _CONTACTS.c.removed_at.is_(None))
+                .values(removed_at=now)
+            )
+        if unreferenced := [contact_id for contact_id in gone if contact_id not in kept]:
+            await connection.execute(delete(_CONTACTS).where(_CONTACTS.c.id.in_(unreferenced)))
+    return new
 
 
 _VOLUNTEER_COLUMNS = ("external_id", "name", "phone", "phone_kind", "kind", "organisation_id", "capacity")

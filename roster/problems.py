@@ -7,12 +7,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class RowProblem:
-    """One bad cell or row. `row` counts as a spreadsheet does: the header is row 1."""
+    """One bad cell or row. `row` counts as a spreadsheet does: the header is row 1. `column` is the header as the file
+    has it, `position` its place (0 = column A) when known; `reason` is in English (`roster.messages` words it for
+    the worker)."""
 
     file: str
     row: int
     column: str
     reason: str
+    position: int | None = None  # the column's place in its row, for its Excel letter
     sheet: str | None = None  # named when the workbook has several sheets
 
     def __str__(self) -> str:

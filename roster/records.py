@@ -18,9 +18,10 @@ class ContactRecord(NamedTuple):
     relation: str
     phone: str  # E.164
     phone_kind: PhoneKind
+    sms_opt_in: bool | None = None  # family visit reports (短信通知N); None: the roster does not say
 
     def packed(self) -> tuple[Any, ...]:
-        return (self.name, self.relation, self.phone, self.phone_kind._value_)
+        return (self.name, self.relation, self.phone, self.phone_kind._value_, self.sms_opt_in)
 
 
 class ElderRecord(NamedTuple):
@@ -37,11 +38,15 @@ class ElderRecord(NamedTuple):
     consent: bool
     notes: str
     contacts: tuple[ContactRecord, ...]
+    area_code: str = ""  # 行政区划代码, checked for its shape; "" when the roster has none
 
     def packed(self) -> tuple[Any, ...]:
         kind = self.phone_kind._value_ if self.phone_kind is not None else None
         contacts = tuple(contact.packed() for contact in self.contacts)
-        return (*self[:2], self.gender._value_, *self[3:5], kind, *self[6:9], self.risk._value_, *self[10:12], contacts)
+        return (
+            *self[:2], self.gender._value_, *self[3:5], kind, *self[6:9], self.risk._value_, *self[10:12], contacts,
+            self.area_code,
+        )  # fmt: skip
 
 
 class VolunteerRecord(NamedTuple):

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from carevisit.care.phones import InvalidPhone, Phone, parse_phone
 from carevisit.roster import fields
+from carevisit.roster.area_codes import parse_area_code
 from carevisit.roster.columns import AREA_FIELDS, Columns
 from carevisit.roster.problems import InvalidCell, RowProblem
 from carevisit.roster.records import ContactRecord, ElderRecord, VolunteerRecord
@@ -56,7 +57,8 @@ class _Row:
         return self.parse(name, partial(fields.optional_text, max_length=max_length), "")
 
     def problem(self, name: str, reason: str) -> None:
-        self.problems.append(RowProblem(self.file, self.row, self.columns.label.get(name, name), reason))
+        label = self.columns.label.get(name, name)
+        self.problems.append(RowProblem(self.file, self.row, label, reason, self.columns.position_of(name)))
 
 
 @lru_cache(maxsize=65_536)
@@ -88,6 +90,7 @@ def validate_elder(
     phone = r.parse("phone", lambda t: phone_cell(t, region, required=False), None)
     address = r.optional("address", max_length=_LENGTHS["address"])
     areas = tuple(r.required(level, max_length=_LENGTHS["area"]) for level in AREA_FIELDS)
+    area_code = r.parse("area_code", lambda t: parse_area_code(t, province=areas[0]), "")
     classes = r.parse("classes", fields.parse_classes, 0)
     risk = r.parse("risk", fields.parse_risk, fields.RiskLevel.LOW)
     consent = r.parse("consent", fields.parse_consent, False)
@@ -109,6 +112,7 @@ def validate_elder(
         consent=consent,
         notes=notes,
         contacts=contacts,
+        area_code=area_code,
     )
 
 
@@ -122,9 +126,20 @@ def _contacts(r: _Row, region: str) -> tuple[ContactRecord, ...]:
         name = r.required(name_key, max_length=_LENGTHS["name"])
         relation = r.optional(relation_key, max_length=_LENGTHS["relation"])
         phone = r.parse(phone_key, lambda t: phone_cell(t, region, required=True), None)
+        sms = r.parse(f"contact{group.number}_sms", _opt_in, None)
         if name and phone:
-            contacts.append(ContactRecord(name, relation, phone.e164, phone.kind))
+            contacts.append(ContactRecord(name, relation, phone.e164, phone.kind, sms))
     return tuple(contacts)
+
+
+def _opt_in(text: str) -> bool | None:
+    """短信通知N: 是/否 sets the contact's family visit reports; empty leaves them as they are."""
+    if not text.strip():
+        return None
+    try:
+        return fields.parse_consent(text)
+    except InvalidCell:
+        raise InvalidCell(f"must be 是/否 or yes/no, not {text!r}") from None
 
 
 @cache

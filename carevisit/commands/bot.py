@@ -10,6 +10,7 @@ import typer
 from carevisit.bootstrap import Runtime
 from carevisit.bot.setup import make_bot
 from carevisit.care.invitations import create_invitation
+from carevisit.care.people import coordinator_by_username, volunteer_by_roster_id
 from carevisit.commands.common import console, errors, run_with_runtime
 
 _USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
@@ -32,8 +33,12 @@ async def bot_username(rt: Runtime) -> str:
 
 
 def invite(
-    person_id: int = typer.Argument(..., metavar="VOLUNTEER_ID", help="The volunteer's id (or a coordinator's)."),
-    coordinator: bool = typer.Option(False, "--coordinator", help="PERSON_ID is a coordinator, not a volunteer."),
+    person: str = typer.Argument(
+        ...,
+        metavar="VOLUNTEER_ID",
+        help="The volunteer's roster id (编号); with --coordinator, a coordinator's user name.",
+    ),
+    coordinator: bool = typer.Option(False, "--coordinator", help="VOLUNTEER_ID is a coordinator's user name."),
     days: int = typer.Option(7, min=1, max=60, help="How long the link works."),
     bot_username_option: str | None = typer.Option(
         None, "--bot-username", help="The bot's @username, if Telegram can't be asked (no token here)."
@@ -58,18 +63,25 @@ def invite(
             errors.print("[bold red]Set CAREVISIT_TELEGRAM_TOKEN, or give the bot's name with --bot-username.[/]")
             raise typer.Exit(2)
         async with rt.sessions() as session:
+            found = (
+                await coordinator_by_username(session, username=person)
+                if coordinator
+                else await volunteer_by_roster_id(session, external_id=person)
+            )
             try:
+                if found is None or found.id is None:
+                    raise LookupError(person)
                 token = await create_invitation(
                     session,
                     clock=rt.clock,
                     created_by="cli",
-                    volunteer_id=None if coordinator else person_id,
-                    coordinator_id=person_id if coordinator else None,
+                    volunteer_id=None if coordinator else found.id,
+                    coordinator_id=found.id if coordinator else None,
                     valid_for=timedelta(days=days),
                 )
             except LookupError:
-                who = "coordinator" if coordinator else "volunteer"
-                errors.print(f"[bold red]No active {who} with id {person_id}.[/]")
+                who = "coordinator with user name" if coordinator else "volunteer with roster id (编号)"
+                errors.print(f"[bold red]No active {who} {person!r}.[/]")
                 raise typer.Exit(1) from None
             await session.commit()
         return f"https://t.me/{username}?start={token}"

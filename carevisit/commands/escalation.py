@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from carevisit.bootstrap import Runtime
 from carevisit.care.access import NotAllowed
+from carevisit.care.people import elder_by_roster_id
 from carevisit.commands.common import console, errors, run_with_runtime
 from carevisit.escalation import incidents as incident_service
 from carevisit.escalation import timeline
@@ -28,7 +29,9 @@ class Format(StrEnum):
 
 
 def drill(
-    elder_id: int = typer.Argument(..., help="the elder whose emergency contacts are to be tested"),
+    elder_key: str = typer.Argument(
+        ..., metavar="ELDER_ID", help="the roster id (编号) of the elder whose emergency contacts are to be tested"
+    ),
     by: str = typer.Option("cli", help="who runs the drill (recorded)"),
 ) -> None:
     """Open a clearly marked test emergency: the running service pages the elder's contacts exactly as in a real
@@ -41,11 +44,12 @@ def drill(
             errors.print(f"[bold red]{error}[/]")
             return None
         async with rt.sessions() as session:
-            if await session.get(Elder, elder_id) is None:
-                errors.print(f"[bold red]No elder with id {elder_id}; nothing was sent.[/]")
+            elder = await elder_by_roster_id(session, external_id=elder_key)
+            if elder is None or elder.id is None:
+                errors.print(f"[bold red]No elder with roster id (编号) {elder_key!r}; nothing was sent.[/]")
                 return None
             incident = await incident_service.open_incident(
-                session, clock=rt.clock, policy=config.policy, elder_id=elder_id, kind="drill", is_drill=True
+                session, clock=rt.clock, policy=config.policy, elder_id=elder.id, kind="drill", is_drill=True
             )
             incident_service.add_note(
                 session, clock=rt.clock, incident_id=incident.id or 0, author=by, what_happened="drill started"
@@ -69,20 +73,25 @@ def list_incidents(
 ) -> None:
     """Open emergencies (or all), newest first."""
 
-    async def work(rt: Runtime) -> list[Incident]:
+    async def work(rt: Runtime) -> list[tuple[Incident, str]]:
         async with rt.sessions() as session:
-            query = select(Incident).order_by(col(Incident.opened_at).desc()).limit(limit)
+            query = (
+                select(Incident, Elder.external_id)
+                .join(Elder, col(Elder.id) == col(Incident.elder_id))
+                .order_by(col(Incident.opened_at).desc())
+                .limit(limit)
+            )
             if not all_:
                 query = query.where(Incident.status != IncidentStatus.RESOLVED)
-            return list((await session.exec(query)).all())
+            return [(incident, external_id) for incident, external_id in (await session.exec(query)).all()]
 
     rows = run_with_runtime(work)
-    table = Table("id", "opened", "elder", "kind", "status", "step", "acknowledged by")
-    for incident in rows:
+    table = Table("id", "opened", "elder (编号)", "kind", "status", "step", "acknowledged by")
+    for incident, elder_key in rows:
         table.add_row(
             str(incident.id),
             incident.opened_at.strftime("%Y-%m-%d %H:%M UTC"),
-            str(incident.elder_id),
+            elder_key,
             ("drill " if incident.is_drill else "") + incident.kind,
             str(incident.status),
             str(incident.step),

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
+from functools import partial
 from pathlib import Path
 
 import typer
@@ -23,18 +26,24 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.table import Table
 
 from carevisit.bootstrap import Runtime
-from carevisit.commands.common import console, errors, run_with_runtime
+from carevisit.commands.common import console, errors, run_with_runtime, settings_or_exit
+from carevisit.roster import messages
 from carevisit.roster.importer import ImportResult, import_elders, import_volunteers
 from carevisit.roster.importer import Progress as ProgressCallback
 from carevisit.roster.problems import RosterFileError
+from carevisit.roster.problems_file import SCREENFUL, write_problems_file
+from carevisit.roster.template import write_template
 
 app = typer.Typer(help="Import survey rosters (摸底排查) from CSV (UTF-8 or GB18030) or XLSX.", no_args_is_help=True)
 log = logging.getLogger(__name__)
 
 _FILE = typer.Argument(..., help="A .csv (UTF-8, UTF-8 with BOM or GB18030) or .xlsx file; Chinese or English headers.")
-_DRY_RUN = typer.Option(False, "--dry-run", help="Only check the file: report every problem, write nothing.")
+_DRY_RUN = typer.Option(
+    False, "--dry-run", help="Only check the file: how each column is read, every problem, what would be written."
+)
 _WORKERS = typer.Option(
     0, "--workers", min=0, help="Processes validating rows; 0: one per CPU for files over 4 MB, else 1."
 )
@@ -51,9 +60,9 @@ def workers_for(file: Path, asked: int = 0) -> int:
 @app.command("elders")
 def elders(file: Path = _FILE, dry_run: bool = _DRY_RUN, workers: int = _WORKERS) -> None:
     """Import elders: 编号 姓名 性别 出生日期 电话 地址 省 市 区县 街道 社区 类别 风险等级 是否同意
-    紧急联系人N 关系N 联系电话N 备注.
+    紧急联系人N 关系N 联系电话N 短信通知N 备注.
 
-    Re-importing an id updates that elder (and replaces their emergency contacts); missing areas are created.
+    Re-importing an id updates that elder (and their emergency contacts, matched by phone); missing areas are created.
     """
 
     def run(rt: Runtime, progress: ProgressCallback) -> Awaitable[ImportResult]:
@@ -92,64 +101,152 @@ def volunteers(file: Path = _FILE, dry_run: bool = _DRY_RUN, workers: int = _WOR
 def _import(
     kind: str, file: Path, dry_run: bool, run: Callable[[Runtime, ProgressCallback], Awaitable[ImportResult]]
 ) -> None:
+    language = settings_or_exit().language
     if not file.is_file():
-        errors.print(f"[bold red]{escape(str(file))}: no such file[/]")
+        errors.print(f"[bold red]{escape(messages.text(language, 'no_such_file', file=file))}[/]")
         raise typer.Exit(1)
     try:
         with _progress_bar() as progress:
             result = run_with_runtime(lambda rt: run(rt, progress))
     except RosterFileError as error:
-        errors.print(f"[bold red]{escape(str(error))}[/]")
-        errors.print("Nothing was written.")
+        errors.print(f"[bold red]{escape(messages.file_problem(language, error))}[/]")
+        errors.print(messages.text(language, "nothing_written"))
         raise typer.Exit(1) from None
     log.info(
         "roster import of %s: rows=%d problems=%d written=%s inserted=%d updated=%d",
         kind, result.rows, result.problem_count, result.written, result.inserted, result.updated,
     )  # fmt: skip
-    _print_reading(result)
+    _print_reading(result, language)
+    kind_name = messages.text(language, kind)
+    if dry_run:
+        _print_columns(result, language)
     if not result.ok:
-        _print_problems(result)
+        _print_problems(result, file, language)
         raise typer.Exit(1)
     if dry_run:
-        console.print(f"{escape(result.file)}: all {result.rows} {kind} rows are valid (dry run: nothing written).")
+        console.print(escape(messages.text(language, "dry_run_ok", file=result.file, rows=result.rows, kind=kind_name)))
+        console.print(
+            messages.text(language, "dry_run_would", inserted=result.inserted, updated=result.updated, kind=kind_name)
+        )
         return
     console.print(
-        f"Imported {result.rows} {kind} from {escape(result.file)}: {result.inserted} new, {result.updated} updated"
-        + (f", {result.areas_created} areas created" if result.areas_created else "")
-        + (f", {result.organisations_created} organisations created" if result.organisations_created else "")
-        + "."
-    )
+        escape(
+            messages.text(
+                language, "imported", rows=result.rows, kind=kind_name, file=result.file,
+                inserted=result.inserted, updated=result.updated,
+            )
+            + (messages.text(language, "areas_created", count=result.areas_created) if result.areas_created else "")
+            + (
+                messages.text(language, "organisations_created", count=result.organisations_created)
+                if result.organisations_created
+                else ""
+            )
+            + messages.text(language, "end")
+        )
+    )  # fmt: skip
 
 
-def _print_reading(result: ImportResult) -> None:
+def _print_columns(result: ImportResult, language: str) -> None:
+    """How each column was understood, sheet by sheet: its letter, its header, the field it fills (or not used)."""
+    for sheet, understood in result.understood:
+        title = messages.text(language, "columns_title", file=result.file) + (f" · {sheet}" if sheet else "")
+        table = Table(
+            messages.text(language, "column"),
+            messages.text(language, "header"),
+            messages.text(language, "understood_as"),
+            title=escape(title),
+        )
+        for ref, meaning in understood:
+            letter, header = _split_ref(ref)
+            table.add_row(letter, escape(header), escape(_meaning(language, meaning)))
+        console.print(table)
+
+
+def _split_ref(ref: str) -> tuple[str, str]:
+    """'H列（联系电话）' → ('H', '联系电话')."""
+    match = re.fullmatch(r"([A-Z]+)列（(.*)）", ref)
+    return (match[1], match[2]) if match else ("", ref)
+
+
+def _meaning(language: str, meaning: str) -> str:
+    if meaning == "(ignored)":
+        return messages.text(language, "ignored")
+    ticked = re.fullmatch(r"classes: (.+) when ticked", meaning)
+    if ticked:
+        return messages.text(language, "ticked_class", klass=ticked[1])
+    return messages.field_name(language, meaning)
+
+
+def _print_reading(result: ImportResult, language: str) -> None:
     """How the file was read: its sheets, what was skipped and set aside (never a sheet or a row left out quietly)."""
+    say = partial(messages.text, language)
     for notice in result.notices:
-        console.print(f"note: {escape(notice)}", highlight=False)
+        console.print(escape(say("note", notice=messages.notice(language, notice))), highlight=False)
     if len(result.sheets) > 1 or result.skipped_sheets:
         for sheet, rows in result.sheets:
-            console.print(f"sheet {escape(repr(sheet))}: {rows} rows", highlight=False)
+            console.print(escape(say("sheet_rows", sheet=sheet, rows=rows)), highlight=False)
     for sheet, why in result.skipped_sheets:
-        console.print(f"skipped sheet {escape(repr(sheet))} ({escape(why)})", highlight=False)
+        console.print(escape(say("sheet_skipped", sheet=sheet, why=messages.notice(language, why))), highlight=False)
     if result.skipped_count:
-        listed = ", ".join(
-            (f"{row.sheet} " if row.sheet else "") + f"row {row.row} ({row.reason})" for row in result.skipped_rows[:10]
+        listed = say("list_separator").join(
+            say(
+                "skipped_row_in_sheet" if row.sheet else "skipped_row",
+                sheet=row.sheet,
+                row=row.row,
+                why=messages.notice(language, row.reason),
+            )
+            for row in result.skipped_rows[:10]
         )
         more = " …" if result.skipped_count > 10 else ""
+        kind = say(result.kind)
         console.print(
-            f"skipped {result.skipped_count} rows that are not {result.kind}: {escape(listed)}{more}", highlight=False
+            escape(say("rows_skipped", count=result.skipped_count, kind=kind, listed=listed) + more), highlight=False
         )
 
 
-def _print_problems(result: ImportResult) -> None:
+def _print_problems(result: ImportResult, file: Path, language: str) -> None:
     for problem in result.problems:
-        errors.print(escape(str(problem)), highlight=False)
+        errors.print(escape(messages.problem(language, problem)), highlight=False)
     hidden = result.problem_count - len(result.problems)
     if hidden:
-        errors.print(f"… and {hidden} more problems.")
-    errors.print(
-        f"[bold red]{result.problem_count} problem(s) in {escape(result.file)} ({result.rows} rows read): "
-        "nothing was written.[/] Fix them and import the file again."
-    )
+        errors.print(messages.text(language, "more", count=hidden))
+    summary = messages.text(language, "summary", count=result.problem_count, file=result.file, rows=result.rows)
+    errors.print(f"[bold red]{escape(summary)}[/] {messages.text(language, 'fix_and_retry')}")
+    if result.problem_count > SCREENFUL:
+        try:
+            written = write_problems_file(file, result.problems, language=language, elders=result.kind == "elders")
+        except (OSError, RosterFileError) as error:  # a read-only folder: the list above still says it all
+            log.warning("could not write the problems workbook: %s", error)
+            return
+        errors.print(escape(messages.text(language, "problems_file", path=written)), highlight=False)
+
+
+class RosterKind(StrEnum):
+    ELDERS = "elders"
+    VOLUNTEERS = "volunteers"
+
+
+_TEMPLATE_NAMES = {RosterKind.ELDERS: "老人名单模板.xlsx", RosterKind.VOLUNTEERS: "志愿者名单模板.xlsx"}
+
+
+def template(
+    kind: RosterKind = typer.Argument(..., help="elders or volunteers"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Where to write (default: 老人名单模板.xlsx …)."),
+    force: bool = typer.Option(False, "--force", help="Replace the file if it exists."),
+) -> None:
+    """Write a ready XLSX roster to fill in: our columns with Chinese headers, drop-downs for 类别, 风险等级,
+    是否同意 …, and 编号 and phone columns kept as text so Excel cannot damage them. It imports as it is."""
+    language = settings_or_exit().language
+    path = output or Path(_TEMPLATE_NAMES[kind])
+    if path.exists() and not force:
+        errors.print(f"[bold red]{escape(messages.text(language, 'template_exists', path=path))}[/]")
+        raise typer.Exit(1)
+    try:
+        write_template(kind.value, path)
+    except OSError as error:
+        errors.print(f"[bold red]{escape(f'{path}: {error.strerror or error}')}[/]")
+        raise typer.Exit(1) from None
+    console.print(escape(messages.text(language, "template_written", path=path, kind=kind.value)))
 
 
 @contextmanager

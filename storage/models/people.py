@@ -37,7 +37,12 @@ class Elder(SQLModel, table=True):
 
 
 class EmergencyContact(SQLModel, table=True):
-    """Paged in `position` order when an incident opens."""
+    """Paged in `position` order when an incident opens.
+
+    A contact the roster no longer lists but whom a message names (an outbox row) is kept as history: `removed_at`
+    is set and `position` becomes -id, freeing its place; nothing pages or reports to it any more. Listed again (the
+    same phone), the same row comes back.
+    """
 
     __tablename__ = "emergency_contacts"
     __table_args__ = (UniqueConstraint("elder_id", "position"),)
@@ -55,6 +60,7 @@ class EmergencyContact(SQLModel, table=True):
     sms_opt_in: bool = False
     language: str | None = Field(default=None, max_length=8)
     opted_out_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Volunteer(SQLModel, table=True):

@@ -121,12 +121,13 @@ def test_invite_prints_a_one_time_deep_link(world: World, tmp_path, monkeypatch,
             monkeypatch.delenv(name)
     env = {"CAREVISIT_DATABASE_URL": db_url}
     runner = CliRunner()
-    result = runner.invoke(app, ["invite", str(world.volunteer.id), "--bot-username", "carevisit_test_bot"], env=env)
+    roster_id = world.volunteer.external_id
+    result = runner.invoke(app, ["invite", roster_id, "--bot-username", "carevisit_test_bot"], env=env)
     assert result.exit_code == 0, result.output
     assert "https://t.me/carevisit_test_bot?start=" in result.output
-    missing = runner.invoke(app, ["invite", "99999", "--bot-username", "carevisit_test_bot"], env=env)
-    assert missing.exit_code == 1 and "No active volunteer with id 99999" in missing.output
-    no_name = runner.invoke(app, ["invite", str(world.volunteer.id)], env=env)
+    missing = runner.invoke(app, ["invite", "FV-01", "--bot-username", "carevisit_test_bot"], env=env)
+    assert missing.exit_code == 1 and "No active volunteer with roster id (编号) 'FV-01'" in missing.output
+    no_name = runner.invoke(app, ["invite", roster_id], env=env)
     assert no_name.exit_code == 2 and "--bot-username" in no_name.output
 
 
@@ -156,7 +157,7 @@ def test_invite_asks_telegram_for_the_bots_name(world: World, tmp_path, monkeypa
             "CAREVISIT_TELEGRAM_TOKEN": TOKEN,
             "CAREVISIT_TELEGRAM_API_BASE": fake.base_url,
         }
-        result = CliRunner().invoke(app, ["invite", str(world.volunteer.id), "--days", "3"], env=env)
+        result = CliRunner().invoke(app, ["invite", world.volunteer.external_id, "--days", "3"], env=env)
         assert result.exit_code == 0, result.output
         assert "https://t.me/carevisit_test_bot?start=" in result.output and "3 days" in result.output
         assert [c.method for c in fake.calls] == ["getMe"]

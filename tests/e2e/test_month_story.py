@@ -43,7 +43,7 @@ async def test_planned_linked_reminded_confirmed_and_counted(
     await coordinator.close()
 
     # The coordinator prints an invitation with the command line and hands the link over.
-    invited = await stack.cli("invite", str(people.volunteer.id), "--bot-username", "carevisit_test_bot")
+    invited = await stack.cli("invite", people.volunteer.external_id, "--bot-username", "carevisit_test_bot")
     assert invited.exit_code == 0, invited.output
     link = re.search(r"https://t\.me/carevisit_test_bot\?start=(\S+)", invited.output)
     assert link, invited.output

@@ -47,18 +47,20 @@ async def test_drill_list_show_and_resolve_from_the_command_line(
     env: dict[str, str], session: AsyncSession, clock: FakeClock
 ) -> None:
     data = await make_world_data(session, clock)
-    elder_id = data["elder"].id
+    roster_id = data["elder"].external_id
 
-    missing = await asyncio.to_thread(runner.invoke, app, ["drill", "999999"], env=env)
-    assert missing.exit_code == 1 and "No elder" in missing.output
+    missing = await asyncio.to_thread(runner.invoke, app, ["drill", "FT-0001"], env=env)
+    assert missing.exit_code == 1 and "No elder with roster id (编号) 'FT-0001'" in missing.output
+    internal = await asyncio.to_thread(runner.invoke, app, ["drill", str(data["elder"].id)], env=env)
+    assert internal.exit_code == 1, "a database id is not a roster id"
 
-    result = await asyncio.to_thread(runner.invoke, app, ["drill", str(elder_id), "--by", "coordinator:1"], env=env)
+    result = await asyncio.to_thread(runner.invoke, app, ["drill", roster_id, "--by", "coordinator:1"], env=env)
     assert result.exit_code == 0, result.output
     incident = (await session.exec(select(Incident))).one()
     assert incident.is_drill and incident.status == IncidentStatus.OPEN
 
     listed = await asyncio.to_thread(runner.invoke, app, ["incidents", "list"], env=env)
-    assert listed.exit_code == 0 and "drill" in listed.output
+    assert listed.exit_code == 0 and "drill" in listed.output and roster_id in listed.output
 
     shown = await asyncio.to_thread(
         runner.invoke, app, ["incidents", "show", str(incident.id), "--format", "json"], env=env
@@ -76,6 +78,22 @@ async def test_drill_list_show_and_resolve_from_the_command_line(
     assert done.exit_code == 0, done.output
     await session.refresh(incident)
     assert incident.status == IncidentStatus.RESOLVED
+
+
+async def test_invite_takes_the_volunteers_roster_id_or_the_coordinators_user_name(
+    env: dict[str, str], session: AsyncSession, clock: FakeClock
+) -> None:
+    data = await make_world_data(session, clock)
+    data["coordinator"].username = "zhang.community"
+    await session.commit()
+    bot = ["--bot-username", "carevisit_test_bot"]
+
+    volunteer = await asyncio.to_thread(runner.invoke, app, ["invite", data["volunteer"].external_id, *bot], env=env)
+    assert volunteer.exit_code == 0 and "https://t.me/carevisit_test_bot?start=" in volunteer.output
+    staff = await asyncio.to_thread(runner.invoke, app, ["invite", "--coordinator", "zhang.community", *bot], env=env)
+    assert staff.exit_code == 0 and "https://t.me/carevisit_test_bot?start=" in staff.output
+    unknown = await asyncio.to_thread(runner.invoke, app, ["invite", "--coordinator", "1", *bot], env=env)
+    assert unknown.exit_code == 1 and "No active coordinator with user name '1'" in unknown.output
 
 
 async def test_the_part_mounts_webhooks_pages_through_its_loops_and_stops(

@@ -210,7 +210,7 @@ async def test_dry_run_checks_everything_and_writes_nothing(
     assert await count(session, Elder) == await count(session, Area) == await count(session, AuditEntry) == 0
 
 
-async def test_existing_areas_are_found_and_missing_ones_created_with_codes(
+async def test_existing_areas_are_found_and_missing_ones_created_with_codes_of_our_own(
     importer: Importer, session: AsyncSession, tmp_path: Path
 ) -> None:
     tree = await make_area_tree(session)
@@ -226,13 +226,51 @@ async def test_existing_areas_are_found_and_missing_ones_created_with_codes(
     assert (await elder(session, "E1")).community_id == tree["community"].id
     new = await session.get(Area, (await elder(session, "E2")).community_id)
     assert new is not None
-    assert (new.code, new.parent_id, new.path) == (
-        "440305001003",
-        tree["street"].id,
-        "/44/4403/440305/440305001/440305001003/",
-    )
+    # Made-up codes are visibly ours, never digits that pass for a national code (440305001003 might be another's).
+    assert (new.code, new.parent_id, new.path) == ("X0001", tree["street"].id, "/44/4403/440305/440305001/X0001/")
     beijing = await session.get(Area, (await elder(session, "E3")).community_id)
-    assert beijing is not None and beijing.path == "/11/1101/110101/110101001/110101001001/"
+    assert beijing is not None and beijing.path == "/11/X0002/X0003/X0004/X0005/", "a known province: its code"
+
+
+async def test_shenzhen_is_not_given_guangzhous_code(importer: Importer, session: AsyncSession, tmp_path: Path) -> None:
+    result = await importer.elders(write_csv(tmp_path / "e.csv", ELDER_HEADER_ZH, [elder_row("E1")]))
+    assert result.written
+    city = (await session.exec(select(Area).where(Area.name == "深圳市"))).one()
+    assert city.code != "4401" and city.code.startswith("X")
+
+
+async def test_a_national_code_column_gives_every_level_its_code(
+    importer: Importer, session: AsyncSession, tmp_path: Path
+) -> None:
+    header = [*ELDER_HEADER_ZH, "行政区划代码"]
+    rows = [[*elder_row("E1"), "440305001001"], [*elder_row("E2", community="大冲社区"), "440305001"]]
+    result = await importer.elders(write_csv(tmp_path / "e.csv", header, rows))
+
+    assert result.written, result.problems
+    first = await session.get(Area, (await elder(session, "E1")).community_id)
+    assert first is not None and first.path == "/44/4403/440305/440305001/440305001001/"
+    second = await session.get(Area, (await elder(session, "E2")).community_id)
+    assert second is not None and second.path == "/44/4403/440305/440305001/X0001/", "only the street's code given"
+
+
+async def test_a_national_code_of_the_wrong_shape_or_province_is_a_problem(importer: Importer, tmp_path: Path) -> None:
+    header = [*ELDER_HEADER_ZH, "行政区划代码"]
+    rows = [[*elder_row("E1"), "44030500100"], [*elder_row("E2"), "110105001001"], [*elder_row("E3"), "4403"]]
+    result = await importer.elders(write_csv(tmp_path / "e.csv", header, rows))
+    assert [(p.row, p.column) for p in result.problems] == [(2, "行政区划代码"), (3, "行政区划代码")]
+    assert "2, 4, 6, 9 or 12 digits" in result.problems[0].reason
+    assert result.problems[1].reason == "area code '110105001001' is not in 广东省"
+
+
+async def test_a_national_code_that_disagrees_with_a_known_area_refuses_the_file(
+    importer: Importer, session: AsyncSession, tmp_path: Path
+) -> None:
+    await make_area_tree(session)  # 南山区 is 440305
+    await session.commit()
+    header = [*ELDER_HEADER_ZH, "行政区划代码"]
+    with pytest.raises(RosterFileError, match="南山区 has the code 440305, not 440306"):
+        await importer.elders(write_csv(tmp_path / "e.csv", header, [[*elder_row("E1"), "440306001001"]]))
+    assert await count(session, Elder) == 0
 
 
 async def test_each_import_leaves_an_audit_entry_without_personal_data(
