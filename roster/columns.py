@@ -26,6 +26,8 @@ ELDER_FIELDS: dict[str, tuple[str, ...]] = {
     "risk": ("风险等级", "risk"),
     "consent": ("是否同意", "consent"),
     "notes": ("备注", "notes"),
+    "id_card": ("身份证号码", "id_card", "身份证号", "公民身份号码"),
+    "village_group": ("村民小组", "village_group"),
 }
 ELDER_REQUIRED = ("id", "name", "province", "city", "district", "street", "community", "classes", "risk", "consent")
 AREA_FIELDS = ("province", "city", "district", "street", "community")
@@ -98,7 +100,8 @@ _VOLUNTEER_LOOKUP = _lookup(VOLUNTEER_FIELDS)
 def elder_columns(header: list[str], file: str) -> Columns:
     index, label, unknown, groups = _map(header, _ELDER_LOOKUP, file=file, contacts=True)
     _refuse(file, unknown, ELDER_FIELDS, contacts=True)
-    _require(file, index, ELDER_REQUIRED, ELDER_FIELDS)
+    # Without a 编号 column the ID-card number is the elder's key.
+    _require(file, index, ELDER_REQUIRED[1:] if "id_card" in index else ELDER_REQUIRED, ELDER_FIELDS)
     contacts = []
     for number in sorted(groups):
         group = groups[number]

@@ -313,6 +313,17 @@ def id_card_check_digit(first17: str) -> str:
     return _ID_CHECK[sum(int(digit) * weight for digit, weight in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
 
 
+def _rounded_by_excel(number: str) -> bool:
+    """An 18-digit number as Excel leaves it: rounded to 15 significant digits (…121000), or that value read back
+    from the file's binary double (…120992)."""
+    if number.endswith("000"):
+        return True
+    if not number.isdigit():
+        return False
+    value = int(number)
+    return int(float(f"{value:.15g}")) == value
+
+
 def parse_id_card(text: str, *, today: date) -> IdCard | None:
     """Empty → None. 18 characters with a right check digit, or an old 15-digit number (converted to 18)."""
     cleaned = text.strip()
@@ -343,11 +354,11 @@ def parse_id_card(text: str, *, today: date) -> IdCard | None:
             zh=f"不是身份证号码：“{shown}”（前17位为数字，最后一位为数字或X）",
         )
     if check != id_card_check_digit(body):
-        if cleaned.endswith("000"):
+        if _rounded_by_excel(cleaned):
             raise InvalidCell(
-                f"the ID-card number {shown!r} ends in 000 and its check digit is wrong: Excel keeps only 15 digits "
-                "of a number and rounded the end; format the column as text and type the number again",
-                zh=f"身份证号码“{shown}”以000结尾且校验位不符：Excel 只保留数字的前15位，末尾已被改成0；"
+                f"the ID-card number {shown!r} lost its last digits in Excel, which keeps only 15 digits of a number "
+                "(the check digit does not match); format the column as text and type the number again",
+                zh=f"身份证号码“{shown}”的末几位已被 Excel 改动（Excel 只保留数字的前15位，校验位不符）；"
                 "请把该列设为文本格式后重新录入",
             )
         raise InvalidCell(

@@ -29,10 +29,12 @@ from carevisit.care.clock import Clock, local_today
 from carevisit.roster.areas import AreaIndex
 from carevisit.roster.bulk import BulkStatement, table_of
 from carevisit.roster.columns import Columns, elder_columns, volunteer_columns
+from carevisit.roster.fields import mask_id_card
 from carevisit.roster.parallel import Chunk, Validator, validate_in_process, validate_in_workers
 from carevisit.roster.problems import RowProblem
 from carevisit.roster.readers import open_table
 from carevisit.roster.rows import CommunityLookup, validate_elder, validate_volunteer
+from carevisit.storage import installation
 from carevisit.storage.enums import ElderStatus
 from carevisit.storage.models import Elder, EmergencyContact, Organisation, Volunteer, VolunteerCommunity
 
@@ -49,9 +51,12 @@ _ORGANISATIONS = table_of(Organisation)
 
 # Re-importing updates what the survey says; it keeps what the programme learned since (status, enrolment date).
 _ELDER_UPDATES = (
-    "name", "gender", "birth_date", "phone", "phone_kind", "address", "community_id", "classes", "risk", "consent",
-    "notes", "updated_at",
+    "name", "gender", "birth_date", "phone", "phone_kind", "phone2", "phone2_kind", "address", "community_id",
+    "classes", "programmes", "risk", "consent", "notes", "id_card_masked", "id_card_hash", "village_group",
+    "updated_at",
 )  # fmt: skip
+# …but what its notes say about the elder (deceased, moved, in hospital) is news: it sets the status.
+_ELDER_STATUS_UPDATES = (*_ELDER_UPDATES, "status", "paused_until")
 # …and a volunteer keeps their linked messaging account and active flag.
 _VOLUNTEER_UPDATES = ("name", "phone", "phone_kind", "kind", "organisation_id", "capacity", "updated_at")
 
@@ -69,6 +74,10 @@ class ImportResult:
     updated: int = 0
     areas_created: int = 0
     organisations_created: int = 0
+    # What was understood and will be done without being an error (备注 saying 已去世, 住院, 已搬离: the status is
+    # set); capped like problems, all counted.
+    notices: list[RowProblem] = field(default_factory=list)
+    notice_count: int = 0
 
     @property
     def ok(self) -> bool:
@@ -83,8 +92,15 @@ class _Checker:
         self.spool = spool
         self.max_problems = max_problems
         self.first_row: dict[str, int] = {}
-        self.id_position = columns.index["id"]
-        self.id_label = columns.label["id"]
+        # The elder's key: 编号, or the ID-card number when there is no 编号 column. An ID-card number used twice is
+        # caught too (two 编号 for one person).
+        key = "id" if "id" in columns.index else "id_card"
+        self.key_is_card = key == "id_card"
+        self.id_position = columns.index[key]
+        self.id_label = columns.label[key]
+        self.card_position = columns.index.get("id_card") if key == "id" else None
+        self.card_label = columns.label.get("id_card", "")
+        self.first_card: dict[str, int] = {}
 
     def add(self, chunk: Chunk) -> None:
         """One chunk's validation outcome. Ids count even in rows with other problems: a duplicate is reported too."""
@@ -98,12 +114,33 @@ class _Checker:
             if external_id:
                 first = first_row.setdefault(external_id, row)
                 if first != row:
+                    shown = mask_id_card(external_id) if self.key_is_card else external_id
                     problems = [
                         *problems,
-                        RowProblem(result.file, row, self.id_label, f"id {external_id!r} already used in row {first}"),
-                    ]
+                        RowProblem(
+                            result.file, row, self.id_label, f"id {shown!r} already used in row {first}",
+                            f"编号“{shown}”已在第{first}行用过",
+                        ),
+                    ]  # fmt: skip
+            card_position = self.card_position
+            if card_position is not None and card_position < len(cells) and (card := cells[card_position].strip()):
+                first = self.first_card.setdefault(card.upper(), row)
+                if first != row:
+                    problems = [
+                        *problems,
+                        RowProblem(
+                            result.file, row, self.card_label,
+                            f"ID-card number {mask_id_card(card)!r} already used in row {first}",
+                            f"身份证号码“{mask_id_card(card)}”已在第{first}行用过",
+                        ),
+                    ]  # fmt: skip
             if problems:
                 self.problems(problems)
+            notices = chunk.notices.get(index)
+            if notices:
+                result.notice_count += len(notices)
+                room = self.max_problems - len(result.notices)
+                result.notices.extend(notices[: max(room, 0)])
         if self.spool is not None and result.ok:
             # The chunk's valid records, pickled by the validator: the spool is a sequence of pickled lists.
             self.spool.write(chunk.records)
@@ -131,6 +168,7 @@ async def import_elders(
     zone: ZoneInfo,
     region: str,
     actor: str,
+    area_code: str | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
     max_problems: int = MAX_PROBLEMS,
@@ -139,9 +177,12 @@ async def import_elders(
     """Import an elders roster. Commits once when every row is valid and `dry_run` is false; otherwise writes nothing.
 
     Raises RosterFileError when the file as a whole is unusable (unreadable, unknown or missing columns).
-    `workers` > 1 validates on that many processes (worth it from some ten thousand rows).
+    `workers` > 1 validates on that many processes (worth it from some ten thousand rows). `area_code`
+    (`CAREVISIT_DEFAULT_AREA_CODE`) completes local landlines written without one.
     """
     today = local_today(clock, zone)
+    # The key of ID-card hashes, made on the first import that needs it (and kept only if that import commits).
+    id_key = await installation.secret(await session.connection(), installation.ID_CARD_KEY)
     with tempfile.TemporaryFile() as spool:
         result = await _check(
             path,
@@ -150,10 +191,19 @@ async def import_elders(
             None if dry_run else spool,
             progress,
             max_problems,
-            lambda columns: partial(validate_elder, columns=columns, file=path.name, region=region, today=today),
+            lambda columns: partial(
+                validate_elder,
+                columns=columns,
+                file=path.name,
+                region=region,
+                today=today,
+                area_code=area_code,
+                id_key=id_key,
+            ),
             workers,
         )
         if not result.ok or dry_run:
+            await session.rollback()  # end the read transaction (and forget a key made for nothing)
             return result
         await _write_in_one_transaction(
             session,
@@ -316,8 +366,9 @@ async def _count(connection: AsyncConnection, table: Any) -> int:
 
 
 _ELDER_COLUMNS = (
-    "external_id", "name", "gender", "birth_date", "phone", "phone_kind", "address", "community_id", "classes", "risk",
-    "consent", "notes",
+    "external_id", "name", "gender", "birth_date", "phone", "phone_kind", "phone2", "phone2_kind", "address",
+    "community_id", "classes", "programmes", "risk", "consent", "notes", "id_card_masked", "id_card_hash",
+    "village_group",
 )  # fmt: skip
 _CONTACT_COLUMNS = (
     "elder_id", "position", "name", "relation", "phone", "phone_kind", "is_carer", "sms_opt_in", "language",
@@ -346,6 +397,9 @@ async def _write_elders(
     constants = {"status": ElderStatus.ACTIVE, "paused_until": None, "enrolled_on": today, "created_at": now,
                  "updated_at": now}  # fmt: skip
     upsert = _upsert(connection, _ELDERS, _ELDER_COLUMNS, _ELDER_UPDATES, constants)
+    # Rows whose notes set the status: the status is theirs on insert and on update (a pause without an end).
+    status_constants = {name: value for name, value in constants.items() if name != "status"}
+    upsert_status = _upsert(connection, _ELDERS, (*_ELDER_COLUMNS, "status"), _ELDER_STATUS_UPDATES, status_constants)
     add_contacts = BulkStatement(connection, insert(_CONTACTS), _CONTACTS, _CONTACT_COLUMNS)
     done = 0
     batch: list[tuple[Any, ...]]  # ElderRecord.packed()
@@ -353,18 +407,24 @@ async def _write_elders(
         community = areas.known_community_id
         rows = [
             (
-                external_id, name, gender, born, phone, phone_kind, address,
-                community(names) or await areas.community_id(connection, names), classes, risk, consent, notes,
+                external_id, name, gender, born, phone, phone_kind, phone2, phone2_kind, address,
+                community(names) or await areas.community_id(connection, names), classes, programmes, risk, consent,
+                notes, masked, keyed, village_group, status,
             )
             for (
-                external_id, name, gender, born, phone, phone_kind, address, names, classes, risk, consent, notes, _
+                external_id, name, gender, born, phone, phone_kind, phone2, phone2_kind, address, names, classes,
+                programmes, risk, consent, notes, status, masked, keyed, village_group, _
             ) in batch
         ]  # fmt: skip
         external_ids = [record[0] for record in batch]
         # Into an empty table (ids are unique in the file) nothing exists yet: no need to look.
         existing = await _ids(connection, _ELDERS, external_ids) if before else {}
         learned = await _learned_about_contacts(connection, list(existing.values())) if existing else {}
-        await upsert.executemany(connection, rows)
+        if any(row[-1] is not None for row in rows):
+            await upsert.executemany(connection, [row for row in rows if row[-1] is None])
+            await upsert_status.executemany(connection, [row for row in rows if row[-1] is not None])
+        else:
+            await upsert.executemany(connection, rows)
         ids = existing | await _ids(connection, _ELDERS, [i for i in external_ids if i not in existing])
         # The file is the truth about who the contacts are: a re-imported elder's old contacts go.
         if existing:
@@ -373,12 +433,12 @@ async def _write_elders(
             (elder_id, position, name, relation, phone, phone_kind, *learned.get((elder_id, phone), _NEW_CONTACT))
             for record in batch
             for elder_id in (ids[record[0]],)
-            for position, (name, relation, phone, phone_kind) in enumerate(record[12], start=1)
+            for position, (name, relation, phone, phone_kind) in enumerate(record[19], start=1)
         ] if learned else [
             (elder_id, position, name, relation, phone, phone_kind, False, False, None, None)  # as _NEW_CONTACT
             for record in batch
             for elder_id in (ids[record[0]],)
-            for position, (name, relation, phone, phone_kind) in enumerate(record[12], start=1)
+            for position, (name, relation, phone, phone_kind) in enumerate(record[19], start=1)
         ]  # fmt: skip
         await add_contacts.executemany(connection, contacts)
         done += len(batch)

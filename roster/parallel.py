@@ -33,6 +33,7 @@ class Chunk:
     rows: list[Row]
     problems: dict[int, list[Any]]  # index in `rows` → that row's problems (RowProblem); valid rows are absent
     records: bytes  # the valid rows' records, packed, in file order: one pickled list, as the spool holds them
+    notices: dict[int, list[Any]]  # index in `rows` → a valid row's notices (RowProblem): understood, not errors
 
 
 _validator: Validator | None = None
@@ -43,8 +44,12 @@ def _start(validator: Validator) -> None:
     _validator = validator
 
 
-def _validate(chunk: list[Row], validator: Validator) -> tuple[dict[int, list[Any]], bytes]:
+_Outcome = tuple[dict[int, list[Any]], bytes, dict[int, list[Any]]]
+
+
+def _validate(chunk: list[Row], validator: Validator) -> _Outcome:
     problems: dict[int, list[Any]] = {}
+    notices: dict[int, list[Any]] = {}
     records = []
     for index, (row, cells) in enumerate(chunk):
         outcome = validator(cells, row=row)
@@ -52,10 +57,12 @@ def _validate(chunk: list[Row], validator: Validator) -> tuple[dict[int, list[An
             problems[index] = outcome
         else:
             records.append(outcome.packed())
-    return problems, pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)
+            if notes := getattr(outcome, "notices", None):  # a record may carry notices (see ElderRecord)
+                notices[index] = list(notes)
+    return problems, pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL), notices
 
 
-def _validate_in_worker(chunk: list[Row]) -> tuple[dict[int, list[Any]], bytes]:
+def _validate_in_worker(chunk: list[Row]) -> _Outcome:
     assert _validator is not None
     return _validate(chunk, _validator)
 
@@ -76,7 +83,7 @@ def validate_in_workers(
     """The same as `validate_in_process`, on `workers` processes."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(validator,)) as pool:
-        in_flight: deque[tuple[list[Row], Future[tuple[dict[int, list[Any]], bytes]]]] = deque()
+        in_flight: deque[tuple[list[Row], Future[_Outcome]]] = deque()
         for chunk in _chunks(rows, chunk_size):
             in_flight.append((chunk, pool.submit(_validate_in_worker, chunk)))
             if len(in_flight) >= 3 * workers:
@@ -85,5 +92,5 @@ def validate_in_workers(
             yield _done(*in_flight.popleft())
 
 
-def _done(chunk: list[Row], future: Future[tuple[dict[int, list[Any]], bytes]]) -> Chunk:
+def _done(chunk: list[Row], future: Future[_Outcome]) -> Chunk:
     return Chunk(chunk, *future.result())

@@ -61,7 +61,8 @@ def elders(file: Path = _FILE, dry_run: bool = _DRY_RUN, workers: int = _WORKERS
             async with rt.sessions() as session:
                 return await import_elders(
                     session, path=file, clock=rt.clock, zone=rt.settings.zone, region=rt.settings.default_region,
-                    actor="cli", dry_run=dry_run, progress=progress, workers=workers_for(file, workers),
+                    area_code=rt.settings.default_area_code, actor="cli", dry_run=dry_run, progress=progress,
+                    workers=workers_for(file, workers),
                 )  # fmt: skip
 
         return work()
