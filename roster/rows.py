@@ -84,6 +84,10 @@ def phone_cell(text: str, region: str, *, required: bool, area_code: str | None 
         if required:
             raise InvalidCell("required, but empty", zh="必填，但为空")
         return None
+    return _phone_or_problem(cleaned, region, area_code)
+
+
+def _phone_or_problem(cleaned: str, region: str, area_code: str | None) -> Phone:
     try:
         return _phone(cleaned, region)
     except InvalidPhone as error:
@@ -121,6 +125,8 @@ def phones_cell(
     text: str, region: str, *, required: bool, area_code: str | None = None, most: int = 2
 ) -> tuple[Phone, ...]:
     """One or several numbers in one cell (`13800138000 / 13912345678`), each checked; the same number once."""
+    if text.isdigit():  # nearly every cell (cells come stripped): one number, its parse cached
+        return (_phone_or_problem(text, region, area_code),)
     parts = fields.split_phones(text)
     if len(parts) > most:
         raise InvalidCell(
@@ -151,7 +157,8 @@ def validate_elder(
 ) -> ElderRecord | list[RowProblem]:
     """`id_key`: the installation's key for ID-card hashes (needed when the roster has an ID-card column)."""
     r = _Row(cells, columns, file=file, row=row)
-    id_card = r.parse("id_card", lambda t: fields.parse_id_card(t, today=today), None) if r.text("id_card") else None
+    texts = r.texts
+    id_card = r.parse("id_card", lambda t: fields.parse_id_card(t, today=today), None) if texts.get("id_card") else None
     if "id" in columns.index or "id_card" not in columns.index:
         external_id = r.required("id", max_length=_LENGTHS["id"])
     elif id_card is None:
@@ -266,7 +273,8 @@ def _contacts(r: _Row, region: str, area_code: str | None) -> tuple[ContactRecor
         no_phones: tuple[Phone, ...] = ()
         phones = r.parse(phone_key, lambda t: phones_cell(t, region, required=True, area_code=area_code), no_phones)
         if name:
-            contacts.extend(ContactRecord(name, relation, phone.e164, phone.kind) for phone in phones)
+            for phone in phones:
+                contacts.append(ContactRecord(name, relation, phone.e164, phone.kind))
     return tuple(contacts)
 
 

@@ -85,7 +85,9 @@ def test_secrets_and_database_passwords_are_masked(monkeypatch: pytest.MonkeyPat
 
 
 @pytest.mark.parametrize(("value", "expected"), [("010", "010"), ("0755", "0755"), (" 021- ", "021"), ("", None)])
-def test_the_default_area_code_is_a_chinese_one(monkeypatch: pytest.MonkeyPatch, value: str, expected: str | None) -> None:
+def test_the_default_area_code_is_a_chinese_one(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: str | None
+) -> None:
     monkeypatch.setenv("CAREVISIT_DEFAULT_AREA_CODE", value)
     assert load_settings().default_area_code == expected
 
