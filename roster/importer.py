@@ -124,7 +124,8 @@ class _Checker:
                     ]  # fmt: skip
             card_position = self.card_position
             if card_position is not None and card_position < len(cells) and (card := cells[card_position].strip()):
-                first = self.first_card.setdefault(card.upper(), row)
+                # Numbers Excel turned into 1.10102E+17 look alike: refused already, they are not duplicates too.
+                first = self.first_card.setdefault(card.upper(), row) if "E+" not in card.upper() else row
                 if first != row:
                     problems = [
                         *problems,

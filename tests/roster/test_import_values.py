@@ -8,15 +8,20 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from carevisit.care.clock import FakeClock
 from carevisit.roster.fields import id_card_check_digit
+from carevisit.scheduler.planning import generate_month
+from carevisit.scheduler.visit_policy import load_policy
 from carevisit.storage.enums import ElderClass, ElderProgramme, ElderStatus, Gender, PhoneKind
-from carevisit.storage.models import Elder
-from tests.roster.conftest import Importer
+from carevisit.storage.models import Elder, Visit
+from tests.roster.conftest import SHANGHAI, Importer
 from tests.roster.files import ELDER_HEADER_ZH, elder_row, write_csv, write_roster, write_xlsx
 from tests.roster.queries import contacts, count, elder
+from tests.scheduler.conftest import SHIPPED_POLICY
 
 
 def _id_card(first17: str) -> str:
@@ -182,3 +187,21 @@ async def test_notes_set_the_status_with_a_notice_and_programmes_are_recorded(
     session.expire_all()
     assert (await elder(session, "E001")).status == ElderStatus.DECEASED
     assert (await elder(session, "E002")).status == ElderStatus.PAUSED
+
+
+async def test_elders_whose_notes_say_deceased_moved_or_in_hospital_are_never_planned(
+    importer: Importer,
+    session: AsyncSession,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    rows = [row("E001", notes="已去世"), row("E002", notes="已搬离"), row("E003", notes="住院"), row("E004")]
+    assert (await importer.elders(write_csv(tmp_path / "notes.csv", HEADER, rows))).ok
+    policy = load_policy(SHIPPED_POLICY)
+
+    summary = await generate_month(session_factory, clock=clock, zone=SHANGHAI, policy=policy, month="2026-03")
+
+    planned = (await session.exec(select(Visit.elder_id).distinct())).all()
+    assert planned == [(await elder(session, "E004")).id]
+    assert (summary.left, summary.paused) == (2, 1)
