@@ -75,7 +75,8 @@ def generate(rows: int, seed: int = 2026) -> Iterator[tuple[list[str], tuple, li
         stored = (
             n + 1, f"E{n:08d}", name, "female" if cells[2] == "女" else "male", born.isoformat(),
             f"+86{phone}" if phone else None, "mobile" if phone else None, address, community + 1, bits, risk, 1,
-            "active", None, "2026-03-10", "", "2026-03-10 02:00:00", "2026-03-10 02:00:00",
+            "active", None, "2026-03-10", "", "2026-03-10 02:00:00", "2026-03-10 02:00:00", None, None, "", None, None,
+            0,
         )  # fmt: skip
         stored_contacts = [
             (n + 1, position, c_name, relation, f"+86{c_phone}", "mobile", 0, 0, None, None)
@@ -119,8 +120,11 @@ CREATE TABLE elders (id INTEGER PRIMARY KEY, external_id VARCHAR(64) NOT NULL UN
   gender VARCHAR(15) NOT NULL, birth_date DATE, phone VARCHAR(20), phone_kind VARCHAR(23), address VARCHAR(300),
   community_id INTEGER NOT NULL, classes INTEGER NOT NULL, risk VARCHAR(14) NOT NULL, consent BOOLEAN NOT NULL,
   status VARCHAR(16) NOT NULL, paused_until DATE, enrolled_on DATE NOT NULL, notes TEXT NOT NULL,
-  created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL);
+  created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL, phone2 VARCHAR(20), phone2_kind VARCHAR(23),
+  village_group VARCHAR(100) NOT NULL, id_card_masked VARCHAR(18), id_card_hash VARCHAR(64),
+  programmes INTEGER NOT NULL);
 CREATE INDEX ix_elders_community_id ON elders (community_id);
+CREATE INDEX ix_elders_id_card_hash ON elders (id_card_hash);
 CREATE INDEX ix_elders_status ON elders (status);
 CREATE TABLE emergency_contacts (id INTEGER PRIMARY KEY, elder_id INTEGER NOT NULL REFERENCES elders (id),
   position INTEGER NOT NULL, name VARCHAR(100) NOT NULL, relation VARCHAR(50) NOT NULL, phone VARCHAR(20) NOT NULL,
@@ -136,7 +140,7 @@ def run_baseline(database: Path, rows: int, chunk: int = 100_000) -> float:
     for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
         connection.execute(f"PRAGMA {pragma}")
     connection.executescript(_BASELINE_SCHEMA)
-    elders_sql = f"INSERT INTO elders VALUES ({', '.join('?' * 18)})"
+    elders_sql = f"INSERT INTO elders VALUES ({', '.join('?' * 24)})"
     contacts_sql = (
         "INSERT INTO emergency_contacts (elder_id, position, name, relation, phone, phone_kind, is_carer, sms_opt_in,"
         " language, opted_out_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"

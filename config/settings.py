@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     timezone: str = "Asia/Shanghai"
     default_region: str = "CN"
+    # Completes a local landline written on a roster without its area code (62401246 → 010-62401246).
+    default_area_code: str | None = None
     language: Literal["zh_CN", "en"] = "zh_CN"
 
     telegram_token: SecretStr | None = None
@@ -97,6 +99,17 @@ class Settings(BaseSettings):
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"unknown phone region {value!r} (for example CN)")
         return region
+
+    @field_validator("default_area_code")
+    @classmethod
+    def _area_code_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        code = value.strip().rstrip("-")
+        # 010 and 02X have three digits; every other Chinese area code four (0755, 0571).
+        if not re.fullmatch(r"010|02\d|0[3-9]\d{2}", code):
+            raise ValueError(f"not a Chinese area code {value!r} (for example 010 or 0755)")
+        return code
 
     @field_validator("telegram_token")
     @classmethod

@@ -42,7 +42,6 @@ ELDER_FIELDS: dict[str, tuple[str, ...]] = {
     "notes": ("备注", "notes", "备注说明", "情况说明"),
     # the community's national code (or an area's above it), when the roster has it
     "area_code": ("行政区划代码", "area_code", "区划代码"),
-    # Carried to the row validator; stored once a field holds them (see NOT_STORED).
     "id_card": ("身份证号码", "id_card", "公民身份号码", "身份证号", "身份证", "身份证件号码", "证件号码"),
     "village_group": ("村民小组", "village_group", "小组", "组别", "所属小组"),
     "age": ("年龄", "age", "周岁"),
@@ -53,7 +52,7 @@ ELDER_REQUIRED = ("id", "name", "province", "city", "district", "street", "commu
 AREA_FIELDS = ("province", "city", "district", "street", "community")
 # Read and passed on, but nothing stores them yet: each such column gets a notice. A field leaves this set when a
 # column of the elders table holds it.
-NOT_STORED = frozenset({"id_card", "village_group", "age", "household_head", "household_relation"})
+NOT_STORED = frozenset({"age", "household_head", "household_relation"})
 # Columns of real forms that carry nothing for the programme: ignored with a notice.
 IGNORED_COLUMNS = ("序号", "序", "no", "no.", "编码序号", "顺序号")
 # Cells refused (not cleaned) when they hold invisible characters.
@@ -448,11 +447,6 @@ def elder_columns(
     problems: list[str] = []
     contacts = mapping.contact_columns(problems)
     index, label = mapping.index, mapping.label
-    if "id" not in index and "id_card" in index:
-        # No 编号: the ID-card number is the elder's stable key.
-        index["id"] = index["id_card"]
-        label["id"] = label["id_card"]
-        mapping.letters["id"] = mapping.letters["id_card"]
     if "classes" not in index and mapping.ticks:
         label["classes"] = "/".join(label[tick.key] for tick in mapping.ticks)
     notices = list(mapping.notices)
@@ -460,9 +454,11 @@ def elder_columns(
         ref = column_ref(index[name], label[name])
         if name == "age" and ("birth_date" in index or "id_card" in index):
             notices.append(f"{ref}: ignored, the birth date says it")
-        elif name != "id_card" or index["id"] != index["id_card"]:
+        else:
             notices.append(f"{ref}: read, not stored")
     present = set(index) | set(defaults) | ({"classes"} if mapping.ticks else set())
+    if "id_card" in index:
+        present.add("id")  # without a 编号 the ID-card number is the elder's key (kept only masked and hashed)
     _report(file, where, mapping, problems, [name for name in ELDER_REQUIRED if name not in present], ELDER_FIELDS)
     return Columns(
         index=index,

@@ -30,11 +30,13 @@ from carevisit.care.clock import Clock, local_today
 from carevisit.roster.areas import AreaCodeConflict, AreaIndex
 from carevisit.roster.bulk import BulkStatement, table_of
 from carevisit.roster.columns import Columns, elder_columns, volunteer_columns
+from carevisit.roster.fields import mask_id_card
 from carevisit.roster.layout import MakeColumns, SkippedRow, read_layouts
 from carevisit.roster.parallel import Chunk, Validator, validate_in_process, validate_in_workers
 from carevisit.roster.problems import RosterFileError, RowProblem
 from carevisit.roster.readers import open_table
 from carevisit.roster.rows import CommunityLookup, validate_elder, validate_volunteer
+from carevisit.storage import installation
 from carevisit.storage.enums import ElderStatus
 from carevisit.storage.models import Elder, EmergencyContact, Organisation, Volunteer, VolunteerCommunity
 
@@ -51,9 +53,12 @@ _ORGANISATIONS = table_of(Organisation)
 
 # Re-importing updates what the survey says; it keeps what the programme learned since (status, enrolment date).
 _ELDER_UPDATES = (
-    "name", "gender", "birth_date", "phone", "phone_kind", "address", "community_id", "classes", "risk", "consent",
-    "notes", "updated_at",
+    "name", "gender", "birth_date", "phone", "phone_kind", "phone2", "phone2_kind", "address", "community_id",
+    "classes", "programmes", "risk", "consent", "notes", "id_card_masked", "id_card_hash", "village_group",
+    "updated_at",
 )  # fmt: skip
+# …but what its notes say about the elder (deceased, moved, in hospital) is news: it sets the status.
+_ELDER_STATUS_UPDATES = (*_ELDER_UPDATES, "status", "paused_until")
 # …and a volunteer keeps their linked messaging account and active flag.
 _VOLUNTEER_UPDATES = ("name", "phone", "phone_kind", "kind", "organisation_id", "capacity", "updated_at")
 
@@ -81,6 +86,10 @@ class ImportResult:
     notices: list[str] = field(default_factory=list)
     understood: list[tuple[str | None, tuple[tuple[str, str], ...]]] = field(default_factory=list)
     external_ids: list[str] = field(default_factory=list, repr=False)  # a dry run's: the file's ids, in order
+    # Rows understood and acted on without being an error (备注 saying 已去世, 住院, 已搬离: the status is set);
+    # capped like problems, all counted.
+    row_notices: list[RowProblem] = field(default_factory=list)
+    row_notice_count: int = 0
 
     @property
     def ok(self) -> bool:
@@ -102,8 +111,17 @@ class _Checker:
         self.spool = spool
         self.max_problems = max_problems
         self.first_row: dict[str, tuple[int, int]] = {}  # id → (sheet, row)
-        self.id_positions = [sheet.index["id"] for sheet in columns]
-        self.id_labels = [sheet.label["id"] for sheet in columns]
+        # Each sheet's key: 编号, or the ID-card number when it has no 编号 column. An ID-card number used twice is
+        # caught too (two 编号 for one person).
+        keys = ["id" if "id" in sheet.index else "id_card" for sheet in columns]
+        self.key_is_card = [key == "id_card" for key in keys]
+        self.id_positions = [sheet.index[key] for sheet, key in zip(columns, keys, strict=True)]
+        self.id_labels = [sheet.label[key] for sheet, key in zip(columns, keys, strict=True)]
+        self.card_positions = [
+            sheet.index.get("id_card") if key == "id" else None for sheet, key in zip(columns, keys, strict=True)
+        ]
+        self.card_labels = [sheet.label.get("id_card", "") for sheet in columns]
+        self.first_card: dict[str, tuple[int, int]] = {}
         self.sheet_names = sheet_names
 
     def add(self, chunk: Chunk) -> None:
@@ -120,18 +138,49 @@ class _Checker:
                 first = first_row.setdefault(external_id, (sheet, row))
                 if first != (sheet, row):
                     problems = [*problems, self._duplicate(sheet, row, external_id, first)]
+            card_position = self.card_positions[sheet]
+            if card_position is not None and card_position < len(cells) and (card := cells[card_position].strip()):
+                # Numbers Excel turned into 1.10102E+17 look alike: refused already, they are not duplicates too.
+                key = card.upper()
+                first = self.first_card.setdefault(key, (sheet, row)) if "E+" not in key else (sheet, row)
+                if first != (sheet, row):
+                    problems = [*problems, self._card_duplicate(sheet, row, card, first)]
             if problems:
                 self.problems(problems, sheet)
+            notices = chunk.notices.get(index)
+            if notices:
+                result.row_notice_count += len(notices)
+                room = self.max_problems - len(result.row_notices)
+                result.row_notices.extend(self._in_sheet(notices[: max(room, 0)], sheet))
         if self.spool is not None and result.ok:
             # The chunk's valid records, pickled by the validator: the spool is a sequence of pickled lists.
             self.spool.write(chunk.records)
 
     def _duplicate(self, sheet: int, row: int, external_id: str, first: tuple[int, int]) -> RowProblem:
-        where = f"row {first[1]}"
+        shown = mask_id_card(external_id) if self.key_is_card[sheet] else external_id
+        where, where_zh = f"row {first[1]}", f"第{first[1]}行"
         if self.sheet_names[first[0]] is not None:
-            where = f"sheet {self.sheet_names[first[0]]!r}, {where}"
-        label, position = self.id_labels[sheet], self.id_positions[sheet]
-        return RowProblem(self.result.file, row, label, f"id {external_id!r} already used in {where}", position)
+            name = self.sheet_names[first[0]]
+            where, where_zh = f"sheet {name!r}, {where}", f"工作表“{name}”{where_zh}"
+        return RowProblem(
+            self.result.file, row, self.id_labels[sheet], f"id {shown!r} already used in {where}",
+            f"编号“{shown}”已在{where_zh}用过", self.id_positions[sheet],
+        )  # fmt: skip
+
+    def _card_duplicate(self, sheet: int, row: int, card: str, first: tuple[int, int]) -> RowProblem:
+        shown = mask_id_card(card)
+        where, where_zh = f"row {first[1]}", f"第{first[1]}行"
+        if self.sheet_names[first[0]] is not None:
+            name = self.sheet_names[first[0]]
+            where, where_zh = f"sheet {name!r}, {where}", f"工作表“{name}”{where_zh}"
+        return RowProblem(
+            self.result.file, row, self.card_labels[sheet], f"ID-card number {shown!r} already used in {where}",
+            f"身份证号码“{shown}”已在{where_zh}用过", self.card_positions[sheet],
+        )  # fmt: skip
+
+    def _in_sheet(self, problems: list[RowProblem], sheet: int) -> list[RowProblem]:
+        name = self.sheet_names[sheet]
+        return problems if name is None else [replace(problem, sheet=name) for problem in problems]
 
     def problems(self, problems: list[RowProblem], sheet: int = 0) -> None:
         self.result.problem_count += len(problems)
@@ -160,6 +209,7 @@ async def import_elders(
     zone: ZoneInfo,
     region: str,
     actor: str,
+    area_code: str | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
     max_problems: int = MAX_PROBLEMS,
@@ -168,9 +218,12 @@ async def import_elders(
     """Import an elders roster. Commits once when every row is valid and `dry_run` is false; otherwise writes nothing.
 
     Raises RosterFileError when the file as a whole is unusable (unreadable, unknown or missing columns).
-    `workers` > 1 validates on that many processes (worth it from some ten thousand rows).
+    `workers` > 1 validates on that many processes (worth it from some ten thousand rows). `area_code`
+    (`CAREVISIT_DEFAULT_AREA_CODE`) completes local landlines written without one.
     """
     today = local_today(clock, zone)
+    # The key of ID-card hashes, made on the first import that needs it (and kept only if that import commits).
+    id_key = await installation.secret(await session.connection(), installation.ID_CARD_KEY)
     with tempfile.TemporaryFile() as spool:
         result = await _check(
             path,
@@ -179,13 +232,21 @@ async def import_elders(
             None if dry_run else spool,
             progress,
             max_problems,
-            lambda columns: partial(validate_elder, columns=columns, file=path.name, region=region, today=today),
+            lambda columns: partial(
+                validate_elder,
+                columns=columns,
+                file=path.name,
+                region=region,
+                today=today,
+                area_code=area_code,
+                id_key=id_key,
+            ),
             workers,
         )
         if dry_run and result.ok:
             await _would_write(session, _ELDERS, result)
         if not result.ok or dry_run:
-            await session.rollback()  # end the read transaction
+            await session.rollback()  # end the read transaction (and forget a key made for nothing)
             return result
         await _write_in_one_transaction(
             session,
@@ -378,8 +439,9 @@ async def _count(connection: AsyncConnection, table: Any) -> int:
 
 
 _ELDER_COLUMNS = (
-    "external_id", "name", "gender", "birth_date", "phone", "phone_kind", "address", "community_id", "classes", "risk",
-    "consent", "notes",
+    "external_id", "name", "gender", "birth_date", "phone", "phone_kind", "phone2", "phone2_kind", "address",
+    "community_id", "classes", "programmes", "risk", "consent", "notes", "id_card_masked", "id_card_hash",
+    "village_group",
 )  # fmt: skip
 _CONTACT_COLUMNS = ("elder_id", "position", "name", "relation", "phone", "phone_kind", "sms_opt_in")
 # What the programme learns about a contact after the survey starts empty (carer, language, an SMS opt-out).
@@ -403,6 +465,9 @@ async def _write_elders(
     constants = {"status": ElderStatus.ACTIVE, "paused_until": None, "enrolled_on": today, "created_at": now,
                  "updated_at": now}  # fmt: skip
     upsert = _upsert(connection, _ELDERS, _ELDER_COLUMNS, _ELDER_UPDATES, constants)
+    # Rows whose notes set the status: the status is theirs on insert and on update (a pause without an end).
+    status_constants = {name: value for name, value in constants.items() if name != "status"}
+    upsert_status = _upsert(connection, _ELDERS, (*_ELDER_COLUMNS, "status"), _ELDER_STATUS_UPDATES, status_constants)
     add_contacts = BulkStatement(connection, insert(_CONTACTS), _CONTACTS, _CONTACT_COLUMNS, _NEW_CONTACT)
     done = 0
     batch: list[tuple[Any, ...]]  # ElderRecord.packed()
@@ -410,24 +475,28 @@ async def _write_elders(
         community = areas.known_community_id
         rows = [
             (
-                external_id, name, gender, born, phone, phone_kind, address,
+                external_id, name, gender, born, phone, phone_kind, phone2, phone2_kind, address,
                 (not code and community(names)) or await _community(connection, areas, names, code, result.file),
-                classes, risk, consent, notes,
+                classes, programmes, risk, consent, notes, masked, keyed, village_group, status,
             )
             for (
-                external_id, name, gender, born, phone, phone_kind, address, names, classes, risk, consent, notes, _,
-                code,
+                external_id, name, gender, born, phone, phone_kind, phone2, phone2_kind, address, names, classes,
+                programmes, risk, consent, notes, status, masked, keyed, village_group, _, code,
             ) in batch
         ]  # fmt: skip
         external_ids = [record[0] for record in batch]
         # Into an empty table (ids are unique in the file) nothing exists yet: no need to look.
         existing = await _ids(connection, _ELDERS, external_ids) if before else {}
-        await upsert.executemany(connection, rows)
+        if any(row[-1] is not None for row in rows):
+            await upsert.executemany(connection, [row[:-1] for row in rows if row[-1] is None])
+            await upsert_status.executemany(connection, [row for row in rows if row[-1] is not None])
+        else:
+            await upsert.executemany(connection, [row[:-1] for row in rows])
         ids = existing | await _ids(connection, _ELDERS, [i for i in external_ids if i not in existing])
         listed = [
             (ids[record[0]], position, *contact)
             for record in batch
-            for position, contact in enumerate(record[12], start=1)
+            for position, contact in enumerate(record[19], start=1)
         ]
         if existing:
             listed = await _merge_contacts(connection, list(existing.values()), listed, now=now)

@@ -22,6 +22,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "problem": "第{row}行 {where}：{reason}",
         "in_sheet": "工作表“{sheet}” {line}",
         "note": "提示：{notice}",
+        "more_notices": "……另有 {count} 条提示。",
         "sheet_rows": "工作表“{sheet}”：{rows} 行",
         "sheet_skipped": "跳过工作表“{sheet}”（{why}）",
         "skipped_row": "第{row}行（{why}）",
@@ -58,6 +59,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "problem": "row {row}, {where}: {reason}",
         "in_sheet": "sheet {sheet!r}, {line}",
         "note": "note: {notice}",
+        "more_notices": "… and {count} more notes.",
         "sheet_rows": "sheet {sheet!r}: {rows} rows",
         "sheet_skipped": "skipped sheet {sheet!r} ({why})",
         "skipped_row": "row {row} ({why})",
@@ -214,9 +216,16 @@ def reason(language: str, english: str) -> str:
     return english
 
 
+def explained(language: str, found: RowProblem) -> str:
+    """A row problem's reason in the worker's language: its own translation, else the catalogue's."""
+    if language_of(language) != "en" and found.reason_zh:
+        return found.reason_zh
+    return reason(language, found.reason)
+
+
 def problem(language: str, found: RowProblem) -> str:
     """`第43行 H列（联系电话）：…` / `row 43, column H (联系电话): …`."""
-    why = reason(language, found.reason)
+    why = explained(language, found)
     if not found.column:
         line = text(language, "problem_no_column", row=found.row, reason=why)
         return text(language, "in_sheet", sheet=found.sheet, line=line) if found.sheet else line

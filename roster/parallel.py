@@ -38,6 +38,7 @@ class Chunk:
     rows: list[Row]
     problems: dict[int, list[Any]]  # index in `rows` → that row's problems (RowProblem); valid rows are absent
     records: bytes  # the valid rows' records, packed, in file order: one pickled list, as the spool holds them
+    notices: dict[int, list[Any]]  # index in `rows` → a valid row's notices (RowProblem): understood, not errors
 
 
 _validators: Sequence[Validator] = ()
@@ -48,8 +49,12 @@ def _start(validators: Sequence[Validator]) -> None:
     _validators = validators
 
 
-def _validate(chunk: list[Row], validator: Validator) -> tuple[dict[int, list[Any]], bytes]:
+_Outcome = tuple[dict[int, list[Any]], bytes, dict[int, list[Any]]]
+
+
+def _validate(chunk: list[Row], validator: Validator) -> _Outcome:
     problems: dict[int, list[Any]] = {}
+    notices: dict[int, list[Any]] = {}
     records = []
     for index, (row, cells) in enumerate(chunk):
         outcome = validator(cells, row=row)
@@ -57,10 +62,12 @@ def _validate(chunk: list[Row], validator: Validator) -> tuple[dict[int, list[An
             problems[index] = outcome
         else:
             records.append(outcome.packed())
-    return problems, pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)
+            if notes := getattr(outcome, "notices", None):  # a record may carry notices (see ElderRecord)
+                notices[index] = list(notes)
+    return problems, pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL), notices
 
 
-def _validate_in_worker(sheet: int, chunk: list[Row]) -> tuple[dict[int, list[Any]], bytes]:
+def _validate_in_worker(sheet: int, chunk: list[Row]) -> _Outcome:
     return _validate(chunk, _validators[sheet])
 
 
@@ -85,7 +92,7 @@ def validate_in_workers(
     context = multiprocessing.get_context("spawn")
     initargs = (tuple(validators),)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=initargs) as pool:
-        in_flight: deque[tuple[int, list[Row], Future[tuple[dict[int, list[Any]], bytes]]]] = deque()
+        in_flight: deque[tuple[int, list[Row], Future[_Outcome]]] = deque()
         for sheet, chunk in _chunks(sheets, chunk_size):
             in_flight.append((sheet, chunk, pool.submit(_validate_in_worker, sheet, chunk)))
             if len(in_flight) >= 3 * workers:
@@ -94,5 +101,5 @@ def validate_in_workers(
             yield _done(*in_flight.popleft())
 
 
-def _done(sheet: int, chunk: list[Row], future: Future[tuple[dict[int, list[Any]], bytes]]) -> Chunk:
+def _done(sheet: int, chunk: list[Row], future: Future[_Outcome]) -> Chunk:
     return Chunk(sheet, chunk, *future.result())

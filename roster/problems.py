@@ -14,13 +14,18 @@ class RowProblem:
     file: str
     row: int
     column: str
-    reason: str
+    reason: str  # English
+    reason_zh: str = ""  # the same in Chinese, when the reason has been translated
     position: int | None = None  # the column's place in its row, for its Excel letter
     sheet: str | None = None  # named when the workbook has several sheets
 
     def __str__(self) -> str:
         where = f"sheet {self.sheet!r}, row {self.row}" if self.sheet else f"row {self.row}"
         return f"{self.file}: {where}, column {self.column}: {self.reason}"
+
+    def reason_in(self, language: str) -> str:
+        """The reason in `language` ("zh_CN" or "en"), English when no translation was given."""
+        return self.reason_zh if language.startswith("zh") and self.reason_zh else self.reason
 
 
 class RosterFileError(ValueError):
@@ -33,4 +38,9 @@ class RosterFileError(ValueError):
 
 
 class InvalidCell(ValueError):
-    """Raised by the field parsers; the message is the reason shown to the coordinator."""
+    """Raised by the field parsers; the message is the reason shown to the coordinator, in English (`str()`) and in
+    Chinese (`zh`, when given). Personal data (an ID-card number) appears in neither except masked."""
+
+    def __init__(self, reason: str, *, zh: str = "") -> None:
+        super().__init__(reason)
+        self.zh = zh

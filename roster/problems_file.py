@@ -89,7 +89,7 @@ def _write_sheet(
 
 
 def _problem(language: str, problem: RowProblem) -> str:
-    why = messages.reason(language, problem.reason)
+    why = messages.explained(language, problem)
     if not problem.column:
         return why
     if problem.position is None:

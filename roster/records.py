@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, NamedTuple
 
-from carevisit.storage.enums import Gender, PhoneKind, RiskLevel, VolunteerKind
+from carevisit.storage.enums import ElderStatus, Gender, PhoneKind, RiskLevel, VolunteerKind
 
 
 class ContactRecord(NamedTuple):
@@ -29,23 +29,34 @@ class ElderRecord(NamedTuple):
     name: str
     gender: Gender
     birth_date: date | None
-    phone: str | None
+    phone: str | None  # the elder's own (E.164)
     phone_kind: PhoneKind | None
+    phone2: str | None  # a second own number written in the same cell
+    phone2_kind: PhoneKind | None
     address: str
     areas: tuple[str, str, str, str, str]  # province, city, district, street, community names
-    classes: int
+    classes: int  # ElderClass bits
+    programmes: int  # ElderProgramme bits
     risk: RiskLevel
     consent: bool
     notes: str
+    status: ElderStatus | None  # what the notes say (deceased, moved, in hospital); None: the notes say nothing
+    id_card_masked: str | None  # 110102********1234
+    id_card_hash: str | None  # HMAC-SHA256 of the number under the installation's key
+    village_group: str  # 村民小组
     contacts: tuple[ContactRecord, ...]
     area_code: str = ""  # 行政区划代码, checked for its shape; "" when the roster has none
+    # What the importer should tell about the row though it is valid (roster.problems.RowProblem): not stored.
+    notices: tuple[Any, ...] = ()
 
     def packed(self) -> tuple[Any, ...]:
-        kind = self.phone_kind._value_ if self.phone_kind is not None else None
-        contacts = tuple(contact.packed() for contact in self.contacts)
+        (external_id, name, gender, born, phone, kind, phone2, kind2, address, areas, classes, programmes, risk,
+         consent, notes, status, masked, keyed, village_group, contacts, area_code, _) = self  # fmt: skip
         return (
-            *self[:2], self.gender._value_, *self[3:5], kind, *self[6:9], self.risk._value_, *self[10:12], contacts,
-            self.area_code,
+            external_id, name, gender._value_, born, phone, kind._value_ if kind is not None else None, phone2,
+            kind2._value_ if kind2 is not None else None, address, areas, classes, programmes, risk._value_, consent,
+            notes, status._value_ if status is not None else None, masked, keyed, village_group,
+            tuple(contact.packed() for contact in contacts), area_code,
         )  # fmt: skip
 
 

@@ -1,4 +1,13 @@
-"""Row validation: cells in, a record or every problem in the row out. Pure: no database, no clock."""
+"""Row validation: cells in, a record or every problem in the row out. Pure: no database, no clock.
+
+An elder's ID-card number (身份证号码) is checked (`fields.parse_id_card`), fills an empty birth date or gender and
+must agree with them when they are written. It is kept only as `id_card_masked` (110102********1234, for screens)
+and `id_card_hash` (HMAC-SHA256 under the installation's own key, `storage.installation`, for matching a person on
+re-import and for finding them by their number); the full number is not stored, since no visit needs it. Note that
+the masked form hides exactly the birth date, which is stored in its own column: the database as a whole must be
+guarded as holding the number. Without a 编号 column the ID is the elder's key: `external_id` is the masked number
+and the first hex digits of the hash (`110102********1234-3fa9c2`), unique and safe to show.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +22,7 @@ from carevisit.roster.area_codes import parse_area_code
 from carevisit.roster.columns import AREA_FIELDS, Columns
 from carevisit.roster.problems import InvalidCell, RowProblem
 from carevisit.roster.records import ContactRecord, ElderRecord, VolunteerRecord
+from carevisit.storage.enums import ElderStatus
 
 T = TypeVar("T")
 
@@ -39,7 +49,7 @@ class _Row:
         try:
             return parser(self.texts.get(name, ""))
         except InvalidCell as error:
-            self.problem(name, str(error))
+            self.problem(name, str(error), error.zh)
             return default
 
     def required(self, name: str, *, max_length: int) -> str:
@@ -56,9 +66,10 @@ class _Row:
             return text
         return self.parse(name, partial(fields.optional_text, max_length=max_length), "")
 
-    def problem(self, name: str, reason: str) -> None:
+    def problem(self, name: str, reason: str, reason_zh: str = "") -> None:
         label = self.columns.label.get(name, name)
-        self.problems.append(RowProblem(self.file, self.row, label, reason, self.columns.position_of(name)))
+        position = self.columns.position_of(name)
+        self.problems.append(RowProblem(self.file, self.row, label, reason, reason_zh, position))
 
 
 @lru_cache(maxsize=65_536)
@@ -68,36 +79,129 @@ def _phone(text: str, region: str) -> Phone:
     return parse_phone(text, region)
 
 
-def phone_cell(text: str, region: str, *, required: bool) -> Phone | None:
-    if not text.strip():
+_INVALID_PHONE_ZH = {"not a phone number": "不是电话号码", "not a valid phone number": "不是有效的电话号码"}
+
+
+def phone_cell(text: str, region: str, *, required: bool, area_code: str | None = None) -> Phone | None:
+    """One number. `area_code` (`CAREVISIT_DEFAULT_AREA_CODE`) completes a local landline written without one."""
+    cleaned = text.strip()
+    if not cleaned:
         if required:
-            raise InvalidCell("required, but empty")
+            raise InvalidCell("required, but empty", zh="必填，但为空")
         return None
+    return _phone_or_problem(cleaned, region, area_code)
+
+
+def _phone_or_problem(cleaned: str, region: str, area_code: str | None) -> Phone:
     try:
-        return _phone(text.strip(), region)
+        return _phone(cleaned, region)
     except InvalidPhone as error:
-        raise InvalidCell(f"{error}: {text.strip()!r}") from None
+        local = _local_landline(cleaned, region)
+        if local is None:
+            reason = str(error)
+            raise InvalidCell(
+                f"{reason}: {cleaned!r}", zh=f"{_INVALID_PHONE_ZH.get(reason, reason)} “{cleaned}”"
+            ) from None
+    if area_code is None:
+        raise InvalidCell(
+            f"not a valid phone number: {cleaned!r} (a local landline needs its area code, e.g. 010-{local})",
+            zh=f"不是有效的电话号码 “{cleaned}”（本地固话请加区号，如 010-{local}）",
+        )
+    try:
+        return _phone(f"{area_code}{local}", region)
+    except InvalidPhone:
+        raise InvalidCell(
+            f"not a valid phone number: {cleaned!r}, nor with the area code {area_code}",
+            zh=f"不是有效的电话号码 “{cleaned}”，加上区号 {area_code} 也不是",
+        ) from None
+
+
+def _local_landline(text: str, region: str) -> str | None:
+    """The digits of a Chinese landline written without its area code (7 or 8 digits, not starting 0, 1 or 9)."""
+    if region != "CN":
+        return None
+    digits = text.replace("-", "").replace(" ", "")
+    if len(digits) in (7, 8) and digits.isascii() and digits.isdigit() and digits[0] in "2345678":
+        return digits
+    return None
+
+
+def phones_cell(
+    text: str, region: str, *, required: bool, area_code: str | None = None, most: int = 2
+) -> tuple[Phone, ...]:
+    """One or several numbers in one cell (`13800138000 / 13912345678`), each checked; the same number once."""
+    if text.isdigit():  # nearly every cell (cells come stripped): one number, its parse cached
+        return (_phone_or_problem(text, region, area_code),)
+    parts = fields.split_phones(text)
+    if len(parts) > most:
+        raise InvalidCell(
+            f"at most {most} phone numbers in one cell, not {len(parts)}",
+            zh=f"一格最多填{most}个电话号码，这里有{len(parts)}个",
+        )
+    if not parts:
+        return () if not required else (phone_cell("", region, required=True),)  # type: ignore[return-value]
+    found = [phone_cell(part, region, required=True, area_code=area_code) for part in parts]
+    return tuple(dict.fromkeys(phone for phone in found if phone is not None))
+
+
+def id_card_external_id(masked: str, keyed_hash: str) -> str:
+    """The key of an elder whose roster has no 编号: safe to show, unique, the same on every re-import."""
+    return f"{masked}-{keyed_hash[:6]}"
 
 
 def validate_elder(
-    cells: list[str], columns: Columns, *, file: str, row: int, region: str, today: date
+    cells: list[str],
+    columns: Columns,
+    *,
+    file: str,
+    row: int,
+    region: str,
+    today: date,
+    area_code: str | None = None,
+    id_key: bytes = b"",
 ) -> ElderRecord | list[RowProblem]:
+    """`id_key`: the installation's key for ID-card hashes (needed when the roster has an ID-card column)."""
     r = _Row(cells, columns, file=file, row=row)
-    external_id = r.required("id", max_length=_LENGTHS["id"])
+    texts = r.texts
+    id_card = r.parse("id_card", lambda t: fields.parse_id_card(t, today=today), None) if texts.get("id_card") else None
+    if "id" in columns.index or "id_card" not in columns.index:
+        external_id = r.required("id", max_length=_LENGTHS["id"])
+    elif id_card is None:
+        external_id = ""
+        if not r.problems:  # no 编号 column: the ID-card number is the key
+            r.problem("id_card", "required (the roster has no 编号 column)", "必填（名单没有编号列，身份证号码即编号）")
     name = r.required("name", max_length=_LENGTHS["name"])
     gender = r.parse("gender", fields.parse_gender, fields.Gender.UNKNOWN)
-    birth_date = r.parse("birth_date", lambda t: fields.parse_birth_date(t, today=today), None)
-    phone = r.parse("phone", lambda t: phone_cell(t, region, required=False), None)
+    birth = r.parse("birth_date", lambda t: fields.parse_birth(t, today=today), None)
+    birth_date = birth[0] if birth else None
+    phones = r.parse("phone", lambda t: phones_cell(t, region, required=False, area_code=area_code), ())
     address = r.optional("address", max_length=_LENGTHS["address"])
     areas = tuple(r.required(level, max_length=_LENGTHS["area"]) for level in AREA_FIELDS)
-    area_code = r.parse("area_code", lambda t: parse_area_code(t, province=areas[0]), "")
-    classes = r.parse("classes", fields.parse_classes, 0)
+    # the 行政区划代码 column (`area_code`, the parameter, is the dialling code for landlines)
+    division_code = r.parse("area_code", lambda t: parse_area_code(t, province=areas[0]), "")
+    classes, programmes = r.parse("classes", fields.parse_categories, (0, 0))
     risk = r.parse("risk", fields.parse_risk, fields.RiskLevel.LOW)
     consent = r.parse("consent", fields.parse_consent, False)
     notes = r.optional("notes", max_length=_LENGTHS["notes"])
-    contacts = _contacts(r, region)
+    village_group = r.optional("village_group", max_length=_LENGTHS["area"])
+    contacts = _contacts(r, region, area_code)
+    status: ElderStatus | None = None
+    notices: tuple[RowProblem, ...] = ()
+    if notes:
+        status = fields.status_in_notes(notes)
+        programmes |= fields.programmes_in(notes)
+        if status is not None:
+            notices = (RowProblem(file, row, columns.label.get("notes", "notes"), *_STATUS_NOTICES[status]),)
+    id_card_masked = id_card_hash = None
+    if id_card is not None:
+        gender, birth_date = _agree_with_id_card(r, id_card, gender, birth)
+        id_card_masked, id_card_hash = id_card.masked, id_card.keyed_hash(id_key)
+        if "id" not in columns.index:
+            external_id = id_card_external_id(id_card_masked, id_card_hash)
     if r.problems:
         return r.problems
+    phone = phones[0] if phones else None
+    phone2 = phones[1] if len(phones) > 1 else None
     return ElderRecord(
         external_id=external_id,
         name=name,
@@ -105,30 +209,81 @@ def validate_elder(
         birth_date=birth_date,
         phone=phone.e164 if phone else None,
         phone_kind=phone.kind if phone else None,
+        phone2=phone2.e164 if phone2 else None,
+        phone2_kind=phone2.kind if phone2 else None,
         address=address,
         areas=areas,  # type: ignore[arg-type]
         classes=classes,
+        programmes=programmes,
         risk=risk,
         consent=consent,
         notes=notes,
+        status=status,
+        id_card_masked=id_card_masked,
+        id_card_hash=id_card_hash,
+        village_group=village_group,
         contacts=contacts,
-        area_code=area_code,
+        area_code=division_code,
+        notices=notices,
     )
 
 
-def _contacts(r: _Row, region: str) -> tuple[ContactRecord, ...]:
-    """Filled contact groups in column order; a group with a name needs a phone and the other way round."""
-    contacts = []
+_STATUS_NOTICES = {
+    ElderStatus.DECEASED: (
+        "says the elder has died: marked deceased, never planned again",
+        "注明老人已去世：标记为已去世，不再安排探访",
+    ),
+    ElderStatus.MOVED: (
+        "says the elder has moved away: marked moved, no more visits",
+        "注明老人已搬离：标记为已搬离，不再安排探访",
+    ),
+    ElderStatus.PAUSED: (
+        "says the elder is in hospital: visits paused until someone resumes them",
+        "注明老人住院：暂停探访，出院后请恢复",
+    ),
+}
+
+
+def _agree_with_id_card(
+    r: _Row, id_card: fields.IdCard, gender: fields.Gender, birth: tuple[date, bool] | None
+) -> tuple[fields.Gender, date | None]:
+    """The ID card fills an empty gender or birth date; written ones must agree with it. The problem never names the
+    birth date the number holds (the masked form hides it)."""
+    if birth is not None:
+        written, to_the_day = birth
+        agrees = written == id_card.birth_date if to_the_day else written == id_card.birth_date.replace(day=1)
+        if not agrees:
+            r.problem(
+                "birth_date",
+                "does not match the birth date in the ID-card number",
+                "与身份证号码中的出生日期不一致",
+            )
+    if gender is not fields.Gender.UNKNOWN and gender is not id_card.gender:
+        as_zh = "男" if id_card.gender is fields.Gender.MALE else "女"
+        r.problem(
+            "gender",
+            f"does not match the ID-card number (its 17th digit says {id_card.gender.value})",
+            f"与身份证号码不一致（身份证号码第17位表示{as_zh}）",
+        )
+    return id_card.gender, id_card.birth_date
+
+
+def _contacts(r: _Row, region: str, area_code: str | None) -> tuple[ContactRecord, ...]:
+    """Filled contact groups in column order; a group with a name needs a phone and the other way round. A second
+    number in a contact's cell (`138… / 139…`) is that person again, as the next contact paged."""
+    contacts: list[ContactRecord] = []
     for group in r.columns.contacts:
         name_key, relation_key, phone_key = _contact_keys(group.number)
         if not (r.text(name_key) or r.text(phone_key) or r.text(relation_key)):  # an empty group: fewer contacts
             continue
         name = r.required(name_key, max_length=_LENGTHS["name"])
         relation = r.optional(relation_key, max_length=_LENGTHS["relation"])
-        phone = r.parse(phone_key, lambda t: phone_cell(t, region, required=True), None)
+        no_phones: tuple[Phone, ...] = ()
+        phones = r.parse(phone_key, lambda t: phones_cell(t, region, required=True, area_code=area_code), no_phones)
         sms = r.parse(f"contact{group.number}_sms", _opt_in, None)
-        if name and phone:
-            contacts.append(ContactRecord(name, relation, phone.e164, phone.kind, sms))
+        if name:
+            for phone in phones:
+                contacts.append(ContactRecord(name, relation, phone.e164, phone.kind, sms))
     return tuple(contacts)
 
 

@@ -38,6 +38,14 @@ class ElderClass(IntFlag):
     ADVANCED_AGE = 64  # 高龄
 
 
+class ElderProgramme(IntFlag):
+    """Social-assistance programmes an elder is in, as the survey records them (a bit set); not classes."""
+
+    EXTREME_POVERTY = 1  # 特困人员 (五保; 分散供养 or 集中供养)
+    MINIMUM_LIVING = 2  # 低保
+    LOW_INCOME = 4  # 低收入 / 低保边缘
+
+
 class RiskLevel(StrEnum):
     HIGH = "high"
     MEDIUM = "medium"

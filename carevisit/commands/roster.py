@@ -70,7 +70,8 @@ def elders(file: Path = _FILE, dry_run: bool = _DRY_RUN, workers: int = _WORKERS
             async with rt.sessions() as session:
                 return await import_elders(
                     session, path=file, clock=rt.clock, zone=rt.settings.zone, region=rt.settings.default_region,
-                    actor="cli", dry_run=dry_run, progress=progress, workers=workers_for(file, workers),
+                    area_code=rt.settings.default_area_code, actor="cli", dry_run=dry_run, progress=progress,
+                    workers=workers_for(file, workers),
                 )  # fmt: skip
 
         return work()
@@ -187,6 +188,10 @@ def _print_reading(result: ImportResult, language: str) -> None:
             console.print(escape(say("sheet_rows", sheet=sheet, rows=rows)), highlight=False)
     for sheet, why in result.skipped_sheets:
         console.print(escape(say("sheet_skipped", sheet=sheet, why=messages.notice(language, why))), highlight=False)
+    for notice in result.row_notices:  # rows acted on: a 备注 that says 已去世, 住院 …
+        console.print(escape(say("note", notice=messages.problem(language, notice))), highlight=False)
+    if result.row_notice_count > len(result.row_notices):
+        console.print(escape(say("more_notices", count=result.row_notice_count - len(result.row_notices))))
     if result.skipped_count:
         listed = say("list_separator").join(
             say(

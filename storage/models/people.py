@@ -22,10 +22,20 @@ class Elder(SQLModel, table=True):
     birth_date: date | None = None
     phone: str | None = Field(default=None, max_length=20)  # E.164
     phone_kind: PhoneKind | None = Field(default=None, sa_type=enum_type(PhoneKind))
+    # A second number of the elder's own, written beside the first (`138… / 139…`).
+    phone2: str | None = Field(default=None, max_length=20)  # E.164
+    phone2_kind: PhoneKind | None = Field(default=None, sa_type=enum_type(PhoneKind))
     address: str = Field(default="", max_length=300)
+    village_group: str = Field(default="", max_length=100)  # 村民小组
     community_id: int = Field(foreign_key="areas.id", index=True)
+    # The ID-card number (身份证号码) is never stored: only its masked form for screens and a keyed hash (HMAC-SHA256
+    # under storage.installation's key) to find the same person again. See carevisit.roster.rows.
+    id_card_masked: str | None = Field(default=None, max_length=18)
+    id_card_hash: str | None = Field(default=None, max_length=64, index=True)
     # A bit set of storage.enums.ElderClass.
     classes: int = Field(default=0)
+    # A bit set of storage.enums.ElderProgramme (特困, 低保, 低收入).
+    programmes: int = Field(default=0)
     risk: RiskLevel = Field(default=RiskLevel.LOW, sa_type=enum_type(RiskLevel))
     consent: bool = True
     status: ElderStatus = Field(default=ElderStatus.ACTIVE, sa_type=enum_type(ElderStatus), index=True)

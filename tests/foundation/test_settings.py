@@ -82,3 +82,19 @@ def test_secrets_and_database_passwords_are_masked(monkeypatch: pytest.MonkeyPat
     assert "s3cret-pw" not in text and TOKEN not in text and "f" * 32 not in text
     assert shown["CAREVISIT_DATABASE_URL"] == "postgresql+asyncpg://care:****@db:5432/care"
     assert shown["CAREVISIT_TWILIO_FROM"] == "+8613800138000"
+
+
+@pytest.mark.parametrize(("value", "expected"), [("010", "010"), ("0755", "0755"), (" 021- ", "021"), ("", None)])
+def test_the_default_area_code_is_a_chinese_one(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: str | None
+) -> None:
+    monkeypatch.setenv("CAREVISIT_DEFAULT_AREA_CODE", value)
+    assert load_settings().default_area_code == expected
+
+
+@pytest.mark.parametrize("value", ["10", "0100", "075", "755", "0055", "abc"])
+def test_a_wrong_area_code_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("CAREVISIT_DEFAULT_AREA_CODE", value)
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert "010 or 0755" in refused.value.problems["CAREVISIT_DEFAULT_AREA_CODE"]

@@ -4,12 +4,16 @@ cells (类别 over tick columns, 紧急联系人 over 姓名/关系/电话), 序
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import openpyxl
 from openpyxl.utils import get_column_letter
+
+from carevisit.roster import fields
 
 TITLE = "北京市西城区新街口街道西四北社区特殊困难老年人探访关爱服务对象登记表"
 STREET_TITLE = "北京市西城区新街口街道特殊困难老年人探访关爱服务对象登记表"
@@ -39,9 +43,22 @@ def form_row(
 ) -> list[object]:
     """One elder in HEADER's column order."""
     return [
-        number, external_id, name, gender, birth, "110102194205031234", "新街口东街15号", phone,
+        number, external_id, name, gender, birth, id_card(gender, birth), "新街口东街15号", phone,
         *(mark if klass in ticks else "" for klass in CLASSES), risk, consent, *contact, notes,
     ]  # fmt: skip
+
+
+_people = itertools.count(1)
+
+
+def id_card(gender: str, birth: object) -> str:
+    """A valid ID-card number (GB 11643 check digit) agreeing with the row's birth date and gender; each row's its
+    own (a number used twice in a file is refused)."""
+    written = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", str(birth))
+    born = "".join(written.groups()) if written else "19420503"
+    sex = "1" if gender.startswith("男") else "2"  # the 17th digit: odd for men
+    body = f"110102{born}{next(_people) % 100:02d}{sex}"
+    return body + fields.id_card_check_digit(body)
 
 
 @dataclass

@@ -72,9 +72,11 @@ def test_bad_rows_exit_1_name_each_problem_and_write_nothing(env: dict[str, str]
     result = runner.invoke(app, ["import", "elders", str(path)], env=env)
 
     assert result.exit_code == 1
-    assert '第3行 E列（电话）：不是有效的电话号码 "12345"' in result.output
-    assert '第4行 L列（类别）：未知的类别 "[bold]"' in result.output  # printed as written
-    assert '第4行 M列（风险等级）：风险等级应填 高/中/低，不是 "很高"' in result.output
+    assert "第3行 E列（电话）：不是有效的电话号码 “12345”" in result.output
+    assert "第4行 L列（类别）：未知的类别“[bold]”" in result.output  # printed as written
+    assert "第4行 M列（风险等级）：风险等级应填 高/中/低（或 高风险/中风险/低风险、重点/一般），不是“很高”" in (
+        result.output
+    )
     assert "elders.csv 有 3 个问题（共读取 3 行）：没有写入任何数据。" in result.output
     assert "Traceback" not in result.output
     assert rows_in(db_url, Elder) == rows_in(db_url, Area) == 0
@@ -91,7 +93,7 @@ def test_problems_are_told_in_english_when_the_language_is_en(env: dict[str, str
 def test_a_local_landline_without_its_area_code_is_told_how_to_write_it(env: dict[str, str], tmp_path: Path) -> None:
     path = write_csv(tmp_path / "elders.csv", ELDER_HEADER_ZH, [elder_row("E1", contact1_phone="62401246")])
     result = runner.invoke(app, ["import", "elders", str(path)], env=env)
-    assert '第2行 Q列（联系电话1）：不是有效的电话号码 "62401246"（本地固话请加区号，如 010-62401246）' in result.output
+    assert "第2行 Q列（联系电话1）：不是有效的电话号码 “62401246”（本地固话请加区号，如 010-62401246）" in result.output
     assert "问题.xlsx" not in result.output, "one problem fits on the screen"
 
 
@@ -115,7 +117,7 @@ def test_more_than_a_screenful_of_problems_are_also_written_to_a_workbook_beside
     bad = [n for n in range(1, 31) if n % 2 or n % 3 == 0]
     assert [line[0] for line in lines[1:]] == [f"E{n}" for n in bad], "only the bad rows, in file order"
     first = lines[1]
-    assert first[len(ELDER_HEADER_ZH)] == 'E列（电话）：不是有效的电话号码 "12345"' and first[-1] == 2
+    assert first[len(ELDER_HEADER_ZH)] == "E列（电话）：不是有效的电话号码 “12345”" and first[-1] == 2
     both = next(line for line in lines if line[0] == "E3")
     assert both[len(ELDER_HEADER_ZH)].count("\n") == 1, "one line per problem"
     assert sheet["E2"].fill.start_color.rgb == "FFF4CCCC" and sheet["E2"].number_format == "@"
