@@ -102,10 +102,12 @@ _FIELDS = {
         "province": "省", "city": "市", "district": "区县", "street": "街道", "community": "社区", "classes": "类别",
         "risk": "风险等级", "consent": "是否同意", "notes": "备注", "organization": "所属组织", "kind": "类型",
         "communities": "服务社区", "capacity": "每月上限", "area_code": "行政区划代码",
+        "id_card": "身份证号码（只保存遮盖后的号码）", "village_group": "村民小组",
         "contact_name": "紧急联系人{n} 姓名", "contact_relation": "紧急联系人{n} 关系",
         "contact_phone": "紧急联系人{n} 电话", "contact_sms": "紧急联系人{n} 短信通知",
     },
     "en": {
+        "id_card": "ID-card number (kept masked only)",
         "contact_name": "contact {n}: name", "contact_relation": "contact {n}: relation",
         "contact_phone": "contact {n}: phone", "contact_sms": "contact {n}: family SMS reports",
     },

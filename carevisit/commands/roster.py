@@ -157,7 +157,7 @@ def _print_columns(result: ImportResult, language: str) -> None:
             messages.text(language, "understood_as"),
             title=escape(title),
         )
-        for ref, meaning in understood:
+        for ref, meaning in sorted(understood, key=lambda pair: _column_order(pair[0])):
             letter, header = _split_ref(ref)
             table.add_row(letter, escape(header), escape(_meaning(language, meaning)))
         console.print(table)
@@ -167,6 +167,12 @@ def _split_ref(ref: str) -> tuple[str, str]:
     """'H列（联系电话）' → ('H', '联系电话')."""
     match = re.fullmatch(r"([A-Z]+)列（(.*)）", ref)
     return (match[1], match[2]) if match else ("", ref)
+
+
+def _column_order(ref: str) -> tuple[int, str]:
+    """A, B, … Z, AA: in the sheet's order (contacts are understood last but sit where the form puts them)."""
+    letter = _split_ref(ref)[0]
+    return len(letter), letter
 
 
 def _meaning(language: str, meaning: str) -> str:
