@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from carevisit.roster.columns import column_letter
 from carevisit.roster.problems import RosterFileError, RowProblem
 
 LANGUAGES = ("zh_CN", "en")
@@ -195,16 +196,6 @@ def language_of(language: str | None) -> str:
 
 def text(language: str, key: str, **values: object) -> str:
     return _TEXTS[language_of(language)][key].format(**values)
-
-
-def column_letter(position: int) -> str:
-    """0 → A, 25 → Z, 26 → AA: the column as Excel names it."""
-    letters = ""
-    number = position + 1
-    while number:
-        number, remainder = divmod(number - 1, 26)
-        letters = chr(ord("A") + remainder) + letters
-    return letters
 
 
 def reason(language: str, english: str) -> str:
