@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from carevisit.bootstrap import Runtime
 from carevisit.care.access import NotAllowed
-from carevisit.care.people import elder_by_roster_id
+from carevisit.commands import roster_ids
 from carevisit.commands.common import console, errors, run_with_runtime
 from carevisit.escalation import incidents as incident_service
 from carevisit.escalation import timeline
@@ -30,7 +30,10 @@ class Format(StrEnum):
 
 def drill(
     elder_key: str = typer.Argument(
-        ..., metavar="ELDER_ID", help="the roster id (编号) of the elder whose emergency contacts are to be tested"
+        ...,
+        metavar="ELDER_ID",
+        help="the roster id (编号) — or the ID-card number, for a roster keyed by it — of the elder whose emergency "
+        "contacts are to be tested",
     ),
     by: str = typer.Option("cli", help="who runs the drill (recorded)"),
 ) -> None:
@@ -44,9 +47,11 @@ def drill(
             errors.print(f"[bold red]{error}[/]")
             return None
         async with rt.sessions() as session:
-            elder = await elder_by_roster_id(session, external_id=elder_key)
+            today = rt.clock.now().date()
+            elder = await roster_ids.find_elder(session, elder_key, today=today)
             if elder is None or elder.id is None:
-                errors.print(f"[bold red]No elder with roster id (编号) {elder_key!r}; nothing was sent.[/]")
+                known = roster_ids.shown(elder_key, today=today)
+                errors.print(f"[bold red]No elder with roster id (编号) {known!r}; nothing was sent.[/]")
                 return None
             incident = await incident_service.open_incident(
                 session, clock=rt.clock, policy=config.policy, elder_id=elder.id, kind="drill", is_drill=True

@@ -13,7 +13,7 @@ from carevisit.cli import app
 from carevisit.storage.db import make_engine
 from carevisit.storage.models import Area, AuditEntry, Elder, Volunteer
 from tests.roster.files import ELDER_HEADER_ZH, VOLUNTEER_HEADER_ZH, elder_row, volunteer_row, write_csv, write_xlsx
-from tests.roster.forms import STREET_TITLE, FormSheet, form_row, write_form
+from tests.roster.forms import STREET_TITLE, FormSheet, form_row, id_card, write_form
 
 runner = CliRunner()
 
@@ -226,3 +226,38 @@ def test_a_workbook_of_community_sheets_says_what_it_read_and_skipped(
     assert "sheet '西四北社区': 2 rows" in english.output
     assert "skipped sheet '汇总' (a summary or instructions sheet)" in english.output
     assert "skipped 4 rows that are not elders: 西四北社区 row 7 (合计), 西四北社区 row 9 (填表人)" in english.output
+
+
+def test_a_roster_keyed_by_id_card_numbers_is_driven_by_them_and_never_shows_them(
+    env: dict[str, str], tmp_path: Path, db_url: str
+) -> None:
+    card = id_card("女", "1942-05-03")
+    header = ["姓名", "公民身份号码", "省", "市", "区县", "乡镇", "社区(村)", "人员类别", "风险等级", "是否同意",
+              "监护人姓名", "监护人电话"]  # fmt: skip
+    row = [
+        "王秀英",
+        card,
+        "江苏省",
+        "无锡市",
+        "江阴市",
+        "璜土镇",
+        "石庄村",
+        "独居",
+        "高",
+        "是",
+        "李建国",
+        "13912345678",
+    ]
+    path = write_csv(tmp_path / "名册.csv", header, [row])
+    imported = runner.invoke(app, ["import", "elders", str(path)], env=env)
+    assert imported.exit_code == 0, imported.output
+
+    drill = runner.invoke(app, ["drill", card], env=env)  # the number the worker has, not an id they never saw
+    assert drill.exit_code == 0, drill.output
+    listed = runner.invoke(app, ["incidents", "list"], env=env | {"COLUMNS": "200"})
+    assert f"{card[:6]}********{card[-4:]}" in listed.output
+    other = card[:-1] + ("0" if card[-1] != "0" else "1")  # a typo: not a valid number, so not looked up by hash
+    missing = runner.invoke(app, ["drill", other], env=env)
+    assert missing.exit_code == 1
+    for output in (imported.output, drill.output, listed.output):
+        assert card not in output
