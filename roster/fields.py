@@ -95,9 +95,47 @@ _PROGRAMMES = {
 # 高/中/低 and the tiers local rules use: 高风险/中风险/低风险, 重点 (关注) and 一般 (关注).
 _RISKS = _names(
     {
-        RiskLevel.HIGH: ("高", "high", "高风险", "重点", "重点关注", "重点对象"),
-        RiskLevel.MEDIUM: ("中", "medium", "中风险", "较高"),
-        RiskLevel.LOW: ("低", "low", "低风险", "一般", "一般关注", "一般对象"),
+        # A 探访频次 column says how often instead: the tier whose shipped visit policy visits that often.
+        RiskLevel.HIGH: (
+            "高",
+            "high",
+            "高风险",
+            "重点",
+            "重点关注",
+            "重点对象",
+            "每周",
+            "每周一次",
+            "每周1次",
+            "一周一次",
+            "每周探访",
+            "weekly",
+        ),
+        RiskLevel.MEDIUM: (
+            "中",
+            "medium",
+            "中风险",
+            "较高",
+            "每半月",
+            "每半月一次",
+            "半月一次",
+            "每两周",
+            "两周一次",
+            "每月两次",
+            "每月2次",
+            "每月二次",
+        ),
+        RiskLevel.LOW: (
+            "低",
+            "low",
+            "低风险",
+            "一般",
+            "一般关注",
+            "一般对象",
+            "每月",
+            "每月一次",
+            "每月1次",
+            "monthly",
+        ),
     }
 )
 _YES_NO = {"是": True, "否": False, "yes": True, "no": False, "y": True, "n": False, "同意": True, "不同意": False}

@@ -232,6 +232,18 @@ def test_risk_as_local_rules_write_it(text: str, expected: RiskLevel) -> None:
     assert fields.parse_risk(text) is expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("每周一次", RiskLevel.HIGH), ("每周1次", RiskLevel.HIGH), ("每半月一次", RiskLevel.MEDIUM),
+     ("每月两次", RiskLevel.MEDIUM), ("每月一次", RiskLevel.LOW), ("每月", RiskLevel.LOW)],
+)  # fmt: skip
+def test_a_visit_frequency_reads_as_the_tier_the_shipped_policy_visits_that_often(
+    text: str, expected: RiskLevel
+) -> None:
+    """探访频次 columns say how often; the shipped policy visits high weekly, medium twice a month, low monthly."""
+    assert fields.parse_risk(text) is expected
+
+
 @pytest.mark.parametrize(("text", "expected"), [("女性", Gender.FEMALE), ("男性", Gender.MALE)])
 def test_gender_written_out(text: str, expected: Gender) -> None:
     assert fields.parse_gender(text) is expected
