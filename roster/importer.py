@@ -344,6 +344,8 @@ async def _check(
         names = [layout.sheet.name if layout.named else None for layout in layouts.sheets]
         for layout, name in zip(layouts.sheets, names, strict=True):
             where = f"sheet {name!r}: " if name is not None else ""
+            if layout.sheet.hidden:  # easy to forget it is there: say it was read
+                result.notices.append(f"sheet {layout.sheet.name!r}: hidden in Excel; read like the others")
             result.notices.extend(f"{where}{notice}" for notice in layout.columns.notices)
             result.understood.append((name, layout.columns.understood))
         columns = [layout.columns for layout in layouts.sheets]

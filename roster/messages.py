@@ -260,6 +260,7 @@ _NOTICES_ZH: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(?P<ref>.*): ignored, the birth date says it$"), "{ref}：已忽略，以出生日期为准"),
     (re.compile(r"^(?P<ref>.*): read, not stored$"), "{ref}：已读取，不保存"),
     (re.compile(r"^a summary or instructions sheet$"), "汇总或说明表"),
+    (re.compile(r"^hidden in Excel; read like the others$"), "在 Excel 中是隐藏的；已和其他工作表一样读取"),
     (re.compile(r"^empty$"), "空表"),
     (re.compile(r"^after the (?P<what>.*) row$"), "在{what}行之后"),
 ]  # fmt: skip

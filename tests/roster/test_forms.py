@@ -57,6 +57,20 @@ async def test_a_registration_form_imports_as_it_is(importer: Importer, session:
     assert understood["P列（紧急联系人/关系）"] == "contact1_relation"
 
 
+async def test_a_hidden_sheet_is_read_and_said_to_be_hidden(importer: Importer, tmp_path: Path) -> None:
+    sheets = [
+        FormSheet("西四北社区", [form_row(1, "A-1")], title=STREET_TITLE),
+        FormSheet("前公用社区", [form_row(1, "B-1")], title=STREET_TITLE),
+    ]
+    path = write_form(tmp_path / "新街口.xlsx", sheets)
+    workbook = openpyxl.load_workbook(path)
+    workbook["前公用社区"].sheet_state = "hidden"  # hidden in Excel: easy to forget, never left out
+    workbook.save(path)
+    result = await importer.elders(path)
+    assert result.ok and result.inserted == 2, result.problems
+    assert "sheet '前公用社区': hidden in Excel; read like the others" in result.notices
+
+
 async def test_every_sheet_is_imported_with_its_name_as_the_community(
     importer: Importer, session: AsyncSession, tmp_path: Path
 ) -> None:
