@@ -55,6 +55,8 @@ AREA_FIELDS = ("province", "city", "district", "street", "community")
 NOT_STORED = frozenset({"age", "household_head", "household_relation"})
 # Columns of real forms that carry nothing for the programme: ignored with a notice.
 IGNORED_COLUMNS = ("序号", "序", "no", "no.", "编码序号", "顺序号")
+# Tick columns forms keep for classes the visit policy does not plan by: set aside with a notice, not refused.
+_UNPLANNED_CLASSES = frozenset({"孤寡", "半失能", "残疾", "重病", "大病", "困难", "其他"})
 # Cells refused (not cleaned) when they hold invisible characters.
 _GUARDED = ("id", "name", "id_card")
 
@@ -361,6 +363,10 @@ class _Mapping:
             klass = _class_of(key)
             if klass is not None:
                 self._tick(cell, klass)
+                return
+            if key.removeprefix("是否") in _UNPLANNED_CLASSES:
+                self.notices.append(f"{self._ref(cell)}: not a class visits are planned by; ignored")
+                self.understood.append((self._ref(cell), "(ignored)"))
                 return
         self.unknown.append(self._ref(cell))
 

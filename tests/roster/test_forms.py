@@ -161,6 +161,18 @@ async def test_a_two_row_header_without_merged_cells_reads_the_same(
     assert (await elder(session, "C-1")).classes == ElderClass.EMPTY_NEST
 
 
+async def test_tick_columns_of_classes_the_policy_does_not_plan_by_are_set_aside_not_refused(
+    importer: Importer, session: AsyncSession, tmp_path: Path
+) -> None:
+    header = ["编号", "姓名", "独居", "孤寡", "是否半失能", "风险等级", "是否同意", "社区"]
+    row = ["G-1", "王秀英", "√", "√", "√", "中", "是", "西四北社区"]
+    result = await importer.elders(write_csv(tmp_path / "form.csv", [STREET_TITLE], [header, row]))
+    assert result.ok, result.problems
+    assert (await elder(session, "G-1")).classes == ElderClass.ALONE
+    assert "D列（孤寡）: not a class visits are planned by; ignored" in result.notices
+    assert "E列（是否半失能）: not a class visits are planned by; ignored" in result.notices
+
+
 @pytest.mark.parametrize("mark", ["√", "✓", "✔", "●", "是", "1", "Y", "y"])
 async def test_every_tick_mark_ticks(importer: Importer, session: AsyncSession, tmp_path: Path, mark: str) -> None:
     path = write_form(tmp_path / "t.xlsx", [FormSheet("Sheet1", [form_row(1, "A-1", ticks=("失能",), mark=mark)])])
