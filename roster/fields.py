@@ -362,6 +362,12 @@ def _rounded_by_excel(number: str) -> bool:
     return int(float(f"{value:.15g}")) == value
 
 
+def upgraded_id_card(old: str) -> str:
+    """A first-generation 15-digit number as its 18-digit form (GB 11643: born 19YY, a check digit added)."""
+    body = f"{old[:6]}19{old[6:]}"
+    return body + id_card_check_digit(body)
+
+
 def parse_id_card(text: str, *, today: date) -> IdCard | None:
     """Empty → None. 18 characters with a right check digit, or an old 15-digit number (converted to 18)."""
     cleaned = text.strip()
@@ -378,8 +384,7 @@ def parse_id_card(text: str, *, today: date) -> IdCard | None:
             zh=f"身份证号码“{shown}”已被 Excel 转成数字（科学计数法），后几位已丢失；请把该列设为文本格式后重新录入",
         )
     if len(cleaned) == 15 and cleaned.isdigit():  # a first-generation card: born 19YY, no check digit
-        body = f"{cleaned[:6]}19{cleaned[6:]}"
-        cleaned = body + id_card_check_digit(body)
+        cleaned = upgraded_id_card(cleaned)
     elif len(cleaned) != 18:
         raise InvalidCell(
             f"an ID-card number has 18 characters, {shown!r} has {len(cleaned)}",

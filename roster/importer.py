@@ -30,7 +30,7 @@ from carevisit.care.clock import Clock, local_today
 from carevisit.roster.areas import AreaCodeConflict, AreaIndex
 from carevisit.roster.bulk import BulkStatement, table_of
 from carevisit.roster.columns import Columns, elder_columns, volunteer_columns
-from carevisit.roster.fields import mask_id_card
+from carevisit.roster.fields import mask_id_card, upgraded_id_card
 from carevisit.roster.layout import MakeColumns, SkippedRow, read_layouts
 from carevisit.roster.parallel import Chunk, Validator, validate_in_process, validate_in_workers
 from carevisit.roster.problems import RosterFileError, RowProblem
@@ -142,6 +142,8 @@ class _Checker:
             if card_position is not None and card_position < len(cells) and (card := cells[card_position].strip()):
                 # Numbers Excel turned into 1.10102E+17 look alike: refused already, they are not duplicates too.
                 key = card.upper()
+                if len(key) == 15 and key.isdigit():  # the same person's old card and new one are one person
+                    key = upgraded_id_card(key)
                 first = self.first_card.setdefault(key, (sheet, row)) if "E+" not in key else (sheet, row)
                 if first != (sheet, row):
                     problems = [*problems, self._card_duplicate(sheet, row, card, first)]

@@ -121,6 +121,17 @@ async def test_damaged_and_conflicting_id_cards_are_problems_that_show_only_mask
         assert number[6:14] not in shown  # the birth date the mask hides
 
 
+async def test_one_person_on_an_old_15_digit_card_and_a_new_18_digit_one_is_one_person(
+    importer: Importer, tmp_path: Path
+) -> None:
+    old = "110102480312123"  # WANG's first-generation card: 19 and the check digit dropped
+    rows = [row("E001", id_card=WANG, **MAN), row("E002", id_card=old, **MAN)]
+    result = await importer.elders(write_csv(tmp_path / "cards.csv", HEADER, rows))
+    assert not result.ok
+    assert [(p.row, p.column) for p in result.problems] == [(3, "身份证号码")]
+    assert "already used in row 2" in result.problems[0].reason and old not in str(result.problems[0])
+
+
 async def test_dates_phones_and_landlines_as_written(importer: Importer, session: AsyncSession, tmp_path: Path) -> None:
     rows = [
         row("E001", birth_date="1948.3", phone="13800138000 / 13912345678"),
