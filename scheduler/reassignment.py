@@ -137,10 +137,8 @@ async def deactivate_volunteer(
 
 
 async def find_volunteer(session: AsyncSession, *, key: str) -> Volunteer:
-    """A volunteer by roster id (external id) or database id; raises VolunteerNotFound."""
-    found = (await session.exec(select(Volunteer).where(Volunteer.external_id == key))).first()
-    if found is None and key.isdigit():
-        found = await session.get(Volunteer, int(key))
+    """A volunteer by roster id (编号), never by database id (nobody sees those); raises VolunteerNotFound."""
+    found = (await session.exec(select(Volunteer).where(Volunteer.external_id == key.strip()))).first()
     if found is None:
         raise VolunteerNotFound(key)
     return found

@@ -103,6 +103,8 @@ def test_deactivating_a_volunteer_hands_their_visits_over(env: dict[str, str], t
     # V-STAYING already holds 2 of its 2: the other two are listed as unassigned, by roster id.
     assert "0 visits reassigned, 2 still unassigned" in result.output
     assert "E-" in result.output
+    internal = runner.invoke(app, ["visits", "reassign", "--month", "2030-02", "--deactivate", "1"], env=env)
+    assert internal.exit_code != 0, "a database id is not a roster id"
 
 
 def test_report_as_table_csv_and_excel(env: dict[str, str], tmp_path: Path) -> None:
