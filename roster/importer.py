@@ -160,10 +160,7 @@ class _Checker:
 
     def _duplicate(self, sheet: int, row: int, external_id: str, first: tuple[int, int]) -> RowProblem:
         shown = mask_id_card(external_id) if self.key_is_card[sheet] else external_id
-        where, where_zh = f"row {first[1]}", f"第{first[1]}行"
-        if self.sheet_names[first[0]] is not None:
-            name = self.sheet_names[first[0]]
-            where, where_zh = f"sheet {name!r}, {where}", f"工作表“{name}”{where_zh}"
+        where, where_zh = self._where(first)
         return RowProblem(
             self.result.file, row, self.id_labels[sheet], f"id {shown!r} already used in {where}",
             f"编号“{shown}”已在{where_zh}用过", self.id_positions[sheet],
@@ -171,14 +168,19 @@ class _Checker:
 
     def _card_duplicate(self, sheet: int, row: int, card: str, first: tuple[int, int]) -> RowProblem:
         shown = mask_id_card(card)
-        where, where_zh = f"row {first[1]}", f"第{first[1]}行"
-        if self.sheet_names[first[0]] is not None:
-            name = self.sheet_names[first[0]]
-            where, where_zh = f"sheet {name!r}, {where}", f"工作表“{name}”{where_zh}"
+        where, where_zh = self._where(first)
         return RowProblem(
             self.result.file, row, self.card_labels[sheet], f"ID-card number {shown!r} already used in {where}",
             f"身份证号码“{shown}”已在{where_zh}用过", self.card_positions[sheet],
         )  # fmt: skip
+
+    def _where(self, first: tuple[int, int]) -> tuple[str, str]:
+        """Where a value was first seen, (sheet, row), in English and Chinese; the sheet only when it is named."""
+        sheet, row = first
+        name = self.sheet_names[sheet]
+        if name is None:
+            return f"row {row}", f"第{row}行"
+        return f"sheet {name!r}, row {row}", f"工作表“{name}”第{row}行"
 
     def _in_sheet(self, problems: list[RowProblem], sheet: int) -> list[RowProblem]:
         name = self.sheet_names[sheet]
@@ -187,11 +189,7 @@ class _Checker:
     def problems(self, problems: list[RowProblem], sheet: int = 0) -> None:
         self.result.problem_count += len(problems)
         room = self.max_problems - len(self.result.problems)
-        name = self.sheet_names[sheet]
-        kept = problems[: max(room, 0)]
-        if name is not None:
-            kept = [replace(problem, sheet=name) for problem in kept]
-        self.result.problems.extend(kept)
+        self.result.problems.extend(self._in_sheet(problems[: max(room, 0)], sheet))
 
 
 def _spooled(spool: IO[bytes]) -> Iterator[list[Any]]:

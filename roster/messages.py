@@ -163,7 +163,7 @@ _REASONS_ZH: list[tuple[re.Pattern[str], _Chinese]] = [
 ]  # fmt: skip
 
 # A whole file refused (roster.readers, roster.columns): the frequent ones.
-_FILE_REASONS_ZH: list[tuple[re.Pattern[str], str]] = [
+_FILE_REASONS_ZH: list[tuple[re.Pattern[str], _Chinese]] = [
     (re.compile(r"unknown column\(s\) (?P<columns>.*)$"), "无法识别的列：{columns}"),
     (re.compile(r"the columns are: (?P<known>.*)$"), "可用的列：{known}"),
     (re.compile(r"missing column\(s\): (?P<columns>.*?)(?P<hint> \(the areas may also be named by .*\))?$"),
@@ -202,11 +202,22 @@ def reason(language: str, english: str) -> str:
     """A cell's problem in the worker's language (as written when there is no translation)."""
     if language_of(language) == "en":
         return english
-    for pattern, zh in _REASONS_ZH:
+    return _zh(_REASONS_ZH, english)
+
+
+def _zh(catalogue: list[tuple[re.Pattern[str], _Chinese]], english: str) -> str:
+    """The first matching entry's Chinese, else the English as written."""
+    for pattern, zh in catalogue:
         match = pattern.match(english)
         if match:
             return zh(match) if callable(zh) else zh.format(**match.groupdict())
     return english
+
+
+def _in_sheet_zh(english: str) -> tuple[str, str]:
+    """A text naming a sheet ("sheet 'X': rest") as ("工作表“X”：", rest); ("", text) when it names none."""
+    sheet = _SHEET_PREFIX.match(english)
+    return (f"工作表“{sheet['sheet']}”：", sheet["rest"]) if sheet else ("", english)
 
 
 def explained(language: str, found: RowProblem) -> str:
@@ -239,22 +250,11 @@ def file_problem(language: str, error: RosterFileError) -> str:
 
 
 def _file_reason_zh(line: str) -> str:
-    prefix = ""
-    sheet = _SHEET_PREFIX.match(line)
-    if sheet:
-        prefix, line = f"工作表“{sheet['sheet']}”：", sheet["rest"]
-    return prefix + "；".join(_one_reason_zh(part) for part in line.split("; "))
+    prefix, rest = _in_sheet_zh(line)
+    return prefix + "；".join(_zh(_FILE_REASONS_ZH, part) for part in rest.split("; "))
 
 
-def _one_reason_zh(part: str) -> str:
-    for pattern, template in _FILE_REASONS_ZH:
-        match = pattern.match(part)
-        if match:
-            return template.format(**match.groupdict())
-    return part
-
-
-_NOTICES_ZH: list[tuple[re.Pattern[str], str]] = [
+_NOTICES_ZH: list[tuple[re.Pattern[str], _Chinese]] = [
     (re.compile(r"^(?P<ref>.*): not a class visits are planned by; ignored$"), "{ref}：不是规划探访所用的类别，已忽略"),
     (re.compile(r"^(?P<ref>.*): not used; ignored$"), "{ref}：不使用，已忽略"),
     (re.compile(r"^(?P<ref>.*): ignored, the birth date says it$"), "{ref}：已忽略，以出生日期为准"),
@@ -270,13 +270,8 @@ def notice(language: str, english: str) -> str:
     """How the file was read (a column set aside, a sheet skipped), in the worker's language."""
     if language_of(language) == "en":
         return english
-    sheet = _SHEET_PREFIX.match(english)
-    prefix, rest = (f"工作表“{sheet['sheet']}”：", sheet["rest"]) if sheet else ("", english)
-    for pattern, template in _NOTICES_ZH:
-        match = pattern.match(rest)
-        if match:
-            return prefix + template.format(**match.groupdict())
-    return prefix + rest
+    prefix, rest = _in_sheet_zh(english)
+    return prefix + _zh(_NOTICES_ZH, rest)
 
 
 def field_name(language: str, field: str) -> str:
