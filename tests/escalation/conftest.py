@@ -36,7 +36,31 @@ class ProcessDied(BaseException):
     """Stands for the process being killed: nothing below catches it."""
 
 
-class DyingPager:
+class WrappedPager:
+    """The real pager, every request passed through: a test's wrapper overrides only the requests it changes."""
+
+    name = "wrapped"
+
+    def __init__(self, inner: Pager) -> None:
+        self.inner = inner
+
+    async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
+        return await self.inner.send_sms(to=to, body=body, status_callback=status_callback)
+
+    async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
+        return await self.inner.place_call(to=to, twiml_url=twiml_url, status_callback=status_callback)
+
+    async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
+        return await self.inner.lookup(channel=channel, sid=sid)
+
+    async def find_recent(self, *, channel: Channel, to: str, since: datetime) -> list[ProviderRecord]:
+        return await self.inner.find_recent(channel=channel, to=to, since=since)
+
+    async def close(self) -> None:
+        return None  # the inner pager is the world's: it closes it
+
+
+class DyingPager(WrappedPager):
     """Wraps the real pager and 'kills the process' just before or just after the provider call."""
 
     def __init__(self, inner: Pager, *, after_send: bool) -> None:
@@ -49,18 +73,6 @@ class DyingPager:
             raise ProcessDied
         await self.inner.send_sms(to=to, body=body, status_callback=status_callback)
         raise ProcessDied
-
-    async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
-        return await self.inner.place_call(to=to, twiml_url=twiml_url, status_callback=status_callback)
-
-    async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
-        return await self.inner.lookup(channel=channel, sid=sid)
-
-    async def find_recent(self, *, channel: Channel, to: str, since: datetime) -> list[ProviderRecord]:
-        return await self.inner.find_recent(channel=channel, to=to, since=since)
-
-    async def close(self) -> None:
-        return None
 
 
 SECRET = b"test-secret-key"

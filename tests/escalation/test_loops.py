@@ -15,14 +15,14 @@ from carevisit.escalation import outbox
 from carevisit.escalation.engine import run_cycle
 from carevisit.escalation.loops import EscalationLoops
 from carevisit.escalation.outbox import OutboxWorker, Slots
-from carevisit.escalation.pager import ConsolePager, Pager, ProviderRecord, Sent
+from carevisit.escalation.pager import ConsolePager, Pager, Sent
 from carevisit.storage.enums import Channel, DeliveryStatus
 from carevisit.storage.locks import process_name
 from carevisit.storage.models import OutboxMessage
-from tests.escalation.conftest import CONTACT1, World
+from tests.escalation.conftest import CONTACT1, World, WrappedPager
 
 
-class GatedCalls:
+class GatedCalls(WrappedPager):
     """The real pager, except that calls wait at a gate the test opens: a Twilio slow to answer call requests."""
 
     def __init__(self, inner: Pager) -> None:
@@ -31,25 +31,13 @@ class GatedCalls:
         self.gate = asyncio.Event()
         self.waiting = 0
 
-    async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
-        return await self.inner.send_sms(to=to, body=body, status_callback=status_callback)
-
     async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
         self.waiting += 1
         await self.gate.wait()
         return await self.inner.place_call(to=to, twiml_url=twiml_url, status_callback=status_callback)
 
-    async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
-        return await self.inner.lookup(channel=channel, sid=sid)
 
-    async def find_recent(self, *, channel: Channel, to: str, since: datetime) -> list[ProviderRecord]:
-        return await self.inner.find_recent(channel=channel, to=to, since=since)
-
-    async def close(self) -> None:
-        return None
-
-
-class Watched:
+class Watched(WrappedPager):
     """The real pager, noting when each request starts and ends; texts can be held at a gate the test opens."""
 
     def __init__(self, inner: Pager, *, hold_texts: bool = False) -> None:
@@ -70,15 +58,6 @@ class Watched:
     async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
         self.events.append("call start")
         return await self.inner.place_call(to=to, twiml_url=twiml_url, status_callback=status_callback)
-
-    async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
-        return await self.inner.lookup(channel=channel, sid=sid)
-
-    async def find_recent(self, *, channel: Channel, to: str, since: datetime) -> list[ProviderRecord]:
-        return await self.inner.find_recent(channel=channel, to=to, since=since)
-
-    async def close(self) -> None:
-        return None
 
 
 async def eventually(check: Callable[[], object], what: str) -> None:

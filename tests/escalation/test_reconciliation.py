@@ -16,7 +16,7 @@ from carevisit.escalation.pager import Pager, PagerError, ProviderRecord, Sent
 from carevisit.escalation.twilio_pager import TwilioPager
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
 from carevisit.storage.models import OutboxMessage
-from tests.escalation.conftest import CONTACT1, IMPATIENT, World
+from tests.escalation.conftest import CONTACT1, IMPATIENT, World, WrappedPager
 from tests.escalation.fake_twilio import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -130,7 +130,7 @@ async def test_no_two_rows_can_hold_one_provider_sid(session: AsyncSession, cloc
         await session.commit()
 
 
-class SlowFirstText:
+class SlowFirstText(WrappedPager):
     """The real pager; the first SMS takes 25 s of the clock (holding the one slot), and Twilio answers the next one
     with a 500 after accepting it: a row that waited in a long round for a slot, then met an uncertain error."""
 
@@ -145,18 +145,6 @@ class SlowFirstText:
             self.world.twilio.fail_next(500, process=True, kind=MESSAGE_CREATE)
             return sent
         return await self.inner.send_sms(to=to, body=body, status_callback=status_callback)
-
-    async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
-        return await self.inner.place_call(to=to, twiml_url=twiml_url, status_callback=status_callback)
-
-    async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
-        return await self.inner.lookup(channel=channel, sid=sid)
-
-    async def find_recent(self, *, channel: Channel, to: str, since: datetime) -> list[ProviderRecord]:
-        return await self.inner.find_recent(channel=channel, to=to, since=since)
-
-    async def close(self) -> None:
-        return None
 
 
 async def test_no_trace_counts_from_when_the_request_went_not_from_the_claim(world: World) -> None:
@@ -178,21 +166,12 @@ async def test_no_trace_counts_from_when_the_request_went_not_from_the_claim(wor
     }
 
 
-class RecordedMeanwhile:
+class RecordedMeanwhile(WrappedPager):
     """The real pager; while a worker lists a number's calls, another process records its own call's sid (the
     answer to its create) for another row: the sid that worker is about to claim is taken under its feet."""
 
     def __init__(self, inner: Pager, world: World, *, row_id: int, sid: str) -> None:
         self.inner, self.world, self.row_id, self.sid, self.name = inner, world, row_id, sid, "meanwhile"
-
-    async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
-        return await self.inner.send_sms(to=to, body=body, status_callback=status_callback)
-
-    async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
-        return await self.inner.place_call(to=to, twiml_url=twiml_url, status_callback=status_callback)
-
-    async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
-        return await self.inner.lookup(channel=channel, sid=sid)
 
     async def find_recent(self, *, channel: Channel, to: str, since: datetime) -> list[ProviderRecord]:
         found = await self.inner.find_recent(channel=channel, to=to, since=since)
@@ -202,9 +181,6 @@ class RecordedMeanwhile:
             row.provider_sid, row.status, row.status_rank = self.sid, DeliveryStatus.QUEUED, DeliveryStatus.QUEUED.rank
             await session.commit()
         return found
-
-    async def close(self) -> None:
-        return None
 
 
 async def test_a_sid_taken_by_another_process_while_reconciling_is_not_claimed_twice(world: World) -> None:
