@@ -54,6 +54,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind": "类型",
         "timeline": "处置记录",
         "month": "月份",
+        "show": "查看",
         "planning": "加访与派单",
         "volunteers": "志愿者",
         "volunteer_id": "编号",
@@ -140,6 +141,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind": "Kind",
         "timeline": "Handling record",
         "month": "Month",
+        "show": "Show",
         "planning": "Extra visits",
         "volunteers": "Volunteers",
         "volunteer_id": "Roster id",
@@ -177,6 +179,27 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+def _catalogues() -> list[dict[str, dict[str, str]]]:
+    # Each group of pages keeps its words in its own module (prefixed keys); one lookup serves them all.
+    from carevisit.dashboard import account_texts, display_texts, people_texts, report_texts
+
+    return [TEXTS, account_texts.TEXTS, people_texts.TEXTS, report_texts.TEXTS, display_texts.TEXTS]
+
+
+def _merged(language: str) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for catalogue in _catalogues():
+        merged.update(catalogue.get("zh_CN", {}))
+        merged.update(catalogue.get(language, {}))
+    return merged
+
+
+_TABLES: dict[str, dict[str, str]] = {}
+
+
 def translator(language: str):  # type: ignore[no-untyped-def]
-    table = TEXTS.get(language, TEXTS["zh_CN"])
-    return lambda key: table.get(key, TEXTS["zh_CN"].get(key, key))
+    """Chinese first: a key missing in English falls back to Chinese, an unknown key shows itself."""
+    if language not in _TABLES:
+        _TABLES[language] = _merged(language if language in TEXTS else "zh_CN")
+    table = _TABLES[language]
+    return lambda key: table.get(key, key)

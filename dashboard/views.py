@@ -120,10 +120,8 @@ async def overview(
 ) -> web.StreamResponse:
     deps = _deps(request)
     today = local_today(deps.clock, deps.zone)
-    month = request.query.get("month") or month_of(today)
-    if not _is_month(month):
-        raise web.HTTPBadRequest(text=translator(deps.language)("bad_request"))
-    area = await _chosen_area(request, session, area)
+    month = chosen_month(request, today)
+    area = await chosen_area(request, session, area)
     total = await visit_rate(session, month=month, area=area)
     children = (await session.exec(select(Area).where(col(Area.parent_id) == area.id).order_by(col(Area.code)))).all()
     rows = [(child, await visit_rate(session, month=month, area=child)) for child in children]
@@ -233,7 +231,15 @@ async def _open_incidents(session: AsyncSession, *, area: Area, limit: int = 100
     return [(incident, elder) for incident, elder in (await session.exec(statement)).all()]
 
 
-async def _chosen_area(request: web.Request, session: AsyncSession, own: Area) -> Area:
+def chosen_month(request: web.Request, today: date) -> str:
+    """`?month=YYYY-MM` picks a month (the current one by default); anything else is a bad request."""
+    month = request.query.get("month") or month_of(today)
+    if not _is_month(month):
+        raise web.HTTPBadRequest(text=translator(_deps(request).language)("bad_request"))
+    return month
+
+
+async def chosen_area(request: web.Request, session: AsyncSession, own: Area) -> Area:
     """`?area=CODE` drills down into a part of the coordinator's subtree; anything outside it is not found."""
     code = request.query.get("area")
     if not code or code == own.code:
