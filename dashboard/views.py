@@ -26,7 +26,7 @@ from carevisit.dashboard.accounts import authenticate
 from carevisit.dashboard.auth import COOKIE, LIFETIME, SessionSigner
 from carevisit.dashboard.texts import translator
 from carevisit.scheduler.reminder_texts import day_text
-from carevisit.storage.enums import IncidentStatus, ProblemStatus
+from carevisit.storage.enums import CoordinatorRole, IncidentStatus, ProblemStatus
 from carevisit.storage.models import Area, Coordinator, Elder, Incident
 
 
@@ -253,3 +253,9 @@ async def chosen_area(request: web.Request, session: AsyncSession, own: Area) ->
 def _is_month(text: str) -> bool:
     year, _, month = text.partition("-")
     return len(text) == 7 and year.isdigit() and month.isdigit() and 1 <= int(month) <= 12
+
+
+def require_actor(request: web.Request, coordinator: Coordinator) -> None:
+    """Viewers see everything in their area and change nothing: every action passes through here."""
+    if coordinator.role == CoordinatorRole.VIEWER:
+        raise web.HTTPForbidden(text=translator(_deps(request).language)("viewer_cannot_act"))
