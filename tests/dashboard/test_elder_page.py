@@ -110,7 +110,8 @@ async def test_a_coordinator_sees_the_whole_record_in_chinese_with_full_phones(
         page = await response.text()
     assert response.status == 200
     assert response.headers["Cache-Control"] == "no-store"
-    for words in ("王秀英", "FT-0001", "科技园社区", '"classes">独居、高龄<', '"risk">高<', "同意探访", '"status">正常探访<'):
+    shown = ("王秀英", "FT-0001", "科技园社区", '"classes">独居、高龄<', '"risk">高<', "同意探访", '"status">正常探访<')
+    for words in shown:
         assert words in page, words
     assert "13812345678" in page and "13987654321" in page  # a coordinator calls the elder and the family
     assert "王小明" in page and "儿子" in page
