@@ -101,15 +101,15 @@ async def candidates(session: AsyncSession, *, community_id: int, month: str) ->
         .scalar_subquery()
     )
     rows = await session.exec(
-        select(Volunteer.id, Volunteer.external_id, Volunteer.name, Volunteer.capacity, load)
+        select(Volunteer, load)
         .join(VolunteerCommunity, col(VolunteerCommunity.volunteer_id) == col(Volunteer.id))
         .where(col(VolunteerCommunity.area_id) == community_id, col(Volunteer.active).is_(True))
         .order_by(load, col(Volunteer.external_id))
         .limit(CANDIDATE_LIMIT)
     )
     return [
-        Candidate(id=int(vid or 0), external_id=ext, name=name, capacity=capacity, load=int(n))
-        for vid, ext, name, capacity, n in rows.all()
+        Candidate(id=v.id or 0, external_id=v.external_id, name=v.name, capacity=v.capacity, load=int(n))
+        for v, n in rows.all()
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -40,7 +41,7 @@ async def _audit(session: AsyncSession, action: str) -> list[AuditEntry]:
     return list(rows.all())
 
 
-async def _fresh(session: AsyncSession, model: type, row_id: int):  # type: ignore[no-untyped-def]
+async def _fresh(session: AsyncSession, model: Any, row_id: int | None) -> Any:
     return (await session.exec(select(model).where(model.id == row_id).execution_options(populate_existing=True))).one()
 
 
