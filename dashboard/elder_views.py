@@ -95,6 +95,9 @@ async def _record(request: web.Request, session: AsyncSession, area: Area) -> El
 # --- the elder's page ---------------------------------------------------------------------------------------------
 
 
+_INCIDENT_KINDS = ("medical", "fall", "fire", "police", "infectious")  # anything else reads as "other"
+
+
 def _class_keys(classes: int) -> list[str]:
     return [f"people.elder.class.{member.name.lower()}" for member in ElderClass if member.name and classes & member]
 
@@ -131,6 +134,7 @@ async def _render_elder(
         error=error,
         confirm_leave=confirm_leave,
         today=_today(request),
+        incident_kinds=_INCIDENT_KINDS,
     )
     response = aiohttp_jinja2.render_template("elder.html", request, context, status=status)
     response.headers["Cache-Control"] = "no-store"  # names, addresses and phones: not for shared caches
@@ -347,7 +351,9 @@ async def _render_assign(
         error=error,
         over=over,
     )
-    return aiohttp_jinja2.render_template("assign.html", request, context, status=status)
+    response = aiohttp_jinja2.render_template("assign.html", request, context, status=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @views.signed_in

@@ -195,7 +195,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "people.elder.consent.yes": "agrees to visits",
         "people.elder.consent.no": "declines visits",
         "people.elder.status": "Status",
-        "people.elder.status.active": "visited",
+        "people.elder.status.active": "being visited",
         "people.elder.status.paused": "paused (in hospital, away)",
         "people.elder.status.moved": "moved away",
         "people.elder.status.deceased": "deceased",

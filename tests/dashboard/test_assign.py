@@ -44,7 +44,7 @@ async def test_the_assign_page_lists_the_communitys_active_volunteers_with_their
     async with await sign_in(server, "street-lead") as client:
         response = await client.get(f"/visits/{visit.id}/assign")
         page = await response.text()
-    assert response.status == 200
+    assert response.status == 200 and response.headers["Cache-Control"] == "no-store"
     assert "孙爷爷" in page and f'href="/elders/{elder.id}"' in page and "未分配" in page
     assert "李阿姨" in page and "2/3" in page  # a cancelled visit is no load
     assert "停用者" not in page and "邻社区" not in page
