@@ -195,16 +195,8 @@ async def order_extra(
     hours_text = str(form.get("within_hours", "")).strip()
     reason = str(form.get("reason", "")).strip()
     mode = next((m for m in VisitMode if m.value == form.get("mode", VisitMode.HOME.value)), None)
-    problem = (
-        "people.elder.bad.within_hours"
-        if not hours_text.isdigit() or not 1 <= int(hours_text) <= _MAX_HOURS
-        else "people.elder.bad.reason"
-        if not reason or len(reason) > 300
-        else "people.elder.bad.mode"
-        if mode is None
-        else ""
-    )
-    if problem:
+    problem = _extra_problem(hours_text, reason, mode)
+    if problem or mode is None:
         return await _render_elder(request, session, coordinator, area, record, error=t(problem), status=400)
     deps = views._deps(request)
     try:
@@ -215,7 +207,7 @@ async def order_extra(
             deadline=deps.clock.now() + timedelta(hours=int(hours_text)),
             reason=reason,
             actor=_actor(coordinator),
-            mode=mode or VisitMode.HOME,
+            mode=mode,
             elder_ids=[record.elder.id or 0],
         )
     except ExtraVisitError:  # the form was checked above; the domain's own refusal still changes nothing
@@ -227,6 +219,15 @@ async def order_extra(
     if order.skipped_already_ordered:
         raise _done(here, "extra_already")
     raise _done(here, "extra", n=len(order.visits), u=order.unassigned)
+
+
+def _extra_problem(hours: str, reason: str, mode: VisitMode | None) -> str:
+    """The key of what is wrong with an extra-visit form, or "" when nothing is."""
+    if not hours.isdigit() or not 1 <= int(hours) <= _MAX_HOURS:
+        return "people.elder.bad.within_hours"
+    if not reason or len(reason) > 300:
+        return "people.elder.bad.reason"
+    return "" if mode is not None else "people.elder.bad.mode"
 
 
 async def _refuse_status(
