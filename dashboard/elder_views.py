@@ -63,17 +63,23 @@ def _t(request: web.Request):  # type: ignore[no-untyped-def]
 
 
 def _path_id(request: web.Request, name: str) -> int:
-    value = int(request.match_info[name])  # the route admits digits only
-    if value > _MAX_ID:
+    value = _number(request.match_info[name])  # the route's \d admits any script's digits, of any length
+    if value is None:
         raise web.HTTPNotFound(text=_t(request)("people.elder.not_found"))
     return value
 
 
-def _form_id(form: MultiMapping[Any], name: str) -> int | None:
-    text = str(form.get(name, "")).strip()
-    if not text.isdigit() or int(text) > _MAX_ID:
+def _number(text: str) -> int | None:
+    """A whole number as a form or link writes it, within the database's integers; else None. (str.isdigit alone
+    lets through '²', which int() refuses, and a 5,000-digit string, which int() refuses too.)"""
+    text = text.strip()
+    if not (text.isascii() and text.isdecimal() and len(text) <= 10) or int(text) > _MAX_ID:
         return None
     return int(text)
+
+
+def _form_id(form: MultiMapping[Any], name: str) -> int | None:
+    return _number(str(form.get(name, "")))
 
 
 def _today(request: web.Request) -> date:
@@ -168,17 +174,25 @@ def _done(path: str, outcome: str, **numbers: int) -> web.HTTPSeeOther:
 
 
 async def _outcome_message(request: web.Request, session: AsyncSession, area: Area) -> str:
+    """The sentence for `?done=…`, or "" when the link lacks a number the sentence needs (a crafted link) or names
+    a volunteer this coordinator may not see."""
     key = _OUTCOMES.get(request.query.get("done", ""))
     if key is None:
         return ""
-    numbers = {name: int(request.query[name]) for name in "nmuv" if request.query.get(name, "").isdigit()}
-    who = ""
-    if "v" in numbers and numbers["v"] <= _MAX_ID:  # only a volunteer this coordinator may see is named
-        volunteer = await volunteer_in_area(session, area=area, volunteer_id=numbers["v"])
-        who = f"{volunteer.name}（{volunteer.external_id}）" if volunteer else ""
-    if "{who}" in _t(request)(key) and not who:
-        return ""
-    return _t(request)(key).format(who=who, n=numbers.get("n", 0), m=numbers.get("m", 0), u=numbers.get("u", 0))
+    text = _t(request)(key)
+    values: dict[str, object] = {}
+    for name in ("n", "m", "u"):
+        number = _number(request.query.get(name, ""))
+        if "{" + name + "}" in text and number is None:
+            return ""
+        values[name] = number
+    if "{who}" in text:
+        volunteer_id = _number(request.query.get("v", ""))
+        volunteer = await volunteer_in_area(session, area=area, volunteer_id=volunteer_id) if volunteer_id else None
+        if volunteer is None:
+            return ""
+        values["who"] = f"{volunteer.name}（{volunteer.external_id}）"
+    return text.format(**values)
 
 
 # --- actions on the elder -----------------------------------------------------------------------------------------
@@ -204,7 +218,7 @@ async def order_extra(
             session,
             clock=deps.clock,
             zone=deps.zone,
-            deadline=deps.clock.now() + timedelta(hours=int(hours_text)),
+            deadline=deps.clock.now() + timedelta(hours=_number(hours_text) or 0),
             reason=reason,
             actor=_actor(coordinator),
             mode=mode,
@@ -223,7 +237,8 @@ async def order_extra(
 
 def _extra_problem(hours: str, reason: str, mode: VisitMode | None) -> str:
     """The key of what is wrong with an extra-visit form, or "" when nothing is."""
-    if not hours.isdigit() or not 1 <= int(hours) <= _MAX_HOURS:
+    number = _number(hours)
+    if number is None or not 1 <= number <= _MAX_HOURS:
         return "people.elder.bad.within_hours"
     if not reason or len(reason) > 300:
         return "people.elder.bad.reason"

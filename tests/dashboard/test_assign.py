@@ -128,7 +128,8 @@ async def test_a_volunteer_who_cannot_serve_this_elder_is_refused_and_nothing_ch
     await coordinator_factory(areas["street"], "street-lead")
     async with await sign_in(server, "street-lead") as client:
         csrf = await csrf_of(client, "/planning")  # no candidate here: the page has no form
-        for volunteer in (inactive.id, neighbour.id, elsewhere.id, 999999, "", "abc", "12345678901234567890123"):
+        malformed = ("", "abc", "²", "12345678901234567890123", "9" * 5000)
+        for volunteer in (inactive.id, neighbour.id, elsewhere.id, 999999, *malformed):
             form = {"csrf": csrf, "volunteer": str(volunteer), "over_capacity_ok": "yes"}
             response = await client.post(f"/visits/{visit.id}/assign", data=form)
             assert response.status == 400 and "请选择本社区在岗的志愿者" in await response.text(), volunteer
@@ -168,12 +169,31 @@ async def test_a_visit_of_another_area_is_not_found_like_one_that_does_not_exist
     await coordinator_factory(areas["street"], "street-lead")
     async with await sign_in(server, "street-lead") as client:
         csrf = await csrf_of(client, "/planning")
-        for visit_id in (visit.id, 999999, "12345678901234567890123"):
+        for visit_id in (visit.id, 999999, "12345678901234567890123", "٣"):
             page = await client.get(f"/visits/{visit_id}/assign")
             assert page.status == 404 and "赵大爷" not in await page.text()
             form = {"csrf": csrf, "volunteer": str(volunteer.id)}
             assert (await client.post(f"/visits/{visit_id}/assign", data=form)).status == 404
     assert (await _fresh(session, visit.id)).volunteer_id is None
+
+
+async def test_a_crafted_outcome_link_shows_nothing_it_should_not(
+    server: TestServer, session: AsyncSession, clock: FakeClock, areas: dict[str, Area], coordinator_factory
+) -> None:  # type: ignore[no-untyped-def]
+    elder = await make_elder(session, clock, community=areas["community"])
+    elsewhere = await make_volunteer(session, clock, communities=[areas["other_community"]], name="外区志愿者")
+    await session.commit()
+    await coordinator_factory(areas["street"], "street-lead")
+    async with await sign_in(server, "street-lead") as client:
+        for query in (
+            f"done=assigned&v={elsewhere.id}",
+            "done=paused&n=" + "9" * 5000,
+            "done=<script>",
+            "done=assigned",
+        ):
+            response = await client.get(f"/elders/{elder.id}?{query}")
+            page = await response.text()
+            assert response.status == 200 and "外区志愿者" not in page and 'id="notice"' not in page, query[:30]
 
 
 async def test_assigning_the_volunteer_who_already_has_it_changes_nothing(

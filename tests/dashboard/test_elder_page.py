@@ -147,7 +147,13 @@ async def test_an_elder_of_another_area_is_not_found_like_one_that_does_not_exis
     await coordinator_factory(areas["street"], "street-lead")
     async with await sign_in(server, "street-lead") as client:
         csrf = await csrf_of(client, "/planning")
-        for path in (f"/elders/{elsewhere.id}", "/elders/999999", "/elders/12345678901234567890123"):
+        long_id = "9" * 5000  # longer than int() takes by default
+        for path in (
+            f"/elders/{elsewhere.id}",
+            "/elders/999999",
+            "/elders/12345678901234567890123",
+            f"/elders/{long_id}",
+        ):
             response = await client.get(path)
             assert response.status == 404, path
             assert "赵大爷" not in await response.text()
@@ -296,6 +302,7 @@ async def test_an_extra_visit_is_ordered_for_this_elder_only_and_bad_forms_order
             ({"within_hours": "soon"}, "限时（小时）需为 1 到 744"),
             ({"within_hours": "0"}, "限时（小时）需为 1 到 744"),
             ({"within_hours": "99999999999999999999999"}, "限时（小时）需为 1 到 744"),
+            ({"within_hours": "²"}, "限时（小时）需为 1 到 744"),
             ({"reason": "  "}, "请填写原因"),
             ({"mode": "carrier-pigeon"}, "探访方式无效"),
         ):
