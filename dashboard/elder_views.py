@@ -413,6 +413,7 @@ async def assign(
             volunteer_id=volunteer_id,
             actor=_actor(coordinator),
             over_capacity_ok=form.get("over_capacity_ok") == "yes",
+            language=deps.language,
         )
     except VisitNotOpen:
         return await again(t("people.elder.bad.visit_not_open"))

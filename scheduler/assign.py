@@ -15,11 +15,12 @@ from sqlalchemy import func
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.care import audit
+from carevisit.care import audit, outbound
 from carevisit.care.areas import in_subtree
 from carevisit.care.clock import Clock, local_today
 from carevisit.care.month_close import is_open
-from carevisit.storage.enums import VisitStatus
+from carevisit.scheduler.reminder_texts import day_text, language_or_default, mode_text, name, t
+from carevisit.storage.enums import VisitKind, VisitStatus
 from carevisit.storage.models import Area, Elder, Visit, Volunteer, VolunteerCommunity
 
 CANDIDATE_LIMIT = 200  # volunteers listed for one community; a real community has tens
@@ -135,13 +136,16 @@ async def assign_visit(
     volunteer_id: int,
     actor: str,
     over_capacity_ok: bool = False,
+    language: str = "zh_CN",
 ) -> Assignment:
     """Give the open visit `visit_id` (of an elder in `area`) to `volunteer_id`, who must be active and serve the
     elder's community. Over their monthly capacity only with `over_capacity_ok` (else OverCapacity, nothing
     changed). Assigning a visit to the volunteer who already has it changes nothing.
 
+    A volunteer with a linked chat is told at once (a row in the chat outbox, in `language` unless they chose
+    their own), so an urgent visit does not wait for the next daily digest.
+
     Raises VisitNotFound, VisitNotOpen, VolunteerCannotServe, OverCapacity. Writes an audit entry; does not commit.
-    There is no notification hook: the volunteer sees the visit in their list and the next daily digest.
     """
     visit, elder = await visit_in_area(session, area=area, visit_id=visit_id)
     if visit.status != VisitStatus.PLANNED or not is_open(visit.month, today=local_today(clock, zone)):
@@ -186,4 +190,27 @@ async def assign_visit(
         entity_id=visit_id,
         details={"volunteer": volunteer_id, "previous": previous, "load": load, "capacity": volunteer.capacity},
     )
+    if volunteer.telegram_chat_id is not None:
+        await outbound.enqueue(
+            session,
+            clock=clock,
+            key=f"assign:{visit_id}:volunteer:{volunteer_id}:{now.isoformat()}",
+            chat_id=volunteer.telegram_chat_id,
+            text=assigned_text(language_or_default(volunteer.language, language), visit, elder, zone),
+        )
     return Assignment(visit, elder, volunteer, previous, load, over, False)
+
+
+def assigned_text(language: str, visit: Visit, elder: Elder, zone: ZoneInfo) -> str:
+    """The volunteer's notice of a visit given to them by hand (their digest's wording for one visit)."""
+    due = visit.deadline_at.astimezone(zone).date() if visit.deadline_at else visit.window_end
+    line = t(
+        language,
+        "assigned.line",
+        name=name(elder.name),
+        mode=mode_text(language, visit.mode),
+        until=day_text(language, due),
+    )
+    if visit.kind == VisitKind.EXTRA and visit.reason:
+        line += t(language, "digest.extra", reason=name(visit.reason))
+    return "\n".join((t(language, "assigned.title"), line, t(language, "digest.footer")))

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import FakeClock
 from carevisit.storage.enums import VisitKind, VisitStatus
-from carevisit.storage.models import EXTRA_SLOT_BASE, Area, AuditEntry, Visit
+from carevisit.storage.models import EXTRA_SLOT_BASE, Area, AuditEntry, ChatOutboxMessage, Visit
 from tests.dashboard.conftest import csrf_of, sign_in
 from tests.factories import make_elder, make_visit, make_volunteer
 
@@ -55,7 +55,9 @@ async def test_an_urgent_extra_visit_is_given_to_a_named_volunteer_and_audited(
     server: TestServer, session: AsyncSession, clock: FakeClock, areas: dict[str, Area], coordinator_factory
 ) -> None:  # type: ignore[no-untyped-def]
     elder = await make_elder(session, clock, community=areas["community"])
-    chosen = await make_volunteer(session, clock, communities=[areas["community"]], name="张叔叔")
+    chosen = await make_volunteer(
+        session, clock, communities=[areas["community"]], name="张叔叔", telegram_user_id=7001, telegram_chat_id=7001
+    )
     urgent = await make_visit(
         session, clock, elder=elder, kind=VisitKind.EXTRA, slot=EXTRA_SLOT_BASE + 1, reason="跌倒后",
         deadline_at=clock.now() + timedelta(hours=24), window_start=date(2026, 3, 10), window_end=date(2026, 3, 11),
@@ -74,6 +76,10 @@ async def test_an_urgent_extra_visit_is_given_to_a_named_volunteer_and_audited(
     [entry] = await _audit(session)
     assert entry.entity_id == urgent.id and entry.actor.startswith("coordinator:")
     assert entry.details == {"volunteer": chosen.id, "previous": None, "load": 1, "capacity": 20}
+    # Told at once in their chat, not at the next daily digest.
+    [notice] = (await session.exec(select(ChatOutboxMessage))).all()
+    assert notice.chat_id == 7001 and elder.name in notice.text and "跌倒后" in notice.text
+    assert "截止 3月11日" in notice.text
 
 
 async def test_from_the_unassigned_list_it_returns_to_the_list(
@@ -114,6 +120,7 @@ async def test_over_capacity_asks_first_then_assigns_with_the_warning(
         assert "已指派给 王姐" in (page := await confirmed.text()) and "已超出本月可承担数 2/1" in page
     assert (await _fresh(session, visit.id)).volunteer_id == full.id
     assert len(await _audit(session)) == 1
+    assert (await session.exec(select(ChatOutboxMessage))).all() == []  # no linked chat: nothing to send
 
 
 async def test_a_volunteer_who_cannot_serve_this_elder_is_refused_and_nothing_changes(
