@@ -38,7 +38,7 @@ from carevisit.scheduler.elder_pause import pause_elder, resume_elder
 from carevisit.scheduler.elder_status import LEAVING, mark_left, may_change, open_visit_count
 from carevisit.scheduler.extra_visits import ExtraVisitError, order_extra_visits
 from carevisit.storage.enums import CoordinatorRole, ElderClass, ElderStatus, VisitMode, VisitStatus
-from carevisit.storage.models import Area, Coordinator, Elder, Visit
+from carevisit.storage.models import Area, Coordinator, Elder, Visit, Volunteer
 
 _MAX_ID = 2**31 - 1  # the database's integer: a longer id in a URL names nothing
 _MAX_HOURS = 24 * 31
@@ -80,6 +80,11 @@ def _number(text: str) -> int | None:
 
 def _form_id(form: MultiMapping[Any], name: str) -> int | None:
     return _number(str(form.get(name, "")))
+
+
+def _who(request: web.Request, person: Volunteer | Elder) -> str:
+    """A person as the page names them: name and roster id (编号), never a database id."""
+    return _t(request)("people.elder.who").format(name=person.name, id=person.external_id)
 
 
 def _today(request: web.Request) -> date:
@@ -191,7 +196,7 @@ async def _outcome_message(request: web.Request, session: AsyncSession, area: Ar
         volunteer = await volunteer_in_area(session, area=area, volunteer_id=volunteer_id) if volunteer_id else None
         if volunteer is None:
             return ""
-        values["who"] = f"{volunteer.name}（{volunteer.external_id}）"
+        values["who"] = _who(request, volunteer)
     return text.format(**values)
 
 
@@ -421,7 +426,7 @@ async def assign(
         return await again(t("people.elder.bad.volunteer"))
     except OverCapacity as over:
         volunteer = await volunteer_in_area(session, area=area, volunteer_id=volunteer_id)
-        who = f"{volunteer.name}（{volunteer.external_id}）" if volunteer else ""
+        who = _who(request, volunteer) if volunteer else ""
         return await again(
             over={
                 "volunteer": volunteer_id,

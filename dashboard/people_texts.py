@@ -164,6 +164,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "people.elder.no_candidates": "本社区暂无在岗志愿者，请先在志愿者名册中添加。",
         "people.elder.current_volunteer": "当前志愿者",
         "people.elder.open_visits": "待探访",
+        "people.elder.who": "{name}（{id}）",
+        "people.elder.paused_note": "（{note}）",
     },
     "en": {
         # --- people.elder.: the elder's page, its actions, assigning a visit to a named volunteer ---------------
@@ -328,5 +330,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "people.elder.no_candidates": "No active volunteer serves this community; add one to the roster first.",
         "people.elder.current_volunteer": "Current volunteer",
         "people.elder.open_visits": "Open visits",
+        "people.elder.who": "{name} ({id})",
+        "people.elder.paused_note": " ({note})",
     },
 }
