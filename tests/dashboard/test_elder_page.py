@@ -132,8 +132,11 @@ async def test_a_viewer_sees_masked_phones_and_no_actions(
 ) -> None:  # type: ignore[no-untyped-def]
     elder = await _elder_with_history(session, clock, areas)
     await coordinator_factory(areas["district"], "reader", role=CoordinatorRole.VIEWER)
+    open_visit = (await session.exec(select(Visit).where(Visit.status == VisitStatus.PLANNED))).one()
     async with await sign_in(server, "reader") as client:
         page = await (await client.get(f"/elders/{elder.id}")).text()
+        assign_page = await (await client.get(f"/visits/{open_visit.id}/assign")).text()
+    assert "李阿姨" in assign_page and '<form method="post" action="/visits/' not in assign_page  # sees, cannot act
     assert "138****5678" in page and "139****4321" in page
     assert "13812345678" not in page and "13987654321" not in page
     assert "/pause" not in page and "/leave" not in page and "/extra" not in page and "/assign" not in page
