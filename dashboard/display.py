@@ -33,14 +33,14 @@ def label(t: Translate, kind: str, value: Any) -> str:
 def classes(t: Translate, bits: int) -> str:
     """An elder's classes (a bit set) as words joined by 、."""
     names = [member.name.lower() for member in ElderClass if member.name and bits & member]
-    return "、".join(t(f"show.elder_class.{name}") for name in names) or t("show.none")
+    return t("show.list_and").join(t(f"show.elder_class.{name}") for name in names) or t("show.none")
 
 
 def incident_kind(t: Translate, kind: str, *, drill: bool) -> str:
     """跌倒, or 演练 for a drill (a drill's kind is "drill" already; say it once)."""
     text = label(t, "incident_kind", kind)
     if drill and kind != "drill":
-        return f"{text}（{t('show.drill')}）"
+        return _fill(t("show.kind_drill"), kind=text)
     return text
 
 
@@ -51,7 +51,7 @@ def step_sentence(t: Translate, entry: Entry) -> str:
     if entry.event == "opened":
         kind = incident_kind(t, str(entry.facts.get("kind", "")), drill=bool(entry.facts.get("drill")))
         description = str(entry.facts.get("description") or "")
-        what = f"{kind}：{description}" if description else kind
+        what = _fill(t("show.kind_description"), kind=kind, description=description) if description else kind
         return _fill(t("show.step.opened" if entry.who else "show.step.opened_nobody"), who=who, what=what)
     if entry.event == "queued":
         key = "show.step.queued" if entry.step is not None else "show.step.queued_nostep"
@@ -63,14 +63,18 @@ def step_sentence(t: Translate, entry: Entry) -> str:
         status = label(t, "delivery_status", entry.status)
         error = str(entry.facts.get("error") or "")
         text = _fill(t("show.step.status"), channel=channel, who=f"{who} {entry.to}".strip(), status=status)
-        return f"{text}（{error}）" if error else text
+        return _fill(t("show.with_reason"), text=text, reason=error) if error else text
     if entry.event == "chat":
         return _fill(t("show.step.chat"), step=entry.step, who=who, status=label(t, "delivery_status", entry.status))
     if entry.event == "acknowledged":
         return _fill(t("show.step.acknowledged"), who=who, channel=label(t, "channel", entry.channel))
     if entry.event == "note":
-        parts = [f"{t('show.note.' + name)}：{value}" for name, value in entry.facts.items() if value]
-        return _fill(t("show.step.note"), who=who, detail="；".join(parts))
+        parts = [
+            _fill(t("show.labelled"), label=t(f"show.note.{name}"), value=value)
+            for name, value in entry.facts.items()
+            if value
+        ]
+        return _fill(t("show.step.note"), who=who, detail=t("show.list_sep").join(parts))
     if entry.event == "resolved":
         return _fill(t("show.step.resolved"), who=who)
     if entry.event == "audit" and entry.what == "incident.page":
