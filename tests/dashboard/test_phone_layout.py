@@ -163,6 +163,8 @@ async def test_english_pages_show_words_not_codes(browser, server: TestServer, s
     phone = await signed_in_phone(browser, server)
     for path in ["/", "/problems", "/incidents", f"/incidents/{seeded.ids['incident_id']}", "/volunteers"]:
         await phone.goto(str(server.make_url(path)))
+        layout = await phone.evaluate(LAYOUT)  # longer English words must fit as well
+        assert layout["scrollWidth"] <= layout["innerWidth"] and layout["brokenLinks"] == [], (path, layout)
         text = await phone.locator("body").inner_text()
         assert not CODE.findall(text), f"{path} shows codes: {CODE.findall(text)}"
         shown = sorted(label for label in chinese_labels if label in text)
