@@ -67,7 +67,7 @@ async def seed_programme(session: AsyncSession, clock: FakeClock) -> Seeded:
     contact = await make_contact(session, elder=elders[0], name="诸葛丽丽", relation="女儿", phone="+8613812345678")
     await make_visit(session, clock, elder=elders[0], volunteer_id=volunteer.id, status=VisitStatus.DONE)
     await make_visit(session, clock, elder=elders[1], volunteer_id=volunteer.id)
-    await make_visit(session, clock, elder=elders[2])  # nobody could take it
+    waiting = await make_visit(session, clock, elder=elders[2])  # nobody could take it
     await make_visit(  # overdue
         session,
         clock,
@@ -130,8 +130,11 @@ async def seed_programme(session: AsyncSession, clock: FakeClock) -> Seeded:
         "elder_id": elders[0].id or 0,
         "problem_id": problem.id or 0,
         "volunteer_id": volunteer.id or 0,
+        "visit_id": waiting.id or 0,
         "area_code": community.code,
         "code": community.code,
+        "month": "2026-03",
+        "kind": "elders",  # e.g. a roster upload of elders or volunteers
     }
     return Seeded(district=district, community=community, ids=ids)
 

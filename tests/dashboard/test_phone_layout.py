@@ -49,9 +49,10 @@ async def browser() -> AsyncIterator[object]:
 @pytest.fixture
 async def seeded(session: AsyncSession, clock: FakeClock, coordinator_factory) -> Seeded:  # type: ignore[no-untyped-def]
     programme = await seed_programme(session, clock)
-    await coordinator_factory(
+    admin = await coordinator_factory(
         programme.district, "district-admin", role=CoordinatorRole.ADMIN, name="南山区民政局养老服务科欧阳志远"
     )
+    programme.ids.update(coordinator_id=admin.id, username=admin.username)  # for account pages
     return programme
 
 
@@ -175,7 +176,7 @@ async def test_english_pages_show_words_not_codes(browser, server: TestServer, s
     assert "phone call to" in timeline and ": no answer" in timeline
 
 
-async def test_nothing_seeded_is_left_unreached(server: TestServer, seeded: Seeded) -> None:
+async def test_every_get_route_is_enumerated_and_asks_for_a_sign_in(server: TestServer, seeded: Seeded) -> None:
     # The enumeration must not quietly drop pages: every GET route but static files becomes a path.
     routes = [r for r in server.app.router.routes() if r.method == "GET" and "prefix" not in r.resource.get_info()]
     assert len(page_paths(server.app, seeded.ids)) == len({r.resource.canonical for r in routes})
