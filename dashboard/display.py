@@ -44,15 +44,29 @@ def incident_kind(t: Translate, kind: str, *, drill: bool) -> str:
     return text
 
 
+def actor(t: Translate, described: str | None) -> str:
+    """Who did something, as `describe_actor` gave it: a name stays; the machine's own actors read as words, and
+    a reference to someone since removed ("contact:9") is never shown as the code it is."""
+    if not described or described == "system":
+        return t("show.system")
+    if described in ("cli", "dashboard", "demo"):
+        return t(f"show.actor.{described}")
+    kind, colon, _ = described.partition(":")
+    if colon and kind.isascii() and kind.isalpha():
+        return t("show.actor.unknown")
+    return described
+
+
 def step_sentence(t: Translate, entry: Entry) -> str:
     """One timeline step as a sentence: "短信通知王芳（女儿） 138****5678：已送达"."""
-    who = entry.who or t("show.system")
+    who = actor(t, entry.who)
     channel = label(t, "channel", entry.channel)
     if entry.event == "opened":
         kind = incident_kind(t, str(entry.facts.get("kind", "")), drill=bool(entry.facts.get("drill")))
         description = str(entry.facts.get("description") or "")
         what = _fill(t("show.kind_description"), kind=kind, description=description) if description else kind
-        return _fill(t("show.step.opened" if entry.who else "show.step.opened_nobody"), who=who, what=what)
+        reported = entry.who and entry.who != "system"
+        return _fill(t("show.step.opened" if reported else "show.step.opened_nobody"), who=who, what=what)
     if entry.event == "queued":
         key = "show.step.queued" if entry.step is not None else "show.step.queued_nostep"
         text = _fill(

@@ -48,8 +48,8 @@ async def _render(
 ) -> web.StreamResponse:
     incident, elder = await _visible(request, session, area)
     entries = await timeline.incident_timeline(session, incident_id=incident.id or 0)
-    acknowledged_by = await incident_service.describe_actor(session, incident.acknowledged_by)
     t = _t(request)
+    acknowledged_by = display.actor(t, await incident_service.describe_actor(session, incident.acknowledged_by))
     context = _context(
         request,
         coordinator,

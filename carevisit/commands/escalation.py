@@ -108,7 +108,9 @@ def list_incidents(
                     elder_key,
                     display.label(t, "incident_status", incident.status),
                     display.incident_kind(t, incident.kind, drill=incident.is_drill),
-                    await incident_service.describe_actor(session, incident.acknowledged_by),
+                    display.actor(t, await incident_service.describe_actor(session, incident.acknowledged_by))
+                    if incident.acknowledged_by
+                    else "",
                 )
             return table
 

@@ -128,6 +128,13 @@ def test_a_code_reads_as_a_word(kind: str, value: object, zh: str, en: str) -> N
             "第3步再次通知1人（重复提醒），1人无可用号码已跳过",
         ),
         (Entry(AT, "incident.mystery", "system", event="audit", facts={"x": 1}), "其他记录"),
+        (Entry(AT, "resolved", "system", event="resolved"), "系统结案"),
+        (Entry(AT, "resolved", "cli", event="resolved"), "命令行操作员结案"),
+        (Entry(AT, "acknowledged", "contact:99", "sms", event="acknowledged"), "（已删除的人员）确认收到（短信）"),
+        (
+            Entry(AT, "opened", "system", event="opened", facts={"kind": "medical", "drill": False}),
+            "系统记录身体不适",
+        ),
     ],
 )
 def test_each_timeline_step_is_a_sentence_without_codes(entry: Entry, zh: str) -> None:
