@@ -170,6 +170,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "show.planning.confirm_skips": "（其中 {not_eligible} 位不符合条件、"
         "{already} 位已安排同一原因的加访，不再安排）",
         "show.planning.confirm_reassign": "将为本区域 {n} 项本月未分配或志愿者已停用的探访重新安排志愿者",
+        "show.planning.confirm_what": "原因：{reason}；{hours} 小时内完成；方式：{mode}；老人类别：{classes}",
+        "show.planning.all_classes": "全部",
         "show.planning.confirm": "确认",
         "show.planning.back": "返回修改",
         # `carevisit incidents list/show`
@@ -357,6 +359,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "are left out)",
         "show.planning.confirm_reassign": "This gives {n} of this month's visits in the area (unassigned, or with "
         "a deactivated volunteer) a new volunteer",
+        "show.planning.confirm_what": "Reason: {reason}; within {hours} hours; {mode}; classes: {classes}",
+        "show.planning.all_classes": "all",
         "show.planning.confirm": "Confirm",
         "show.planning.back": "Go back",
         "show.cli.list_title": "Emergencies ({zone} time)",

@@ -159,7 +159,7 @@ async def extra(
     form = await request.post()
     if order_form.area is not None and form.get("confirm") != "yes":
         preview = await preview_extra_visits(session, reason=order_form.reason, area=order_form.area, classes=classes)
-        confirm = {"preview": preview, "area": order_form.area, "hidden": _hidden(form)}
+        confirm = {"preview": preview, "area": order_form.area, "order": order_form, "hidden": _hidden(form)}
         return await _page(request, session, coordinator, area, confirm=confirm)
     try:
         order = await order_extra_visits(

@@ -122,6 +122,7 @@ async def test_an_area_wide_order_is_counted_first_and_the_count_is_what_gets_or
         asked = await client.post("/planning/extra", data=form)
         page = await asked.text()
         assert asked.status == 200 and "将为 粤海街道 的 4 位老人安排 3 次探访" in page and "1 位不符合条件" in page
+        assert "原因：寒潮；24 小时内完成；方式：电话；老人类别：全部" in page
         assert await extra_visits(session) == []  # asking changed nothing
         await client.post("/planning/extra", data=form | {"confirm": "yes"})
         again = await (await client.post("/planning/extra", data=form)).text()
