@@ -11,6 +11,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import FakeClock
+from carevisit.dashboard.auth import COOKIE, SessionSigner
 from carevisit.storage.enums import CoordinatorRole, IncidentStatus
 from carevisit.storage.models import Incident
 from tests.dashboard.conftest import csrf_of, sign_in
@@ -72,7 +73,10 @@ async def test_a_viewer_sees_the_incident_but_cannot_resolve_it(
     client = await sign_in(server, "viewer")
     path = f"/incidents/{seeded.ids['incident_id']}"
     async with client:
-        csrf = await csrf_of(client, path)
+        page = await (await client.get(path)).text()
+        assert "处置经过" in page and f'action="{path}/resolve"' not in page  # no button only to be refused
+        cookie = next(c.value for c in client.cookie_jar if c.key == COOKIE)
+        csrf = SessionSigner(b"test-secret").csrf_token(cookie)  # a valid token, as the server would issue it
         response = await client.post(f"{path}/resolve", data={"csrf": csrf, "outcome": "已送医"})
         assert response.status == 403 and "只读账号" in await response.text()
     incident = await session.get(Incident, seeded.ids["incident_id"], populate_existing=True)

@@ -53,6 +53,9 @@ async def seeded(session: AsyncSession, clock: FakeClock, coordinator_factory) -
         programme.district, "district-admin", role=CoordinatorRole.ADMIN, name="南山区民政局养老服务科欧阳志远"
     )
     programme.ids.update(coordinator_id=admin.id, username=admin.username)  # for account pages
+    await coordinator_factory(
+        programme.community, "community-viewer", role=CoordinatorRole.VIEWER, name="科技园社区居委会只读账号司徒"
+    )
     return programme
 
 
@@ -74,9 +77,9 @@ def page_paths(app: web.Application, ids: dict[str, int | str]) -> list[str]:
     return sorted(set(paths))
 
 
-async def html_pages(server: TestServer, paths: list[str]) -> list[str]:
+async def html_pages(server: TestServer, paths: list[str], username: str) -> list[str]:
     """The paths that answer with a page (downloads and redirects elsewhere are not pages to lay out)."""
-    client = await sign_in(server, "district-admin")
+    client = await sign_in(server, username)
     pages = []
     try:
         for path in paths:
@@ -115,16 +118,19 @@ LAYOUT = """() => ({
 })"""
 
 
-async def test_every_page_fits_a_phone_without_sideways_scrolling(browser, server: TestServer, seeded: Seeded) -> None:  # type: ignore[no-untyped-def]
-    pages = await html_pages(server, page_paths(server.app, seeded.ids))
+@pytest.mark.parametrize("username", ["district-admin", "community-viewer"])  # every form, and none
+async def test_every_page_fits_a_phone_without_sideways_scrolling(
+    browser, server: TestServer, seeded: Seeded, username: str
+) -> None:  # type: ignore[no-untyped-def]
+    pages = await html_pages(server, page_paths(server.app, seeded.ids), username)
     assert {"/", "/incidents", f"/incidents/{seeded.ids['incident_id']}", "/volunteers"} <= set(pages)
-    phone = await signed_in_phone(browser, server)
+    phone = await signed_in_phone(browser, server, username=username)
     for path in [*pages, f"/?area={seeded.community.code}"]:
         response = await phone.goto(str(server.make_url(path)))
         assert response is not None and response.ok, path
         layout = await phone.evaluate(LAYOUT)
         if SHOTS:
-            name = re.sub(r"\W+", "_", path).strip("_") or "overview"
+            name = f"{username}-" + (re.sub(r"\W+", "_", path).strip("_") or "overview")
             await phone.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
         assert layout["scrollWidth"] <= layout["innerWidth"], f"{path} scrolls sideways: {layout['wide']}"
         assert layout["brokenLinks"] == [], f"{path}: menu words broken across lines"
