@@ -168,7 +168,15 @@ async def test_english_pages_show_words_not_codes(browser, server: TestServer, s
         if "{" not in text and len(text) >= 2 and not key.startswith("show.area_level.")
     }
     phone = await signed_in_phone(browser, server)
-    for path in ["/", "/problems", "/incidents", f"/incidents/{seeded.ids['incident_id']}", "/volunteers"]:
+    for path in [
+        "/",
+        "/problems",
+        "/incidents",
+        f"/incidents/{seeded.ids['incident_id']}",
+        "/volunteers",
+        "/planning",
+        "/drill",
+    ]:
         await phone.goto(str(server.make_url(path)))
         layout = await phone.evaluate(LAYOUT)  # longer English words must fit as well
         assert layout["scrollWidth"] <= layout["innerWidth"] and layout["brokenLinks"] == [], (path, layout)
