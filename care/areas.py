@@ -21,3 +21,10 @@ async def subtree_ids(session: AsyncSession, *, area: Area) -> list[int]:
 
 def child_path(parent: Area | None, code: str) -> str:
     return f"{parent.path if parent else '/'}{code}/"
+
+
+async def area_choices(session: AsyncSession, *, area: Area, limit: int = 300) -> list[Area]:
+    """`area` and what lies below it, in tree order, for a form's area list; at most `limit` (a big district
+    is narrowed by drilling into a street first)."""
+    statement = select(Area).where(in_subtree(area)).order_by(col(Area.path)).limit(limit)
+    return list((await session.exec(statement)).all())

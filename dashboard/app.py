@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import Clock
-from carevisit.dashboard import elder_views, incident_views, views, volunteer_views
+from carevisit.dashboard import display, elder_views, incident_views, views, volunteer_views
 from carevisit.dashboard.auth import SessionSigner
 from carevisit.dashboard.planning_views import add_planning_routes
+from carevisit.dashboard.texts import translator
 
 _HERE = Path(__file__).parent
 
@@ -36,7 +37,8 @@ def add_dashboard(
         loader=jinja2.FileSystemLoader(_HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True),
     )
-    env.filters["local"] = lambda moment, fmt="%Y-%m-%d %H:%M": moment.astimezone(zone).strftime(fmt) if moment else ""
+    env.filters["local"] = lambda moment, fmt="%Y-%m-%d %H:%M": display.local_time(moment, zone, fmt)
+    env.filters["shown"] = display.shown_filter(translator(language))  # codes read as words: x|shown('kind')
     app[views.DEPS] = views.DashboardDeps(
         sessions=sessions,
         clock=clock,

@@ -10,71 +10,15 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.access import may_see
-from carevisit.dashboard.views import _context, _deps, signed_in
+from carevisit.dashboard import display
+from carevisit.dashboard.texts import translator
+from carevisit.dashboard.views import _context, _deps, require_actor, signed_in
 from carevisit.escalation import incidents as incident_service
 from carevisit.escalation import timeline
 from carevisit.escalation.policy import DEFAULT_POLICY
 from carevisit.escalation.webhooks import POLICY
-from carevisit.storage.enums import CoordinatorRole, IncidentStatus
+from carevisit.storage.enums import IncidentStatus
 from carevisit.storage.models import Area, Coordinator, Elder, Incident
-
-_LABELS = {
-    "zh_CN": {
-        "incident": "紧急事件",
-        "drill": "演练",
-        "timeline": "处置经过",
-        "acknowledge": "我来处理（确认收到）",
-        "resolve": "结案并写处置记录",
-        "what_happened": "发生了什么",
-        "actions_taken": "采取的措施",
-        "outcome": "结果（必填）",
-        "export": "导出",
-        "start_drill": "发起演练",
-        "drill_help": "向该老人的紧急联系人发送标明“演练”的测试通知，走与真实事件相同的流程，找出失效号码。",
-        "elder_code": "老人编号",
-        "at": "时间",
-        "what": "事项",
-        "who": "对象",
-        "channel": "渠道",
-        "detail": "详情",
-        "not_found": "未找到该事件或老人",
-        "outcome_required": "请填写结果",
-        "already_resolved": "该事件已结案",
-        "viewer": "只读账号不能操作",
-        "open": "未确认",
-        "acknowledged": "已确认",
-        "resolved": "已结案",
-        "by": "确认人",
-    },
-    "en": {
-        "incident": "Emergency",
-        "drill": "drill",
-        "timeline": "Timeline",
-        "acknowledge": "I am on it (acknowledge)",
-        "resolve": "Resolve with the handling record",
-        "what_happened": "What happened",
-        "actions_taken": "Actions taken",
-        "outcome": "Outcome (required)",
-        "export": "Export",
-        "start_drill": "Start a drill",
-        "drill_help": "Sends a test page marked as a drill to the elder's emergency contacts, through the same path as "
-        "a real emergency, to find dead numbers.",
-        "elder_code": "Elder code",
-        "at": "At",
-        "what": "What",
-        "who": "Who",
-        "channel": "Channel",
-        "detail": "Detail",
-        "not_found": "No such emergency or elder",
-        "outcome_required": "The outcome is required",
-        "already_resolved": "Already resolved",
-        "viewer": "A read-only account cannot do this",
-        "open": "open",
-        "acknowledged": "acknowledged",
-        "resolved": "resolved",
-        "by": "acknowledged by",
-    },
-}
 
 
 def add_routes(app: web.Application) -> None:
@@ -86,8 +30,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/drill", drill_start)
 
 
-def _labels(request: web.Request) -> dict[str, str]:
-    return _LABELS.get(_deps(request).language, _LABELS["zh_CN"])
+def _t(request: web.Request):  # type: ignore[no-untyped-def]
+    return translator(_deps(request).language)
 
 
 async def _visible(request: web.Request, session: AsyncSession, area: Area) -> tuple[Incident, Elder]:
@@ -95,13 +39,8 @@ async def _visible(request: web.Request, session: AsyncSession, area: Area) -> t
     elder = await session.get(Elder, incident.elder_id) if incident else None
     community = await session.get(Area, elder.community_id) if elder else None
     if incident is None or elder is None or community is None or not may_see(area, community):
-        raise web.HTTPNotFound(text=_labels(request)["not_found"])
+        raise web.HTTPNotFound(text=_t(request)("show.incident.not_found"))
     return incident, elder
-
-
-def _may_act(request: web.Request, coordinator: Coordinator) -> None:
-    if coordinator.role == CoordinatorRole.VIEWER:
-        raise web.HTTPForbidden(text=_labels(request)["viewer"])
 
 
 async def _render(
@@ -109,16 +48,17 @@ async def _render(
 ) -> web.StreamResponse:
     incident, elder = await _visible(request, session, area)
     entries = await timeline.incident_timeline(session, incident_id=incident.id or 0)
-    acknowledged_by = await incident_service.describe_actor(session, incident.acknowledged_by)
+    t = _t(request)
+    acknowledged_by = display.actor(t, await incident_service.describe_actor(session, incident.acknowledged_by))
     context = _context(
         request,
         coordinator,
         area=area,
         incident=incident,
         elder=elder,
-        entries=entries,
+        kind=display.incident_kind(t, incident.kind, drill=incident.is_drill),
+        steps=[(entry.at, display.step_sentence(t, entry)) for entry in entries],
         acknowledged_by=acknowledged_by,
-        L=_labels(request),
         error=error,
     )
     return aiohttp_jinja2.render_template("incident.html", request, context, status=400 if error else 200)
@@ -135,7 +75,7 @@ async def incident_page(
 async def incident_ack(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
-    _may_act(request, coordinator)
+    require_actor(request, coordinator)
     incident, _ = await _visible(request, session, area)
     deps = _deps(request)
     await incident_service.acknowledge(
@@ -154,7 +94,7 @@ async def incident_ack(
 async def incident_resolve(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
-    _may_act(request, coordinator)
+    require_actor(request, coordinator)
     incident, _ = await _visible(request, session, area)
     deps = _deps(request)
     form = await request.post()
@@ -171,8 +111,7 @@ async def incident_resolve(
             language=deps.language,
         )
     except incident_service.IncidentError:  # raised before anything is written: nothing to roll back
-        labels = _labels(request)
-        message = labels["already_resolved"] if was_resolved else labels["outcome_required"]
+        message = _t(request)("show.incident.already_resolved" if was_resolved else "show.incident.outcome_required")
         return await _render(request, session, coordinator, area, error=message)
     await session.commit()
     raise web.HTTPSeeOther(f"/incidents/{incident.id}")
@@ -187,7 +126,8 @@ async def incident_export(
     if request.match_info["fmt"] == "json":
         body, kind = timeline.as_json(entries), "application/json"
     else:
-        body, kind = "\ufeff" + timeline.as_csv(entries), "text/csv"  # BOM: Excel reads the Chinese correctly
+        # BOM: Excel reads the Chinese correctly; times are the coordinator's, the header names the zone.
+        body, kind = "\ufeff" + timeline.as_csv(entries, zone=_deps(request).zone), "text/csv"
     return web.Response(
         text=body,
         content_type=kind,
@@ -200,7 +140,7 @@ async def incident_export(
 async def drill_page(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
-    context = _context(request, coordinator, area=area, L=_labels(request), error="")
+    context = _context(request, coordinator, area=area, error="", elder_code="")
     return aiohttp_jinja2.render_template("drill.html", request, context)
 
 
@@ -208,14 +148,16 @@ async def drill_page(
 async def drill_start(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
-    _may_act(request, coordinator)
+    require_actor(request, coordinator)
     deps = _deps(request)
     form = await request.post()
     code = str(form.get("elder_code", "")).strip()
     elder = (await session.exec(select(Elder).where(Elder.external_id == code))).first() if code else None
     community = await session.get(Area, elder.community_id) if elder else None
-    if elder is None or community is None or not may_see(area, community):
-        context = _context(request, coordinator, area=area, L=_labels(request), error=_labels(request)["not_found"])
+    if elder is None or community is None or not may_see(area, community):  # elsewhere or nowhere: one answer
+        t = _t(request)
+        error = t("show.incident.elder_not_found").format(code=code) if code else t("show.incident.elder_required")
+        context = _context(request, coordinator, area=area, error=error, elder_code=code)
         return aiohttp_jinja2.render_template("drill.html", request, context, status=400)
     incident = await incident_service.open_incident(
         session,

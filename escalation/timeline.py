@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,6 +30,13 @@ class Entry:
     channel: str = ""
     detail: str = ""
     sid: str = ""
+    # The same facts unflattened, so that a reader can word each step in its own language.
+    event: str = ""  # opened, queued, status, chat, acknowledged, note, resolved, audit
+    purpose: str = ""
+    step: int | None = None  # 1-based
+    status: str = ""
+    to: str = ""  # the masked address
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 async def incident_timeline(session: AsyncSession, *, incident_id: int) -> list[Entry]:
@@ -40,6 +49,8 @@ async def incident_timeline(session: AsyncSession, *, incident_id: int) -> list[
             "opened",
             await describe_actor(session, _reporter(incident)),
             detail=f"{'drill ' if incident.is_drill else ''}{incident.kind}: {incident.description}",
+            event="opened",
+            facts={"kind": incident.kind, "drill": incident.is_drill, "description": incident.description},
         )
     ]
     rows = (
@@ -58,6 +69,11 @@ async def incident_timeline(session: AsyncSession, *, incident_id: int) -> list[
                 str(row.channel),
                 f"to {mask_phone(row.to_address)}"
                 + (f"; {row.error_message}" if row.error_code == "throttled" else ""),
+                event="queued",
+                purpose=row.purpose,
+                step=row.step + 1 if row.step is not None else None,
+                to=mask_phone(row.to_address),
+                facts={"throttled": row.error_code == "throttled"},
             )
         )
     if by_id:
@@ -78,6 +94,12 @@ async def incident_timeline(session: AsyncSession, *, incident_id: int) -> list[
                     str(row.channel),
                     " ".join(x for x in (event.error_code or "", event.detail or "") if x),
                     event.provider_sid or row.provider_sid or "",
+                    event="status",
+                    purpose=row.purpose,
+                    step=row.step + 1 if row.step is not None else None,
+                    status=str(event.status),
+                    to=mask_phone(row.to_address),
+                    facts={"error": " ".join(x for x in (event.error_code or "", event.detail or "") if x)},
                 )
             )
     chats = (
@@ -92,7 +114,15 @@ async def incident_timeline(session: AsyncSession, *, incident_id: int) -> list[
         who = await describe_actor(session, f"{parts[3]}:{parts[4]}") if len(parts) >= 5 else ""
         entries.append(
             Entry(
-                chat.created_at, f"queued page step {int(parts[2]) + 1}", who, str(Channel.TELEGRAM), str(chat.status)
+                chat.created_at,
+                f"queued page step {int(parts[2]) + 1}",
+                who,
+                str(Channel.TELEGRAM),
+                str(chat.status),
+                event="chat",
+                purpose="page",
+                step=int(parts[2]) + 1,
+                status=str(chat.status),
             )
         )
     if incident.acknowledged_at:
@@ -102,6 +132,7 @@ async def incident_timeline(session: AsyncSession, *, incident_id: int) -> list[
                 "acknowledged",
                 await describe_actor(session, incident.acknowledged_by),
                 incident.ack_channel or "",
+                event="acknowledged",
             )
         )
     notes = (
@@ -119,9 +150,16 @@ async def incident_timeline(session: AsyncSession, *, incident_id: int) -> list[
             )
             if value
         )
-        entries.append(Entry(note.at, "note", await describe_actor(session, note.author), detail=detail))
+        facts = {"what": note.what_happened, "actions": note.actions_taken, "outcome": note.outcome}
+        entries.append(
+            Entry(note.at, "note", await describe_actor(session, note.author), detail=detail, event="note", facts=facts)
+        )
     if incident.resolved_at:
-        entries.append(Entry(incident.resolved_at, "resolved", await describe_actor(session, incident.resolved_by)))
+        entries.append(
+            Entry(
+                incident.resolved_at, "resolved", await describe_actor(session, incident.resolved_by), event="resolved"
+            )
+        )
     audits = (
         await session.exec(
             select(AuditEntry)
@@ -138,6 +176,8 @@ async def incident_timeline(session: AsyncSession, *, incident_id: int) -> list[
                 entry.action,
                 entry.actor,
                 detail=json.dumps(entry.details, ensure_ascii=False) if entry.details else "",
+                event="audit",
+                facts=dict(entry.details or {}),
             )
         )
     return sorted(entries, key=lambda e: (e.at, _ORDER.get(e.what.split(" ")[0], 1)))
@@ -167,10 +207,12 @@ def as_json(entries: list[Entry]) -> str:
     return json.dumps([asdict(e) | {"at": e.at.isoformat()} for e in entries], ensure_ascii=False, indent=2)
 
 
-def as_csv(entries: list[Entry]) -> str:
+def as_csv(entries: list[Entry], *, zone: ZoneInfo | None = None) -> str:
+    """With a zone, times are local to it and the header names it (what a person reading the export expects)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["at", "what", "who", "channel", "detail", "sid"])
+    writer.writerow([f"at ({zone.key})" if zone else "at", "what", "who", "channel", "detail", "sid"])
     for e in entries:
-        writer.writerow([e.at.isoformat(), e.what, e.who, e.channel, e.detail, e.sid])
+        at = e.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if zone else e.at.isoformat()
+        writer.writerow([at, e.what, e.who, e.channel, e.detail, e.sid])
     return out.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
@@ -22,6 +23,16 @@ from carevisit.storage.models import EXTRA_SLOT_BASE, UNPLANNED_SLOT_BASE, Area,
 
 class ExtraVisitError(ValueError):
     """The order cannot be carried out; the message says why. Nothing was changed."""
+
+
+@dataclass(frozen=True)
+class ExtraPreview:
+    """What an order would do, counted before anyone confirms it."""
+
+    elders: int  # chosen by the selection
+    visits: int  # that many new visits (eligible, and no open visit for the same reason)
+    not_eligible: int
+    already_ordered: int
 
 
 @dataclass
@@ -64,14 +75,8 @@ async def order_extra_visits(
         raise ExtraVisitError("give a reason (e.g. discharged from hospital, heat wave)")
     if elder_ids is None and area is None:
         raise ExtraVisitError("choose elders, or an area (and optionally classes)")
-    statement = select(Elder).order_by(col(Elder.id))
-    if elder_ids is not None:
-        statement = statement.where(col(Elder.id).in_(elder_ids))
-    if area is not None:
-        statement = statement.where(col(Elder.community_id).in_(select(Area.id).where(in_subtree(area))))
-    if classes:
-        statement = statement.where(Elder.classes.op("&")(int(classes)) != 0)  # type: ignore[attr-defined]
-    chosen = list((await session.exec(statement)).all())
+    statement = select(Elder).where(*_selection(elder_ids=elder_ids, area=area, classes=classes))
+    chosen = list((await session.exec(statement.order_by(col(Elder.id)))).all())
     if elder_ids is not None and len(chosen) != len(set(elder_ids)):
         raise ExtraVisitError("no such elder")
     eligible = set(
@@ -157,3 +162,42 @@ async def order_extra_visits(
         details={"visits": [v.id for v in order.visits], "deadline": deadline.isoformat()},
     )
     return order
+
+
+def _selection(*, elder_ids: list[int] | None, area: Area | None, classes: ElderClass | None) -> list[Any]:
+    """The elders an order is for: the one selection both the preview and the order use."""
+    conditions: list[Any] = []
+    if elder_ids is not None:
+        conditions.append(col(Elder.id).in_(elder_ids))
+    if area is not None:
+        conditions.append(col(Elder.community_id).in_(select(Area.id).where(in_subtree(area))))
+    if classes:
+        conditions.append(Elder.classes.op("&")(int(classes)) != 0)  # type: ignore[attr-defined]
+    return conditions
+
+
+async def preview_extra_visits(
+    session: AsyncSession,
+    *,
+    reason: str,
+    elder_ids: list[int] | None = None,
+    area: Area | None = None,
+    classes: ElderClass | None = None,
+) -> ExtraPreview:
+    """Count what `order_extra_visits` with the same selection and reason would order, with SQL aggregates only
+    (an area-wide order may cover a district's elders). Changes nothing."""
+    if elder_ids is None and area is None:
+        raise ExtraVisitError("choose elders, or an area (and optionally classes)")
+    selected = _selection(elder_ids=elder_ids, area=area, classes=classes)
+    count = select(func.count()).select_from(Elder).where(*selected)
+    elders = int((await session.exec(count)).one())
+    eligible = int((await session.exec(count.where(eligible_elders_filter()))).one())
+    open_same = select(Visit.elder_id).where(
+        col(Visit.kind) == VisitKind.EXTRA,
+        col(Visit.status) == VisitStatus.PLANNED,
+        col(Visit.reason) == reason.strip(),
+    )
+    already = int((await session.exec(count.where(eligible_elders_filter(), col(Elder.id).in_(open_same)))).one())
+    return ExtraPreview(
+        elders=elders, visits=eligible - already, not_eligible=elders - eligible, already_ordered=already
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -101,6 +102,32 @@ async def reassign_open_visits(
     )
     log.info("reassigned %d visits of %s, %d still unassigned", result.reassigned, month, len(result.unassigned))
     return result
+
+
+async def count_needing_reassignment(session: AsyncSession, *, month: str, area: Area) -> int:
+    """How many open visits of `month` in `area` `reassign_open_visits` would move: those with no volunteer, or
+    one who no longer serves the elder's community (inactive or moved away). One COUNT; changes nothing."""
+    serving = (
+        select(VolunteerCommunity.volunteer_id)
+        .join(Volunteer, col(Volunteer.id) == col(VolunteerCommunity.volunteer_id))
+        .where(
+            col(Volunteer.active).is_(True),
+            col(VolunteerCommunity.volunteer_id) == col(Visit.volunteer_id),
+            col(VolunteerCommunity.area_id) == col(Elder.community_id),
+        )
+    )
+    statement = (
+        select(func.count())
+        .select_from(Visit)
+        .join(Elder, col(Elder.id) == col(Visit.elder_id))
+        .where(
+            col(Visit.month) == month,
+            col(Visit.status) == VisitStatus.PLANNED,
+            col(Elder.community_id).in_(select(Area.id).where(in_subtree(area))),
+            col(Visit.volunteer_id).is_(None) | ~serving.exists(),
+        )
+    )
+    return int((await session.exec(statement)).one())
 
 
 async def deactivate_volunteer(

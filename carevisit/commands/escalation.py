@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 import typer
+from rich import box
 from rich.table import Table
 from sqlmodel import col, select
 
@@ -12,6 +13,9 @@ from carevisit.bootstrap import Runtime
 from carevisit.care.access import NotAllowed
 from carevisit.commands import roster_ids
 from carevisit.commands.common import console, errors, run_with_runtime
+from carevisit.config import Settings
+from carevisit.dashboard import display
+from carevisit.dashboard.texts import translator
 from carevisit.escalation import incidents as incident_service
 from carevisit.escalation import timeline
 from carevisit.escalation.config_file import PolicyFileError
@@ -76,9 +80,11 @@ def list_incidents(
     all_: bool = typer.Option(False, "--all", help="also acknowledged and resolved ones"),
     limit: int = typer.Option(50, min=1),
 ) -> None:
-    """Open emergencies (or all), newest first."""
+    """Open emergencies (or all), newest first, in local time (CAREVISIT_TIMEZONE) and the configured language."""
 
-    async def work(rt: Runtime) -> list[tuple[Incident, str]]:
+    async def work(rt: Runtime) -> Table:
+        t = translator(rt.settings.language)
+        zone = rt.settings.zone
         async with rt.sessions() as session:
             query = (
                 select(Incident, Elder.external_id)
@@ -88,21 +94,27 @@ def list_incidents(
             )
             if not all_:
                 query = query.where(Incident.status != IncidentStatus.RESOLVED)
-            return [(incident, external_id) for incident, external_id in (await session.exec(query)).all()]
+            rows = (await session.exec(query)).all()
+            # Fits 80 columns: the zone goes in the title, cells fold rather than lose their end.
+            table = Table(title=t("show.cli.list_title").format(zone=zone.key), box=box.SIMPLE_HEAD)
+            for heading in ("incident", "opened", "elder", "status"):  # read whole: a number, a time, a code, a word
+                table.add_column(t(f"show.cli.{heading}"), no_wrap=True)
+            table.add_column(t("show.cli.kind"), overflow="fold")
+            table.add_column(t("show.cli.acknowledged_by"), overflow="fold")
+            for incident, elder_key in rows:
+                table.add_row(
+                    f"#{incident.id}",  # the number `incidents show/ack/resolve` take
+                    display.local_time(incident.opened_at, zone),
+                    elder_key,
+                    display.label(t, "incident_status", incident.status),
+                    display.incident_kind(t, incident.kind, drill=incident.is_drill),
+                    display.actor(t, await incident_service.describe_actor(session, incident.acknowledged_by))
+                    if incident.acknowledged_by
+                    else "",
+                )
+            return table
 
-    rows = run_with_runtime(work)
-    table = Table("id", "opened", "elder (编号)", "kind", "status", "step", "acknowledged by")
-    for incident, elder_key in rows:
-        table.add_row(
-            str(incident.id),
-            incident.opened_at.strftime("%Y-%m-%d %H:%M UTC"),
-            elder_key,
-            ("drill " if incident.is_drill else "") + incident.kind,
-            str(incident.status),
-            str(incident.step),
-            incident.acknowledged_by or "",
-        )
-    console.print(table)
+    console.print(run_with_runtime(work))
 
 
 @incidents_app.command("show")
@@ -110,25 +122,28 @@ def show(
     incident_id: int,
     format_: Format = typer.Option(Format.TEXT, "--format", help="text, json or csv (for the archive)"),
 ) -> None:
-    """The incident's full timeline: opened, every page with its provider sid and statuses, acknowledgements,
-    the handling record."""
+    """The incident's full timeline: opened, every page and what became of it, acknowledgements, the handling
+    record. Text and CSV are in local time (CAREVISIT_TIMEZONE); JSON keeps UTC and the codes, for programs."""
 
-    async def work(rt: Runtime) -> list[timeline.Entry]:
+    async def work(rt: Runtime) -> tuple[list[timeline.Entry], Settings]:
         async with rt.sessions() as session:
-            return await timeline.incident_timeline(session, incident_id=incident_id)
+            return await timeline.incident_timeline(session, incident_id=incident_id), rt.settings
 
-    entries = run_with_runtime(work)
+    entries, settings = run_with_runtime(work)
     if not entries:
         errors.print(f"[bold red]No incident #{incident_id}.[/]")
         raise typer.Exit(1)
     if format_ == Format.JSON:
         typer.echo(timeline.as_json(entries))
     elif format_ == Format.CSV:
-        typer.echo(timeline.as_csv(entries), nl=False)
+        typer.echo(timeline.as_csv(entries, zone=settings.zone), nl=False)
     else:
-        table = Table("at (UTC)", "what", "who", "channel", "detail", "sid")
+        t = translator(settings.language)
+        table = Table(title=t("show.cli.show_title").format(n=incident_id, zone=settings.zone.key), box=box.SIMPLE_HEAD)
+        table.add_column(t("show.cli.at"), no_wrap=True)
+        table.add_column(t("show.cli.what"), overflow="fold")
         for e in entries:
-            table.add_row(e.at.strftime("%m-%d %H:%M:%S"), e.what, e.who, e.channel, e.detail, e.sid)
+            table.add_row(display.local_time(e.at, settings.zone, "%m-%d %H:%M:%S"), display.step_sentence(t, e))
         console.print(table)
 
 

@@ -60,7 +60,7 @@ async def test_drill_list_show_and_resolve_from_the_command_line(
     assert incident.is_drill and incident.status == IncidentStatus.OPEN
 
     listed = await asyncio.to_thread(runner.invoke, app, ["incidents", "list"], env=env)
-    assert listed.exit_code == 0 and "drill" in listed.output and roster_id in listed.output
+    assert listed.exit_code == 0 and "演练" in listed.output and roster_id in listed.output
 
     shown = await asyncio.to_thread(
         runner.invoke, app, ["incidents", "show", str(incident.id), "--format", "json"], env=env

@@ -1,0 +1,117 @@
+"""Codes read as words: every status, category, kind, channel and timeline step the dashboard (and the CLI)
+shows goes through here, in the configured language (Chinese first). Words live in `display_texts` (`show.`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import Enum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from carevisit.escalation.timeline import Entry
+from carevisit.storage.enums import ElderClass
+
+Translate = Callable[[str], str]
+
+
+def label(t: Translate, kind: str, value: Any) -> str:
+    """`label(t, "problem_category", "home_safety")` → 居家安全. An unknown code shows the kind's word for
+    "other" if it has one, else the code itself (better a code than a blank)."""
+    if value is None or value == "":
+        return ""
+    if kind == "elder_class":
+        return classes(t, int(value))
+    code = value.value if isinstance(value, Enum) else str(value)
+    key = f"show.{kind}.{code}"
+    text = t(key)
+    if text != key:
+        return text
+    fallback = f"show.{kind}.other"
+    return t(fallback) if t(fallback) != fallback else code
+
+
+def classes(t: Translate, bits: int) -> str:
+    """An elder's classes (a bit set) as words joined by 、."""
+    names = [member.name.lower() for member in ElderClass if member.name and bits & member]
+    return t("show.list_and").join(t(f"show.elder_class.{name}") for name in names) or t("show.none")
+
+
+def incident_kind(t: Translate, kind: str, *, drill: bool) -> str:
+    """跌倒, or 演练 for a drill (a drill's kind is "drill" already; say it once)."""
+    text = label(t, "incident_kind", kind)
+    if drill and kind != "drill":
+        return _fill(t("show.kind_drill"), kind=text)
+    return text
+
+
+def actor(t: Translate, described: str | None) -> str:
+    """Who did something, as `describe_actor` gave it: a name stays; the machine's own actors read as words, and
+    a reference to someone since removed ("contact:9") is never shown as the code it is."""
+    if not described or described == "system":
+        return t("show.system")
+    if described in ("cli", "dashboard", "demo"):
+        return t(f"show.actor.{described}")
+    kind, colon, _ = described.partition(":")
+    if colon and kind.isascii() and kind.isalpha():
+        return t("show.actor.unknown")
+    return described
+
+
+def step_sentence(t: Translate, entry: Entry) -> str:
+    """One timeline step as a sentence: "短信通知王芳（女儿） 138****5678：已送达"."""
+    who = actor(t, entry.who)
+    channel = label(t, "channel", entry.channel)
+    if entry.event == "opened":
+        kind = incident_kind(t, str(entry.facts.get("kind", "")), drill=bool(entry.facts.get("drill")))
+        description = str(entry.facts.get("description") or "")
+        what = _fill(t("show.kind_description"), kind=kind, description=description) if description else kind
+        reported = entry.who and entry.who != "system"
+        return _fill(t("show.step.opened" if reported else "show.step.opened_nobody"), who=who, what=what)
+    if entry.event == "queued":
+        key = "show.step.queued" if entry.step is not None else "show.step.queued_nostep"
+        text = _fill(
+            t(key), step=entry.step, purpose=label(t, "purpose", entry.purpose), channel=channel, who=who, to=entry.to
+        )
+        return text + (t("show.step.throttled") if entry.facts.get("throttled") else "")
+    if entry.event == "status":
+        status = label(t, "delivery_status", entry.status)
+        error = str(entry.facts.get("error") or "")
+        text = _fill(t("show.step.status"), channel=channel, who=f"{who} {entry.to}".strip(), status=status)
+        return _fill(t("show.with_reason"), text=text, reason=error) if error else text
+    if entry.event == "chat":
+        return _fill(t("show.step.chat"), step=entry.step, who=who, status=label(t, "delivery_status", entry.status))
+    if entry.event == "acknowledged":
+        return _fill(t("show.step.acknowledged"), who=who, channel=label(t, "channel", entry.channel))
+    if entry.event == "note":
+        parts = [
+            _fill(t("show.labelled"), label=t(f"show.note.{name}"), value=value)
+            for name, value in entry.facts.items()
+            if value
+        ]
+        return _fill(t("show.step.note"), who=who, detail=t("show.list_sep").join(parts))
+    if entry.event == "resolved":
+        return _fill(t("show.step.resolved"), who=who)
+    if entry.event == "audit" and entry.what == "incident.page":
+        return _page_sentence(t, entry.facts)
+    return t("show.step.other")
+
+
+def _page_sentence(t: Translate, facts: dict[str, Any]) -> str:
+    key = "show.step.page_repeat" if facts.get("repeat") else "show.step.page"
+    text = _fill(t(key), step=facts.get("step", ""), count=len(facts.get("pages") or []))
+    skipped = len(facts.get("skipped") or [])
+    return text + (_fill(t("show.step.page_skipped"), skipped=skipped) if skipped else "")
+
+
+def _fill(template: str, **values: Any) -> str:
+    return template.format(**{name: "" if value is None else value for name, value in values.items()})
+
+
+def local_time(moment: Any, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A UTC moment as the coordinator's wall-clock time."""
+    return moment.astimezone(zone).strftime(fmt) if moment else ""
+
+
+def shown_filter(t: Translate) -> Callable[[Any, str], str]:
+    """The jinja filter: `{{ problem.category|shown('problem_category') }}`."""
+    return lambda value, kind: label(t, kind, value)
