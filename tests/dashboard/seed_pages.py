@@ -67,7 +67,7 @@ async def seed_programme(session: AsyncSession, clock: FakeClock) -> Seeded:
     contact = await make_contact(session, elder=elders[0], name="诸葛丽丽", relation="女儿", phone="+8613812345678")
     await make_visit(session, clock, elder=elders[0], volunteer_id=volunteer.id, status=VisitStatus.DONE)
     await make_visit(session, clock, elder=elders[1], volunteer_id=volunteer.id)
-    waiting = await make_visit(session, clock, elder=elders[2])  # nobody could take it
+    waiting = await make_visit(session, clock, elder=elders[1], slot=3)  # nobody took it; in both viewers' area
     await make_visit(  # overdue
         session,
         clock,

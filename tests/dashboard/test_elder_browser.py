@@ -81,9 +81,6 @@ async def test_on_a_phone_a_coordinator_pauses_an_elder_and_assigns_a_visit_to_a
     assert paused.status == ElderStatus.PAUSED
 
 
-# The stacked-card layout for tables at this width is the layout branch's (static/style.css, i11-layout); strict, so
-# that once it is merged this test passes unmarked only after the mark is removed.
-@pytest.mark.xfail(strict=True, reason="tables become cards with the phone layout of branch i11-layout")
 async def test_the_elder_page_and_the_assign_page_fit_390_px(
     phone, server: TestServer, session: AsyncSession, clock: FakeClock, areas: dict[str, Area], coordinator_factory
 ) -> None:  # type: ignore[no-untyped-def]
