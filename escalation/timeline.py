@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from carevisit.care.cells import neutralise
 from carevisit.care.phones import mask_phone
 from carevisit.escalation.incidents import describe_actor
 from carevisit.storage.enums import Channel
@@ -172,5 +173,6 @@ def as_csv(entries: list[Entry]) -> str:
     writer = csv.writer(out)
     writer.writerow(["at", "what", "who", "channel", "detail", "sid"])
     for e in entries:
-        writer.writerow([e.at.isoformat(), e.what, e.who, e.channel, e.detail, e.sid])
+        # A contact's name, a note or a delivery error is whatever someone typed: never a live formula.
+        writer.writerow([neutralise(cell) for cell in (e.at.isoformat(), e.what, e.who, e.channel, e.detail, e.sid)])
     return out.getvalue()
