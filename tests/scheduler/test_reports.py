@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import UTC, date, datetime
 
+import pytest
 from openpyxl import load_workbook
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -110,9 +111,9 @@ async def test_exports_have_chinese_headers_and_never_a_live_formula(session: As
     district = world["areas"]["district"]  # type: ignore[index]
     report = await monthly_report(session, month="2026-03", area=district, by=ReportBy.ORGANISATION, zone=SHANGHAI)
     lines = list(csv.reader(io.StringIO(to_csv(report).lstrip("\ufeff"))))
-    assert lines[0][:3] == ["组织代码", "组织名称", "老人数"]
+    assert lines[0][:2] == ["组织名称", "老人数"], "an organisation's database id is nobody's business"
     assert any(cell.startswith("'=HYPERLINK") for line in lines for cell in line)
-    assert lines[-1][1].startswith("合计")
+    assert lines[-1][0].startswith("合计")
 
     sheet = load_workbook(io.BytesIO(to_xlsx(report))).active
     assert sheet is not None
@@ -120,10 +121,21 @@ async def test_exports_have_chinese_headers_and_never_a_live_formula(session: As
     assert "月探访率" in values and '\'=HYPERLINK("http://x")社工' in values
     assert not any(isinstance(v, str) and v.startswith(("=", "+", "-", "@")) for v in values)
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+    rate = sheet.cell(row=2, column=[c.value for c in sheet[1]].index("月探访率") + 1)
+    assert isinstance(rate.value, int | float) and rate.number_format == "0.0%"
 
 
 def test_neutralise_leaves_ordinary_text_and_numbers_alone() -> None:
     assert [neutralise(v) for v in ("张三", "=1+1", "+86", "-5", "@x", 7)] == ["张三", "'=1+1", "'+86", "'-5", "'@x", 7]
+    assert [neutralise(v) for v in ("a=b", "张 -", "", 0.5, None)] == ["a=b", "张 -", "", 0.5, None]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\tx", "\rx", "\nx", " =1+1", "  +1", "\t=cmd", "\u3000=cmd", "\u00a0@SUM(A1)", "\n-2", "＝1+1", "＠x"],
+)
+def test_neutralise_catches_formulas_behind_whitespace_and_full_width_signs(text: str) -> None:
+    assert neutralise(text) == "'" + text
 
 
 async def test_a_community_has_no_children_and_reports_as_one_row(session: AsyncSession, clock: FakeClock) -> None:
