@@ -19,9 +19,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from carevisit.care.cells import neutralise
-from carevisit.reports.monthly import Counts, Report, ReportBy, ReportRow
+from carevisit.reports.monthly import UNASSIGNED_CODE, Counts, Report, ReportBy, ReportRow
 
-__all__ = ["HEADERS", "headers", "neutralise", "table", "to_csv", "to_xlsx"]
+__all__ = ["HEADERS", "headers", "neutralise", "table", "terminal_table", "to_csv", "to_xlsx"]
 
 _FIRST_COLUMN = {ReportBy.AREA: "区域", ReportBy.ORGANISATION: "组织", ReportBy.VOLUNTEER: "志愿者"}
 
@@ -102,6 +102,27 @@ def table(report: Report) -> list[list[Any]]:
     zone = report.zone
     lines = [[_text(value, kind, zone) for value, kind in zip(line, kinds, strict=True)] for line in _lines(report)]
     return [headers(report), *lines]
+
+
+# The terminal's columns: what fits 80 characters (Chinese takes two each); the files have them all.
+_TERMINAL = ("同意探访(应探访)", "已探访老人", "月探访率", "计划探访", "已完成", "按时完成率", "未分配")
+_TERMINAL_HEADS = ("应探访", "已探访", "探访率", "计划", "已完成", "按时率", "未分配")
+
+
+def terminal_table(report: Report) -> list[list[str]]:
+    """The report for an 80-column terminal: the name (with the roster id of a volunteer) and seven figures."""
+    full = table(report)
+    head = full[0]
+    picked = [head.index(name) for name in _TERMINAL]
+    name_at = head.index(f"{_FIRST_COLUMN[report.by]}名称")
+    first = _FIRST_COLUMN[report.by]
+    lines = [[first, *_TERMINAL_HEADS]]
+    for line in full[1:]:
+        name = str(line[name_at])
+        if report.by == ReportBy.VOLUNTEER and line[0] not in ("", UNASSIGNED_CODE) and not name.startswith("合计"):
+            name = f"{name} {line[0]}"
+        lines.append([name, *(str(line[index]) for index in picked)])
+    return lines
 
 
 def to_csv(report: Report) -> str:
