@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import local_today
-from carevisit.dashboard import views
+from carevisit.dashboard import roster_views, views
 from carevisit.dashboard.texts import translator
 from carevisit.reports.chart import Bar, rate_chart
 from carevisit.reports.export import to_csv, to_xlsx
@@ -31,6 +31,8 @@ _BY_KEY = {
 
 
 def add_routes(app: web.Application) -> None:
+    """The report, its downloads, and the roster upload (the other way data crosses the dashboard in files)."""
+    roster_views.add_routes(app)
     app.router.add_get("/report", report_page)
     app.router.add_get("/report.csv", report_csv)
     app.router.add_get("/report.xlsx", report_xlsx)
