@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from html import escape
 
 WIDTH, HEIGHT = 340, 210
-_LEFT, _RIGHT, _TOP, _BOTTOM = 40, 6, 10, 44  # margins: the percent axis on the left, two label rows below
+_LEFT, _RIGHT, _TOP, _BOTTOM = 40, 6, 10, 50  # margins: the percent axis on the left, two label rows below
 _FONT = 13
 _TICKS = (0, 25, 50, 75, 100)
 
@@ -52,7 +52,7 @@ def rate_chart(bars: list[Bar], *, title: str, description: str, chart_id: str =
             f'<rect class="bar" x="{x:.1f}" y="{_TOP + plot_height - height:.1f}" width="{slot * 0.7:.1f}" '
             f'height="{height:.1f}" fill="{colour}"><title>{escape(bar.detail)}</title></rect>'
         )
-        label_y = HEIGHT - _BOTTOM + 16 + (16 if index % 2 else 0)
+        label_y = HEIGHT - _BOTTOM + 16 + (19 if index % 2 else 0)
         weight = ' font-weight="bold"' if bar.current else ""
         parts.append(
             f'<text x="{x + slot * 0.35:.1f}" y="{label_y}" text-anchor="middle" fill="#1d2733"{weight}>'
