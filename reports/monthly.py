@@ -267,10 +267,20 @@ async def _by_visitor(
 
 
 async def _labels(session: AsyncSession, *, by: ReportBy, keys: list[int]) -> dict[int, tuple[str, str]]:
-    if by == ReportBy.VOLUNTEER:
-        rows = await session.exec(
-            select(Volunteer.id, Volunteer.external_id, Volunteer.name).where(col(Volunteer.id).in_(keys))
-        )
-        return {vid: (external_id, name) for vid, external_id, name in rows.all()}
-    orgs = await session.exec(select(Organisation.id, Organisation.name).where(col(Organisation.id).in_(keys)))
-    return {oid: (str(oid), name) for oid, name in orgs.all()}
+    """Names (and roster ids) of the rows' volunteers or organisations, a batch at a time: a district can have tens
+    of thousands of volunteers, more than SQLite takes parameters in one statement."""
+    labels: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(keys), _LABEL_BATCH):
+        batch = keys[start : start + _LABEL_BATCH]
+        if by == ReportBy.VOLUNTEER:
+            rows = await session.exec(
+                select(Volunteer.id, Volunteer.external_id, Volunteer.name).where(col(Volunteer.id).in_(batch))
+            )
+            labels.update({vid: (external_id, name) for vid, external_id, name in rows.all() if vid is not None})
+        else:
+            orgs = await session.exec(select(Organisation.id, Organisation.name).where(col(Organisation.id).in_(batch)))
+            labels.update({oid: (str(oid), name) for oid, name in orgs.all() if oid is not None})
+    return labels
+
+
+_LABEL_BATCH = 500
