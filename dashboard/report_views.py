@@ -16,6 +16,7 @@ from carevisit.dashboard import roster_views, views
 from carevisit.dashboard.texts import translator
 from carevisit.reports.chart import Bar, rate_chart
 from carevisit.reports.export import to_csv, to_xlsx
+from carevisit.reports.history import ClosedMonths
 from carevisit.reports.month_page import month_page
 from carevisit.reports.monthly import NO_ORGANISATION_CODE, UNASSIGNED_CODE, ReportBy, monthly_report
 from carevisit.storage.models import Area, Coordinator
@@ -23,6 +24,7 @@ from carevisit.storage.models import Area, Coordinator
 # Rows shown per table; a district's hundreds of volunteers are in the download.
 SHOWN_ROWS = 100
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CLOSED_MONTHS = web.AppKey("report_closed_months", ClosedMonths)
 _BY_KEY = {
     ReportBy.AREA: "report.by_area",
     ReportBy.ORGANISATION: "report.by_organisation",
@@ -33,6 +35,7 @@ _BY_KEY = {
 def add_routes(app: web.Application) -> None:
     """The report, its downloads, and the roster upload (the other way data crosses the dashboard in files)."""
     roster_views.add_routes(app)
+    app[CLOSED_MONTHS] = ClosedMonths()
     app.router.add_get("/report", report_page)
     app.router.add_get("/report.csv", report_csv)
     app.router.add_get("/report.xlsx", report_xlsx)
@@ -63,7 +66,8 @@ async def report_page(
     deps = views._deps(request)
     t = translator(deps.language)
     month, area = await _scope(request, session, area)
-    page = await month_page(session, month=month, area=area, zone=deps.zone)
+    closed = request.app[CLOSED_MONTHS]
+    page = await month_page(session, month=month, area=area, zone=deps.zone, clock=deps.clock, closed=closed)
     first, last = page.history[0], page.history[-1]
     chart = rate_chart(
         _bars(t, page.history),

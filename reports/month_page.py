@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from carevisit.care.clock import Clock, local_today
 from carevisit.care.visit_rate import VisitRate
-from carevisit.reports.history import months_ending, rate_history
+from carevisit.reports.history import ClosedMonths, months_ending, rate_history
 from carevisit.reports.monthly import Report, ReportBy, monthly_reports
 from carevisit.reports.reasons import NotVisited, not_visited
 from carevisit.storage.models import Area
@@ -24,12 +25,23 @@ class MonthPage:
     not_visited: NotVisited
 
 
-async def month_page(session: AsyncSession, *, month: str, area: Area, zone: ZoneInfo) -> MonthPage:
+async def month_page(
+    session: AsyncSession,
+    *,
+    month: str,
+    area: Area,
+    zone: ZoneInfo,
+    clock: Clock,
+    closed: ClosedMonths | None = None,
+) -> MonthPage:
+    """`closed`: figures of closed months kept between calls (the chart's eleven earlier months)."""
     reports = await monthly_reports(session, month=month, area=area, zone=zone)
+    months = months_ending(month)
+    today, now = local_today(clock, zone), clock.now()
     return MonthPage(
         by_area=reports[ReportBy.AREA],
         by_organisation=reports[ReportBy.ORGANISATION],
         by_volunteer=reports[ReportBy.VOLUNTEER],
-        history=await rate_history(session, area=area, months=months_ending(month)),
+        history=await rate_history(session, area=area, months=months, today=today, now=now, closed=closed),
         not_visited=await not_visited(session, area=area, month=month),
     )

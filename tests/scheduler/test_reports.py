@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.care.clock import FakeClock
 from carevisit.care.visit_rate import visit_rate
 from carevisit.reports.export import neutralise, to_csv, to_xlsx
+from carevisit.reports.history import ClosedMonths, months_ending, rate_history
 from carevisit.reports.monthly import ReportBy, monthly_report
 from carevisit.storage.enums import ElderStatus, VisitKind, VisitStatus
 from tests.factories import make_area_tree, make_elder, make_organisation, make_visit, make_volunteer
@@ -156,3 +157,26 @@ def test_a_report_of_last_month_read_on_the_first_says_it_can_still_change() -> 
     assert late_confirmations_note("2026-12", today=date(2027, 1, 1)) is not None  # across a year
     assert late_confirmations_note("2026-03", today=date(2026, 4, 2)) is None  # final
     assert late_confirmations_note("2026-04", today=date(2026, 4, 1)) is None  # this month: still running anyway
+
+
+async def test_closed_months_are_kept_for_the_chart_and_the_open_month_is_always_read(
+    session: AsyncSession, clock: FakeClock
+) -> None:
+    world = await programme(session, clock)
+    district = world["areas"]["district"]  # type: ignore[index]
+    closed = ClosedMonths(lifetime=timedelta(hours=1))
+    today, months = date(2026, 4, 10), ["2026-03", "2026-04"]
+    first = await rate_history(session, area=district, months=months, today=today, now=clock.now(), closed=closed)
+    assert [rate.visited for _, rate in first] == [3, 0]
+    # Another visit done (the register changing under a closed month is shown after the lifetime only).
+    e4 = await make_elder(session, clock, community=world["areas"]["community"])  # type: ignore[index]
+    await make_visit(session, clock, elder=e4, status=VisitStatus.DONE, month="2026-04")
+    await make_visit(session, clock, elder=e4, status=VisitStatus.DONE, month="2026-03")
+    await session.commit()
+    again = await rate_history(session, area=district, months=months, today=today, now=clock.now(), closed=closed)
+    assert [rate.visited for _, rate in again] == [3, 1], "March from the cache, April read again"
+    later = await rate_history(
+        session, area=district, months=months, today=today, now=clock.now() + timedelta(hours=2), closed=closed
+    )
+    assert [rate.visited for _, rate in later] == [4, 1]
+    assert [month for month, _ in later] == months == months_ending("2026-04", 2)
