@@ -9,6 +9,7 @@ import re
 from datetime import UTC, date, datetime
 from urllib.parse import unquote
 
+import pytest
 from aiohttp.test_utils import TestServer
 from openpyxl import load_workbook
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -197,3 +198,22 @@ async def test_a_viewer_reads_the_report_and_downloads_it(
         assert (await client.get("/report.xlsx?month=2026-03")).status == 200
     finally:
         await client.close()
+
+
+@pytest.mark.parametrize("server", ["en"], indirect=True)
+async def test_the_report_reads_in_english_with_no_codes(
+    server: TestServer, session: AsyncSession, clock: FakeClock, areas: dict[str, Area], coordinator_factory
+) -> None:  # type: ignore[no-untyped-def]
+    await programme(session, clock, areas)
+    await coordinator_factory(areas["district"], "district-lead")
+    client = await sign_in(server, "district-lead")
+    try:
+        page = await (await client.get("/report?month=2026-03")).text()
+        csv_name = (await client.get("/report.csv?month=2026-03")).headers["Content-Disposition"]
+    finally:
+        await client.close()
+    assert "Visit rate" in page and "By organisation" in page and "Not visited this month" in page
+    labels = re.findall(r"<text[^>]*>([A-Z][a-z]{2})</text>", page)
+    assert labels[0] == "Apr" and labels[-1] == "Mar"
+    assert not re.search(r">[^<]*report\.[a-z_]+", page), "no catalogue key shows through"
+    assert unquote(csv_name.split("''")[1]) == "南山区 2026-03 visit report - By area.csv"
