@@ -66,6 +66,7 @@ async def report_page(
     deps = views._deps(request)
     t = translator(deps.language)
     month, area = await _scope(request, session, area)
+    late = views._late(deps, local_today(deps.clock, deps.zone))  # on the 1st, last month can still change
     closed = request.app[CLOSED_MONTHS]
     page = await month_page(session, month=month, area=area, zone=deps.zone, clock=deps.clock, closed=closed)
     first, last = page.history[0], page.history[-1]
@@ -82,6 +83,7 @@ async def report_page(
         page=page,
         chart=chart,
         shown=SHOWN_ROWS,
+        late=late if late and late["month"] == month else None,
         special={UNASSIGNED_CODE: t("report.unassigned_row"), NO_ORGANISATION_CODE: t("report.no_organisation")},
         downloads=[(by.value, t(_BY_KEY[by])) for by in ReportBy],
     )

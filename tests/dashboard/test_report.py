@@ -217,3 +217,19 @@ async def test_the_report_reads_in_english_with_no_codes(
     assert labels[0] == "Apr" and labels[-1] == "Mar"
     assert not re.search(r">[^<]*report\.[a-z_]+", page), "no catalogue key shows through"
     assert unquote(csv_name.split("''")[1]) == "南山区 2026-03 visit report - By area.csv"
+
+
+async def test_last_months_report_read_on_the_first_says_it_can_still_change(
+    server: TestServer, session: AsyncSession, clock: FakeClock, areas: dict[str, Area], coordinator_factory
+) -> None:  # type: ignore[no-untyped-def]
+    await programme(session, clock, areas)
+    await coordinator_factory(areas["district"], "district-lead")
+    clock.set(datetime(2026, 4, 1, 9, 0, tzinfo=UTC))
+    client = await sign_in(server, "district-lead")
+    try:
+        march = await (await client.get("/report?month=2026-03")).text()
+        april = await (await client.get("/report?month=2026-04")).text()
+    finally:
+        await client.close()
+    assert 'id="late-confirmations"' in march and "2026-03 的探访今天内仍可补确认" in march
+    assert 'id="late-confirmations"' not in april
