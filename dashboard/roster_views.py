@@ -4,6 +4,7 @@ admin's own area subtree only (`within`). The file waits server-side under a tok
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
@@ -19,6 +20,7 @@ from carevisit.roster import messages
 from carevisit.roster.importer import ImportResult, import_elders, import_volunteers
 from carevisit.roster.problems import RosterFileError
 from carevisit.roster.problems_file import problems_path, write_problems_file
+from carevisit.storage.db import make_engine, make_session_factory
 from carevisit.storage.enums import CoordinatorRole
 from carevisit.storage.models import Area, Coordinator
 
@@ -138,7 +140,7 @@ async def _checked_upload(
     store = request.app[UPLOADS]
     saved = store.save(coordinator_id=coordinator.id or 0, kind=kind, name=_file_name(file.filename), source=file.file)
     try:
-        saved.check = await _import(request, session, saved, area=area, dry_run=True)
+        saved.check = await _import(request, saved, area=area, dry_run=True)
     except RosterFileError as error:
         store.discard(saved.token)
         return _render(request, coordinator, status=400, area=area, error=_file_problem(request, error))
@@ -150,20 +152,37 @@ def _file_name(sent: str) -> str:
     return unquote(sent) if sent.isascii() else sent
 
 
-async def _import(request: web.Request, session: AsyncSession, upload: Upload, *, area: Area, dry_run: bool):  # type: ignore[no-untyped-def]
+async def _import(request: web.Request, upload: Upload, *, area: Area, dry_run: bool) -> ImportResult:
+    """Check (or import) the file on a thread of its own, with its own event loop and database connection: reading
+    and validating a big roster takes seconds of CPU, which would stall the bot, the webhooks and the escalation
+    engine sharing this loop."""
     deps = views._deps(request)
     settings = request.app.get(ROSTER_SETTINGS, RosterSettings())
-    common: dict[str, Any] = {
-        "path": upload.path,
-        "clock": deps.clock,
-        "region": settings.region,
-        "actor": f"coordinator:{upload.coordinator_id}",
-        "dry_run": dry_run,
-        "within": area,
-    }
-    if upload.kind == "elders":
-        return await import_elders(session, zone=deps.zone, area_code=settings.area_code, **common)
-    return await import_volunteers(session, **common)
+    bind = deps.sessions.kw["bind"]
+    url = bind.url.render_as_string(hide_password=False)
+    area_id = area.id
+
+    async def work() -> ImportResult:
+        engine = make_engine(url)
+        try:
+            async with make_session_factory(engine)() as own:
+                within = await own.get(Area, area_id)
+                assert within is not None, "the coordinator's own area"
+                common: dict[str, Any] = {
+                    "path": upload.path,
+                    "clock": deps.clock,
+                    "region": settings.region,
+                    "actor": f"coordinator:{upload.coordinator_id}",
+                    "dry_run": dry_run,
+                    "within": within,
+                }
+                if upload.kind == "elders":
+                    return await import_elders(own, zone=deps.zone, area_code=settings.area_code, **common)
+                return await import_volunteers(own, **common)
+        finally:
+            await engine.dispose()
+
+    return await asyncio.to_thread(asyncio.run, work())
 
 
 def _file_problem(request: web.Request, error: RosterFileError) -> str:
@@ -216,7 +235,7 @@ async def confirm(
     upload = _find(request, coordinator)
     store = request.app[UPLOADS]
     try:
-        result = await _import(request, session, upload, area=area, dry_run=False)
+        result = await _import(request, upload, area=area, dry_run=False)
     except RosterFileError as error:  # nothing was written: the importer rolls back
         return _render(request, coordinator, status=400, area=area, error=_file_problem(request, error))
     if not result.ok:  # the register changed since the check: show the new problems, keep the file
