@@ -178,6 +178,8 @@ async def test_another_areas_report_and_downloads_are_not_found_and_bad_input_is
                 assert response.status == 404, (path, area)
                 assert "华侨城" not in await response.text()
         assert (await client.get("/report?month=2026-13")).status == 400
+        for odd in ("0000-01", "9999-12", "2026-1", "2026-03x", "%00"):
+            assert (await client.get(f"/report?month={odd}")).status in (200, 400), odd
         assert (await client.get("/report.csv?month=March")).status == 400
         bad_by = await client.get("/report.xlsx?by=elder")
         assert bad_by.status == 400 and "area、organisation" in await bad_by.text()
