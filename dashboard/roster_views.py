@@ -14,6 +14,7 @@ from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.dashboard import views
+from carevisit.dashboard.auth import COOKIE
 from carevisit.dashboard.roster_uploads import Upload, UploadStore
 from carevisit.dashboard.texts import translator
 from carevisit.roster import messages
@@ -107,6 +108,9 @@ async def upload_page(
 
 async def upload(request: web.Request) -> web.StreamResponse:
     """Reads the form with the roster's own size limit; one too large is refused before anything is stored."""
+    deps = views._deps(request)
+    if deps.signer.read(request.cookies.get(COOKIE), deps.clock.now()) is None:
+        raise web.HTTPSeeOther("/login")  # before reading megabytes from someone not signed in
     t = _t(request)
     too_large = t("report.roster_too_large").format(mib=MAX_UPLOAD_BYTES // 2**20)
     if (request.content_length or 0) > MAX_UPLOAD_BYTES:

@@ -101,6 +101,15 @@ async def test_rows_outside_the_admins_area_are_problems_and_others_cannot_use_t
         await other.close()
 
 
+async def test_an_upload_without_a_sign_in_is_sent_to_the_login_unread(server: TestServer, tmp_path: Path) -> None:
+    async with aiohttp.ClientSession(base_url=str(server.make_url(""))) as anonymous:
+        form = aiohttp.FormData()
+        form.add_field("kind", "elders")
+        form.add_field("roster", roster(tmp_path, [elder_row("E001")]), filename="a.csv")
+        response = await anonymous.post("/admin/roster", data=form, allow_redirects=False)
+        assert response.status == 303 and response.headers["Location"] == "/login"
+
+
 @pytest.mark.parametrize("role", [CoordinatorRole.VIEWER, CoordinatorRole.COORDINATOR])
 async def test_only_an_admin_may_upload(
     server: TestServer, session: AsyncSession, areas: dict[str, Area], coordinator_factory, tmp_path: Path, role
