@@ -47,6 +47,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "report.download_xlsx": "Excel（{by}）",
         "report.file_name": "{area}{month}探访月报-{by}",
         "report.none": "暂无。",
+        "report.volunteers_below": "按志愿者的明细在街道、社区一级查看（点上面的区域），全部志愿者见下载的报表。",
         "report.bad_by": "“by”只能是 area、organisation 或 volunteer。",
         "report.roster_nav": "名单导入",
         "report.roster_heading": "导入摸底名单",
@@ -116,6 +117,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "report.download_xlsx": "Excel ({by})",
         "report.file_name": "{area} {month} visit report - {by}",
         "report.none": "Nothing here.",
+        "report.volunteers_below": "Volunteers are listed from the street down (choose an area above); the download "
+        "has them all.",
         "report.bad_by": "“by” is area, organisation or volunteer.",
         "report.roster_nav": "Roster import",
         "report.roster_heading": "Import a survey roster",

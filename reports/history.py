@@ -62,13 +62,17 @@ async def rate_history(
     today: date | None = None,
     now: datetime | None = None,
     closed: ClosedMonths | None = None,
+    known: dict[str, VisitRate] | None = None,
 ) -> list[tuple[str, VisitRate]]:
     """(month, rate) for each month asked, in order. With `closed` (and `today`, `now`), closed months come from it
-    when it has them and are kept in it when computed."""
-    found: dict[str, VisitRate] = {}
+    when it has them and are kept in it when computed. `known`: figures the caller has already counted (the report's
+    own month)."""
+    found: dict[str, VisitRate] = {month: rate for month, rate in (known or {}).items() if month in months}
     if closed is not None and today is not None and now is not None:
         for month in months:
-            if not is_open(month, today=today) and (kept := closed.get(area, month, now=now)) is not None:
+            if month in found or is_open(month, today=today):
+                continue
+            if (kept := closed.get(area, month, now=now)) is not None:
                 found[month] = kept
     missing = [month for month in months if month not in found]
     if missing:

@@ -89,6 +89,7 @@ async def test_the_report_page_charts_twelve_months_and_counts_who_was_not_visit
     try:
         response = await client.get("/report?month=2026-03")
         page = await response.text()
+        street = await (await client.get("/report?area=440305001&month=2026-03")).text()
     finally:
         await client.close()
     assert response.status == 200
@@ -111,7 +112,8 @@ async def test_the_report_page_charts_twelve_months_and_counts_who_was_not_visit
     assert by_area[1][-1] == "2026-03-16 10:00", "the latest visit, in local time"
     organisations = cells_of(page, "by-organisation")
     assert organisations[1] == [FORMULA, "2", "50.0%", "2", "2026-03-16 10:00"]
-    assert cells_of(page, "by-volunteer")[1][:3] == ["V-001", "@张", "2"]
+    assert 'id="by-volunteer-later"' in page, "a district's volunteers are listed from the street down"
+    assert cells_of(street, "by-volunteer")[1][:3] == ["V-001", "@张", "2"]
     assert 'href="/report.csv?area=440305&amp;month=2026-03&amp;by=organisation"' in page
 
 
