@@ -31,12 +31,12 @@ from carevisit.care.clock import Clock, local_today
 from carevisit.roster.areas import AreaCodeConflict, AreaIndex
 from carevisit.roster.bulk import BulkStatement, table_of
 from carevisit.roster.columns import Columns, elder_columns, volunteer_columns
-from carevisit.roster.fields import mask_id_card, upgraded_id_card
+from carevisit.roster.fields import mask_id_card, parse_id_card, upgraded_id_card
 from carevisit.roster.layout import MakeColumns, SkippedRow, read_layouts
 from carevisit.roster.parallel import Chunk, Validator, validate_in_process, validate_in_workers
-from carevisit.roster.problems import RosterFileError, RowProblem
+from carevisit.roster.problems import InvalidCell, RosterFileError, RowProblem
 from carevisit.roster.readers import open_table
-from carevisit.roster.rows import CommunityLookup, validate_elder, validate_volunteer
+from carevisit.roster.rows import CommunityLookup, id_card_external_id, validate_elder, validate_volunteer
 from carevisit.storage import installation
 from carevisit.storage.enums import AreaLevel, ElderStatus
 from carevisit.storage.models import Area, Elder, EmergencyContact, Organisation, Volunteer, VolunteerCommunity
@@ -169,11 +169,22 @@ class _Checker:
             f"编号“{shown}”已在{where_zh}用过", self.id_positions[sheet],
         )  # fmt: skip
 
+    def stored_ids(self, card_id: Callable[[str], str | None] | None) -> dict[str, str]:
+        """The file's keys as the database stores them → the keys: a 编号 as written, an ID-card number (of a
+        sheet without 编号) as the id made from it (`card_id`)."""
+        stored: dict[str, str] = {}
+        for key, (sheet, _) in self.first_row.items():
+            as_stored = card_id(key) if self.key_is_card[sheet] and card_id is not None else key
+            if as_stored:
+                stored[as_stored] = key
+        return stored
+
     def refuse(self, elsewhere: set[str]) -> None:
         """Rows whose 编号 belongs to someone of another area: importing would rewrite (or move) that person."""
-        for external_id in sorted(elsewhere, key=lambda found: self.first_row[found]):
-            sheet, row = self.first_row[external_id]
-            reason, reason_zh = f"id {external_id!r} belongs to another area", f"编号“{external_id}”属于其他地区"
+        for key in sorted(elsewhere, key=lambda found: self.first_row[found]):
+            sheet, row = self.first_row[key]
+            shown = mask_id_card(key) if self.key_is_card[sheet] else key
+            reason, reason_zh = f"id {shown!r} belongs to another area", f"编号“{shown}”属于其他地区"
             label, position = self.id_labels[sheet], self.id_positions[sheet]
             self.problems([RowProblem(self.result.file, row, label, reason, reason_zh, position)], sheet)
 
@@ -240,6 +251,15 @@ async def import_elders(
     refuse = partial(_elders_elsewhere, session, within) if within is not None else None
     # The key of ID-card hashes, made on the first import that needs it (and kept only if that import commits).
     id_key = await installation.secret(await session.connection(), installation.ID_CARD_KEY)
+
+    def card_id(text: str) -> str | None:
+        """The 编号 stored for an elder of a roster keyed by ID-card number (None for a number that is no good)."""
+        try:
+            card = parse_id_card(text, today=today)
+        except InvalidCell:
+            return None
+        return id_card_external_id(card.masked, card.keyed_hash(id_key)) if card else None
+
     with tempfile.TemporaryFile() as spool:
         result = await _check(
             path,
@@ -260,6 +280,7 @@ async def import_elders(
             ),
             workers,
             refuse,
+            card_id,
         )
         if dry_run and result.ok:
             await _would_write(session, _ELDERS, result)
@@ -360,6 +381,7 @@ async def _check(
     make_validator: Callable[[Columns], Validator],
     workers: int,
     refuse: Refuse | None = None,
+    card_id: Callable[[str], str | None] | None = None,
 ) -> ImportResult:
     with open_table(path) as table:
         layouts = read_layouts(table, path.name, make_columns, elders=kind == "elders")
@@ -394,7 +416,8 @@ async def _check(
         result.skipped_count = layouts.skipped_count
         result.blank_rows = layouts.blank_rows
     if refuse is not None:
-        checker.refuse(await refuse(list(checker.first_row)))
+        stored = checker.stored_ids(card_id)
+        checker.refuse({stored[found] for found in await refuse(list(stored))})
     if progress:
         progress("checking", result.rows, result.rows)
     if spool is None:  # a dry run: the ids tell what would be inserted or updated

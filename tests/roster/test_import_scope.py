@@ -13,6 +13,7 @@ from tests.factories import make_area_tree, make_elder, make_volunteer
 from tests.roster.conftest import Importer
 from tests.roster.files import ELDER_HEADER_ZH, VOLUNTEER_HEADER_ZH, elder_row, volunteer_row, write_csv
 from tests.roster.queries import count
+from tests.roster.test_import_values import HEADER_NO_ID, MAN, WANG, row
 
 
 async def tree(session: AsyncSession) -> dict[str, Area]:
@@ -72,3 +73,19 @@ async def test_volunteers_serve_only_the_importers_communities(
         "第4行 A列（编号）：编号“V-SHAHE”属于其他地区",
     ]
     assert not result.written and await count(session, Volunteer) == 1
+
+
+async def test_a_roster_keyed_by_id_card_cannot_take_over_an_elder_of_another_area(
+    importer: Importer, session: AsyncSession, tmp_path: Path
+) -> None:
+    areas = await tree(session)
+    shahe = {"street": "沙河街道", "community": "华侨城社区"}
+    first = write_csv(tmp_path / "a.csv", HEADER_NO_ID, [row(id_card=WANG, **MAN, **shahe)[1:]])
+    assert (await importer.elders(first)).written  # by the district, say
+    moved = write_csv(tmp_path / "b.csv", HEADER_NO_ID, [row(id_card=WANG, **MAN)[1:]])  # now 粤海街道 / 科技园社区
+    result = await importer.elders(moved, within=areas["street"])
+    masked = f"{WANG[:6]}********{WANG[-4:]}"
+    assert [messages.problem("zh_CN", problem) for problem in result.problems] == [
+        f"第2行 U列（身份证号码）：编号“{masked}”属于其他地区"
+    ]
+    assert not result.written and WANG not in str(result.problems)
