@@ -47,7 +47,9 @@ async def visit_rate(session: AsyncSession, *, month: str, area: Area) -> VisitR
     eligible_q = (
         select(func.count()).select_from(Elder).where(eligible_elders_filter(), col(Elder.community_id).in_(in_area))
     )
-    visited_elders = select(Visit.elder_id).where(Visit.month == month, Visit.status == VisitStatus.DONE).distinct()
+    # No DISTINCT inside IN: it changes nothing in the answer, and made SQLite scan every visit ever made for it
+    # instead of reading the month's from the (month, status) index (0.6 s instead of 0.1 s for 100,000 elders).
+    visited_elders = select(Visit.elder_id).where(Visit.month == month, Visit.status == VisitStatus.DONE)
     visited_q = eligible_q.where(col(Elder.id).in_(visited_elders))
     eligible = (await session.exec(eligible_q)).one()
     visited = (await session.exec(visited_q)).one()

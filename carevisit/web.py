@@ -6,6 +6,7 @@ from aiohttp import web
 
 from carevisit.bootstrap import Runtime
 from carevisit.dashboard.app import add_dashboard
+from carevisit.dashboard.roster_views import ROSTER_SETTINGS, RosterSettings
 
 
 async def health(_request: web.Request) -> web.Response:
@@ -25,4 +26,5 @@ def build_web_app(rt: Runtime) -> web.Application:
         secret=settings.secret_key.get_secret_value().encode() if settings.secret_key else None,
         secure_cookies=bool(settings.public_url and settings.public_url.scheme == "https"),
     )
+    app[ROSTER_SETTINGS] = RosterSettings(region=settings.default_region, area_code=settings.default_area_code)
     return app

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import Clock
-from carevisit.dashboard import display, elder_views, incident_views, views, volunteer_views
+from carevisit.dashboard import display, elder_views, incident_views, report_views, views, volunteer_views
 from carevisit.dashboard.auth import SessionSigner
 from carevisit.dashboard.planning_views import add_planning_routes
 from carevisit.dashboard.texts import translator
@@ -60,4 +60,5 @@ def add_dashboard(
     incident_views.add_routes(app)
     volunteer_views.add_routes(app)
     elder_views.add_routes(app)
+    report_views.add_routes(app)
     app.router.add_static("/static", _HERE / "static")

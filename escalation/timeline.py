@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from carevisit.care.cells import neutralise
 from carevisit.care.phones import mask_phone
 from carevisit.escalation.incidents import describe_actor
 from carevisit.storage.enums import Channel
@@ -214,5 +215,6 @@ def as_csv(entries: list[Entry], *, zone: ZoneInfo | None = None) -> str:
     writer.writerow([f"at ({zone.key})" if zone else "at", "what", "who", "channel", "detail", "sid"])
     for e in entries:
         at = e.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if zone else e.at.isoformat()
-        writer.writerow([at, e.what, e.who, e.channel, e.detail, e.sid])
+        # A contact's name, a note or a delivery error is whatever someone typed: never a live formula.
+        writer.writerow([neutralise(cell) for cell in (at, e.what, e.who, e.channel, e.detail, e.sid)])
     return out.getvalue()

@@ -56,6 +56,7 @@ class ReportRow:
     code: str
     name: str
     counts: Counts
+    last_activity: datetime | None = None  # the latest completed visit of the month (UTC)
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Report:
     by: ReportBy
     rows: list[ReportRow]
     total: ReportRow
+    zone: ZoneInfo  # times in exports are local
 
 
 def late_confirmations_note(month: str, *, today: date) -> str | None:
@@ -80,19 +82,47 @@ NO_ORGANISATION_CODE = "0"
 
 
 async def monthly_report(session: AsyncSession, *, month: str, area: Area, by: ReportBy, zone: ZoneInfo) -> Report:
-    if by == ReportBy.AREA:
-        rows = await _by_area(session, month=month, area=area, zone=zone)
-    else:
-        rows = await _by_visitor(session, month=month, area=area, zone=zone, by=by)
-    total = Counts()
-    for row in rows:
-        total.add(row.counts)
+    return (await monthly_reports(session, month=month, area=area, zone=zone, by=(by,)))[by]
+
+
+async def monthly_reports(
+    session: AsyncSession, *, month: str, area: Area, zone: ZoneInfo, by: tuple[ReportBy, ...] = tuple(ReportBy)
+) -> dict[ReportBy, Report]:
+    """The month's report broken down each way asked; the headline figures and the on-time rule are read once."""
+    on_time = await _on_time_condition(session, month=month, area=area, zone=zone)
     # The headline figures come from the one definition; by area they equal the sums, by visitor elders may
     # be served by several volunteers, so the sums would count them twice.
     headline = await visit_rate(session, month=month, area=area)
-    total.consenting, total.visited = headline.eligible, headline.visited
-    total.elders = (await session.exec(select(func.count()).select_from(Elder).where(_elder_in(area)))).one()
-    return Report(month=month, area=area, by=by, rows=rows, total=ReportRow(area.code, area.name, total))
+    elders = (await session.exec(select(func.count()).select_from(Elder).where(_elder_in(area)))).one()
+    reports: dict[ReportBy, Report] = {}
+    for each in by:
+        if each == ReportBy.AREA:
+            rows = await _by_area(session, month=month, area=area, on_time=on_time)
+        else:
+            rows = await _by_visitor(session, month=month, area=area, on_time=on_time, by=each)
+        total = Counts()
+        for row in rows:
+            total.add(row.counts)
+        total.consenting, total.visited, total.elders = headline.eligible, headline.visited, int(elders)
+        last = max((row.last_activity for row in rows if row.last_activity), default=None)
+        reports[each] = Report(
+            month=month, area=area, by=each, rows=rows, total=ReportRow(area.code, area.name, total, last), zone=zone
+        )
+    return reports
+
+
+async def report_groups(session: AsyncSession, *, area: Area) -> list[Area]:
+    """The areas a report by area has rows for: the children of `area`, or, where a level has a single child (one
+    city, one district), the first level below with several. A community reports as itself."""
+    groups = [area]
+    while len(groups) == 1:
+        children = list(
+            (await session.exec(select(Area).where(Area.parent_id == groups[0].id).order_by(col(Area.code)))).all()
+        )
+        if not children:
+            break
+        groups = children
+    return groups
 
 
 def _elder_in(area: Area) -> ColumnElement[bool]:
@@ -144,9 +174,8 @@ def _fill_visits(counts: Counts, planned: Any, done: Any, on_time: Any, missed: 
     counts.unassigned += int(unassigned or 0)
 
 
-async def _by_area(session: AsyncSession, *, month: str, area: Area, zone: ZoneInfo) -> list[ReportRow]:
-    children = list((await session.exec(select(Area).where(Area.parent_id == area.id).order_by(col(Area.code)))).all())
-    groups = children or [area]
+async def _by_area(session: AsyncSession, *, month: str, area: Area, on_time: ColumnElement[bool]) -> list[ReportRow]:
+    groups = await report_groups(session, area=area)
     communities = dict((await session.exec(select(Area.id, Area.path).where(in_subtree(area)))).all())
 
     def group_of(community_id: int) -> Area | None:
@@ -175,22 +204,30 @@ async def _by_area(session: AsyncSession, *, month: str, area: Area, zone: ZoneI
         group = group_of(community_id)
         if group is not None:
             per_group[group.id or 0].visited += int(visited)
-    on_time = await _on_time_condition(session, month=month, area=area, zone=zone)
     visit_rows = await session.exec(
-        select(Elder.community_id, *_visit_sums(on_time))
+        select(Elder.community_id, _last_done(), *_visit_sums(on_time))
         .join(Elder, col(Elder.id) == col(Visit.elder_id))
         .where(col(Visit.month) == month, _elder_in(area))
         .group_by(col(Elder.community_id))
     )
-    for community_id, *sums in visit_rows.all():
+    last: dict[int, datetime] = {}
+    for community_id, done_at, *sums in visit_rows.all():
         group = group_of(community_id)
         if group is not None:
-            _fill_visits(per_group[group.id or 0], *sums)
-    return [ReportRow(g.code, g.name, per_group[g.id or 0]) for g in groups]
+            key = group.id or 0
+            _fill_visits(per_group[key], *sums)
+            if done_at is not None and (key not in last or done_at > last[key]):
+                last[key] = done_at
+    return [ReportRow(g.code, g.name, per_group[g.id or 0], last.get(g.id or 0)) for g in groups]
+
+
+def _last_done() -> Any:
+    """The latest completion among the grouped visits (NULL when none is done)."""
+    return func.max(case((col(Visit.status) == VisitStatus.DONE, col(Visit.done_at))), type_=UTCDateTime)
 
 
 async def _by_visitor(
-    session: AsyncSession, *, month: str, area: Area, zone: ZoneInfo, by: ReportBy
+    session: AsyncSession, *, month: str, area: Area, on_time: ColumnElement[bool], by: ReportBy
 ) -> list[ReportRow]:
     who = func.coalesce(col(Visit.done_by_volunteer_id), col(Visit.volunteer_id))
     if by == ReportBy.VOLUNTEER:
@@ -198,13 +235,13 @@ async def _by_visitor(
     else:
         key = case((who.is_(None), -1), else_=func.coalesce(col(Volunteer.organisation_id), 0))
     eligible = eligible_elders_filter()
-    on_time = await _on_time_condition(session, month=month, area=area, zone=zone)
     statement = (
         select(
             key,
             func.count(func.distinct(Visit.elder_id)),
             func.count(func.distinct(case((eligible, Visit.elder_id)))),
             func.count(func.distinct(case((and_(eligible, col(Visit.status) == VisitStatus.DONE), Visit.elder_id)))),
+            _last_done(),
             *_visit_sums(on_time),
         )
         .join(Elder, col(Elder.id) == col(Visit.elder_id))
@@ -213,25 +250,37 @@ async def _by_visitor(
         .group_by(key)
     )
     per_key: dict[int, Counts] = defaultdict(Counts)
-    for group, elders, consenting, visited, *sums in (await session.exec(statement)).all():
+    last: dict[int, datetime | None] = {}
+    for group, elders, consenting, visited, done_at, *sums in (await session.exec(statement)).all():
         counts = per_key[int(group)]
         counts.elders, counts.consenting, counts.visited = int(elders), int(consenting), int(visited)
+        last[int(group)] = done_at
         _fill_visits(counts, *sums)
     labels = await _labels(session, by=by, keys=[k for k in per_key if k > 0])
-    rows = [ReportRow(*labels[k], per_key[k]) for k in sorted(k for k in per_key if k > 0)]
+    rows = [ReportRow(*labels[k], per_key[k], last[k]) for k in sorted(k for k in per_key if k > 0)]
     rows.sort(key=lambda row: row.code)
     if 0 in per_key:
-        rows.append(ReportRow(NO_ORGANISATION_CODE, "（无所属组织）", per_key[0]))
+        rows.append(ReportRow(NO_ORGANISATION_CODE, "（无所属组织）", per_key[0], last[0]))
     if -1 in per_key:
-        rows.append(ReportRow(UNASSIGNED_CODE, "（未分配）", per_key[-1]))
+        rows.append(ReportRow(UNASSIGNED_CODE, "（未分配）", per_key[-1], last[-1]))
     return rows
 
 
 async def _labels(session: AsyncSession, *, by: ReportBy, keys: list[int]) -> dict[int, tuple[str, str]]:
-    if by == ReportBy.VOLUNTEER:
-        rows = await session.exec(
-            select(Volunteer.id, Volunteer.external_id, Volunteer.name).where(col(Volunteer.id).in_(keys))
-        )
-        return {vid: (external_id, name) for vid, external_id, name in rows.all()}
-    orgs = await session.exec(select(Organisation.id, Organisation.name).where(col(Organisation.id).in_(keys)))
-    return {oid: (str(oid), name) for oid, name in orgs.all()}
+    """Names (and roster ids) of the rows' volunteers or organisations, a batch at a time: a district can have tens
+    of thousands of volunteers, more than SQLite takes parameters in one statement."""
+    labels: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(keys), _LABEL_BATCH):
+        batch = keys[start : start + _LABEL_BATCH]
+        if by == ReportBy.VOLUNTEER:
+            rows = await session.exec(
+                select(Volunteer.id, Volunteer.external_id, Volunteer.name).where(col(Volunteer.id).in_(batch))
+            )
+            labels.update({vid: (external_id, name) for vid, external_id, name in rows.all() if vid is not None})
+        else:
+            orgs = await session.exec(select(Organisation.id, Organisation.name).where(col(Organisation.id).in_(batch)))
+            labels.update({oid: (str(oid), name) for oid, name in orgs.all() if oid is not None})
+    return labels
+
+
+_LABEL_BATCH = 500

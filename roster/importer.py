@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pickle
 import tempfile
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import lru_cache, partial
@@ -22,26 +22,29 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care import audit
+from carevisit.care.areas import in_subtree, subtree_ids
 from carevisit.care.clock import Clock, local_today
 from carevisit.roster.areas import AreaCodeConflict, AreaIndex
 from carevisit.roster.bulk import BulkStatement, table_of
 from carevisit.roster.columns import Columns, elder_columns, volunteer_columns
-from carevisit.roster.fields import mask_id_card, upgraded_id_card
+from carevisit.roster.fields import mask_id_card, parse_id_card, upgraded_id_card
 from carevisit.roster.layout import MakeColumns, SkippedRow, read_layouts
 from carevisit.roster.parallel import Chunk, Validator, validate_in_process, validate_in_workers
-from carevisit.roster.problems import RosterFileError, RowProblem
+from carevisit.roster.problems import InvalidCell, RosterFileError, RowProblem
 from carevisit.roster.readers import open_table
-from carevisit.roster.rows import CommunityLookup, validate_elder, validate_volunteer
+from carevisit.roster.rows import CommunityLookup, id_card_external_id, validate_elder, validate_volunteer
 from carevisit.storage import installation
-from carevisit.storage.enums import ElderStatus
-from carevisit.storage.models import Elder, EmergencyContact, Organisation, Volunteer, VolunteerCommunity
+from carevisit.storage.enums import AreaLevel, ElderStatus
+from carevisit.storage.models import Area, Elder, EmergencyContact, Organisation, Volunteer, VolunteerCommunity
 
 # phase ("checking" or "writing"), rows done, rows in all (known once the file has been checked)
 Progress = Callable[[str, int, int | None], None]
+# The file's ids → those the importer may not touch (people of another area)
+Refuse = Callable[[list[str]], Awaitable[set[str]]]
 
 MAX_PROBLEMS = 1_000
 
@@ -166,6 +169,25 @@ class _Checker:
             f"编号“{shown}”已在{where_zh}用过", self.id_positions[sheet],
         )  # fmt: skip
 
+    def stored_ids(self, card_id: Callable[[str], str | None] | None) -> dict[str, str]:
+        """The file's keys as the database stores them → the keys: a 编号 as written, an ID-card number (of a
+        sheet without 编号) as the id made from it (`card_id`)."""
+        stored: dict[str, str] = {}
+        for key, (sheet, _) in self.first_row.items():
+            as_stored = card_id(key) if self.key_is_card[sheet] and card_id is not None else key
+            if as_stored:
+                stored[as_stored] = key
+        return stored
+
+    def refuse(self, elsewhere: set[str]) -> None:
+        """Rows whose 编号 belongs to someone of another area: importing would rewrite (or move) that person."""
+        for key in sorted(elsewhere, key=lambda found: self.first_row[found]):
+            sheet, row = self.first_row[key]
+            shown = mask_id_card(key) if self.key_is_card[sheet] else key
+            reason, reason_zh = f"id {shown!r} belongs to another area", f"编号“{shown}”属于其他地区"
+            label, position = self.id_labels[sheet], self.id_positions[sheet]
+            self.problems([RowProblem(self.result.file, row, label, reason, reason_zh, position)], sheet)
+
     def _card_duplicate(self, sheet: int, row: int, card: str, first: tuple[int, int]) -> RowProblem:
         shown = mask_id_card(card)
         where, where_zh = self._where(first)
@@ -214,16 +236,30 @@ async def import_elders(
     progress: Progress | None = None,
     max_problems: int = MAX_PROBLEMS,
     workers: int = 1,
+    within: Area | None = None,
 ) -> ImportResult:
     """Import an elders roster. Commits once when every row is valid and `dry_run` is false; otherwise writes nothing.
 
     Raises RosterFileError when the file as a whole is unusable (unreadable, unknown or missing columns).
     `workers` > 1 validates on that many processes (worth it from some ten thousand rows). `area_code`
-    (`CAREVISIT_DEFAULT_AREA_CODE`) completes local landlines written without one.
+    (`CAREVISIT_DEFAULT_AREA_CODE`) completes local landlines written without one. `within`: the importer's own
+    area (a dashboard admin's): a row whose areas lie outside it, or whose 编号 is an elder of another area, is a
+    problem like any other.
     """
     today = local_today(clock, zone)
+    scope = await scope_names(session, within) if within is not None else ()
+    refuse = partial(_elders_elsewhere, session, within) if within is not None else None
     # The key of ID-card hashes, made on the first import that needs it (and kept only if that import commits).
     id_key = await installation.secret(await session.connection(), installation.ID_CARD_KEY)
+
+    def card_id(text: str) -> str | None:
+        """The 编号 stored for an elder of a roster keyed by ID-card number (None for a number that is no good)."""
+        try:
+            card = parse_id_card(text, today=today)
+        except InvalidCell:
+            return None
+        return id_card_external_id(card.masked, card.keyed_hash(id_key)) if card else None
+
     with tempfile.TemporaryFile() as spool:
         result = await _check(
             path,
@@ -240,8 +276,11 @@ async def import_elders(
                 today=today,
                 area_code=area_code,
                 id_key=id_key,
+                scope=scope,
             ),
             workers,
+            refuse,
+            card_id,
         )
         if dry_run and result.ok:
             await _would_write(session, _ELDERS, result)
@@ -292,11 +331,15 @@ async def import_volunteers(
     progress: Progress | None = None,
     max_problems: int = MAX_PROBLEMS,
     workers: int = 1,
+    within: Area | None = None,
 ) -> ImportResult:
     """Import a volunteers roster; their 服务社区 must already exist (import the elders first). Same contract as
-    `import_elders`."""
+    `import_elders`; `within`: every 服务社区 must be in it, and a 编号 serving communities outside it is refused
+    (re-importing would take those communities away)."""
+    allowed = frozenset(await subtree_ids(session, area=within)) if within is not None else None
     connection = await session.connection()
-    communities = CommunityLookup((await AreaIndex.load(connection)).communities())
+    communities = CommunityLookup((await AreaIndex.load(connection)).communities(), allowed=allowed)
+    refuse = partial(_volunteers_elsewhere, session, within) if within is not None else None
     with tempfile.TemporaryFile() as spool:
         result = await _check(
             path,
@@ -309,6 +352,7 @@ async def import_volunteers(
                 validate_volunteer, columns=columns, file=path.name, region=region, communities=communities
             ),
             workers,
+            refuse,
         )
         if dry_run and result.ok:
             await _would_write(session, _VOLUNTEERS, result)
@@ -336,6 +380,8 @@ async def _check(
     max_problems: int,
     make_validator: Callable[[Columns], Validator],
     workers: int,
+    refuse: Refuse | None = None,
+    card_id: Callable[[str], str | None] | None = None,
 ) -> ImportResult:
     with open_table(path) as table:
         layouts = read_layouts(table, path.name, make_columns, elders=kind == "elders")
@@ -369,6 +415,9 @@ async def _check(
         result.skipped_rows = layouts.skipped_rows
         result.skipped_count = layouts.skipped_count
         result.blank_rows = layouts.blank_rows
+    if refuse is not None:
+        stored = checker.stored_ids(card_id)
+        checker.refuse({stored[found] for found in await refuse(list(stored))})
     if progress:
         progress("checking", result.rows, result.rows)
     if spool is None:  # a dry run: the ids tell what would be inserted or updated
@@ -631,6 +680,51 @@ async def _write_volunteers(
             progress("writing", done, result.rows)
     result.inserted = await _count(connection, _VOLUNTEERS) - before
     result.updated = result.rows - result.inserted
+
+
+async def scope_names(session: AsyncSession, area: Area) -> tuple[str, ...]:
+    """The names a roster row gives from the province down to `area` (rows are matched by names, level by level).
+    Raises RosterFileError when `area` is not on that hierarchy: no row could land in it."""
+    chain = [area]
+    while chain[-1].parent_id is not None:
+        parent = await session.get(Area, chain[-1].parent_id)
+        assert parent is not None, "parent_id is a foreign key"
+        chain.append(parent)
+    chain.reverse()
+    if [AreaLevel(a.level) for a in chain] != list(AreaLevel)[: len(chain)]:
+        raise RosterFileError(area.name, "not under a province: rows name their areas from the province down")
+    return tuple(a.name for a in chain)
+
+
+async def _elders_elsewhere(session: AsyncSession, within: Area, external_ids: list[str]) -> set[str]:
+    outside = col(Elder.community_id).not_in(select(Area.id).where(in_subtree(within)))
+    return await _batched(
+        session, external_ids, lambda batch: select(Elder.external_id).where(col(Elder.external_id).in_(batch), outside)
+    )
+
+
+async def _volunteers_elsewhere(session: AsyncSession, within: Area, external_ids: list[str]) -> set[str]:
+    outside = col(VolunteerCommunity.area_id).not_in(select(Area.id).where(in_subtree(within)))
+    return await _batched(
+        session,
+        external_ids,
+        lambda batch: (
+            select(Volunteer.external_id)
+            .join(VolunteerCommunity, col(VolunteerCommunity.volunteer_id) == col(Volunteer.id))
+            .where(col(Volunteer.external_id).in_(batch), outside)
+            .distinct()
+        ),
+    )
+
+
+async def _batched(
+    session: AsyncSession, ids: list[str], query: Callable[[list[str]], Any], size: int = 500
+) -> set[str]:
+    connection = await session.connection()
+    found: set[str] = set()
+    for start in range(0, len(ids), size):
+        found.update((await connection.execute(query(ids[start : start + size]))).scalars())
+    return found
 
 
 def _audit_details(result: ImportResult) -> dict[str, Any]:

@@ -159,8 +159,10 @@ def validate_elder(
     today: date,
     area_code: str | None = None,
     id_key: bytes = b"",
+    scope: tuple[str, ...] = (),
 ) -> ElderRecord | list[RowProblem]:
-    """`id_key`: the installation's key for ID-card hashes (needed when the roster has an ID-card column)."""
+    """`id_key`: the installation's key for ID-card hashes (needed when the roster has an ID-card column). `scope`:
+    the names from the province down to the importer's own area; a row outside it is refused."""
     r = _Row(cells, columns, file=file, row=row)
     texts = r.texts
     id_card = r.parse("id_card", lambda t: fields.parse_id_card(t, today=today), None) if texts.get("id_card") else None
@@ -177,6 +179,10 @@ def validate_elder(
     phones = r.parse("phone", lambda t: phones_cell(t, region, required=False, area_code=area_code), ())
     address = r.optional("address", max_length=_LENGTHS["address"])
     areas = tuple(r.required(level, max_length=_LENGTHS["area"]) for level in AREA_FIELDS)
+    if scope and all(areas) and areas[: len(scope)] != scope:
+        level = next(n for n, (name, own) in enumerate(zip(areas, scope, strict=False)) if name != own)
+        shown = "/".join(scope)
+        r.problem(AREA_FIELDS[level], f"outside your area {shown}", f"不在你管辖的 {shown} 范围内")
     # the 行政区划代码 column (`area_code`, the parameter, is the dialling code for landlines)
     division_code = r.parse("area_code", lambda t: parse_area_code(t, province=areas[0]), "")
     classes, programmes = r.parse("classes", fields.parse_categories, (0, 0))
@@ -305,8 +311,9 @@ def _contact_keys(number: int) -> tuple[str, str, str]:
 class CommunityLookup:
     """Community names → ids, for volunteers' 服务社区. `街道/社区` tells apart communities with the same name."""
 
-    def __init__(self, communities: Mapping[int, tuple[str, str]]) -> None:
-        # id → (street name, community name)
+    def __init__(self, communities: Mapping[int, tuple[str, str]], *, allowed: frozenset[int] | None = None) -> None:
+        # id → (street name, community name); `allowed`: the importer's own communities, when they are limited
+        self._allowed = allowed
         self._by_name: dict[str, list[int]] = {}
         self._by_street: dict[tuple[str, str], int] = {}
         for area_id, (street, name) in communities.items():
@@ -314,6 +321,12 @@ class CommunityLookup:
             self._by_street[(street, name)] = area_id
 
     def resolve(self, text: str) -> int:
+        area_id = self._resolve(text)
+        if self._allowed is not None and area_id not in self._allowed:
+            raise InvalidCell(f"community {text!r} is outside your area", zh=f"社区“{text}”不在你的管辖范围内")
+        return area_id
+
+    def _resolve(self, text: str) -> int:
         if "/" in text:
             street, _, name = text.rpartition("/")
             street = street.rpartition("/")[2]

@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import typer
+from rich import box
 from rich.table import Table
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,8 +17,7 @@ from carevisit.bootstrap import Runtime
 from carevisit.care.clock import local_today, month_of
 from carevisit.commands.common import console, errors, run_with_runtime
 from carevisit.policies import visit_policy
-from carevisit.reports.export import table as report_table
-from carevisit.reports.export import to_csv, to_xlsx
+from carevisit.reports.export import terminal_table, to_csv, to_xlsx
 from carevisit.reports.monthly import Report, ReportBy, late_confirmations_note, monthly_report
 from carevisit.scheduler.extra_visits import ExtraOrder, ExtraVisitError, order_extra_visits
 from carevisit.scheduler.months import BadMonth, month_bounds
@@ -268,10 +268,21 @@ def report(
             output.write_text(text, encoding="utf-8")
             console.print(f"wrote {output}")
     else:
-        lines = report_table(result)
-        shown = Table(
-            *lines[0], title=f"{result.total.name} {result.month} 月探访率 {result.total.counts.rate.percent}"
-        )
-        for line in lines[1:]:
-            shown.add_row(*(str(value) for value in line))
-        console.print(shown)
+        console.print(_terminal(result))
+
+
+def _terminal(result: Report) -> Table:
+    """Fits 80 columns: few borders, figures right-aligned, a long name wraps in its own column."""
+    lines = terminal_table(result)
+    shown = Table(
+        title=f"{result.total.name} {result.month} 月探访率 {result.total.counts.rate.percent}",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+    )
+    shown.add_column(lines[0][0], overflow="fold", min_width=8, ratio=1)
+    for head in lines[0][1:]:
+        shown.add_column(head, justify="right", no_wrap=True)
+    for line in lines[1:]:
+        shown.add_row(*line)
+    return shown

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -145,3 +147,21 @@ async def test_the_part_mounts_webhooks_pages_through_its_loops_and_stops(
     finally:
         await part.stop()
         await server.close()
+
+
+async def test_incidents_show_as_csv_writes_a_formula_in_a_name_as_text(
+    env: dict[str, str], session: AsyncSession, clock: FakeClock
+) -> None:
+    data = await make_world_data(session, clock)
+    data["coordinator"].name = "=cmd|' /C calc'!A0"
+    await session.commit()
+    by = f"coordinator:{data['coordinator'].id}"
+    opened = await asyncio.to_thread(runner.invoke, app, ["drill", data["elder"].external_id, "--by", by], env=env)
+    assert opened.exit_code == 0, opened.output
+    incident = (await session.exec(select(Incident))).one()
+    shown = await asyncio.to_thread(
+        runner.invoke, app, ["incidents", "show", str(incident.id), "--format", "csv"], env=env
+    )
+    assert shown.exit_code == 0, shown.output
+    rows = list(csv.DictReader(io.StringIO(shown.output)))
+    assert [row["who"] for row in rows if row["what"] == "note"] == ["'=cmd|' /C calc'!A0"]

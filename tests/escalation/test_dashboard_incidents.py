@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -146,3 +148,24 @@ async def test_a_viewer_in_the_dashboard_cannot_acknowledge(
     finally:
         await client.close()
     assert (await world.incident(incident_id)).status == IncidentStatus.OPEN
+
+
+async def test_the_exported_archive_writes_a_formula_in_a_contacts_name_as_text(
+    world: World, dashboard: str, session: AsyncSession, clock: FakeClock, world_data: dict[str, Any]
+) -> None:
+    contact = world_data["contacts"][0]
+    contact.name, contact.relation = "=cmd|' /C calc'!A0", ""
+    session.add(contact)
+    await session.commit()
+    await make_login(session, clock, world_data["areas"]["street"], "street")
+    incident_id = await world.open()
+    await world.tick()
+    client = await sign_in(dashboard, "street")
+    try:
+        exported = await (await client.get(f"/incidents/{incident_id}/export.csv")).text()
+    finally:
+        await client.close()
+    rows = list(csv.DictReader(io.StringIO(exported.lstrip("\ufeff"))))
+    named = [row["who"] for row in rows if "cmd|" in row["who"]]
+    assert named and all(who == "'=cmd|' /C calc'!A0" for who in named)
+    assert not any(cell.lstrip().startswith(("=", "+", "-", "@")) for row in rows for cell in row.values())

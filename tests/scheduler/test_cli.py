@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from rich.cells import cell_len
 from typer.testing import CliRunner
 
 from carevisit.care.clock import SystemClock
@@ -119,3 +120,22 @@ def test_report_as_table_csv_and_excel(env: dict[str, str], tmp_path: Path) -> N
     assert saved.exit_code == 0, saved.output
     sheet = load_workbook(out).active
     assert sheet is not None and sheet["A1"].value == "区域代码"
+
+
+@pytest.mark.parametrize("by", ["area", "organisation", "volunteer"])
+def test_report_table_fits_an_80_column_terminal(env: dict[str, str], by: str) -> None:
+    runner.invoke(app, ["plan", "--month", "2030-02"], env=env)
+    shown = runner.invoke(app, ["report", "--month", "2030-02", "--by", by], env={**env, "COLUMNS": "80"})
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert max(cell_len(line) for line in lines) <= 80, "\n" + shown.output
+    assert "探访率" in shown.output and "合计" in shown.output
+    if by == "volunteer":
+        assert "V-LEAVING" in shown.output, "a volunteer is named with their roster id"
+
+
+def test_report_by_area_over_one_city_and_one_district_lists_the_streets(env: dict[str, str]) -> None:
+    # The tree is 广东省 > 深圳市 > 南山区 > two streets: the province's report descends to the streets.
+    shown = runner.invoke(app, ["report", "--month", "2030-02", "--area", "44"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "粤海街道" in shown.output and "沙河街道" in shown.output and "深圳市" not in shown.output.split("合计")[0]

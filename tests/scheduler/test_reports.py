@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from openpyxl import load_workbook
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import FakeClock
 from carevisit.care.visit_rate import visit_rate
 from carevisit.reports.export import neutralise, to_csv, to_xlsx
+from carevisit.reports.history import ClosedMonths, months_ending, rate_history
 from carevisit.reports.monthly import ReportBy, monthly_report
 from carevisit.storage.enums import ElderStatus, VisitKind, VisitStatus
 from tests.factories import make_area_tree, make_elder, make_organisation, make_visit, make_volunteer
@@ -110,9 +112,9 @@ async def test_exports_have_chinese_headers_and_never_a_live_formula(session: As
     district = world["areas"]["district"]  # type: ignore[index]
     report = await monthly_report(session, month="2026-03", area=district, by=ReportBy.ORGANISATION, zone=SHANGHAI)
     lines = list(csv.reader(io.StringIO(to_csv(report).lstrip("\ufeff"))))
-    assert lines[0][:3] == ["组织代码", "组织名称", "老人数"]
+    assert lines[0][:2] == ["组织名称", "老人数"], "an organisation's database id is nobody's business"
     assert any(cell.startswith("'=HYPERLINK") for line in lines for cell in line)
-    assert lines[-1][1].startswith("合计")
+    assert lines[-1][0].startswith("合计")
 
     sheet = load_workbook(io.BytesIO(to_xlsx(report))).active
     assert sheet is not None
@@ -120,10 +122,21 @@ async def test_exports_have_chinese_headers_and_never_a_live_formula(session: As
     assert "月探访率" in values and '\'=HYPERLINK("http://x")社工' in values
     assert not any(isinstance(v, str) and v.startswith(("=", "+", "-", "@")) for v in values)
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+    rate = sheet.cell(row=2, column=[c.value for c in sheet[1]].index("月探访率") + 1)
+    assert isinstance(rate.value, int | float) and rate.number_format == "0.0%"
 
 
 def test_neutralise_leaves_ordinary_text_and_numbers_alone() -> None:
     assert [neutralise(v) for v in ("张三", "=1+1", "+86", "-5", "@x", 7)] == ["张三", "'=1+1", "'+86", "'-5", "'@x", 7]
+    assert [neutralise(v) for v in ("a=b", "张 -", "", 0.5, None)] == ["a=b", "张 -", "", 0.5, None]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\tx", "\rx", "\nx", " =1+1", "  +1", "\t=cmd", "\u3000=cmd", "\u00a0@SUM(A1)", "\n-2", "＝1+1", "＠x"],
+)
+def test_neutralise_catches_formulas_behind_whitespace_and_full_width_signs(text: str) -> None:
+    assert neutralise(text) == "'" + text
 
 
 async def test_a_community_has_no_children_and_reports_as_one_row(session: AsyncSession, clock: FakeClock) -> None:
@@ -144,3 +157,26 @@ def test_a_report_of_last_month_read_on_the_first_says_it_can_still_change() -> 
     assert late_confirmations_note("2026-12", today=date(2027, 1, 1)) is not None  # across a year
     assert late_confirmations_note("2026-03", today=date(2026, 4, 2)) is None  # final
     assert late_confirmations_note("2026-04", today=date(2026, 4, 1)) is None  # this month: still running anyway
+
+
+async def test_closed_months_are_kept_for_the_chart_and_the_open_month_is_always_read(
+    session: AsyncSession, clock: FakeClock
+) -> None:
+    world = await programme(session, clock)
+    district = world["areas"]["district"]  # type: ignore[index]
+    closed = ClosedMonths(lifetime=timedelta(hours=1))
+    today, months = date(2026, 4, 10), ["2026-03", "2026-04"]
+    first = await rate_history(session, area=district, months=months, today=today, now=clock.now(), closed=closed)
+    assert [rate.visited for _, rate in first] == [3, 0]
+    # Another visit done (the register changing under a closed month is shown after the lifetime only).
+    e4 = await make_elder(session, clock, community=world["areas"]["community"])  # type: ignore[index]
+    await make_visit(session, clock, elder=e4, status=VisitStatus.DONE, month="2026-04")
+    await make_visit(session, clock, elder=e4, status=VisitStatus.DONE, month="2026-03")
+    await session.commit()
+    again = await rate_history(session, area=district, months=months, today=today, now=clock.now(), closed=closed)
+    assert [rate.visited for _, rate in again] == [3, 1], "March from the cache, April read again"
+    later = await rate_history(
+        session, area=district, months=months, today=today, now=clock.now() + timedelta(hours=2), closed=closed
+    )
+    assert [rate.visited for _, rate in later] == [4, 1]
+    assert [month for month, _ in later] == months == months_ending("2026-04", 2)
