@@ -135,6 +135,7 @@ async def seed_programme(session: AsyncSession, clock: FakeClock) -> Seeded:
         "code": community.code,
         "month": "2026-03",
         "kind": "elders",  # e.g. a roster upload of elders or volunteers
+        "token": "not-uploaded",  # a roster upload's; the layout test uploads one where it can
     }
     return Seeded(district=district, community=community, ids=ids)
 
