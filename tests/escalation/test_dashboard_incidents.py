@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.care.clock import FakeClock
 from carevisit.dashboard.accounts import hash_password
 from carevisit.dashboard.app import add_dashboard
+from carevisit.dashboard.auth import COOKIE, SessionSigner
 from carevisit.escalation.webhooks import add_routes
 from carevisit.storage.enums import CoordinatorRole, IncidentStatus
 from carevisit.storage.models import Incident, OutboxMessage
@@ -77,7 +78,9 @@ async def test_a_coordinator_follows_acknowledges_resolves_and_exports_an_emerge
     client = await sign_in(dashboard, "street")
     try:
         page = await (await client.get(f"/incidents/{incident_id}")).text()
-        assert "王秀英" in page and "queued page step 1" in page and "status queued" in page
+        # The handling record reads as sentences, in local time, with no codes (issue 11).
+        assert "王秀英" in page and "第1步：" in page and "已提交" in page
+        assert "queued" not in page and "page step" not in page
         csrf = await csrf_of(client, f"/incidents/{incident_id}")
         response = await client.post(f"/incidents/{incident_id}/ack", data={"csrf": csrf}, allow_redirects=False)
         assert response.status == 303
@@ -93,7 +96,7 @@ async def test_a_coordinator_follows_acknowledges_resolves_and_exports_an_emerge
         assert done.status == 303
         assert (await world.incident(incident_id)).status == IncidentStatus.RESOLVED
         exported = await (await client.get(f"/incidents/{incident_id}/export.csv")).text()
-        assert "已住院" in exported and exported.startswith("\ufeffat,what")
+        assert "已住院" in exported and exported.startswith("\ufeffat (Asia/Shanghai),what")
     finally:
         await client.close()
     stranger = await sign_in(dashboard, "other")
@@ -142,7 +145,10 @@ async def test_a_viewer_in_the_dashboard_cannot_acknowledge(
     incident_id = await world.open()
     client = await sign_in(dashboard, "viewer")
     try:
-        csrf = await csrf_of(client, f"/incidents/{incident_id}")
+        page = await (await client.get(f"/incidents/{incident_id}")).text()
+        assert f"/incidents/{incident_id}/ack" not in page  # no button that would only be refused
+        cookie = next(morsel.value for morsel in client.cookie_jar if morsel.key == COOKIE)
+        csrf = SessionSigner(b"dash-secret").csrf_token(cookie)  # a crafted post, valid but for the role
         response = await client.post(f"/incidents/{incident_id}/ack", data={"csrf": csrf}, allow_redirects=False)
         assert response.status == 403
     finally:
