@@ -15,7 +15,7 @@ from carevisit.escalation import incidents as incident_service
 from carevisit.escalation import timeline
 from carevisit.escalation.policy import DEFAULT_POLICY
 from carevisit.escalation.webhooks import POLICY
-from carevisit.storage.enums import CoordinatorRole, IncidentStatus
+from carevisit.storage.enums import IncidentStatus
 from carevisit.storage.models import Area, Coordinator, Elder, Incident
 
 _LABELS = {
@@ -99,11 +99,6 @@ async def _visible(request: web.Request, session: AsyncSession, area: Area) -> t
     return incident, elder
 
 
-def _may_act(request: web.Request, coordinator: Coordinator) -> None:
-    if coordinator.role == CoordinatorRole.VIEWER:
-        raise web.HTTPForbidden(text=_labels(request)["viewer"])
-
-
 async def _render(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area, *, error: str = ""
 ) -> web.StreamResponse:
@@ -135,7 +130,6 @@ async def incident_page(
 async def incident_ack(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
-    _may_act(request, coordinator)
     incident, _ = await _visible(request, session, area)
     deps = _deps(request)
     await incident_service.acknowledge(
@@ -154,7 +148,6 @@ async def incident_ack(
 async def incident_resolve(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
-    _may_act(request, coordinator)
     incident, _ = await _visible(request, session, area)
     deps = _deps(request)
     form = await request.post()
@@ -208,7 +201,6 @@ async def drill_page(
 async def drill_start(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
-    _may_act(request, coordinator)
     deps = _deps(request)
     form = await request.post()
     code = str(form.get("elder_code", "")).strip()
