@@ -77,6 +77,10 @@ async def name_paths(session: AsyncSession, areas: list[Area]) -> dict[str, str]
     return {area.path: "/".join(names.get(code, code) for code in area.path.split("/") if code) for area in areas}
 
 
+async def root_areas(session: AsyncSession) -> list[Area]:
+    return list((await session.exec(select(Area).where(col(Area.parent_id).is_(None)).order_by(col(Area.code)))).all())
+
+
 async def areas_in_subtree(session: AsyncSession, *, area: Area, limit: int = 500) -> list[Area]:
     """The areas an admin may give an account, shallowest first (suggestions; any code of the subtree is taken)."""
     statement = select(Area).where(in_subtree(area)).order_by(func.length(Area.path), col(Area.path)).limit(limit)
