@@ -27,6 +27,7 @@ from carevisit.dashboard import guard
 from carevisit.dashboard.accounts import SignInDesk
 from carevisit.dashboard.auth import COOKIE, LIFETIME, LOGIN_COOKIE, SessionSigner, new_login_cookie
 from carevisit.dashboard.texts import translator
+from carevisit.dashboard.throttle import client_address
 from carevisit.scheduler.reminder_texts import day_text
 from carevisit.storage.enums import IncidentStatus, ProblemStatus
 from carevisit.storage.models import Area, Coordinator, Elder, Incident
@@ -129,7 +130,7 @@ async def login(request: web.Request) -> web.StreamResponse:
             clock=deps.clock,
             username=str(form.get("username", "")).strip(),
             password=str(form.get("password", "")),
-            address=request.remote or "",
+            address=client_address(request.remote, request.headers.get("X-Forwarded-For")),
         )
     coordinator = outcome.coordinator
     if coordinator is None or coordinator.id is None:

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.care.clock import FakeClock
 from carevisit.care.coordinators import LONGEST_WAIT, wait_after
 from carevisit.dashboard.app import add_dashboard
+from carevisit.dashboard.throttle import client_address
 from carevisit.storage.models import Area, Coordinator
 from tests.dashboard.conftest import PASSWORD, csrf_of, login_token, post_login, sign_in
 
@@ -203,3 +204,16 @@ async def test_every_response_is_kept_out_of_caches_and_frames_and_names_no_vers
             assert style.headers["Server"] == "carevisit"
     finally:
         await server.close()
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "counted"),
+    [
+        ("127.0.0.1", "203.0.113.9", "203.0.113.9"),  # the proxy on this host
+        ("10.0.0.2", "198.51.100.1, 203.0.113.9", "203.0.113.9"),  # the client's own claim comes first: not trusted
+        ("120.24.0.8", "127.0.0.1", "120.24.0.8"),  # a public peer is the client, whatever it says
+        ("127.0.0.1", None, "127.0.0.1"),
+    ],
+)
+def test_failures_count_against_the_client_behind_the_proxy(peer: str, forwarded: str | None, counted: str) -> None:
+    assert client_address(peer, forwarded) == counted
