@@ -7,8 +7,10 @@ the escalation engine for every attempt. It runs in a worker thread, a few at a 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,9 +21,15 @@ from carevisit.care.clock import Clock
 from carevisit.dashboard.throttle import ADDRESS_FREE_TRIES, Throttle
 from carevisit.storage.models import Coordinator
 
+log = logging.getLogger(__name__)
 _hasher = PasswordHasher()
-# A hash of nothing in particular, verified for unknown users: the same work either way, no enumeration by timing.
-_DUMMY = _hasher.hash("carevisit: no such account")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash of nothing in particular, verified for unknown users: the same work either way, no enumeration by
+    timing. Made on first use, so that commands which never sign anyone in do not pay for it."""
+    return _hasher.hash("carevisit: no such account")
 
 
 def hash_password(password: str) -> str:
@@ -77,6 +85,8 @@ class SignInDesk:
         if not await self._verify(coordinator.password_hash, password):
             until = await accounts.record_failed_sign_in(session, clock=clock, coordinator_id=coordinator.id)
             await session.commit()
+            if until is not None:  # ids only: a name or an address in the log is personal data
+                log.warning("sign-in of coordinator %s closed until %s after repeated failures", coordinator.id, until)
             return SignIn(locked_until=_later(until, self.addresses.fail(address, now)))
         await accounts.record_sign_in(session, clock=clock, coordinator=coordinator)
         await session.commit()
@@ -86,7 +96,7 @@ class SignInDesk:
         """No usable account by that name: throttled and timed like a real one, so the answers are the same."""
         if until := self.unknown_names.locked_until(username, now):
             return SignIn(locked_until=until)
-        await self._verify(_DUMMY, password)
+        await self._verify(await asyncio.to_thread(_dummy_hash), password)
         return SignIn(locked_until=_later(self.unknown_names.fail(username, now), self.addresses.fail(address, now)))
 
 

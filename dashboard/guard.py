@@ -17,15 +17,18 @@ _SAME_SITE = {"same-origin", "none"}  # `none`: the user's own navigation (typed
 
 
 def cross_site(request: web.Request) -> bool:
-    """Whether the browser says this request comes from another site. Browsers send `Sec-Fetch-Site` (and `Origin`
-    on every POST); a request with neither (an old browser, curl) is judged by its CSRF token alone."""
+    """Whether the browser says this request comes from another site. Browsers of the last years send
+    `Sec-Fetch-Site`, which alone decides (a reverse proxy that rewrites `Host` cannot confuse it); older ones send
+    `Origin` on every POST, compared with the host asked for. A request with neither (curl) is judged by its CSRF
+    token alone."""
     fetch_site = request.headers.get("Sec-Fetch-Site")
-    if fetch_site is not None and fetch_site.lower() not in _SAME_SITE:
-        return True
+    if fetch_site is not None:
+        return fetch_site.lower() not in _SAME_SITE
     origin = request.headers.get("Origin")
     if origin is None:
         return False
-    return origin == "null" or urlsplit(origin).netloc.lower() != request.host.lower()
+    hosts = {request.host.lower(), request.headers.get("X-Forwarded-Host", "").split(",")[0].strip().lower()}
+    return origin == "null" or urlsplit(origin).netloc.lower() not in hosts - {""}
 
 
 def may_act(coordinator: Coordinator) -> bool:

@@ -217,3 +217,18 @@ async def test_every_response_is_kept_out_of_caches_and_frames_and_names_no_vers
 )
 def test_failures_count_against_the_client_behind_the_proxy(peer: str, forwarded: str | None, counted: str) -> None:
     assert client_address(peer, forwarded) == counted
+
+
+async def test_a_proxy_that_rewrites_host_does_not_refuse_same_site_posts(
+    server: TestServer, areas: dict[str, Area], coordinator_factory
+) -> None:  # type: ignore[no-untyped-def]
+    await coordinator_factory(areas["street"], "wang")
+    async with _client(server) as client:
+        data = {"username": "wang", "password": PASSWORD, "csrf": await login_token(client)}
+        public = {"Origin": "https://care.example.org"}
+        refused = await client.post("/login", data=data, headers=public, allow_redirects=False)
+        assert refused.status == 403  # an origin that is not the host asked for
+        for headers in (public | {"Sec-Fetch-Site": "same-origin"}, public | {"X-Forwarded-Host": "care.example.org"}):
+            data["csrf"] = await login_token(client)  # a sign-in uses up the page's token
+            response = await client.post("/login", data=data, headers=headers, allow_redirects=False)
+            assert response.status == 303, headers
