@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from carevisit.dashboard.texts import translator
 
@@ -37,7 +38,7 @@ async def _secure_headers(request: web.Request, response: web.StreamResponse) ->
     response.headers["Server"] = SERVER  # aiohttp's default names the Python and aiohttp versions
 
 
-def bad_input_middleware(language: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def bad_input_middleware(language: str) -> Middleware:
     """An id in the URL beyond a 64-bit integer is no row (404; the databases would raise), and a form body that is
     not UTF-8 is a bad request (400): never a 500 from deep inside a view."""
     t = translator(language)

@@ -25,7 +25,7 @@ from carevisit.care.visit_queries import overdue_visits, unassigned_visits
 from carevisit.care.visit_rate import visit_rate
 from carevisit.dashboard import guard
 from carevisit.dashboard.accounts import SignInDesk
-from carevisit.dashboard.auth import COOKIE, LIFETIME, LOGIN_COOKIE, SessionSigner, new_login_cookie
+from carevisit.dashboard.auth import COOKIE, LIFETIME, LOGIN_COOKIE, SessionClaim, SessionSigner, new_login_cookie
 from carevisit.dashboard.texts import translator
 from carevisit.dashboard.throttle import client_address
 from carevisit.scheduler.reminder_texts import day_text
@@ -73,10 +73,9 @@ def signed_in(view: View) -> Callable[[web.Request], Awaitable[web.StreamRespons
         cookie = request.cookies.get(COOKIE)
         if request.method == "POST" and guard.cross_site(request):
             raise web.HTTPForbidden(text=translator(deps.language)("acct.cross_site"))
-        claim = deps.signer.read(cookie, deps.clock.now())
         async with deps.sessions() as session:
-            coordinator = await session.get(Coordinator, claim.coordinator_id) if claim else None
-            if coordinator is None or not coordinator.active or coordinator.session_version != claim.version:  # type: ignore[union-attr]
+            coordinator = await _session_coordinator(session, deps.signer.read(cookie, deps.clock.now()))
+            if coordinator is None:
                 raise web.HTTPSeeOther("/login")
             if request.method == "POST":
                 form = await request.post()
@@ -87,6 +86,14 @@ def signed_in(view: View) -> Callable[[web.Request], Awaitable[web.StreamRespons
             return await view(request, session, coordinator, area)
 
     return handler
+
+
+async def _session_coordinator(session: AsyncSession, claim: SessionClaim | None) -> Coordinator | None:
+    """The cookie's coordinator while the account is active and the session has not been ended."""
+    coordinator = await session.get(Coordinator, claim.coordinator_id) if claim else None
+    if coordinator is None or claim is None or not coordinator.active or coordinator.session_version != claim.version:
+        return None
+    return coordinator
 
 
 def admin_only(view: View) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
