@@ -160,14 +160,14 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     """Ends every session of the account (the version in their cookies no longer matches). Needs the session's
-    CSRF token, so that another site cannot sign a coordinator out."""
+    CSRF token, so that another site cannot sign a coordinator out; without a live session there is nothing to end."""
     deps = _deps(request)
     cookie = request.cookies.get(COOKIE)
-    form = await request.post()
-    if guard.cross_site(request) or not deps.signer.csrf_ok(cookie, form.get("csrf")):
-        raise web.HTTPForbidden(text=translator(deps.language)("bad_request"))
     claim = deps.signer.read(cookie, deps.clock.now())
     if claim is not None:
+        form = await request.post()
+        if guard.cross_site(request) or not deps.signer.csrf_ok(cookie, form.get("csrf")):
+            raise web.HTTPForbidden(text=translator(deps.language)("bad_request"))
         async with deps.sessions() as session:
             await end_sessions(session, coordinator_id=claim.coordinator_id)
             await session.commit()

@@ -232,3 +232,9 @@ async def test_a_proxy_that_rewrites_host_does_not_refuse_same_site_posts(
             data["csrf"] = await login_token(client)  # a sign-in uses up the page's token
             response = await client.post("/login", data=data, headers=headers, allow_redirects=False)
             assert response.status == 303, headers
+
+
+async def test_signing_out_without_a_live_session_just_shows_the_sign_in_page(server: TestServer) -> None:
+    async with _client(server) as client:
+        response = await client.post("/logout", data={}, allow_redirects=False)
+        assert (response.status, response.headers["Location"]) == (303, "/login")
