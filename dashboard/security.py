@@ -38,6 +38,11 @@ async def _secure_headers(request: web.Request, response: web.StreamResponse) ->
     response.headers["Server"] = SERVER  # aiohttp's default names the Python and aiohttp versions
 
 
+def _beyond_int64(value: str) -> bool:
+    """A number no database row can have. By length first: `int()` refuses strings of more than 4,300 digits."""
+    return value.isdecimal() and (len(value) > 19 or int(value) > INT64_MAX)
+
+
 def bad_input_middleware(language: str) -> Middleware:
     """An id in the URL beyond a 64-bit integer is no row (404; the databases would raise), and a form body that is
     not UTF-8 is a bad request (400): never a 500 from deep inside a view."""
@@ -45,7 +50,7 @@ def bad_input_middleware(language: str) -> Middleware:
 
     @web.middleware
     async def reject_bad_input(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if any(value.isdigit() and int(value) > INT64_MAX for value in request.match_info.values()):
+        if any(_beyond_int64(value) for value in request.match_info.values()):
             raise web.HTTPNotFound(text=t("acct.not_found"))
         if request.method == "POST" and request.content_type == _FORM:
             try:

@@ -143,8 +143,14 @@ async def test_a_coordinator_of_another_area_finds_none_of_its_pages_people_or_e
         assert await _all_rows(session) == before
 
 
-async def test_an_id_beyond_64_bits_is_not_found_on_every_route(server: TestServer, world: dict[str, int]) -> None:
-    huge = {name: "12345678901234567890123" for name in world}
+@pytest.mark.parametrize(
+    "huge",
+    ["12345678901234567890123", "9223372036854775808", "9" * 5000],  # 23 digits, 2**63, past int()'s own limit
+)
+async def test_an_id_beyond_64_bits_is_not_found_on_every_route(
+    server: TestServer, world: dict[str, int], huge: str
+) -> None:
+    huge_ids = {name: huge for name in world}
     admin = await sign_in(server, "admin")
     async with admin:
         csrf = await csrf_of(admin, "/problems")
@@ -154,7 +160,7 @@ async def test_an_id_beyond_64_bits_is_not_found_on_every_route(server: TestServ
                 if "_id}" not in path:
                     continue
                 data = FORM | {"csrf": csrf} if method == "POST" else None
-                response = await admin.request(method, _fill(resource, huge), data=data, allow_redirects=False)
+                response = await admin.request(method, _fill(resource, huge_ids), data=data, allow_redirects=False)
                 assert response.status == 404, f"{method} {path}: {response.status}"
 
 
