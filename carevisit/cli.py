@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from carevisit.commands import bot, config, db, demo, escalation, planning, roster, run
+from carevisit.commands import bot, config, coordinator, db, demo, escalation, planning, roster, run
 from carevisit.logs import configure_logging
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.command("report")(planning.report)
 app.command("drill")(escalation.drill)
 app.add_typer(escalation.incidents_app, name="incidents")
 app.command("invite")(bot.invite)
+app.add_typer(coordinator.app, name="coordinator")
 
 
 def main() -> None:

@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import Clock
-from carevisit.dashboard import display, elder_views, incident_views, report_views, views, volunteer_views
+from carevisit.dashboard import admin_views, display, elder_views, incident_views, report_views, views, volunteer_views
+from carevisit.dashboard.accounts import SignInDesk
 from carevisit.dashboard.auth import SessionSigner
 from carevisit.dashboard.planning_views import add_planning_routes
+from carevisit.dashboard.security import secure
 from carevisit.dashboard.texts import translator
 
 _HERE = Path(__file__).parent
@@ -47,6 +49,8 @@ def add_dashboard(
         language=language,
         secure_cookies=secure_cookies,
     )
+    app[views.SIGN_IN] = SignInDesk()
+    secure(app, language=language)
     app.router.add_get("/login", views.login_page)
     app.router.add_post("/login", views.login)
     app.router.add_post("/logout", views.logout)
@@ -61,4 +65,5 @@ def add_dashboard(
     volunteer_views.add_routes(app)
     elder_views.add_routes(app)
     report_views.add_routes(app)
+    admin_views.add_routes(app)
     app.router.add_static("/static", _HERE / "static")

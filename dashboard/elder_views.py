@@ -207,7 +207,6 @@ async def _outcome_message(request: web.Request, session: AsyncSession, area: Ar
 async def order_extra(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
-    views.require_actor(request, coordinator)
     record = await _record(request, session, area)
     t = _t(request)
     form = await request.post()
@@ -263,7 +262,6 @@ async def _refuse_status(
 async def pause(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
-    views.require_actor(request, coordinator)
     record = await _record(request, session, area)
     form = await request.post()
     until_text = str(form.get("until", "")).strip()
@@ -287,7 +285,6 @@ async def pause(
 async def resume(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
-    views.require_actor(request, coordinator)
     record = await _record(request, session, area)
     if not may_change(record.elder.status, ElderStatus.ACTIVE):
         return await _refuse_status(request, session, coordinator, area, record)
@@ -303,7 +300,6 @@ async def leave(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
     """Moved away or deceased ends the plan, so it asks first: without `confirm` the page shows the question."""
-    views.require_actor(request, coordinator)
     record = await _record(request, session, area)
     t = _t(request)
     form = await request.post()
@@ -392,7 +388,6 @@ async def assign(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
     """Two steps when over capacity: the first POST shows the load and asks; `over_capacity_ok` assigns."""
-    views.require_actor(request, coordinator)
     visit, elder = await _visit(request, session, area)
     t = _t(request)
     form = await request.post()

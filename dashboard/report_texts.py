@@ -63,7 +63,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "report.roster_problems_xlsx": "下载问题清单（Excel，可逐行改正）",
         "report.roster_again": "重新上传",
         "report.roster_another": "导入另一份名单",
-        "report.roster_admin_only": "只有管理员可以导入名单。",
         "report.roster_too_large": "文件太大：网页上传不超过 {mib} MB。请分成几份上传，或用命令 carevisit import 导入。"
         "没有写入任何数据。",
         "report.roster_choose_kind": "名单类型：请选择“老人”或“志愿者”。",
@@ -134,7 +133,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "report.roster_problems_xlsx": "Download the problems (Excel, to fix row by row)",
         "report.roster_again": "Upload again",
         "report.roster_another": "Import another roster",
-        "report.roster_admin_only": "Only an admin can import rosters.",
         "report.roster_too_large": "The file is too large: uploads take up to {mib} MB. Split it, or import it with "
         "carevisit import. Nothing was written.",
         "report.roster_choose_kind": "Roster of: choose elders or volunteers.",

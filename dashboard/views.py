@@ -18,15 +18,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.care.access import coordinator_area, may_see
 from carevisit.care.areas import in_subtree
 from carevisit.care.clock import Clock, local_today, month_of
+from carevisit.care.coordinators import end_sessions
 from carevisit.care.month_close import final_from, in_grace, oldest_open_month
 from carevisit.care.referrals import ProblemClosed, ProblemNotFound, open_problems, update_problem
 from carevisit.care.visit_queries import overdue_visits, unassigned_visits
 from carevisit.care.visit_rate import visit_rate
-from carevisit.dashboard.accounts import authenticate
-from carevisit.dashboard.auth import COOKIE, LIFETIME, SessionSigner
+from carevisit.dashboard import guard
+from carevisit.dashboard.accounts import SignInDesk
+from carevisit.dashboard.auth import COOKIE, LIFETIME, LOGIN_COOKIE, SessionClaim, SessionSigner, new_login_cookie
 from carevisit.dashboard.texts import translator
+from carevisit.dashboard.throttle import client_address
 from carevisit.scheduler.reminder_texts import day_text
-from carevisit.storage.enums import CoordinatorRole, IncidentStatus, ProblemStatus
+from carevisit.storage.enums import IncidentStatus, ProblemStatus
 from carevisit.storage.models import Area, Coordinator, Elder, Incident
 
 
@@ -41,6 +44,7 @@ class DashboardDeps:
 
 
 DEPS = web.AppKey("dashboard_deps", DashboardDeps)
+SIGN_IN = web.AppKey("dashboard_sign_in", SignInDesk)
 View = Callable[[web.Request, AsyncSession, Coordinator, Area], Awaitable[web.StreamResponse]]
 
 
@@ -61,54 +65,112 @@ def _context(request: web.Request, coordinator: Coordinator | None = None, **val
 
 
 def signed_in(view: View) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """Load the coordinator from the cookie (redirect to /login if none), check CSRF on POST, open a session."""
+    """Load the coordinator from the cookie (redirect to /login if none, or if the session was ended), open a
+    session; on POST pass the one guard (same origin, CSRF token, not a viewer) before the view runs."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         deps = _deps(request)
         cookie = request.cookies.get(COOKIE)
-        coordinator_id = deps.signer.read(cookie, deps.clock.now())
+        if request.method == "POST" and guard.cross_site(request):
+            raise web.HTTPForbidden(text=translator(deps.language)("acct.cross_site"))
         async with deps.sessions() as session:
-            coordinator = await session.get(Coordinator, coordinator_id) if coordinator_id else None
-            if coordinator is None or not coordinator.active:
+            coordinator = await _session_coordinator(session, deps.signer.read(cookie, deps.clock.now()))
+            if coordinator is None:
                 raise web.HTTPSeeOther("/login")
             if request.method == "POST":
                 form = await request.post()
-                if form.get("csrf") != deps.signer.csrf_token(cookie or ""):
+                if not deps.signer.csrf_ok(cookie, form.get("csrf")):
                     raise web.HTTPForbidden(text=translator(deps.language)("bad_request"))
+                require_actor(request, coordinator)
             area = await coordinator_area(session, coordinator=coordinator)
             return await view(request, session, coordinator, area)
 
     return handler
 
 
-@aiohttp_jinja2.template("login.html")
-async def login_page(request: web.Request) -> dict[str, Any]:
-    return _context(request, error=None)
+async def _session_coordinator(session: AsyncSession, claim: SessionClaim | None) -> Coordinator | None:
+    """The cookie's coordinator while the account is active and the session has not been ended."""
+    coordinator = await session.get(Coordinator, claim.coordinator_id) if claim else None
+    if coordinator is None or claim is None or not coordinator.active or coordinator.session_version != claim.version:
+        return None
+    return coordinator
+
+
+def admin_only(view: View) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A signed-in view for admins only (pages and actions alike): everyone else gets 403."""
+
+    async def checked(
+        request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
+    ) -> web.StreamResponse:
+        require_admin(request, coordinator)
+        return await view(request, session, coordinator, area)
+
+    return signed_in(checked)
+
+
+def _login_form(request: web.Request, *, error: str | None, status: int = 200) -> web.StreamResponse:
+    """The sign-in page with its own CSRF token, bound to a random pre-session cookie set here if absent."""
+    deps = _deps(request)
+    login_cookie = request.cookies.get(LOGIN_COOKIE) or new_login_cookie()
+    context = _context(request, error=error, login_csrf=deps.signer.csrf_token("login:" + login_cookie))
+    response = aiohttp_jinja2.render_template("login.html", request, context, status=status)
+    response.set_cookie(
+        LOGIN_COOKIE, login_cookie, httponly=True, samesite="Strict", secure=deps.secure_cookies, path="/login"
+    )
+    return response
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    return _login_form(request, error=None)
 
 
 async def login(request: web.Request) -> web.StreamResponse:
     deps = _deps(request)
+    t = translator(deps.language)
     form = await request.post()
+    login_cookie = request.cookies.get(LOGIN_COOKIE)
+    if guard.cross_site(request) or not deps.signer.csrf_ok(login_cookie and "login:" + login_cookie, form.get("csrf")):
+        return _login_form(request, error=t("acct.login_expired"), status=403)
     async with deps.sessions() as session:
-        coordinator = await authenticate(
-            session, username=str(form.get("username", "")), password=str(form.get("password", ""))
+        outcome = await request.app[SIGN_IN].sign_in(
+            session,
+            clock=deps.clock,
+            username=str(form.get("username", "")).strip(),
+            password=str(form.get("password", "")),
+            address=client_address(request.remote, request.headers.get("X-Forwarded-For")),
         )
+    coordinator = outcome.coordinator
     if coordinator is None or coordinator.id is None:
-        context = _context(request, error=translator(deps.language)("login_failed"))
-        return aiohttp_jinja2.render_template("login.html", request, context, status=401)
+        if outcome.locked_until is not None:
+            until = outcome.locked_until.astimezone(deps.zone).strftime("%H:%M:%S")
+            return _login_form(request, error=t("acct.throttled").format(until=until), status=429)
+        return _login_form(request, error=t("login_failed"), status=401)
     response = web.HTTPSeeOther("/")
     response.set_cookie(
         COOKIE,
-        deps.signer.issue(coordinator.id, deps.clock.now()),
+        deps.signer.issue(coordinator.id, coordinator.session_version, deps.clock.now()),
         max_age=int(LIFETIME.total_seconds()),
         httponly=True,
         samesite="Strict",
         secure=deps.secure_cookies,
     )
+    response.del_cookie(LOGIN_COOKIE, path="/login")
     raise response
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
+    """Ends every session of the account (the version in their cookies no longer matches). Needs the session's
+    CSRF token, so that another site cannot sign a coordinator out; without a live session there is nothing to end."""
+    deps = _deps(request)
+    cookie = request.cookies.get(COOKIE)
+    claim = deps.signer.read(cookie, deps.clock.now())
+    if claim is not None:
+        form = await request.post()
+        if guard.cross_site(request) or not deps.signer.csrf_ok(cookie, form.get("csrf")):
+            raise web.HTTPForbidden(text=translator(deps.language)("bad_request"))
+        async with deps.sessions() as session:
+            await end_sessions(session, coordinator_id=claim.coordinator_id)
+            await session.commit()
     response = web.HTTPSeeOther("/login")
     response.del_cookie(COOKIE)
     raise response
@@ -256,6 +318,13 @@ def _is_month(text: str) -> bool:
 
 
 def require_actor(request: web.Request, coordinator: Coordinator) -> None:
-    """Viewers see everything in their area and change nothing: every action passes through here."""
-    if coordinator.role == CoordinatorRole.VIEWER:
+    """Viewers see everything in their area and change nothing: every action passes through here (`signed_in`
+    calls it for every POST)."""
+    if not guard.may_act(coordinator):
         raise web.HTTPForbidden(text=translator(_deps(request).language)("viewer_cannot_act"))
+
+
+def require_admin(request: web.Request, coordinator: Coordinator) -> None:
+    """Accounts and rosters are for admins only."""
+    if not guard.is_admin(coordinator):
+        raise web.HTTPForbidden(text=translator(_deps(request).language)("acct.admin_only"))

@@ -78,10 +78,9 @@ async def _render(
 
 
 async def _acting_on(request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area) -> Volunteer:
-    """The volunteer of the URL, if this coordinator may act on them: else 403 (viewer) or 404 (not theirs)."""
+    """The volunteer of the URL, if this coordinator may act on them (viewers never get here: the guard of every
+    POST refuses them), else 404."""
     t = translator(_deps(request).language)
-    if coordinator.role == CoordinatorRole.VIEWER:
-        raise web.HTTPForbidden(text=t("viewer_cannot_act"))
     volunteer = await volunteer_in_area(session, area=area, volunteer_id=int(request.match_info["volunteer_id"]))
     if volunteer is None:
         raise web.HTTPNotFound(text=t("volunteer_not_found"))

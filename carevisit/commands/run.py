@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from carevisit.bootstrap import Runtime
+from carevisit.care.coordinators import any_can_sign_in
 from carevisit.commands.common import console, errors, run_with_runtime
 from carevisit.service import Role, parts_report, serve
+
+log = logging.getLogger(__name__)
 
 
 def run(
@@ -21,6 +26,8 @@ def run(
 
     async def work(rt: Runtime) -> None:
         console.print(f"role: {role.value}")
+        if role.serves_web:
+            await _warn_if_nobody_can_sign_in(rt)
         for part, on, why in parts_report(rt, role):
             colour = "green" if on else "bold yellow"
             console.print(f"[{colour}]{part}: {'on' if on else 'OFF'}[/] — {why}")
@@ -35,3 +42,16 @@ def run(
             raise typer.Exit(1) from None
 
     run_with_runtime(work)
+
+
+async def _warn_if_nobody_can_sign_in(rt: Runtime) -> None:
+    """A dashboard nobody can sign in to looks broken; say how to make the first account."""
+    async with rt.sessions() as session:
+        if await any_can_sign_in(session):
+            return
+    hint = "no active coordinator with a password: nobody can sign in to the dashboard"
+    log.warning(hint)
+    errors.print(
+        f"[bold yellow]Warning: {hint}.[/] Create the first admin with "
+        "`carevisit coordinator add USERNAME --area AREA --role admin`."
+    )

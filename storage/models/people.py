@@ -122,3 +122,9 @@ class Coordinator(SQLModel, table=True):
     telegram_chat_id: int | None = Field(default=None, sa_type=BigInteger)
     language: str | None = Field(default=None, max_length=8)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # Part of every signed session cookie: raising it (sign-out, a new password) ends every older session.
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Sign-in throttling kept here so that every web process agrees on an account's failures and lock.
+    failed_logins: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_sign_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -50,9 +50,22 @@ async def server(
     await server.close()
 
 
+async def login_token(client: aiohttp.ClientSession) -> str:
+    """Open the sign-in page as a browser does: it sets the pre-session cookie its form's CSRF token is bound to."""
+    page = await (await client.get("/login")).text()
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match, "the sign-in page has no CSRF token"
+    return match.group(1)
+
+
+async def post_login(client: aiohttp.ClientSession, username: str, password: str = PASSWORD) -> aiohttp.ClientResponse:
+    data = {"username": username, "password": password, "csrf": await login_token(client)}
+    return await client.post("/login", data=data, allow_redirects=False)
+
+
 async def sign_in(server: TestServer, username: str, password: str = PASSWORD) -> aiohttp.ClientSession:
     client = aiohttp.ClientSession(base_url=str(server.make_url("")), cookie_jar=aiohttp.CookieJar(unsafe=True))
-    response = await client.post("/login", data={"username": username, "password": password}, allow_redirects=False)
+    response = await post_login(client, username, password)
     assert response.status == 303, await response.text()
     return client
 

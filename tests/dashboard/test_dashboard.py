@@ -13,7 +13,7 @@ from carevisit.care.clock import FakeClock
 from carevisit.storage.enums import ProblemCategory, ProblemStatus, VisitStatus
 from carevisit.storage.models import Area, Problem
 from tests.conftest import SHANGHAI
-from tests.dashboard.conftest import csrf_of, sign_in
+from tests.dashboard.conftest import csrf_of, post_login, sign_in
 from tests.factories import make_elder, make_visit
 
 
@@ -42,9 +42,10 @@ async def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(
     server: TestServer, areas: dict[str, Area], coordinator_factory
 ) -> None:  # type: ignore[no-untyped-def]
     await coordinator_factory(areas["street"], "wang")
-    async with aiohttp.ClientSession() as client:
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(base_url=str(server.make_url("")), cookie_jar=jar) as client:
         for username, password in (("wang", "wrong password"), ("nobody", "wrong password")):
-            response = await client.post(server.make_url("/login"), data={"username": username, "password": password})
+            response = await post_login(client, username, password)
             assert response.status == 401
             assert "用户名或密码不正确" in await response.text()
 

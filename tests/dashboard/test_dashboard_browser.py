@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -84,9 +84,16 @@ async def test_a_coordinator_invites_deactivates_and_reactivates_a_volunteer(
         await row.get_by_role("button", name="邀请绑定机器人").click()
     assert (await page.locator("#invitation-value").inner_text()).startswith("/start ")
 
-    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    asked: list[str] = []
+
+    async def accept(dialog) -> None:  # type: ignore[no-untyped-def]
+        asked.append(dialog.message)
+        await dialog.accept()
+
+    page.once("dialog", accept)
     await page.locator(f"#volunteer-{leaving.id}").get_by_role("button", name="停用").click()
     await page.wait_for_url("**/volunteers?done=*")
+    assert asked and "停用" in asked[0]  # asked first (the script runs under the page's Content-Security-Policy)
     assert "其探访已改派 1 项，仍未分配 0 项" in await page.locator("#notice").inner_text()
     assert await page.locator(f"#volunteer-{leaving.id} .state").inner_text() == "已停用"
     await session.refresh(visit)
@@ -95,3 +102,33 @@ async def test_a_coordinator_invites_deactivates_and_reactivates_a_volunteer(
     async with page.expect_navigation():
         await page.locator(f"#volunteer-{leaving.id}").get_by_role("button", name="恢复").click()
     assert await page.locator(f"#volunteer-{leaving.id} .state").inner_text() == "在岗"
+
+
+async def test_on_a_phone_wrong_passwords_are_throttled_with_a_time_then_the_right_one_signs_in(
+    page, server: TestServer, clock: FakeClock, areas: dict[str, Area], coordinator_factory
+) -> None:  # type: ignore[no-untyped-def]
+    await coordinator_factory(areas["street"], "street-lead")
+    await page.set_viewport_size({"width": 390, "height": 844})
+
+    async def attempt(password: str) -> None:
+        await page.get_by_label("用户名").fill("street-lead")
+        await page.get_by_label("密码").fill(password)
+        async with page.expect_navigation():
+            await page.get_by_role("button", name="登录").click()
+
+    await page.goto(str(server.make_url("/login")))
+    for _ in range(4):
+        await attempt("not the password")
+        assert await page.locator("#login-error").inner_text() == "用户名或密码不正确。"
+    await attempt("not the password")
+    message = page.locator("#login-error")
+    assert await message.is_visible()
+    assert "登录失败次数过多，请于" in await message.inner_text() and "之后再试" in await message.inner_text()
+    assert await page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+
+    await attempt(PASSWORD)  # still locked: refused without a check
+    assert "登录失败次数过多" in await page.locator("#login-error").inner_text()
+    clock.advance(timedelta(seconds=1))
+    await attempt(PASSWORD)
+    assert page.url.endswith("/") and await page.locator("#month-rate").is_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth <= innerWidth")

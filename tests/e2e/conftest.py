@@ -52,6 +52,7 @@ from carevisit.storage.models import (
 )
 from tests.bot.conftest import TOKEN
 from tests.bot.fake_telegram import FakeTelegram, Person
+from tests.dashboard.conftest import post_login
 from tests.e2e import fault_matrix
 from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
 from tests.factories import make_area_tree, make_contact, make_coordinator, make_elder, make_volunteer
@@ -338,9 +339,7 @@ class Stack:
 
     async def sign_in(self, username: str = "zhao") -> aiohttp.ClientSession:
         client = aiohttp.ClientSession(base_url=self.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True))
-        async with client.post(
-            "/login", data={"username": username, "password": PASSWORD}, allow_redirects=False
-        ) as response:
+        async with await post_login(client, username, PASSWORD) as response:
             assert response.status == 303, await response.text()
         return client
 

@@ -62,6 +62,9 @@ async def test_carevisit_run_without_tokens_says_what_is_off_and_stops_on_sigter
     assert "telegram bot: OFF" in text and "CAREVISIT_TELEGRAM_TOKEN" in text
     assert "sms/voice: OFF" in text and "NO real SMS" in text
     assert "dashboard: on" in text and "scheduler: on" in text
+    # No account yet: the log and the terminal both say so, with the command that makes the first one.
+    assert "WARNING carevisit.commands.run: no active coordinator with a password" in text
+    assert "carevisit coordinator add USERNAME --area AREA --role admin" in text
     assert "Traceback" not in text
 
 

@@ -24,6 +24,7 @@ from carevisit.dashboard.auth import COOKIE, SessionSigner
 from carevisit.escalation.webhooks import add_routes
 from carevisit.storage.enums import CoordinatorRole, IncidentStatus
 from carevisit.storage.models import Incident, OutboxMessage
+from tests.dashboard.conftest import post_login
 from tests.escalation.conftest import World
 from tests.factories import make_coordinator
 
@@ -51,7 +52,7 @@ async def dashboard(world: World, session_factory: async_sessionmaker[AsyncSessi
 
 async def sign_in(base: str, username: str) -> aiohttp.ClientSession:
     client = aiohttp.ClientSession(base_url=base, cookie_jar=aiohttp.CookieJar(unsafe=True))
-    response = await client.post("/login", data={"username": username, "password": PASSWORD}, allow_redirects=False)
+    response = await post_login(client, username, PASSWORD)
     assert response.status == 303, await response.text()
     return client
 
