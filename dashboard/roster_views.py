@@ -106,6 +106,8 @@ async def upload(request: web.Request) -> web.StreamResponse:
     too_large = t("report.roster_too_large").format(mib=MAX_UPLOAD_BYTES // 2**20)
     if (request.content_length or 0) > MAX_UPLOAD_BYTES:
         return web.Response(status=413, text=too_large)
+    if request.content_type != "multipart/form-data":  # no file in it (and already read by the input check)
+        return await _checked_upload(request)
     larger = request.clone(client_max_size=MAX_UPLOAD_BYTES)
     try:
         form = await larger.post()  # read once here (the views below get it from the request's cache)
