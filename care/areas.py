@@ -21,3 +21,10 @@ async def subtree_ids(session: AsyncSession, *, area: Area) -> list[int]:
 
 def child_path(parent: Area | None, code: str) -> str:
     return f"{parent.path if parent else '/'}{code}/"
+
+
+async def area_chain(session: AsyncSession, *, area: Area, top: Area) -> list[Area]:
+    """The areas from `top` (a coordinator's own) down to `area`, for breadcrumbs: nothing above `top`."""
+    codes = [code for code in area.path.split("/") if code]
+    statement = select(Area).where(col(Area.code).in_(codes), col(Area.path).startswith(top.path))
+    return sorted((await session.exec(statement)).all(), key=lambda found: len(found.path))

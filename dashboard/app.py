@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import Clock
-from carevisit.dashboard import incident_views, views, volunteer_views
+from carevisit.dashboard import incident_views, people_lists, views, volunteer_views
 from carevisit.dashboard.auth import SessionSigner
 from carevisit.dashboard.planning_views import add_planning_routes
 
@@ -57,4 +57,5 @@ def add_dashboard(
     add_planning_routes(app)
     incident_views.add_routes(app)
     volunteer_views.add_routes(app)
+    people_lists.add_routes(app)
     app.router.add_static("/static", _HERE / "static")
