@@ -69,8 +69,10 @@ async def incident_list(
         .limit(limit)
     )
     rows = [(incident, elder) for incident, elder in (await session.exec(statement)).all()]
-    total = len(rows) if len(rows) < limit else await count_incidents(
-        session, area=area, statuses=statuses, resolved_in=resolved_in
+    total = (
+        len(rows)
+        if len(rows) < limit
+        else await count_incidents(session, area=area, statuses=statuses, resolved_in=resolved_in)
     )
     return IncidentList(rows=rows, total=total)
 

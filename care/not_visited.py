@@ -178,9 +178,7 @@ async def _usual_volunteers(session: AsyncSession, *, elder_ids: Sequence[int]) 
         select(
             col(Visit.elder_id).label("elder_id"),
             col(Visit.done_by_volunteer_id).label("volunteer_id"),
-            func.row_number()
-            .over(partition_by=col(Visit.elder_id), order_by=col(Visit.done_at).desc())
-            .label("rank"),
+            func.row_number().over(partition_by=col(Visit.elder_id), order_by=col(Visit.done_at).desc()).label("rank"),
         )
         .where(
             col(Visit.elder_id).in_(elder_ids),
