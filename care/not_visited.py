@@ -11,7 +11,7 @@ import calendar
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, exists, func
@@ -106,9 +106,16 @@ async def not_visited(
     """The first `limit` elders of `area`'s subtree not visited in `month`, never-contacted first, then by the
     oldest last contact; `total` counts them all. Days are counted to `today` (or the month's last day, for a past
     month)."""
+    last_day = _last_day(month)
+    # Contact as it stood at the month's end: a visit made later does not shorten a past month's wait.
+    month_end = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=zone)
     last_done = (
         select(func.max(Visit.done_at))
-        .where(col(Visit.elder_id) == col(Elder.id), col(Visit.status) == VisitStatus.DONE)
+        .where(
+            col(Visit.elder_id) == col(Elder.id),
+            col(Visit.status) == VisitStatus.DONE,
+            col(Visit.done_at) < month_end,
+        )
         .correlate(Elder)
         .scalar_subquery()
     )
@@ -123,7 +130,6 @@ async def not_visited(
     ids = [row[0] for row in picked]
     plans = await _month_plans(session, elder_ids=ids, month=month)
     usual = await _usual_volunteers(session, elder_ids=ids)
-    last_day = _last_day(month)
     month_days = last_day.day
     as_of = min(today, last_day)
     rows = []

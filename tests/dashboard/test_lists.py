@@ -309,3 +309,14 @@ async def test_planned_kinds_count_toward_the_interval_and_extra_visits_do_not(
     await session.commit()
     found = await not_visited(session, area=areas["street"], month="2026-03", today=TODAY, zone=SHANGHAI)
     assert [row.interval_days for row in found.rows] == [31]
+
+
+async def test_a_past_month_counts_the_wait_to_its_own_last_day(
+    session: AsyncSession, clock: FakeClock, areas: dict[str, Area]
+) -> None:
+    elder = await make_elder(session, clock, community=areas["community"])
+    await _done(session, clock, elder, datetime(2026, 1, 20, 10, tzinfo=SHANGHAI))
+    await _done(session, clock, elder, datetime(2026, 3, 5, 10, tzinfo=SHANGHAI))  # after February
+    await session.commit()
+    found = await not_visited(session, area=areas["street"], month="2026-02", today=TODAY, zone=SHANGHAI)
+    assert [(row.days_since, row.past_interval) for row in found.rows] == [(39, True)]  # Jan 20 to Feb 28
