@@ -40,7 +40,7 @@ def month_span(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
 def _filters(
     area: Area, statuses: Collection[IncidentStatus], resolved_in: tuple[datetime, datetime] | None
 ) -> list[ColumnElement[bool]]:
-    filters = [
+    filters: list[ColumnElement[bool]] = [
         col(Incident.status).in_(list(statuses)),
         col(Elder.community_id).in_(select(Area.id).where(in_subtree(area))),
     ]

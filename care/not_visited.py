@@ -120,26 +120,27 @@ async def not_visited(
         .scalar_subquery()
     )
     statement = (
-        select(Elder.id, Elder.external_id, Elder.name, Area.name, last_done)
+        select(Elder, Area.name, last_done)
         .join(Area, col(Area.id) == col(Elder.community_id))
         .where(*_not_visited(area, month))
         .order_by(last_done.asc().nulls_first(), col(Elder.id))
         .limit(limit)
     )
     picked = (await session.exec(statement)).all()
-    ids = [row[0] for row in picked]
+    ids = [elder.id for elder, _, _ in picked if elder.id is not None]
     plans = await _month_plans(session, elder_ids=ids, month=month)
     usual = await _usual_volunteers(session, elder_ids=ids)
     month_days = last_day.day
     as_of = min(today, last_day)
     rows = []
-    for elder_id, external_id, name, community, last in picked:
+    for elder, community, last in picked:
+        elder_id = elder.id or 0
         planned, planned_count = plans.get(elder_id, (None, 0))
         rows.append(
             NotVisitedElder(
                 elder_id=elder_id,
-                external_id=external_id,
-                name=name,
+                external_id=elder.external_id,
+                name=elder.name,
                 community=community,
                 last_contact=last,
                 days_since=(as_of - last.astimezone(zone).date()).days if last else None,
