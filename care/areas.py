@@ -28,3 +28,10 @@ async def area_choices(session: AsyncSession, *, area: Area, limit: int = 300) -
     is narrowed by drilling into a street first)."""
     statement = select(Area).where(in_subtree(area)).order_by(col(Area.path)).limit(limit)
     return list((await session.exec(statement)).all())
+
+
+async def area_chain(session: AsyncSession, *, area: Area, top: Area) -> list[Area]:
+    """The areas from `top` (a coordinator's own) down to `area`, for breadcrumbs: nothing above `top`."""
+    codes = [code for code in area.path.split("/") if code]
+    statement = select(Area).where(col(Area.code).in_(codes), col(Area.path).startswith(top.path))
+    return sorted((await session.exec(statement)).all(), key=lambda found: len(found.path))

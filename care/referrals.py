@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -35,6 +36,19 @@ async def open_problems(session: AsyncSession, *, area: Area, limit: int = 200) 
         .limit(limit)
     )
     return [(problem, elder) for problem, elder in (await session.exec(statement)).all()]
+
+
+async def count_open_problems(session: AsyncSession, *, area: Area) -> int:
+    statement = (
+        select(func.count())
+        .select_from(Problem)
+        .join(Elder, col(Elder.id) == col(Problem.elder_id))
+        .where(
+            col(Problem.status) != ProblemStatus.CLOSED,
+            col(Elder.community_id).in_(select(Area.id).where(in_subtree(area))),
+        )
+    )
+    return int((await session.exec(statement)).one())
 
 
 async def update_problem(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -52,26 +52,58 @@ async def visits_for_volunteer(
     return [(visit, elder) for visit, elder in (await session.exec(statement)).all()]
 
 
-async def overdue_visits(session: AsyncSession, *, area: Area, today: date, now: datetime) -> list[tuple[Visit, Elder]]:
+async def overdue_visits(
+    session: AsyncSession, *, area: Area, today: date, now: datetime, limit: int | None = None
+) -> list[tuple[Visit, Elder]]:
+    """Overdue visits of `area`'s subtree, longest overdue first; the first `limit` of them when given."""
     statement = (
         select(Visit, Elder)
         .join(Elder, col(Elder.id) == col(Visit.elder_id))
         .where(is_overdue(today=today, now=now), _in_area(area))
         .order_by(col(Visit.window_end), col(Visit.id))
+        .limit(limit)
     )
     return [(visit, elder) for visit, elder in (await session.exec(statement)).all()]
 
 
-async def unassigned_visits(session: AsyncSession, *, area: Area, month: str) -> list[tuple[Visit, Elder]]:
+async def count_overdue(session: AsyncSession, *, area: Area, today: date, now: datetime) -> int:
+    statement = (
+        select(func.count())
+        .select_from(Visit)
+        .join(Elder, col(Elder.id) == col(Visit.elder_id))
+        .where(is_overdue(today=today, now=now), _in_area(area))
+    )
+    return int((await session.exec(statement)).one())
+
+
+def _unassigned(area: Area, month: str) -> list[ColumnElement[bool]]:
+    return [
+        col(Visit.month) == month,
+        col(Visit.status) == VisitStatus.PLANNED,
+        col(Visit.volunteer_id).is_(None),
+        _in_area(area),
+    ]
+
+
+async def unassigned_visits(
+    session: AsyncSession, *, area: Area, month: str, limit: int | None = None
+) -> list[tuple[Visit, Elder]]:
+    """Planned visits of `month` nobody is assigned to, soonest due first; the first `limit` when given."""
     statement = (
         select(Visit, Elder)
         .join(Elder, col(Elder.id) == col(Visit.elder_id))
-        .where(
-            col(Visit.month) == month,
-            col(Visit.status) == VisitStatus.PLANNED,
-            col(Visit.volunteer_id).is_(None),
-            _in_area(area),
-        )
+        .where(*_unassigned(area, month))
         .order_by(col(Visit.window_end), col(Visit.id))
+        .limit(limit)
     )
     return [(visit, elder) for visit, elder in (await session.exec(statement)).all()]
+
+
+async def count_unassigned(session: AsyncSession, *, area: Area, month: str) -> int:
+    statement = (
+        select(func.count())
+        .select_from(Visit)
+        .join(Elder, col(Elder.id) == col(Visit.elder_id))
+        .where(*_unassigned(area, month))
+    )
+    return int((await session.exec(statement)).one())

@@ -13,7 +13,16 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import Clock
-from carevisit.dashboard import admin_views, display, elder_views, incident_views, report_views, views, volunteer_views
+from carevisit.dashboard import (
+    admin_views,
+    display,
+    elder_views,
+    incident_views,
+    people_lists,
+    report_views,
+    views,
+    volunteer_views,
+)
 from carevisit.dashboard.accounts import SignInDesk
 from carevisit.dashboard.auth import SessionSigner
 from carevisit.dashboard.planning_views import add_planning_routes
@@ -66,4 +75,5 @@ def add_dashboard(
     elder_views.add_routes(app)
     report_views.add_routes(app)
     admin_views.add_routes(app)
+    people_lists.add_routes(app)
     app.router.add_static("/static", _HERE / "static")

@@ -28,7 +28,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "show.incident_kind.infectious": "疑似传染病",
         "show.incident_kind.urgent": "紧急情况",
         "show.incident_kind.drill": "演练",
-        "show.incident_kind.other": "紧急情况",
+        "show.incident_kind.other": "其他紧急情况",
         "show.drill": "演练",
         # how a message went out, or how an acknowledgement came in
         "show.channel.sms": "短信",
@@ -222,7 +222,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "show.incident_kind.infectious": "suspected infection",
         "show.incident_kind.urgent": "an emergency",
         "show.incident_kind.drill": "a drill",
-        "show.incident_kind.other": "an emergency",
+        "show.incident_kind.other": "another emergency",
         "show.drill": "drill",
         "show.channel.sms": "SMS",
         "show.channel.voice": "phone call",

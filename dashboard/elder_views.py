@@ -141,7 +141,7 @@ async def _render_elder(
         candidates=await candidates(session, community_id=elder.community_id, month=month) if open_visits else [],
         modes=list(VisitMode),
         can_act=coordinator.role != CoordinatorRole.VIEWER,
-        message=await _outcome_message(request, session, area),
+        message=await outcome_message(request, session, area),
         error=error,
         confirm_leave=confirm_leave,
         today=_today(request),
@@ -174,11 +174,12 @@ _OUTCOMES = {
 }
 
 
-def _done(path: str, outcome: str, **numbers: int) -> web.HTTPSeeOther:
-    return web.HTTPSeeOther(f"{path}?" + urlencode({"done": outcome, **numbers}))
+def _done(path: str, outcome: str, *, area: str | None = None, **numbers: int) -> web.HTTPSeeOther:
+    where = {"area": area} if area else {}  # a list goes back to the area it was showing
+    return web.HTTPSeeOther(f"{path}?" + urlencode({**where, "done": outcome, **numbers}))
 
 
-async def _outcome_message(request: web.Request, session: AsyncSession, area: Area) -> str:
+async def outcome_message(request: web.Request, session: AsyncSession, area: Area) -> str:
     """The sentence for `?done=…`, or "" when the link lacks a number the sentence needs (a crafted link) or names
     a volunteer this coordinator may not see."""
     key = _OUTCOMES.get(request.query.get("done", ""))
@@ -336,6 +337,12 @@ async def _visit(request: web.Request, session: AsyncSession, area: Area) -> tup
         raise web.HTTPNotFound(text=_t(request)("people.elder.visit_not_found")) from None
 
 
+def _list_area(request: web.Request, form: Any) -> str | None:
+    """The area code the unassigned list was showing (only ever a code: the list checks it again)."""
+    code = str(form.get("area") or request.query.get("area") or "")
+    return code if code.isalnum() and len(code) <= 32 else None
+
+
 def _back(value: object) -> str:
     return str(value) if value in _BACKS else "elder"
 
@@ -365,6 +372,7 @@ async def _render_assign(
         else None,
         can_act=coordinator.role != CoordinatorRole.VIEWER,
         back=back,
+        list_area=_list_area(request, {}) if back == "unassigned" else None,
         error=error,
         over=over,
     )
@@ -431,8 +439,9 @@ async def assign(
         )
     await session.commit()
     path = f"/elders/{elder.id}" if back == "elder" else "/unassigned"
+    list_area = _list_area(request, form) if back == "unassigned" else None
     if result.unchanged:
-        raise _done(path, "already_assigned", v=volunteer_id)
+        raise _done(path, "already_assigned", area=list_area, v=volunteer_id)
     if result.over_capacity:
-        raise _done(path, "assigned_over", v=volunteer_id, n=result.load, m=result.volunteer.capacity)
-    raise _done(path, "assigned", v=volunteer_id)
+        raise _done(path, "assigned_over", area=list_area, v=volunteer_id, n=result.load, m=result.volunteer.capacity)
+    raise _done(path, "assigned", area=list_area, v=volunteer_id)

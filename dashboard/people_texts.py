@@ -4,6 +4,25 @@ from __future__ import annotations
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh_CN": {
+        "people.list.breadcrumbs": "区域层级",
+        "people.list.not_visited": "本月未探访",
+        "people.list.community": "社区",
+        "people.list.elder_id": "编号",
+        "people.list.last_contact": "距上次联系",
+        "people.list.days": "{n} 天",
+        "people.list.never": "从未联系",
+        "people.list.past_interval": "已超过探访间隔",
+        "people.list.planned": "本月安排",
+        "people.list.not_planned": "未安排",
+        "people.list.unassigned": "待分配",
+        "people.list.more": "还有 {n} 条未列出，请缩小区域查看。",
+        "people.list.reasons": "未计入探访率：未同意 {no_consent} 人，暂停 {paused} 人，已离开 {left} 人"
+        "（迁出 {moved}、去世 {deceased}、退出 {withdrew}）。",
+        "people.list.tab.active": "待处理与已确认",
+        "people.list.drill": "演练",
+        "people.list.start_drill": "发起演练",
+        "people.list.resolved_at": "结案时间",
+        "people.list.resolved_in": "结案月份",
         # --- people.elder.: the elder's page, its actions, assigning a visit to a named volunteer ---------------
         "people.elder.title": "老人档案",
         "people.elder.back": "返回社区名单",
@@ -168,6 +187,25 @@ TEXTS: dict[str, dict[str, str]] = {
         "people.elder.paused_note": "（{note}）",
     },
     "en": {
+        "people.list.breadcrumbs": "Areas",
+        "people.list.not_visited": "Not visited this month",
+        "people.list.community": "Community",
+        "people.list.elder_id": "Roster id",
+        "people.list.last_contact": "Since last contact",
+        "people.list.days": "{n} days",
+        "people.list.never": "never",
+        "people.list.past_interval": "past the visit interval",
+        "people.list.planned": "Planned this month",
+        "people.list.not_planned": "not planned",
+        "people.list.unassigned": "unassigned",
+        "people.list.more": "{n} more not shown — narrow the area.",
+        "people.list.reasons": "Not counted in the rate: no consent {no_consent}, paused {paused}, left {left} "
+        "(moved {moved}, deceased {deceased}, withdrew {withdrew}).",
+        "people.list.tab.active": "Open and acknowledged",
+        "people.list.drill": "drill",
+        "people.list.start_drill": "Start a drill",
+        "people.list.resolved_at": "Resolved",
+        "people.list.resolved_in": "Resolved in",
         # --- people.elder.: the elder's page, its actions, assigning a visit to a named volunteer ---------------
         "people.elder.title": "Elder",
         "people.elder.back": "Back to the community list",

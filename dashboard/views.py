@@ -12,17 +12,24 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.access import coordinator_area, may_see
-from carevisit.care.areas import in_subtree
+from carevisit.care.area_rates import area_rates
+from carevisit.care.areas import area_chain
 from carevisit.care.clock import Clock, local_today, month_of
 from carevisit.care.coordinators import end_sessions
+from carevisit.care.incident_lists import count_incidents, incident_list, month_span
 from carevisit.care.month_close import final_from, in_grace, oldest_open_month
-from carevisit.care.referrals import ProblemClosed, ProblemNotFound, open_problems, update_problem
-from carevisit.care.visit_queries import overdue_visits, unassigned_visits
-from carevisit.care.visit_rate import visit_rate
+from carevisit.care.referrals import (
+    ProblemClosed,
+    ProblemNotFound,
+    count_open_problems,
+    open_problems,
+    update_problem,
+)
+from carevisit.care.visit_queries import count_overdue, count_unassigned, overdue_visits, unassigned_visits
 from carevisit.dashboard import guard
 from carevisit.dashboard.accounts import SignInDesk
 from carevisit.dashboard.auth import COOKIE, LIFETIME, LOGIN_COOKIE, SessionClaim, SessionSigner, new_login_cookie
@@ -30,7 +37,7 @@ from carevisit.dashboard.texts import translator
 from carevisit.dashboard.throttle import client_address
 from carevisit.scheduler.reminder_texts import day_text
 from carevisit.storage.enums import IncidentStatus, ProblemStatus
-from carevisit.storage.models import Area, Coordinator, Elder, Incident
+from carevisit.storage.models import Area, Coordinator
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class DashboardDeps:
 
 DEPS = web.AppKey("dashboard_deps", DashboardDeps)
 SIGN_IN = web.AppKey("dashboard_sign_in", SignInDesk)
+LIST_LIMIT = 200  # rows a list shows; the rest are counted ("N more — narrow the area")
 View = Callable[[web.Request, AsyncSession, Coordinator, Area], Awaitable[web.StreamResponse]]
 
 
@@ -183,18 +191,26 @@ async def overview(
     deps = _deps(request)
     today = local_today(deps.clock, deps.zone)
     month = chosen_month(request, today)
-    area = await chosen_area(request, session, area)
-    total = await visit_rate(session, month=month, area=area)
-    children = (await session.exec(select(Area).where(col(Area.parent_id) == area.id).order_by(col(Area.code)))).all()
-    rows = [(child, await visit_rate(session, month=month, area=child)) for child in children]
+    own, area = area, await chosen_area(request, session, area)
+    rates = await area_rates(session, month=month, area=area)
     counts = {
-        "overdue": len(await overdue_visits(session, area=area, today=today, now=deps.clock.now())),
-        "unassigned": len(await unassigned_visits(session, area=area, month=month)),
-        "problems": len(await open_problems(session, area=area)),
-        "incidents": len(await _open_incidents(session, area=area)),
+        "not_visited": rates.total.eligible - rates.total.visited,
+        "overdue": await count_overdue(session, area=area, today=today, now=deps.clock.now()),
+        "unassigned": await count_unassigned(session, area=area, month=month),
+        "problems": await count_open_problems(session, area=area),
+        "incidents": await count_incidents(session, area=area, statuses=ACTIVE_INCIDENTS),
     }
     context = _context(
-        request, coordinator, area=area, month=month, total=total, rows=rows, counts=counts, late=_late(deps, today)
+        request,
+        coordinator,
+        area=area,
+        month=month,
+        total=rates.total,
+        rows=rates.children,
+        counts=counts,
+        late=_late(deps, today),
+        crumbs=await area_chain(session, area=area, top=own),
+        crumb_path="/",
     )
     return aiohttp_jinja2.render_template("overview.html", request, context)
 
@@ -207,13 +223,27 @@ def _late(deps: DashboardDeps, today: date) -> dict[str, str] | None:
     return {"month": month, "final": day_text(deps.language, final_from(month))}
 
 
+async def list_scope(
+    request: web.Request, session: AsyncSession, own: Area, path: str
+) -> tuple[Area, str, dict[str, Any]]:
+    """The area and month a list shows (from the query), and the breadcrumbs back up to the coordinator's own area."""
+    today = local_today(_deps(request).clock, _deps(request).zone)
+    month = chosen_month(request, today)
+    area = await chosen_area(request, session, own)
+    crumbs = await area_chain(session, area=area, top=own)
+    return area, month, {"area": area, "month": month, "crumbs": crumbs, "crumb_path": path}
+
+
 @signed_in
 async def overdue(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
     deps = _deps(request)
-    visits = await overdue_visits(session, area=area, today=local_today(deps.clock, deps.zone), now=deps.clock.now())
-    context = _context(request, coordinator, area=area, visits=visits, heading="overdue")
+    area, _month, scope = await list_scope(request, session, area, "/overdue")
+    today, now = local_today(deps.clock, deps.zone), deps.clock.now()
+    visits = await overdue_visits(session, area=area, today=today, now=now, limit=LIST_LIMIT)
+    total = len(visits) if len(visits) < LIST_LIMIT else await count_overdue(session, area=area, today=today, now=now)
+    context = _context(request, coordinator, visits=visits, more=total - len(visits), heading="overdue", **scope)
     return aiohttp_jinja2.render_template("visits.html", request, context)
 
 
@@ -221,10 +251,22 @@ async def overdue(
 async def unassigned(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
-    deps = _deps(request)
-    month = month_of(local_today(deps.clock, deps.zone))
-    visits = await unassigned_visits(session, area=area, month=month)
-    context = _context(request, coordinator, area=area, visits=visits, heading="unassigned")
+    area, month, scope = await list_scope(request, session, area, "/unassigned")
+    visits = await unassigned_visits(session, area=area, month=month, limit=LIST_LIMIT)
+    total = len(visits) if len(visits) < LIST_LIMIT else await count_unassigned(session, area=area, month=month)
+    # Each row opens the page that gives the visit to a named volunteer (and says so after, on this list).
+    from carevisit.dashboard.elder_views import outcome_message  # the elder pages import this module
+
+    context = _context(
+        request,
+        coordinator,
+        visits=visits,
+        more=total - len(visits),
+        heading="unassigned",
+        can_assign=guard.may_act(coordinator),
+        message=await outcome_message(request, session, area),
+        **scope,
+    )
     return aiohttp_jinja2.render_template("visits.html", request, context)
 
 
@@ -232,7 +274,10 @@ async def unassigned(
 async def problems(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
-    context = _context(request, coordinator, area=area, problems=await open_problems(session, area=area), error=None)
+    area, _month, scope = await list_scope(request, session, area, "/problems")
+    rows = await open_problems(session, area=area, limit=LIST_LIMIT)
+    total = len(rows) if len(rows) < LIST_LIMIT else await count_open_problems(session, area=area)
+    context = _context(request, coordinator, problems=rows, more=total - len(rows), error=None, **scope)
     return aiohttp_jinja2.render_template("problems.html", request, context)
 
 
@@ -271,26 +316,24 @@ async def problem_update(
     raise web.HTTPSeeOther("/problems")
 
 
+ACTIVE_INCIDENTS = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)
+INCIDENT_TABS = {"": ACTIVE_INCIDENTS, **{status.value: (status,) for status in IncidentStatus}}
+
+
 @signed_in
 async def incidents(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
-    context = _context(request, coordinator, area=area, incidents=await _open_incidents(session, area=area, limit=200))
+    """`?status=` picks a tab (open and acknowledged by default); resolved ones are listed by the month they were
+    resolved in (`?month=`, this month by default)."""
+    tab = request.query.get("status", "")
+    if tab not in INCIDENT_TABS:
+        raise web.HTTPBadRequest(text=translator(_deps(request).language)("bad_request"))
+    area, month, scope = await list_scope(request, session, area, "/incidents")
+    resolved_in = month_span(month, _deps(request).zone) if tab == IncidentStatus.RESOLVED else None
+    found = await incident_list(session, area=area, statuses=INCIDENT_TABS[tab], resolved_in=resolved_in)
+    context = _context(request, coordinator, incidents=found, tab=tab, **scope)
     return aiohttp_jinja2.render_template("incidents.html", request, context)
-
-
-async def _open_incidents(session: AsyncSession, *, area: Area, limit: int = 1000) -> list[tuple[Incident, Elder]]:
-    statement = (
-        select(Incident, Elder)
-        .join(Elder, col(Elder.id) == col(Incident.elder_id))
-        .where(
-            col(Incident.status) != IncidentStatus.RESOLVED,
-            col(Elder.community_id).in_(select(Area.id).where(in_subtree(area))),
-        )
-        .order_by(col(Incident.opened_at).desc())
-        .limit(limit)
-    )
-    return [(incident, elder) for incident, elder in (await session.exec(statement)).all()]
 
 
 def chosen_month(request: web.Request, today: date) -> str:

@@ -26,7 +26,10 @@ class Visit(SQLModel, table=True):
     __tablename__ = "visits"
     __table_args__ = (
         UniqueConstraint("elder_id", "month", "slot"),
-        Index("ix_visits_month_status", "month", "status"),
+        # The rate's visited elders and the unassigned count, read from the index alone (0011).
+        Index("ix_visits_month_status_volunteer_elder", "month", "status", "volunteer_id", "elder_id"),
+        Index("ix_visits_elder_status_done", "elder_id", "status", "done_at"),  # an elder's last contact
+        Index("ix_visits_status_window_end", "status", "window_end"),  # overdue visits
         Index("ix_visits_volunteer_status", "volunteer_id", "status"),
     )
 

@@ -132,3 +132,38 @@ async def test_on_a_phone_wrong_passwords_are_throttled_with_a_time_then_the_rig
     await attempt(PASSWORD)
     assert page.url.endswith("/") and await page.locator("#month-rate").is_visible()
     assert await page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+
+
+async def test_a_coordinator_follows_the_rate_from_the_district_to_an_elder_not_yet_visited(
+    page, server: TestServer, session: AsyncSession, clock: FakeClock, areas: dict[str, Area], coordinator_factory
+) -> None:  # type: ignore[no-untyped-def]
+    waiting = await make_elder(session, clock, community=areas["community"], name="王奶奶")
+    await make_elder(session, clock, community=areas["community2"], name="隔壁的李爷爷")
+    await make_visit(session, clock, elder=waiting)
+    await session.commit()
+    await coordinator_factory(areas["district"], "district-lead")
+
+    await page.goto(str(server.make_url("/login")))
+    await page.get_by_label("用户名").fill("district-lead")
+    await page.get_by_label("密码").fill(PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+    await page.wait_for_url("**/")
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="粤海街道").click()
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="科技园社区").click()
+    assert await page.locator("#count-not-visited").inner_text() == "1"
+    async with page.expect_navigation():
+        await page.locator("a.card", has_text="本月未探访").click()
+    assert "/not-visited?area=440305001001" in page.url
+    assert await page.locator("#not-visited tbody tr").count() == 1
+    assert "从未联系" in await page.locator("#not-visited tbody tr").inner_text()
+
+    async with page.expect_navigation():
+        await page.locator("nav.breadcrumbs").get_by_role("link", name="粤海街道").click()
+    assert await page.locator("#not-visited tbody tr").count() == 2  # back up at the street: both communities
+    async with page.expect_navigation():
+        await page.go_back()
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="王奶奶").click()
+    assert page.url.endswith(f"/elders/{waiting.id}")

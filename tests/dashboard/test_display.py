@@ -53,7 +53,7 @@ def test_every_stored_code_has_a_word_in_both_languages(language: str) -> None:
         ("problem_status", "in_progress", "处理中", "in progress"),
         ("channel", "sms", "短信", "SMS"),
         ("incident_kind", "fall", "跌倒", "a fall"),
-        ("incident_kind", "something_new", "紧急情况", "an emergency"),  # a kind added later still reads as words
+        ("incident_kind", "something_new", "其他紧急情况", "another emergency"),  # a later kind reads as words
         ("visit_mode", enums.VisitMode.REMOTE, "远程监测", "remote monitoring"),
         (
             "elder_class",
