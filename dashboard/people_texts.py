@@ -4,6 +4,8 @@ from __future__ import annotations
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh_CN": {
+        "people.list.problem_referred": "已转介，问题仍在跟进中。",
+        "people.list.problem_closed": "已办结。",
         "people.list.breadcrumbs": "区域层级",
         "people.list.not_visited": "本月未探访",
         "people.list.community": "社区",
@@ -187,6 +189,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "people.elder.paused_note": "（{note}）",
     },
     "en": {
+        "people.list.problem_referred": "Referred; the problem stays open until it is closed.",
+        "people.list.problem_closed": "Closed.",
         "people.list.breadcrumbs": "Areas",
         "people.list.not_visited": "Not visited this month",
         "people.list.community": "Community",

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
@@ -277,8 +278,21 @@ async def problems(
     area, _month, scope = await list_scope(request, session, area, "/problems")
     rows = await open_problems(session, area=area, limit=LIST_LIMIT)
     total = len(rows) if len(rows) < LIST_LIMIT else await count_open_problems(session, area=area)
-    context = _context(request, coordinator, problems=rows, more=total - len(rows), error=None, **scope)
+    done = _PROBLEM_DONE.get(request.query.get("done", ""))
+    message = translator(_deps(request).language)(done) if done else ""
+    context = _context(request, coordinator, problems=rows, more=total - len(rows), message=message, **scope)
     return aiohttp_jinja2.render_template("problems.html", request, context)
+
+
+async def _problems_page(
+    request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area, *, error: str
+) -> web.StreamResponse:
+    """The list again, in the area it was showing, with what was wrong (nothing was changed)."""
+    area, _month, scope = await list_scope(request, session, area, "/problems")
+    rows = await open_problems(session, area=area, limit=LIST_LIMIT)
+    total = len(rows) if len(rows) < LIST_LIMIT else await count_open_problems(session, area=area)
+    context = _context(request, coordinator, problems=rows, more=total - len(rows), error=error, **scope)
+    return aiohttp_jinja2.render_template("problems.html", request, context, status=400)
 
 
 @signed_in
@@ -308,12 +322,13 @@ async def problem_update(
         raise web.HTTPNotFound(text=t("problem_not_found")) from None
     except (ProblemClosed, ValueError) as error:
         message = t("problem_closed") if isinstance(error, ProblemClosed) else t("resolution_required")
-        context = _context(
-            request, coordinator, area=area, problems=await open_problems(session, area=area), error=message
-        )
-        return aiohttp_jinja2.render_template("problems.html", request, context, status=400)
+        return await _problems_page(request, session, coordinator, area, error=message)
     await session.commit()
-    raise web.HTTPSeeOther("/problems")
+    shown, _month, _scope = await list_scope(request, session, area, "/problems")
+    raise web.HTTPSeeOther("/problems?" + urlencode({"area": shown.code, "done": status.value}))
+
+
+_PROBLEM_DONE = {"referred": "people.list.problem_referred", "closed": "people.list.problem_closed"}
 
 
 ACTIVE_INCIDENTS = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)
