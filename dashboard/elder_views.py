@@ -23,7 +23,7 @@ from carevisit.care.confirmations import DEFAULT_CHECKLIST
 from carevisit.care.elder_record import ElderRecord, elder_record
 from carevisit.care.phone_privacy import shown_phone
 from carevisit.care.volunteer_roster import volunteer_in_area
-from carevisit.dashboard import views
+from carevisit.dashboard import display, views
 from carevisit.dashboard.texts import translator
 from carevisit.scheduler.assign import (
     OverCapacity,
@@ -37,7 +37,7 @@ from carevisit.scheduler.assign import (
 from carevisit.scheduler.elder_pause import pause_elder, resume_elder
 from carevisit.scheduler.elder_status import LEAVING, mark_left, may_change, open_visit_count
 from carevisit.scheduler.extra_visits import ExtraVisitError, order_extra_visits
-from carevisit.storage.enums import CoordinatorRole, ElderClass, ElderStatus, VisitMode, VisitStatus
+from carevisit.storage.enums import CoordinatorRole, ElderStatus, VisitMode, VisitStatus
 from carevisit.storage.models import Area, Coordinator, Elder, Visit, Volunteer
 
 _MAX_ID = 2**31 - 1  # the database's integer: a longer id in a URL names nothing
@@ -106,13 +106,6 @@ async def _record(request: web.Request, session: AsyncSession, area: Area) -> El
 # --- the elder's page ---------------------------------------------------------------------------------------------
 
 
-_INCIDENT_KINDS = ("medical", "fall", "fire", "police", "infectious")  # anything else reads as "other"
-
-
-def _class_keys(classes: int) -> list[str]:
-    return [f"people.elder.class.{member.name.lower()}" for member in ElderClass if member.name and classes & member]
-
-
 async def _render_elder(
     request: web.Request,
     session: AsyncSession,
@@ -133,7 +126,6 @@ async def _render_elder(
         area=area,
         record=record,
         elder=elder,
-        classes=_class_keys(elder.classes),
         phones=[shown_phone(number, coordinator.role) for number in (elder.phone, elder.phone2) if number],
         contact_phones={c.id: shown_phone(c.phone, coordinator.role) for c in record.contacts},
         checklist=[item.key for item in DEFAULT_CHECKLIST],
@@ -145,7 +137,6 @@ async def _render_elder(
         error=error,
         confirm_leave=confirm_leave,
         today=_today(request),
-        incident_kinds=_INCIDENT_KINDS,
     )
     response = aiohttp_jinja2.render_template("elder.html", request, context, status=status)
     response.headers["Cache-Control"] = "no-store"  # names, addresses and phones: not for shared caches
@@ -254,7 +245,7 @@ async def _refuse_status(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area, record: ElderRecord
 ) -> web.StreamResponse:
     t = _t(request)
-    current = t(f"people.elder.status.{record.elder.status.value}")
+    current = display.label(t, "elder_status", record.elder.status)
     error = t("people.elder.bad.status").format(status=current)
     return await _render_elder(request, session, coordinator, area, record, error=error, status=400)
 
@@ -314,7 +305,7 @@ async def leave(
     if form.get("confirm") != "yes":
         question = t("people.elder.confirm_leave").format(
             name=elder.name,
-            status=t(f"people.elder.status.{status.value}"),
+            status=display.label(t, "elder_status", status),
             n=await open_visit_count(session, elder_id=elder.id or 0),
         )
         return await _render_elder(

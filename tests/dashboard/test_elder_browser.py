@@ -57,13 +57,13 @@ async def test_on_a_phone_a_coordinator_pauses_an_elder_and_assigns_a_visit_to_a
     await page.wait_for_url("**/")
     await page.goto(str(server.make_url(f"/elders/{elder.id}")))
     assert "周奶奶" in await page.locator("h1").inner_text()
-    assert await page.locator("#status").inner_text() == "正常探访"
+    assert await page.locator("#status").inner_text() == "正常"
 
     await page.locator("#pause-form input[name=until]").fill("2026-03-20")
     async with page.expect_navigation():
         await page.get_by_role("button", name="暂停探访（住院）").click()
     assert "已暂停探访：取消 0 项，顺延 1 项。" in await page.locator("#notice").inner_text()
-    assert await page.locator("#status").inner_text() == "暂停探访（住院等）（至 2026-03-20）"
+    assert await page.locator("#status").inner_text() == "暂停（住院等）（至 2026-03-20）"
 
     row = page.locator(f"#open-visit-{later.id}")
     await row.get_by_label("志愿者").select_option(str(chosen.id))
