@@ -1,9 +1,12 @@
-"""A dashboard served over real HTTP on 127.0.0.1 against the test database, and signed-in clients."""
+"""A dashboard served over real HTTP on 127.0.0.1 against the test database, signed-in clients, and Chromium."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import shutil
 from collections.abc import AsyncIterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -87,3 +90,46 @@ async def coordinator_factory(session: AsyncSession, clock: FakeClock):  # type:
         return coordinator
 
     return make
+
+
+# --- Debian's Chromium, driven by Playwright (never a browser download) ---------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PHONE = {"width": 390, "height": 844}  # a phone held upright
+needs_chromium = pytest.mark.skipif(
+    shutil.which("chromium") is None or importlib.util.find_spec("playwright") is None,
+    reason="needs Debian's chromium (apt-get install chromium; .ci/run does) and playwright (the test extra)",
+)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright  # imported here: the HTTP tests need no browser
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def page(browser: Any) -> Any:
+    return await browser.new_page()
+
+
+@pytest.fixture
+async def phone(browser: Any) -> Any:
+    return await browser.new_page(viewport=PHONE)
+
+
+async def sign_in_page(page: Any, server: TestServer, username: str, password: str = PASSWORD) -> None:
+    """Sign in through the login form, as a person would, and land on the overview (in either language)."""
+    await page.goto(str(server.make_url("/login")))
+    await page.locator("input[name=username]").fill(username)
+    await page.locator("input[name=password]").fill(password)
+    await page.locator("form.login button").click()
+    await page.wait_for_url("**/")

@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from aiohttp.test_utils import TestServer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import FakeClock
 from carevisit.storage.enums import VisitStatus
 from carevisit.storage.models import Area
-from tests.dashboard.conftest import PASSWORD
+from tests.dashboard.conftest import PASSWORD, needs_chromium, sign_in_page
 from tests.factories import make_elder, make_visit, make_volunteer
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-playwright_api = pytest.importorskip("playwright.async_api", reason="pip install playwright (in the test extra)")
-pytestmark = pytest.mark.skipif(
-    shutil.which("chromium") is None, reason="needs Debian's chromium: apt-get install chromium (.ci/run does)"
-)
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[object]:
-    async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        page = await browser.new_page()
-        yield page
-        await browser.close()
+pytestmark = needs_chromium
 
 
 async def test_a_coordinator_signs_in_sees_the_rate_and_drills_into_a_street(
@@ -69,11 +49,7 @@ async def test_a_coordinator_invites_deactivates_and_reactivates_a_volunteer(
     await session.commit()
     await coordinator_factory(areas["street"], "street-lead")
 
-    await page.goto(str(server.make_url("/login")))
-    await page.get_by_label("用户名").fill("street-lead")
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await page.wait_for_url("**/")
+    await sign_in_page(page, server, "street-lead")
     await page.get_by_role("link", name="志愿者").click()
     await page.wait_for_url("**/volunteers")
     row = page.locator(f"#volunteer-{leaving.id}")
@@ -143,11 +119,7 @@ async def test_a_coordinator_follows_the_rate_from_the_district_to_an_elder_not_
     await session.commit()
     await coordinator_factory(areas["district"], "district-lead")
 
-    await page.goto(str(server.make_url("/login")))
-    await page.get_by_label("用户名").fill("district-lead")
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await page.wait_for_url("**/")
+    await sign_in_page(page, server, "district-lead")
     async with page.expect_navigation():
         await page.get_by_role("link", name="粤海街道").click()
     async with page.expect_navigation():

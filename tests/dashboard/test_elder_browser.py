@@ -3,11 +3,8 @@ visit to a named volunteer, as a community worker does it."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
 from datetime import date
 
-import pytest
 from aiohttp.test_utils import TestServer
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,27 +12,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.care.clock import FakeClock
 from carevisit.storage.enums import ElderStatus
 from carevisit.storage.models import Area, Elder, Visit
-from tests.dashboard.conftest import PASSWORD
+from tests.dashboard.conftest import needs_chromium, sign_in_page
 from tests.factories import make_elder, make_visit, make_volunteer
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-playwright_api = pytest.importorskip("playwright.async_api", reason="pip install playwright (in the test extra)")
-pytestmark = pytest.mark.skipif(
-    shutil.which("chromium") is None, reason="needs Debian's chromium: apt-get install chromium (.ci/run does)"
-)
-
-
-@pytest.fixture
-async def phone() -> AsyncIterator[object]:
-    async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        page = await browser.new_page(viewport={"width": 390, "height": 844})
-        yield page
-        await browser.close()
+pytestmark = needs_chromium
 
 
 async def test_on_a_phone_a_coordinator_pauses_an_elder_and_assigns_a_visit_to_a_named_volunteer(
@@ -50,11 +30,7 @@ async def test_on_a_phone_a_coordinator_pauses_an_elder_and_assigns_a_visit_to_a
     await coordinator_factory(areas["street"], "street-lead")
     page = phone
 
-    await page.goto(str(server.make_url("/login")))
-    await page.get_by_label("用户名").fill("street-lead")
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await page.wait_for_url("**/")
+    await sign_in_page(page, server, "street-lead")
     await page.goto(str(server.make_url(f"/elders/{elder.id}")))
     assert "周奶奶" in await page.locator("h1").inner_text()
     assert await page.locator("#status").inner_text() == "正常"
@@ -90,11 +66,7 @@ async def test_the_elder_page_and_the_assign_page_fit_390_px(
     await session.commit()
     await coordinator_factory(areas["street"], "street-lead")
     page = phone
-    await page.goto(str(server.make_url("/login")))
-    await page.get_by_label("用户名").fill("street-lead")
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await page.wait_for_url("**/")
+    await sign_in_page(page, server, "street-lead")
     for path in (f"/elders/{elder.id}", f"/visits/{visit.id}/assign"):
         await page.goto(str(server.make_url(path)))
         width = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")

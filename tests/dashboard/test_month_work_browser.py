@@ -3,11 +3,8 @@ found again with its handling record."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-import pytest
 from aiohttp.test_utils import TestServer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,31 +14,14 @@ from carevisit.escalation.policy import DEFAULT_POLICY
 from carevisit.storage.enums import ProblemCategory, ProblemStatus
 from carevisit.storage.models import Area, Problem
 from tests.conftest import SHANGHAI
-from tests.dashboard.conftest import PASSWORD
+from tests.dashboard.conftest import needs_chromium, sign_in_page
 from tests.factories import make_elder
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-playwright_api = pytest.importorskip("playwright.async_api", reason="pip install playwright (in the test extra)")
-pytestmark = pytest.mark.skipif(
-    shutil.which("chromium") is None, reason="needs Debian's chromium: apt-get install chromium (.ci/run does)"
-)
-
-
-@pytest.fixture
-async def phone() -> AsyncIterator[object]:
-    async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        page = await browser.new_page(viewport={"width": 390, "height": 844})
-        yield page
-        await browser.close()
+pytestmark = needs_chromium
 
 
 async def sign_in(page, server: TestServer, username: str) -> None:  # type: ignore[no-untyped-def]
-    await page.goto(str(server.make_url("/login")))
-    await page.get_by_label("用户名").fill(username)
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await page.wait_for_url("**/")
+    await sign_in_page(page, server, username)
 
 
 async def test_a_referral_is_followed_until_it_is_closed(
@@ -59,7 +39,7 @@ async def test_a_referral_is_followed_until_it_is_closed(
     await session.commit()
     await coordinator_factory(areas["community"], "community-worker")
 
-    await sign_in(phone, server, "community-worker")
+    await sign_in_page(phone, server, "community-worker")
     await phone.locator("header nav a", has_text="问题").click()
     row = phone.locator("tbody tr", has_text="王秀英")
     assert "居家安全" in await row.inner_text()  # the category in words, not home_safety
@@ -109,7 +89,7 @@ async def test_last_months_resolved_emergency_is_found_with_its_handling_record(
     )
     await session.commit()
 
-    await sign_in(phone, server, "street-lead")
+    await sign_in_page(phone, server, "street-lead")
     await phone.locator("header nav a", has_text="紧急事件").click()
     assert await phone.locator("#incidents tbody tr", has_text="李桂兰").count() == 0  # handled: not in the open tab
     async with phone.expect_navigation():

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -20,31 +18,14 @@ from carevisit.care.clock import FakeClock
 from carevisit.care.phones import mask_phone
 from carevisit.dashboard.display_texts import TEXTS as SHOWN
 from carevisit.storage.enums import CoordinatorRole
-from tests.dashboard.conftest import PASSWORD, csrf_of, sign_in
+from tests.dashboard.conftest import PHONE, csrf_of, needs_chromium, sign_in, sign_in_page
 from tests.dashboard.seed_pages import Seeded, seed_programme
 from tests.roster.files import ELDER_HEADER_ZH, elder_row, write_csv
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-playwright_api = pytest.importorskip("playwright.async_api", reason="pip install playwright (in the test extra)")
-pytestmark = pytest.mark.skipif(
-    shutil.which("chromium") is None, reason="needs Debian's chromium: apt-get install chromium (.ci/run does)"
-)
-PHONE = {"width": 390, "height": 844}
+pytestmark = needs_chromium
 SHOTS = os.environ.get("CAREVISIT_SCREENSHOTS")  # a directory: keep a picture of every page to look at
 # A route parameter that no seeded value fills is a page this test cannot reach: say so rather than skip it.
 CHOSEN = {"fmt": "csv"}
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
-    async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        yield browser
-        await browser.close()
 
 
 @pytest.fixture
@@ -102,11 +83,7 @@ async def html_pages(server: TestServer, paths: list[str], username: str) -> lis
 async def signed_in_phone(browser, server: TestServer, *, username: str = "district-admin"):  # type: ignore[no-untyped-def]
     context = await browser.new_context(viewport=PHONE, device_scale_factor=1)
     page = await context.new_page()
-    await page.goto(str(server.make_url("/login")))
-    await page.locator("input[name=username]").fill(username)
-    await page.locator("input[name=password]").fill(PASSWORD)
-    await page.locator("form.login button").click()
-    await page.wait_for_url("**/")
+    await sign_in_page(page, server, username)
     return page
 
 
