@@ -1,6 +1,7 @@
 """Monthly reports for an area subtree: the visit rate and its parts, by child area, organisation or volunteer.
 
-The rate is always `care.visit_rate`'s definition; the totals row is computed by `visit_rate` itself. The CLI
+The rate is always `care.visit_rate`'s definition; the totals row is counted from `reports.register`, the one
+grouped query of the month's register the page shares. The CLI
 and the dashboard use these functions.
 """
 
@@ -19,7 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.areas import in_subtree
 from carevisit.care.month_close import final_from, in_grace
-from carevisit.care.visit_rate import VisitRate, eligible_elders_filter, visit_rate
+from carevisit.care.visit_rate import VisitRate, eligible_elders_filter
+from carevisit.reports.register import RegisterRow, register_counts, register_rate
 from carevisit.storage.enums import VisitStatus
 from carevisit.storage.models import Area, Elder, Organisation, Visit, Volunteer
 from carevisit.storage.types import UTCDateTime
@@ -86,24 +88,34 @@ async def monthly_report(session: AsyncSession, *, month: str, area: Area, by: R
 
 
 async def monthly_reports(
-    session: AsyncSession, *, month: str, area: Area, zone: ZoneInfo, by: tuple[ReportBy, ...] = tuple(ReportBy)
+    session: AsyncSession,
+    *,
+    month: str,
+    area: Area,
+    zone: ZoneInfo,
+    by: tuple[ReportBy, ...] = tuple(ReportBy),
+    register: list[RegisterRow] | None = None,
 ) -> dict[ReportBy, Report]:
-    """The month's report broken down each way asked; the headline figures and the on-time rule are read once."""
+    """The month's report broken down each way asked; the headline figures and the on-time rule are read once.
+
+    `register`: the month's `register_counts` for `area`, when the caller has them (the page shares them)."""
+    if register is None:
+        register = await register_counts(session, month=month, area=area)
     on_time = await _on_time_condition(session, month=month, area=area, zone=zone)
-    # The headline figures come from the one definition; by area they equal the sums, by visitor elders may
-    # be served by several volunteers, so the sums would count them twice.
-    headline = await visit_rate(session, month=month, area=area)
-    elders = (await session.exec(select(func.count()).select_from(Elder).where(_elder_in(area)))).one()
+    # The headline figures are `care.visit_rate`'s definition over the register; by area they equal the sums, by
+    # visitor elders may be served by several volunteers, so the sums would count them twice.
+    headline = register_rate(register)
+    elders = sum(row.elders for row in register)
     reports: dict[ReportBy, Report] = {}
     for each in by:
         if each == ReportBy.AREA:
-            rows = await _by_area(session, month=month, area=area, on_time=on_time)
+            rows = await _by_area(session, month=month, area=area, on_time=on_time, register=register)
         else:
             rows = await _by_visitor(session, month=month, area=area, on_time=on_time, by=each)
         total = Counts()
         for row in rows:
             total.add(row.counts)
-        total.consenting, total.visited, total.elders = headline.eligible, headline.visited, int(elders)
+        total.consenting, total.visited, total.elders = headline.eligible, headline.visited, elders
         last = max((row.last_activity for row in rows if row.last_activity), default=None)
         reports[each] = Report(
             month=month, area=area, by=each, rows=rows, total=ReportRow(area.code, area.name, total, last), zone=zone
@@ -174,36 +186,39 @@ def _fill_visits(counts: Counts, planned: Any, done: Any, on_time: Any, missed: 
     counts.unassigned += int(unassigned or 0)
 
 
-async def _by_area(session: AsyncSession, *, month: str, area: Area, on_time: ColumnElement[bool]) -> list[ReportRow]:
+async def _community_groups(session: AsyncSession, *, area: Area, groups: list[Area]) -> dict[int, int]:
+    """Each community of the subtree: the id of the report group holding it, found by walking its path's prefixes
+    (a few dict look-ups each, where comparing every community with every group grew as their product)."""
+    by_path = {g.path: g.id or 0 for g in groups}
+    communities = await session.exec(select(Area.id, Area.path).where(in_subtree(area)))
+    found: dict[int, int] = {}
+    for community_id, path in communities.all():
+        parts = path.strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            group = by_path.get("/" + "/".join(parts[:depth]) + "/")
+            if group is not None and community_id is not None:
+                found[community_id] = group
+                break
+    return found
+
+
+async def _by_area(
+    session: AsyncSession,
+    *,
+    month: str,
+    area: Area,
+    on_time: ColumnElement[bool],
+    register: list[RegisterRow],
+) -> list[ReportRow]:
     groups = await report_groups(session, area=area)
-    communities = dict((await session.exec(select(Area.id, Area.path).where(in_subtree(area)))).all())
-
-    def group_of(community_id: int) -> Area | None:
-        path = communities.get(community_id, "")
-        return next((g for g in groups if path.startswith(g.path)), None)
-
+    group_of = await _community_groups(session, area=area, groups=groups)
     per_group: dict[int, Counts] = {g.id or 0: Counts() for g in groups}
-    eligible = eligible_elders_filter()
-    elder_rows = await session.exec(
-        select(Elder.community_id, func.count(), func.sum(case((eligible, 1), else_=0)))
-        .where(_elder_in(area))
-        .group_by(col(Elder.community_id))
-    )
-    for community_id, elders, consenting in elder_rows.all():
-        group = group_of(community_id)
-        if group is not None:
-            per_group[group.id or 0].elders += int(elders)
-            per_group[group.id or 0].consenting += int(consenting or 0)
-    visited_elders = select(Visit.elder_id).where(Visit.month == month, Visit.status == VisitStatus.DONE)
-    visited_rows = await session.exec(
-        select(Elder.community_id, func.count())
-        .where(_elder_in(area), eligible, col(Elder.id).in_(visited_elders))
-        .group_by(col(Elder.community_id))
-    )
-    for community_id, visited in visited_rows.all():
-        group = group_of(community_id)
-        if group is not None:
-            per_group[group.id or 0].visited += int(visited)
+    for row in register:
+        if (key := group_of.get(row.community_id)) is not None:
+            per_group[key].elders += row.elders
+            if row.eligible:
+                per_group[key].consenting += row.elders
+                per_group[key].visited += row.visited
     visit_rows = await session.exec(
         select(Elder.community_id, _last_done(), *_visit_sums(on_time))
         .join(Elder, col(Elder.id) == col(Visit.elder_id))
@@ -212,9 +227,7 @@ async def _by_area(session: AsyncSession, *, month: str, area: Area, on_time: Co
     )
     last: dict[int, datetime] = {}
     for community_id, done_at, *sums in visit_rows.all():
-        group = group_of(community_id)
-        if group is not None:
-            key = group.id or 0
+        if (key := group_of.get(community_id)) is not None:
             _fill_visits(per_group[key], *sums)
             if done_at is not None and (key not in last or done_at > last[key]):
                 last[key] = done_at
