@@ -113,9 +113,11 @@ async def _community_rates(session: AsyncSession, *, months: list[str]) -> dict[
             )
         ).all()
     )
+    # `elder_id + 0`: SQLite would otherwise walk the elders and look their visits up one by one (5 s instead of
+    # 1 s for 100,000 elders); this way it reads the months' completed visits from the (month, status) index.
     visited_rows = await session.exec(
         select(Elder.community_id, Visit.month, func.count(func.distinct(Visit.elder_id)))
-        .join(Elder, col(Elder.id) == col(Visit.elder_id))
+        .join(Elder, col(Elder.id) == col(Visit.elder_id) + 0)
         .where(col(Visit.month).in_(months), col(Visit.status) == VisitStatus.DONE, eligible_elders_filter())
         .group_by(col(Elder.community_id), col(Visit.month))
     )
