@@ -1,8 +1,7 @@
 """Monthly reports for an area subtree: the visit rate and its parts, by child area, organisation or volunteer.
 
-The rate is always `care.visit_rate`'s definition; the totals row is counted from `reports.register`, the one
-grouped query of the month's register the page shares. The CLI
-and the dashboard use these functions.
+The rate is always `care.visit_rate`'s definition; the totals row is counted from `reports.register` (the month's
+register, counted once and shared by the page). The CLI and the dashboard use these functions.
 """
 
 from __future__ import annotations
