@@ -105,12 +105,16 @@ async def monthly_reports(
     # visitor elders may be served by several volunteers, so the sums would count them twice.
     headline = register_rate(register)
     elders = sum(row.elders for row in register)
+    # One scan of the month's visits serves the rows by area and by organisation (see `_visit_cells`).
+    cells: dict[ReportBy, list[_VisitCell]] = {}
+    for key_by in {ReportBy.VOLUNTEER if each == ReportBy.VOLUNTEER else ReportBy.ORGANISATION for each in by}:
+        cells[key_by] = await _visit_cells(session, month=month, area=area, on_time=on_time, by=key_by)
     reports: dict[ReportBy, Report] = {}
     for each in by:
         if each == ReportBy.AREA:
-            rows = await _by_area(session, month=month, area=area, on_time=on_time, register=register)
+            rows = await _by_area(session, area=area, register=register, cells=cells[ReportBy.ORGANISATION])
         else:
-            rows = await _by_visitor(session, month=month, area=area, on_time=on_time, by=each)
+            rows = await _by_visitor(session, by=each, cells=cells[each])
         total = Counts()
         for row in rows:
             total.add(row.counts)
@@ -202,12 +206,7 @@ async def _community_groups(session: AsyncSession, *, area: Area, groups: list[A
 
 
 async def _by_area(
-    session: AsyncSession,
-    *,
-    month: str,
-    area: Area,
-    on_time: ColumnElement[bool],
-    register: list[RegisterRow],
+    session: AsyncSession, *, area: Area, register: list[RegisterRow], cells: list[_VisitCell]
 ) -> list[ReportRow]:
     groups = await report_groups(session, area=area)
     group_of = await _community_groups(session, area=area, groups=groups)
@@ -218,19 +217,17 @@ async def _by_area(
             if row.eligible:
                 per_group[key].consenting += row.elders
                 per_group[key].visited += row.visited
-    visit_rows = await session.exec(
-        select(Elder.community_id, _last_done(), *_visit_sums(on_time))
-        .join(Elder, col(Elder.id) == col(Visit.elder_id))
-        .where(col(Visit.month) == month, _elder_in(area))
-        .group_by(col(Elder.community_id))
-    )
-    last: dict[int, datetime] = {}
-    for community_id, done_at, *sums in visit_rows.all():
-        if (key := group_of.get(community_id)) is not None:
-            _fill_visits(per_group[key], *sums)
-            if done_at is not None and (key not in last or done_at > last[key]):
-                last[key] = done_at
+    last: dict[int, datetime | None] = {}
+    for cell in cells:
+        if (key := group_of.get(cell.community_id)) is not None:
+            c = cell.counts
+            _fill_visits(per_group[key], c.planned, c.done, c.on_time, c.missed, c.unassigned)
+            last[key] = _later(last.get(key), cell.last)
     return [ReportRow(g.code, g.name, per_group[g.id or 0], last.get(g.id or 0)) for g in groups]
+
+
+def _later(one: datetime | None, other: datetime | None) -> datetime | None:
+    return other if one is None or (other is not None and other > one) else one
 
 
 def _last_done() -> Any:
@@ -238,17 +235,34 @@ def _last_done() -> Any:
     return func.max(case((col(Visit.status) == VisitStatus.DONE, col(Visit.done_at))), type_=UTCDateTime)
 
 
-async def _by_visitor(
+@dataclass
+class _VisitCell:
+    """The month's visits of one community's elders by one visitor key (a volunteer, or an organisation)."""
+
+    community_id: int
+    key: int  # -1: nobody assigned; 0: a volunteer of no organisation
+    counts: Counts  # elders, consenting, visited: distinct elders of the cell
+    last: datetime | None
+
+
+async def _visit_cells(
     session: AsyncSession, *, month: str, area: Area, on_time: ColumnElement[bool], by: ReportBy
-) -> list[ReportRow]:
+) -> list[_VisitCell]:
+    """By organisation: grouped by community and organisation; an elder lives in one community, so the cells'
+    distinct elders add up to each organisation's without counting anyone twice, and the cells' visits add up to
+    each area's. By volunteer: grouped by volunteer only (community 0), as no area rows are made from them and a
+    volunteer's elders are spread over many communities."""
     who = func.coalesce(col(Visit.done_by_volunteer_id), col(Visit.volunteer_id))
     if by == ReportBy.VOLUNTEER:
         key: Any = func.coalesce(who, -1)
+        community: Any = literal(0)
     else:
         key = case((who.is_(None), -1), else_=func.coalesce(col(Volunteer.organisation_id), 0))
+        community = col(Elder.community_id)
     eligible = eligible_elders_filter()
     statement = (
         select(
+            community,
             key,
             func.count(func.distinct(Visit.elder_id)),
             func.count(func.distinct(case((eligible, Visit.elder_id)))),
@@ -259,22 +273,29 @@ async def _by_visitor(
         .join(Elder, col(Elder.id) == col(Visit.elder_id))
         .outerjoin(Volunteer, col(Volunteer.id) == who)
         .where(col(Visit.month) == month, _elder_in(area))
-        .group_by(key)
+        .group_by(*([key] if by == ReportBy.VOLUNTEER else [community, key]))
     )
+    cells = []
+    for community_id, group, elders, consenting, visited, done_at, *sums in (await session.exec(statement)).all():
+        counts = Counts(elders=int(elders), consenting=int(consenting), visited=int(visited))
+        _fill_visits(counts, *sums)
+        cells.append(_VisitCell(int(community_id), int(group), counts, done_at))
+    return cells
+
+
+async def _by_visitor(session: AsyncSession, *, by: ReportBy, cells: list[_VisitCell]) -> list[ReportRow]:
     per_key: dict[int, Counts] = defaultdict(Counts)
     last: dict[int, datetime | None] = {}
-    for group, elders, consenting, visited, done_at, *sums in (await session.exec(statement)).all():
-        counts = per_key[int(group)]
-        counts.elders, counts.consenting, counts.visited = int(elders), int(consenting), int(visited)
-        last[int(group)] = done_at
-        _fill_visits(counts, *sums)
+    for cell in cells:
+        per_key[cell.key].add(cell.counts)
+        last[cell.key] = _later(last.get(cell.key), cell.last)
     labels = await _labels(session, by=by, keys=[k for k in per_key if k > 0])
-    rows = [ReportRow(*labels[k], per_key[k], last[k]) for k in sorted(k for k in per_key if k > 0)]
+    rows = [ReportRow(*labels[k], per_key[k], last.get(k)) for k in sorted(k for k in per_key if k > 0)]
     rows.sort(key=lambda row: row.code)
     if 0 in per_key:
-        rows.append(ReportRow(NO_ORGANISATION_CODE, "（无所属组织）", per_key[0], last[0]))
+        rows.append(ReportRow(NO_ORGANISATION_CODE, "（无所属组织）", per_key[0], last.get(0)))
     if -1 in per_key:
-        rows.append(ReportRow(UNASSIGNED_CODE, "（未分配）", per_key[-1], last[-1]))
+        rows.append(ReportRow(UNASSIGNED_CODE, "（未分配）", per_key[-1], last.get(-1)))
     return rows
 
 
