@@ -12,7 +12,8 @@ from carevisit.care.clock import Clock, local_today
 from carevisit.care.visit_rate import VisitRate
 from carevisit.reports.history import ClosedMonths, months_ending, rate_history
 from carevisit.reports.monthly import Report, ReportBy, monthly_reports
-from carevisit.reports.reasons import NotVisited, not_visited
+from carevisit.reports.reasons import NotVisited, reasons
+from carevisit.reports.register import register_counts
 from carevisit.storage.enums import AreaLevel
 from carevisit.storage.models import Area
 
@@ -42,7 +43,8 @@ async def month_page(
     By volunteer only from the street down: a district has thousands of volunteers, too many to read on a page, and
     counting them is one of the costliest queries; the full list is in the download."""
     by = tuple(each for each in ReportBy if each != ReportBy.VOLUNTEER or AreaLevel(area.level) in _VOLUNTEER_LEVELS)
-    reports = await monthly_reports(session, month=month, area=area, zone=zone, by=by)
+    register = await register_counts(session, month=month, area=area)  # shared by the rate, the rows, the reasons
+    reports = await monthly_reports(session, month=month, area=area, zone=zone, by=by, register=register)
     months = months_ending(month)
     headline = reports[ReportBy.AREA].total.counts.rate  # the month's own figure: counted once, charted too
     today, now = local_today(clock, zone), clock.now()
@@ -53,5 +55,5 @@ async def month_page(
         history=await rate_history(
             session, area=area, months=months, today=today, now=now, closed=closed, known={month: headline}
         ),
-        not_visited=await not_visited(session, area=area, month=month),
+        not_visited=reasons(register),
     )

@@ -1,7 +1,7 @@
 """Monthly reports for an area subtree: the visit rate and its parts, by child area, organisation or volunteer.
 
-The rate is always `care.visit_rate`'s definition; the totals row is computed by `visit_rate` itself. The CLI
-and the dashboard use these functions.
+The rate is always `care.visit_rate`'s definition; the totals row is counted from `reports.register` (the month's
+register, counted once and shared by the page). The CLI and the dashboard use these functions.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.areas import in_subtree
 from carevisit.care.month_close import final_from, in_grace
-from carevisit.care.visit_rate import VisitRate, eligible_elders_filter, visit_rate
+from carevisit.care.visit_rate import VisitRate, eligible_elders_filter
+from carevisit.reports.register import RegisterRow, register_counts, register_rate
 from carevisit.storage.enums import VisitStatus
 from carevisit.storage.models import Area, Elder, Organisation, Visit, Volunteer
 from carevisit.storage.types import UTCDateTime
@@ -86,24 +87,38 @@ async def monthly_report(session: AsyncSession, *, month: str, area: Area, by: R
 
 
 async def monthly_reports(
-    session: AsyncSession, *, month: str, area: Area, zone: ZoneInfo, by: tuple[ReportBy, ...] = tuple(ReportBy)
+    session: AsyncSession,
+    *,
+    month: str,
+    area: Area,
+    zone: ZoneInfo,
+    by: tuple[ReportBy, ...] = tuple(ReportBy),
+    register: list[RegisterRow] | None = None,
 ) -> dict[ReportBy, Report]:
-    """The month's report broken down each way asked; the headline figures and the on-time rule are read once."""
+    """The month's report broken down each way asked; the headline figures and the on-time rule are read once.
+
+    `register`: the month's `register_counts` for `area`, when the caller has them (the page shares them)."""
+    if register is None:
+        register = await register_counts(session, month=month, area=area)
     on_time = await _on_time_condition(session, month=month, area=area, zone=zone)
-    # The headline figures come from the one definition; by area they equal the sums, by visitor elders may
-    # be served by several volunteers, so the sums would count them twice.
-    headline = await visit_rate(session, month=month, area=area)
-    elders = (await session.exec(select(func.count()).select_from(Elder).where(_elder_in(area)))).one()
+    # The headline figures are `care.visit_rate`'s definition over the register; by area they equal the sums, by
+    # visitor elders may be served by several volunteers, so the sums would count them twice.
+    headline = register_rate(register)
+    elders = sum(row.elders for row in register)
+    # One scan of the month's visits serves the rows by area and by organisation (see `_visit_cells`).
+    cells: dict[ReportBy, list[_VisitCell]] = {}
+    for key_by in {ReportBy.VOLUNTEER if each == ReportBy.VOLUNTEER else ReportBy.ORGANISATION for each in by}:
+        cells[key_by] = await _visit_cells(session, month=month, area=area, on_time=on_time, by=key_by)
     reports: dict[ReportBy, Report] = {}
     for each in by:
         if each == ReportBy.AREA:
-            rows = await _by_area(session, month=month, area=area, on_time=on_time)
+            rows = await _by_area(session, area=area, register=register, cells=cells[ReportBy.ORGANISATION])
         else:
-            rows = await _by_visitor(session, month=month, area=area, on_time=on_time, by=each)
+            rows = await _by_visitor(session, by=each, cells=cells[each])
         total = Counts()
         for row in rows:
             total.add(row.counts)
-        total.consenting, total.visited, total.elders = headline.eligible, headline.visited, int(elders)
+        total.consenting, total.visited, total.elders = headline.eligible, headline.visited, elders
         last = max((row.last_activity for row in rows if row.last_activity), default=None)
         reports[each] = Report(
             month=month, area=area, by=each, rows=rows, total=ReportRow(area.code, area.name, total, last), zone=zone
@@ -174,51 +189,45 @@ def _fill_visits(counts: Counts, planned: Any, done: Any, on_time: Any, missed: 
     counts.unassigned += int(unassigned or 0)
 
 
-async def _by_area(session: AsyncSession, *, month: str, area: Area, on_time: ColumnElement[bool]) -> list[ReportRow]:
+async def _community_groups(session: AsyncSession, *, area: Area, groups: list[Area]) -> dict[int, int]:
+    """Each community of the subtree: the id of the report group holding it, found by walking its path's prefixes
+    (a few dict look-ups each, where comparing every community with every group grew as their product)."""
+    by_path = {g.path: g.id or 0 for g in groups}
+    communities = await session.exec(select(Area.id, Area.path).where(in_subtree(area)))
+    found: dict[int, int] = {}
+    for community_id, path in communities.all():
+        parts = path.strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            group = by_path.get("/" + "/".join(parts[:depth]) + "/")
+            if group is not None and community_id is not None:
+                found[community_id] = group
+                break
+    return found
+
+
+async def _by_area(
+    session: AsyncSession, *, area: Area, register: list[RegisterRow], cells: list[_VisitCell]
+) -> list[ReportRow]:
     groups = await report_groups(session, area=area)
-    communities = dict((await session.exec(select(Area.id, Area.path).where(in_subtree(area)))).all())
-
-    def group_of(community_id: int) -> Area | None:
-        path = communities.get(community_id, "")
-        return next((g for g in groups if path.startswith(g.path)), None)
-
+    group_of = await _community_groups(session, area=area, groups=groups)
     per_group: dict[int, Counts] = {g.id or 0: Counts() for g in groups}
-    eligible = eligible_elders_filter()
-    elder_rows = await session.exec(
-        select(Elder.community_id, func.count(), func.sum(case((eligible, 1), else_=0)))
-        .where(_elder_in(area))
-        .group_by(col(Elder.community_id))
-    )
-    for community_id, elders, consenting in elder_rows.all():
-        group = group_of(community_id)
-        if group is not None:
-            per_group[group.id or 0].elders += int(elders)
-            per_group[group.id or 0].consenting += int(consenting or 0)
-    visited_elders = select(Visit.elder_id).where(Visit.month == month, Visit.status == VisitStatus.DONE)
-    visited_rows = await session.exec(
-        select(Elder.community_id, func.count())
-        .where(_elder_in(area), eligible, col(Elder.id).in_(visited_elders))
-        .group_by(col(Elder.community_id))
-    )
-    for community_id, visited in visited_rows.all():
-        group = group_of(community_id)
-        if group is not None:
-            per_group[group.id or 0].visited += int(visited)
-    visit_rows = await session.exec(
-        select(Elder.community_id, _last_done(), *_visit_sums(on_time))
-        .join(Elder, col(Elder.id) == col(Visit.elder_id))
-        .where(col(Visit.month) == month, _elder_in(area))
-        .group_by(col(Elder.community_id))
-    )
-    last: dict[int, datetime] = {}
-    for community_id, done_at, *sums in visit_rows.all():
-        group = group_of(community_id)
-        if group is not None:
-            key = group.id or 0
-            _fill_visits(per_group[key], *sums)
-            if done_at is not None and (key not in last or done_at > last[key]):
-                last[key] = done_at
+    for row in register:
+        if (key := group_of.get(row.community_id)) is not None:
+            per_group[key].elders += row.elders
+            if row.eligible:
+                per_group[key].consenting += row.elders
+                per_group[key].visited += row.visited
+    last: dict[int, datetime | None] = {}
+    for cell in cells:
+        if (key := group_of.get(cell.community_id)) is not None:
+            c = cell.counts
+            _fill_visits(per_group[key], c.planned, c.done, c.on_time, c.missed, c.unassigned)
+            last[key] = _later(last.get(key), cell.last)
     return [ReportRow(g.code, g.name, per_group[g.id or 0], last.get(g.id or 0)) for g in groups]
+
+
+def _later(one: datetime | None, other: datetime | None) -> datetime | None:
+    return other if one is None or (other is not None and other > one) else one
 
 
 def _last_done() -> Any:
@@ -226,17 +235,34 @@ def _last_done() -> Any:
     return func.max(case((col(Visit.status) == VisitStatus.DONE, col(Visit.done_at))), type_=UTCDateTime)
 
 
-async def _by_visitor(
+@dataclass
+class _VisitCell:
+    """The month's visits of one community's elders by one visitor key (a volunteer, or an organisation)."""
+
+    community_id: int
+    key: int  # -1: nobody assigned; 0: a volunteer of no organisation
+    counts: Counts  # elders, consenting, visited: distinct elders of the cell
+    last: datetime | None
+
+
+async def _visit_cells(
     session: AsyncSession, *, month: str, area: Area, on_time: ColumnElement[bool], by: ReportBy
-) -> list[ReportRow]:
+) -> list[_VisitCell]:
+    """By organisation: grouped by community and organisation; an elder lives in one community, so the cells'
+    distinct elders add up to each organisation's without counting anyone twice, and the cells' visits add up to
+    each area's. By volunteer: grouped by volunteer only (community 0), as no area rows are made from them and a
+    volunteer's elders are spread over many communities."""
     who = func.coalesce(col(Visit.done_by_volunteer_id), col(Visit.volunteer_id))
     if by == ReportBy.VOLUNTEER:
         key: Any = func.coalesce(who, -1)
+        community: Any = literal(0)
     else:
         key = case((who.is_(None), -1), else_=func.coalesce(col(Volunteer.organisation_id), 0))
+        community = col(Elder.community_id)
     eligible = eligible_elders_filter()
     statement = (
         select(
+            community,
             key,
             func.count(func.distinct(Visit.elder_id)),
             func.count(func.distinct(case((eligible, Visit.elder_id)))),
@@ -247,22 +273,29 @@ async def _by_visitor(
         .join(Elder, col(Elder.id) == col(Visit.elder_id))
         .outerjoin(Volunteer, col(Volunteer.id) == who)
         .where(col(Visit.month) == month, _elder_in(area))
-        .group_by(key)
+        .group_by(*([key] if by == ReportBy.VOLUNTEER else [community, key]))
     )
+    cells = []
+    for community_id, group, elders, consenting, visited, done_at, *sums in (await session.exec(statement)).all():
+        counts = Counts(elders=int(elders), consenting=int(consenting), visited=int(visited))
+        _fill_visits(counts, *sums)
+        cells.append(_VisitCell(int(community_id), int(group), counts, done_at))
+    return cells
+
+
+async def _by_visitor(session: AsyncSession, *, by: ReportBy, cells: list[_VisitCell]) -> list[ReportRow]:
     per_key: dict[int, Counts] = defaultdict(Counts)
     last: dict[int, datetime | None] = {}
-    for group, elders, consenting, visited, done_at, *sums in (await session.exec(statement)).all():
-        counts = per_key[int(group)]
-        counts.elders, counts.consenting, counts.visited = int(elders), int(consenting), int(visited)
-        last[int(group)] = done_at
-        _fill_visits(counts, *sums)
+    for cell in cells:
+        per_key[cell.key].add(cell.counts)
+        last[cell.key] = _later(last.get(cell.key), cell.last)
     labels = await _labels(session, by=by, keys=[k for k in per_key if k > 0])
-    rows = [ReportRow(*labels[k], per_key[k], last[k]) for k in sorted(k for k in per_key if k > 0)]
+    rows = [ReportRow(*labels[k], per_key[k], last.get(k)) for k in sorted(k for k in per_key if k > 0)]
     rows.sort(key=lambda row: row.code)
     if 0 in per_key:
-        rows.append(ReportRow(NO_ORGANISATION_CODE, "（无所属组织）", per_key[0], last[0]))
+        rows.append(ReportRow(NO_ORGANISATION_CODE, "（无所属组织）", per_key[0], last.get(0)))
     if -1 in per_key:
-        rows.append(ReportRow(UNASSIGNED_CODE, "（未分配）", per_key[-1], last[-1]))
+        rows.append(ReportRow(UNASSIGNED_CODE, "（未分配）", per_key[-1], last.get(-1)))
     return rows
 
 

@@ -1,20 +1,18 @@
 """Who was not visited in a month, and why: the eligible elders still without a completed visit, and the elders
 the rate leaves out — no consent, paused (in hospital), left (moved, deceased, withdrew) — each counted apart.
 
-One grouped query over the register (by status and consent), so it stays one scan for a million elders.
+The counts come from `reports.register`, the one grouped query the report's other figures share.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, func
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.care.areas import in_subtree
-from carevisit.storage.enums import ElderStatus, VisitStatus
-from carevisit.storage.models import Area, Elder, Visit
+from carevisit.reports.register import RegisterRow, register_counts
+from carevisit.storage.enums import ElderStatus
+from carevisit.storage.models import Area
 
 LEFT = (ElderStatus.MOVED, ElderStatus.DECEASED, ElderStatus.WITHDREW)
 
@@ -34,26 +32,20 @@ class NotVisited:
 
 
 async def not_visited(session: AsyncSession, *, area: Area, month: str) -> NotVisited:
-    visited = select(Visit.elder_id).where(col(Visit.month) == month, col(Visit.status) == VisitStatus.DONE)
-    rows = await session.exec(
-        select(
-            Elder.status,
-            Elder.consent,
-            func.count(),
-            func.sum(case((col(Elder.id).in_(visited), 1), else_=0)),
-        )
-        .where(col(Elder.community_id).in_(select(Area.id).where(in_subtree(area))))
-        .group_by(col(Elder.status), col(Elder.consent))
-    )
+    return reasons(await register_counts(session, month=month, area=area))
+
+
+def reasons(rows: list[RegisterRow]) -> NotVisited:
+    """Who was not visited and why, from the register's counts (see `reports.register`)."""
     counts: dict[str, int] = {}
     unvisited = no_consent = 0
-    for status, consent, elders, done in rows.all():
-        if status == ElderStatus.ACTIVE and consent:
-            unvisited += int(elders) - int(done or 0)
-        elif status == ElderStatus.ACTIVE:
-            no_consent += int(elders)
+    for row in rows:
+        if row.eligible:
+            unvisited += row.elders - row.visited
+        elif row.status == ElderStatus.ACTIVE:
+            no_consent += row.elders
         else:
-            counts[status] = counts.get(status, 0) + int(elders)
+            counts[row.status] = counts.get(row.status, 0) + row.elders
     return NotVisited(
         unvisited=unvisited,
         no_consent=no_consent,

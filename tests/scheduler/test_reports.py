@@ -180,3 +180,25 @@ async def test_closed_months_are_kept_for_the_chart_and_the_open_month_is_always
     )
     assert [rate.visited for _, rate in later] == [4, 1]
     assert [month for month, _ in later] == months == months_ending("2026-04", 2)
+
+
+async def test_closed_months_counted_for_one_area_serve_the_chart_of_any_other(
+    session: AsyncSession, clock: FakeClock
+) -> None:
+    world = await programme(session, clock)
+    areas = world["areas"]
+    district, street = areas["district"], areas["street"]  # type: ignore[index]
+    closed = ClosedMonths(lifetime=timedelta(hours=1))
+    today, months = date(2026, 4, 10), ["2026-03"]
+    street_before = await visit_rate(session, month="2026-03", area=street)
+    await rate_history(session, area=district, months=months, today=today, now=clock.now(), closed=closed)
+    # A March visit done now, in the street: the street's chart is summed from what the district's counted.
+    late = await make_elder(session, clock, community=areas["community"])  # type: ignore[index]
+    await make_visit(session, clock, elder=late, status=VisitStatus.DONE, month="2026-03")
+    await session.commit()
+    [(_, kept)] = await rate_history(session, area=street, months=months, today=today, now=clock.now(), closed=closed)
+    assert (kept.eligible, kept.visited) == (street_before.eligible, street_before.visited) == (2, 2)
+    later = clock.now() + timedelta(hours=2)
+    [(_, fresh)] = await rate_history(session, area=street, months=months, today=today, now=later, closed=closed)
+    now_rate = await visit_rate(session, month="2026-03", area=street)
+    assert (fresh.eligible, fresh.visited) == (now_rate.eligible, now_rate.visited) == (3, 3)
