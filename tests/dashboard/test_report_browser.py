@@ -6,39 +6,20 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from aiohttp.test_utils import TestServer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import FakeClock
 from carevisit.storage.enums import CoordinatorRole
 from carevisit.storage.models import Area
-from tests.dashboard.conftest import PASSWORD
+from tests.dashboard.conftest import needs_chromium, sign_in_page
 from tests.dashboard.test_report import FORMULA, programme
 from tests.roster.files import ELDER_HEADER_ZH, elder_row, write_csv
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-playwright_api = pytest.importorskip("playwright.async_api", reason="pip install playwright (in the test extra)")
-pytestmark = pytest.mark.skipif(
-    shutil.which("chromium") is None, reason="needs Debian's chromium: apt-get install chromium (.ci/run does)"
-)
+pytestmark = needs_chromium
 
-
-@pytest.fixture
-async def phone() -> AsyncIterator[object]:
-    async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        context = await browser.new_context(viewport={"width": 390, "height": 844}, accept_downloads=True)
-        yield await context.new_page()
-        await browser.close()
 
 
 async def test_the_report_reads_on_a_phone_and_its_csv_downloads(
@@ -52,11 +33,7 @@ async def test_the_report_reads_on_a_phone_and_its_csv_downloads(
 ) -> None:  # type: ignore[no-untyped-def]
     await programme(session, clock, areas)
     await coordinator_factory(areas["district"], "district-lead")
-    await phone.goto(str(server.make_url("/login")))
-    await phone.get_by_label("用户名").fill("district-lead")
-    await phone.get_by_label("密码").fill(PASSWORD)
-    await phone.get_by_role("button", name="登录").click()
-    await phone.wait_for_url("**/")
+    await sign_in_page(phone, server, "district-lead")
     await phone.goto(str(server.make_url("/report?month=2026-03")))
 
     assert await phone.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
@@ -90,11 +67,7 @@ async def test_an_admin_uploads_a_roster_on_a_phone_fixes_the_bad_row_and_import
     phone, server: TestServer, session: AsyncSession, areas: dict[str, Area], coordinator_factory, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     await coordinator_factory(areas["district"], "admin", role=CoordinatorRole.ADMIN)
-    await phone.goto(str(server.make_url("/login")))
-    await phone.get_by_label("用户名").fill("admin")
-    await phone.get_by_label("密码").fill(PASSWORD)
-    await phone.get_by_role("button", name="登录").click()
-    await phone.wait_for_url("**/")
+    await sign_in_page(phone, server, "admin")
     await phone.goto(str(server.make_url("/admin/roster")))
     bad = write_csv(tmp_path / "南山区名单.csv", ELDER_HEADER_ZH, [elder_row("E001"), elder_row("E002", phone="12")])
     await phone.get_by_label("选择文件").set_input_files(str(bad))
