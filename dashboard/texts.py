@@ -84,10 +84,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "inactive_cannot_invite": "停用的志愿者不能绑定，请先恢复。",
         "volunteer_not_found": "找不到该志愿者。",
         "viewer_cannot_act": "只读账号不能操作。",
-        "kind.volunteer": "志愿者",
-        "kind.social_worker": "社工",
-        "kind.community_staff": "社区工作人员",
-        "kind.institution_staff": "机构工作人员",
     },
     "en": {
         "title": "Care visits — coordinator desk",
@@ -171,10 +167,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "inactive_cannot_invite": "An inactive volunteer cannot be linked; reactivate them first.",
         "volunteer_not_found": "No such volunteer.",
         "viewer_cannot_act": "A read-only account cannot do this.",
-        "kind.volunteer": "volunteer",
-        "kind.social_worker": "social worker",
-        "kind.community_staff": "community staff",
-        "kind.institution_staff": "institution staff",
     },
 }
 
