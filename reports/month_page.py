@@ -12,7 +12,7 @@ from carevisit.care.clock import Clock, local_today
 from carevisit.care.visit_rate import VisitRate
 from carevisit.reports.history import ClosedMonths, months_ending, rate_history
 from carevisit.reports.monthly import Report, ReportBy, monthly_reports
-from carevisit.reports.reasons import NotVisited, reasons
+from carevisit.reports.reasons import NotVisited, not_visited
 from carevisit.reports.register import register_counts
 from carevisit.storage.enums import AreaLevel
 from carevisit.storage.models import Area
@@ -55,5 +55,5 @@ async def month_page(
         history=await rate_history(
             session, area=area, months=months, today=today, now=now, closed=closed, known={month: headline}
         ),
-        not_visited=reasons(register),
+        not_visited=await not_visited(session, area=area, month=month, register=register),
     )

@@ -63,7 +63,8 @@ async def test_a_community_page_lists_only_its_own_elders(
             for outside in (areas["other_community"].code, areas["district"].code, "nowhere"):
                 response = await client.get(f"{path}?area={outside}")
                 assert response.status == 404, (path, outside)
-            assert (await client.get(f"{path}?month=2026-13")).status == 400
+            for odd in ("2026-13", "0000-01", "9999-12", "２０２６-03"):  # no year a date can be made of: 400, not 500
+                assert (await client.get(f"{path}?month={odd}")).status == 400, (path, odd)
 
 
 async def test_breadcrumbs_lead_back_up_to_the_coordinators_own_area_and_no_higher(
