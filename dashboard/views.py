@@ -275,24 +275,28 @@ async def unassigned(
 async def problems(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
-    area, _month, scope = await list_scope(request, session, area, "/problems")
-    rows = await open_problems(session, area=area, limit=LIST_LIMIT)
-    total = len(rows) if len(rows) < LIST_LIMIT else await count_open_problems(session, area=area)
     done = _PROBLEM_DONE.get(request.query.get("done", ""))
     message = translator(_deps(request).language)(done) if done else ""
-    context = _context(request, coordinator, problems=rows, more=total - len(rows), message=message, **scope)
-    return aiohttp_jinja2.render_template("problems.html", request, context)
+    return await _problems_page(request, session, coordinator, area, message=message)
 
 
 async def _problems_page(
-    request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area, *, error: str
+    request: web.Request,
+    session: AsyncSession,
+    coordinator: Coordinator,
+    area: Area,
+    *,
+    message: str = "",
+    error: str = "",
 ) -> web.StreamResponse:
-    """The list again, in the area it was showing, with what was wrong (nothing was changed)."""
+    """The referral queue of the area in view; with an error, again after a refused change (nothing changed)."""
     area, _month, scope = await list_scope(request, session, area, "/problems")
     rows = await open_problems(session, area=area, limit=LIST_LIMIT)
     total = len(rows) if len(rows) < LIST_LIMIT else await count_open_problems(session, area=area)
-    context = _context(request, coordinator, problems=rows, more=total - len(rows), error=error, **scope)
-    return aiohttp_jinja2.render_template("problems.html", request, context, status=400)
+    context = _context(
+        request, coordinator, problems=rows, more=total - len(rows), message=message, error=error, **scope
+    )
+    return aiohttp_jinja2.render_template("problems.html", request, context, status=400 if error else 200)
 
 
 @signed_in
@@ -302,6 +306,7 @@ async def problem_update(
     deps = _deps(request)
     t = translator(deps.language)
     form = await request.post()
+    shown, _month, _scope = await list_scope(request, session, area, "/problems")  # checked before anything changes
     try:
         problem_id = int(request.match_info["problem_id"])
         status = ProblemStatus(str(form.get("status", "")))
@@ -324,7 +329,6 @@ async def problem_update(
         message = t("problem_closed") if isinstance(error, ProblemClosed) else t("resolution_required")
         return await _problems_page(request, session, coordinator, area, error=message)
     await session.commit()
-    shown, _month, _scope = await list_scope(request, session, area, "/problems")
     raise web.HTTPSeeOther("/problems?" + urlencode({"area": shown.code, "done": status.value}))
 
 
