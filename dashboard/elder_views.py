@@ -37,7 +37,7 @@ from carevisit.scheduler.assign import (
 from carevisit.scheduler.elder_pause import pause_elder, resume_elder
 from carevisit.scheduler.elder_status import LEAVING, mark_left, may_change, open_visit_count
 from carevisit.scheduler.extra_visits import ExtraVisitError, order_extra_visits
-from carevisit.storage.enums import CoordinatorRole, ElderStatus, VisitMode, VisitStatus
+from carevisit.storage.enums import ElderStatus, VisitMode, VisitStatus
 from carevisit.storage.models import Area, Coordinator, Elder, Visit, Volunteer
 
 _MAX_ID = 2**31 - 1  # the database's integer: a longer id in a URL names nothing
@@ -132,7 +132,6 @@ async def _render_elder(
         open_visits=open_visits,
         candidates=await candidates(session, community_id=elder.community_id, month=month) if open_visits else [],
         modes=list(VisitMode),
-        can_act=coordinator.role != CoordinatorRole.VIEWER,
         message=await outcome_message(request, session, area),
         error=error,
         confirm_leave=confirm_leave,
@@ -361,7 +360,6 @@ async def _render_assign(
         current=await volunteer_in_area(session, area=area, volunteer_id=visit.volunteer_id)
         if visit.volunteer_id
         else None,
-        can_act=coordinator.role != CoordinatorRole.VIEWER,
         back=back,
         list_area=_list_area(request, {}) if back == "unassigned" else None,
         error=error,

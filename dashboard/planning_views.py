@@ -17,12 +17,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.care.access import may_see
 from carevisit.care.areas import area_choices, in_subtree
 from carevisit.care.clock import local_today, month_of
-from carevisit.dashboard import views
+from carevisit.dashboard import guard, views
 from carevisit.dashboard.planning_texts import planning_translator
 from carevisit.dashboard.texts import translator
 from carevisit.scheduler.extra_visits import ExtraVisitError, order_extra_visits, preview_extra_visits
 from carevisit.scheduler.reassignment import count_needing_reassignment, reassign_open_visits
-from carevisit.storage.enums import CoordinatorRole, ElderClass, VisitMode
+from carevisit.storage.enums import ElderClass, VisitMode
 from carevisit.storage.models import Area, Coordinator, Elder
 
 CLASSES = [member for member in ElderClass if member.name]
@@ -77,7 +77,7 @@ async def _page(  # type: ignore[no-untyped-def]
         error=error,
         confirm=confirm,
         entered=await request.post() if request.method == "POST" else MultiDict(),  # a refused form keeps its values
-        can_order=coordinator.role != CoordinatorRole.VIEWER,
+        can_order=guard.may_act(coordinator),
     )
     return aiohttp_jinja2.render_template("planning.html", request, context, status=status)
 

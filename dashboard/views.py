@@ -69,6 +69,8 @@ def _context(request: web.Request, coordinator: Coordinator | None = None, **val
         "coordinator": coordinator,
         "csrf": deps.signer.csrf_token(cookie) if cookie else "",
         "zone": deps.zone,
+        # Whether to show action buttons: the guard refuses a viewer's posts anyway, so none are offered.
+        "can_act": coordinator is not None and guard.may_act(coordinator),
         **values,
     }
 
@@ -264,7 +266,6 @@ async def unassigned(
         visits=visits,
         more=total - len(visits),
         heading="unassigned",
-        can_assign=guard.may_act(coordinator),
         message=await outcome_message(request, session, area),
         **scope,
     )

@@ -21,7 +21,6 @@ from carevisit.care.volunteer_roster import VolunteerRow, reactivate_volunteer, 
 from carevisit.dashboard.texts import translator
 from carevisit.dashboard.views import _context, _deps, signed_in
 from carevisit.scheduler.reassignment import deactivate_volunteer
-from carevisit.storage.enums import CoordinatorRole
 from carevisit.storage.models import Area, Coordinator, Volunteer
 
 log = logging.getLogger(__name__)
@@ -69,7 +68,6 @@ async def _render(
         message=message or _outcome_message(request, rows),
         error=error,
         invitation=invitation,
-        can_act=coordinator.role != CoordinatorRole.VIEWER,
     )
     response = aiohttp_jinja2.render_template("volunteers.html", request, context, status=status)
     if invitation:  # the token is shown once: keep it out of caches and the back button
