@@ -24,7 +24,6 @@ from carevisit.care.elder_record import ElderRecord, elder_record
 from carevisit.care.phone_privacy import shown_phone
 from carevisit.care.volunteer_roster import volunteer_in_area
 from carevisit.dashboard import display, views
-from carevisit.dashboard.texts import translator
 from carevisit.scheduler.assign import (
     OverCapacity,
     VisitNotFound,
@@ -58,8 +57,7 @@ def add_routes(app: web.Application) -> None:
 # --- parsing ------------------------------------------------------------------------------------------------------
 
 
-def _t(request: web.Request):  # type: ignore[no-untyped-def]
-    return translator(views._deps(request).language)
+_t = views.words
 
 
 def _path_id(request: web.Request, name: str) -> int:

@@ -11,8 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.access import may_see
 from carevisit.dashboard import display
-from carevisit.dashboard.texts import translator
-from carevisit.dashboard.views import _context, _deps, signed_in
+from carevisit.dashboard.views import _context, _deps, signed_in, words
 from carevisit.escalation import incidents as incident_service
 from carevisit.escalation import timeline
 from carevisit.escalation.policy import DEFAULT_POLICY
@@ -30,8 +29,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/drill", drill_start)
 
 
-def _t(request: web.Request):  # type: ignore[no-untyped-def]
-    return translator(_deps(request).language)
+_t = words
 
 
 async def _visible(request: web.Request, session: AsyncSession, area: Area) -> tuple[Incident, Elder]:

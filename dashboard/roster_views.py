@@ -16,7 +16,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.dashboard import views
 from carevisit.dashboard.auth import COOKIE
 from carevisit.dashboard.roster_uploads import Upload, UploadStore
-from carevisit.dashboard.texts import translator
 from carevisit.roster import messages
 from carevisit.roster.importer import ImportResult, import_elders, import_volunteers
 from carevisit.roster.problems import RosterFileError
@@ -58,8 +57,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/admin/roster/{token}/confirm", confirm)
 
 
-def _t(request: web.Request) -> Any:
-    return translator(views._deps(request).language)
+_t = views.words
 
 
 def _render(request: web.Request, coordinator: Coordinator | None, *, status: int = 200, **values: Any) -> web.Response:

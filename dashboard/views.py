@@ -61,6 +61,11 @@ def _deps(request: web.Request) -> DashboardDeps:
     return request.app[DEPS]
 
 
+def words(request: web.Request):  # type: ignore[no-untyped-def]
+    """The page's word lookup, in the configured language."""
+    return translator(_deps(request).language)
+
+
 def _context(request: web.Request, coordinator: Coordinator | None = None, **values: Any) -> dict[str, Any]:
     deps = _deps(request)
     cookie = request.cookies.get(COOKIE, "")
