@@ -58,6 +58,32 @@ class Settings(BaseSettings):
     twilio_messaging_service_sid: str | None = None
     twilio_api_base: AnyHttpUrl | None = None
 
+    # Which provider pages families: twilio, aliyun, tencent or console (nothing sent). Unset: twilio when its
+    # credentials are set, else console.
+    pager: Literal["twilio", "aliyun", "tencent", "console"] | None = None
+    aliyun_access_key_id: str | None = None
+    aliyun_access_key_secret: SecretStr | None = None
+    aliyun_sign_name: str | None = None
+    # host[:port] of the SMS and voice APIs (default: Aliyun's); tests point the official SDKs at a fake.
+    aliyun_sms_endpoint: str | None = None
+    aliyun_voice_endpoint: str | None = None
+    # The purchased number IvrCall calls from (专属号码); required for press-1 calls.
+    aliyun_called_show_number: str | None = None
+    tencent_secret_id: str | None = None
+    tencent_secret_key: SecretStr | None = None
+    tencent_sms_app_id: str | None = None
+    tencent_voice_app_id: str | None = None
+    tencent_sign_name: str | None = None
+    tencent_sms_endpoint: str | None = None
+    tencent_voice_endpoint: str | None = None
+    # The approved templates of the domestic providers (TOML; docs/providers.md).
+    pager_templates_file: Path | None = None
+    # The unguessable part of the path at which Aliyun and Tencent push receipts and key presses (they sign nothing).
+    pager_callback_secret: SecretStr | None = None
+    # The provider's frequency limits, when the operator's account has other than the defaults (TOML;
+    # docs/providers.md).
+    pager_limits_file: Path | None = None
+
     public_url: AnyHttpUrl | None = None
     # Signs one-time acknowledgement links and dashboard sessions; required once PUBLIC_URL is set.
     secret_key: SecretStr | None = None

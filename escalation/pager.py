@@ -8,7 +8,12 @@ Adapters translate their vendor's errors into three kinds, because what is safe 
   its `NotFound` (a real 404) is what `lookup` turns into "no such message" — a refusal to answer (401, 403,
   400) is not, and is raised.
 
-`ConsolePager` only logs (masked) and `FakePager` records what it was asked; `TwilioPager` is in `twilio_pager`.
+The port speaks in notices and voice scripts (`notices`), never free text: domestic providers send only approved
+templates. What comes back — delivery receipts, key presses, replies — each adapter turns into `Signal`s
+(`parse_push`); `pager_inbound` matches them to the pages we sent.
+
+`ConsolePager` only logs (masked) and `FakePager` records what it was asked; `TwilioPager` is in `twilio_pager`,
+`AliyunPager` in `aliyun_pager`, `TencentPager` in `tencent_pager`.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from datetime import datetime
 from typing import Protocol
 
 from carevisit.care.phones import mask_phone
+from carevisit.escalation.notices import Callbacks, Notice, VoiceScript
 from carevisit.storage.enums import Channel, DeliveryStatus
 
 log = logging.getLogger(__name__)
@@ -67,15 +73,36 @@ class ProviderRecord:
     body: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One thing a provider pushed back, in our vocabulary.
+
+    `kind` is "status" (a delivery receipt or call state: `status`, maybe `error_code`), "key" (a key pressed in a
+    call: `key`) or "reply" (an SMS reply: `text`). `sid` is the provider's id of our message or call (None for a
+    reply), `reference` our own id echoed back (OutId, SessionContext) when the provider has one, `to` the number in
+    E.164. `evidence` is what the timeline records (never a phone number)."""
+
+    kind: str
+    to: str
+    sid: str | None = None
+    reference: str | None = None
+    status: DeliveryStatus | None = None
+    error_code: str | None = None
+    key: str | None = None
+    text: str | None = None
+    at: datetime | None = None
+    evidence: dict[str, str] = field(default_factory=dict)
+
+
 class Pager(Protocol):
     name: str
 
-    async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
-        """Send an SMS or raise a PagerError subclass."""
+    async def send_sms(self, *, to: str, notice: Notice, callbacks: Callbacks) -> Sent:
+        """Send the notice (its approved template, or its text) or raise a PagerError subclass."""
         ...
 
-    async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
-        """Place a voice call whose script is fetched from `twiml_url`, or raise a PagerError subclass."""
+    async def place_call(self, *, to: str, script: VoiceScript, callbacks: Callbacks) -> Sent:
+        """Place a call that says the script and listens for its `ack_key`, or raise a PagerError subclass."""
         ...
 
     async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
@@ -88,6 +115,25 @@ class Pager(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class PushingPager(Pager, Protocol):
+    """A provider that pushes receipts and key presses unsigned to `/pager/<name>/<secret>/<push type>`
+    (Aliyun, Tencent). Twilio signs its webhooks and has its own routes (`webhooks`)."""
+
+    # The push types as the provider names them (Aliyun SmsReport, …; Tencent sms_status, …).
+    push_types: tuple[str, ...]
+    # Whether `lookup(channel=VOICE, sid=…)` can tell that a call was answered by the callee we paged: a key
+    # press is then confirmed that way before it stops an escalation (Aliyun yes; Tencent has no such pull).
+    confirms_calls: bool
+
+    def parse_push(self, push_type: str, body: bytes) -> list[Signal]:
+        """The signals in one push; ValueError if it is not what the provider sends."""
+        ...
+
+    def push_answer(self) -> dict[str, object]:
+        """The JSON the provider expects back, or it pushes again."""
+        ...
 
 
 # Twilio's statuses (messages and calls) in our vocabulary.
@@ -120,12 +166,12 @@ class ConsolePager:
 
     name = "console"
 
-    async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
-        log.warning("console pager: NOT sending an SMS to %s (%d characters)", mask_phone(to), len(body))
+    async def send_sms(self, *, to: str, notice: Notice, callbacks: Callbacks) -> Sent:
+        log.warning("console pager: NOT sending a %s SMS to %s", notice.kind, mask_phone(to))
         return Sent(_console_sid("SM"), DeliveryStatus.SENT)
 
-    async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
-        log.warning("console pager: NOT calling %s", mask_phone(to))
+    async def place_call(self, *, to: str, script: VoiceScript, callbacks: Callbacks) -> Sent:
+        log.warning("console pager: NOT placing a %s call to %s", script.kind, mask_phone(to))
         return Sent(_console_sid("CA"), DeliveryStatus.SENT)
 
     async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
@@ -151,11 +197,11 @@ class FakePager:
     records: list[ProviderRecord] = field(default_factory=list)
     failures: list[PagerError] = field(default_factory=list)
 
-    async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
-        return self._record(Channel.SMS, to, body)
+    async def send_sms(self, *, to: str, notice: Notice, callbacks: Callbacks) -> Sent:
+        return self._record(Channel.SMS, to, notice.text)
 
-    async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
-        return self._record(Channel.VOICE, to, twiml_url)
+    async def place_call(self, *, to: str, script: VoiceScript, callbacks: Callbacks) -> Sent:
+        return self._record(Channel.VOICE, to, script.text)
 
     def _record(self, channel: Channel, to: str, body: str) -> Sent:
         if self.failures:
