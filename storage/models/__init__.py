@@ -4,13 +4,23 @@ from carevisit.storage.models.areas import Area, Organisation
 from carevisit.storage.models.audit import AuditEntry
 from carevisit.storage.models.bot import BotFlowState, ChatInvitation, TelegramChatClaim, TelegramUpdate
 from carevisit.storage.models.chat import ChatOutboxMessage
-from carevisit.storage.models.incidents import DeliveryEvent, Incident, IncidentNote, OutboxMessage, TwilioReceipt
+from carevisit.storage.models.incidents import (
+    AckCode,
+    AckCodeFailure,
+    DeliveryEvent,
+    Incident,
+    IncidentNote,
+    OutboxMessage,
+    TwilioReceipt,
+)
 from carevisit.storage.models.installation import InstallationSecret
 from carevisit.storage.models.leases import LeaderLease
 from carevisit.storage.models.people import Coordinator, Elder, EmergencyContact, Volunteer, VolunteerCommunity
 from carevisit.storage.models.visits import EXTRA_SLOT_BASE, UNPLANNED_SLOT_BASE, Problem, Visit
 
 __all__ = [
+    "AckCode",
+    "AckCodeFailure",
     "EXTRA_SLOT_BASE",
     "UNPLANNED_SLOT_BASE",
     "Area",
