@@ -19,10 +19,10 @@ from carevisit.storage.models.people import Coordinator, Elder, EmergencyContact
 from carevisit.storage.models.visits import EXTRA_SLOT_BASE, UNPLANNED_SLOT_BASE, Problem, Visit
 
 __all__ = [
-    "AckCode",
-    "AckCodeFailure",
     "EXTRA_SLOT_BASE",
     "UNPLANNED_SLOT_BASE",
+    "AckCode",
+    "AckCodeFailure",
     "Area",
     "AuditEntry",
     "BotFlowState",
