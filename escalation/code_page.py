@@ -2,8 +2,8 @@
 
 GET shows a form for the code; POST /a with a valid code shows the incident's facts (as the signed-link page does,
 never who was paged) and one button, which POSTs /a/ack. Wrong input of any shape gets the same answer and changes
-nothing but the failure count. Wrong codes are limited per client address (`request.remote`: X-Forwarded-For can be
-made up by anyone) and for the whole service, in the database; a valid code serves a few uses only. POSTs must come
+nothing but the failure count. Wrong codes are limited per client address and for the whole service, in the
+database; a valid code serves a few uses only. POSTs must come
 from the page itself (Origin, else Referer, when sent, is PUBLIC_URL's), and nothing here may be cached.
 """
 
@@ -24,11 +24,12 @@ from carevisit.storage.models import AckCode, Incident
 log = logging.getLogger(__name__)
 
 ESCALATION = web.AppKey("ack_code_page", Escalation)
-_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+# `same-origin`, not `no-referrer`: under no-referrer a browser sends `Origin: null` with the page's own POSTs.
+_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY"}
 _INPUT = (
     '<form method=post action="/a"><label for=code>{label}</label>'
-    '<input id=code name=code type=text inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]*" '
-    'maxlength=6 required autofocus style="font-size:2em;letter-spacing:.3em;width:100%;box-sizing:border-box;'
+    '<input id=code name=code type=text inputmode="numeric" autocomplete="one-time-code" required autofocus'
+    ' style="font-size:2em;letter-spacing:.3em;width:100%;box-sizing:border-box;'
     'padding:.3em;margin:.5em 0 1em">'
     "<button type=submit>{submit}</button></form>"
 )
@@ -65,7 +66,7 @@ async def _with_code(request: web.Request, *, acknowledge: bool) -> web.StreamRe
     code = ack_codes.normalise(await _field(request, "code"))
     if esc.secret is None:  # no secret, no codes were ever sent
         return _wrong(language)
-    client = ack_codes.client_key(esc.secret, request.remote or "")
+    client = ack_codes.client_key(esc.secret, _client(request))
     async with esc.sessions() as session:
         lock = await ack_codes.locked(session, clock=esc.clock, client=client)
         if lock is not None:
@@ -79,6 +80,8 @@ async def _with_code(request: web.Request, *, acknowledge: bool) -> web.StreamRe
             lock = await ack_codes.fail(session, clock=esc.clock, client=client)
             await session.commit()
             log.info("a wrong or used-up acknowledgement code was entered")
+            if lock is not None:
+                log.warning("wrong acknowledgement codes: %s locked until %s", _whom(lock), lock.until.isoformat())
             return _locked(esc, lock) if lock is not None else _wrong(language)
         if acknowledge:
             answer = await _acknowledge(session, esc, row, language)
@@ -114,6 +117,14 @@ async def _acknowledge(session: AsyncSession, esc: Escalation, row: AckCode, lan
     if outcome.won:
         return _answer(language, f"<p>{html.escape(texts.text(language, 'ack_done'))}</p>")
     return _answer(language, webhooks._already(esc, outcome.incident, language))
+
+
+def _client(request: web.Request) -> str:
+    """The address wrong codes are counted against: the peer. X-Forwarded-For is not read, so behind a reverse proxy
+    (docs/deploy.md) every client is the proxy and the per-address limit acts as a second service-wide one; the
+    dashboard's rule (`dashboard.throttle.client_address`: the proxy's last entry when the peer is private) fits
+    here too if that is wanted."""
+    return request.remote or ""
 
 
 def _same_origin(request: web.Request, esc: Escalation) -> bool:
@@ -161,6 +172,10 @@ def _locked(esc: Escalation, lock: ack_codes.Lock) -> web.Response:
     response = _answer(esc.language, f"<p>{html.escape(texts.text(esc.language, key, at=at))}</p>", status=429)
     response.headers["Retry-After"] = str(max(1, int((lock.until - esc.clock.now()).total_seconds())))
     return response
+
+
+def _whom(lock: ack_codes.Lock) -> str:
+    return "the code page" if lock.service else "one client address"
 
 
 def _answer(language: str, content: str, *, status: int = 200) -> web.Response:

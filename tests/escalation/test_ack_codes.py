@@ -108,6 +108,8 @@ async def test_a_code_acknowledges_once_and_the_volunteer_is_told(page: CodePage
     async with page.client() as http, http.get("/a") as response:
         form = await response.text()
         assert response.status == 200 and response.headers["Cache-Control"] == "no-store"
+        # Not `no-referrer`: under it the browser would send `Origin: null` with the page's own POST.
+        assert response.headers["Referrer-Policy"] == "same-origin"
     assert 'inputmode="numeric"' in form and 'autocomplete="one-time-code"' in form and "<script" not in form
     assert 'lang="zh-CN"' in form and "确认码" in form
 
