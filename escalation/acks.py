@@ -75,7 +75,9 @@ async def by_code(session: AsyncSession, *, clock: Clock, row: AckCode, language
     if incident is None:
         return AckOutcome(None, False)
     actor = f"{row.who_kind}:{row.who_id}"
-    outcome = await _acknowledge(session, clock, incident, actor, "code", language)
+    # The evidence is which code row was used (whose code, issued when), never the code.
+    evidence = {"ack_code_id": str(row.id)}
+    outcome = await _acknowledge(session, clock, incident, actor, "code", language, evidence)
     if row.used_at is None:
         await session.exec(
             update(AckCode).where(col(AckCode.id) == row.id, col(AckCode.used_at).is_(None)).values(used_at=clock.now())
@@ -88,7 +90,7 @@ async def by_code(session: AsyncSession, *, clock: Clock, row: AckCode, language
             action="incident.ack_code_late",
             entity="incident",
             entity_id=incident.id,
-            details={"channel": "code"},
+            details={"channel": "code", **evidence},
         )
     return outcome
 

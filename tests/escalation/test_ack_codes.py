@@ -137,6 +137,9 @@ async def test_a_code_acknowledges_once_and_the_volunteer_is_told(page: CodePage
     assert acknowledged.channel == "code" and "李娜" in acknowledged.who
     assert row.used_at == world.clock.now()
     assert not any(code in repr(e) for e in timeline)  # that a code was used, never the code
+    async with world.sessions() as session:
+        [audit] = (await session.exec(select(AuditEntry).where(AuditEntry.action == "incident.acknowledge"))).all()
+    assert audit.details == {"channel": "code", "ack_code_id": str(row.id)}
 
 
 async def test_a_second_persons_code_after_the_first_shows_already(page: CodePage, world: World) -> None:

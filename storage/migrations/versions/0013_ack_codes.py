@@ -2,7 +2,7 @@
 codes typed on `/a`, which every web process counts for the rate limits
 
 Revision ID: 0013_ack_codes
-Revises: 0011_dashboard_indexes
+Revises: 0012_outbox_notices
 Create Date: 2026-12-01 19:00:00
 """
 
@@ -15,8 +15,7 @@ from alembic import op
 import carevisit.storage.types
 
 revision: str = "0013_ack_codes"
-# 0012_outbox_notices is being written on main; the chain is fixed to it at merge.
-down_revision: str | None = "0011_dashboard_indexes"
+down_revision: str | None = "0012_outbox_notices"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 
