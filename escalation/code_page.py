@@ -17,6 +17,7 @@ from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.access import NotAllowed
+from carevisit.care.client_address import client_address
 from carevisit.escalation import ack_codes, acks, texts, webhooks
 from carevisit.escalation.context import Escalation
 from carevisit.storage.models import AckCode, Incident
@@ -120,11 +121,9 @@ async def _acknowledge(session: AsyncSession, esc: Escalation, row: AckCode, lan
 
 
 def _client(request: web.Request) -> str:
-    """The address wrong codes are counted against: the peer. X-Forwarded-For is not read, so behind a reverse proxy
-    (docs/deploy.md) every client is the proxy and the per-address limit acts as a second service-wide one; the
-    dashboard's rule (`dashboard.throttle.client_address`: the proxy's last entry when the peer is private) fits
-    here too if that is wanted."""
-    return request.remote or ""
+    """The address wrong codes are counted against: behind the reverse proxy production uses, the address the proxy
+    appended last (the one a client cannot forge), as for sign-ins."""
+    return client_address(request.remote, request.headers.get("X-Forwarded-For"))
 
 
 def _same_origin(request: web.Request, esc: Escalation) -> bool:
