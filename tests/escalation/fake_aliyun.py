@@ -242,6 +242,7 @@ class FakeAliyun:
         self.limits = limits or Limits()
         self.keys = keys if keys is not None else {ACCESS_KEY_ID: ACCESS_KEY_SECRET}
         self.balance_empty = False
+        self.report_callee = False  # whether VoiceCallReport names the callee (Aliyun's page lists no such field)
         self.messages: list[Sms] = []
         self.calls: list[Call] = []
         self.callees: dict[str, Callee] = {}
@@ -378,9 +379,9 @@ class FakeAliyun:
 
     def _call_report(self, call: Call, state: str, at: datetime) -> dict[str, Any]:
         # Field names: help.aliyun.com vms "voicecallreport" (call_id, status_code, smart_status_code, status_time,
-        # out_id, dtmf). `callee` is not in that page's table; Aliyun's VoiceReport has it, so we send it here too
-        # only when asked (see `push(..., with_callee=...)`).
-        return {
+        # out_id, dtmf). `callee` is not in that page's table: it is sent only with `report_callee`.
+        extra = {"callee": call.callee} if self.report_callee else {}
+        return extra | {
             "call_id": call.call_id,
             "status_code": state,
             "smart_status_code": "ANSWERED",
