@@ -374,3 +374,17 @@ def test_the_sdks_are_installed_here() -> None:
         "VoiceReport",
     )
     assert isinstance(parse_templates({}), PagerTemplates)
+
+
+def test_without_the_sdks_the_pager_says_which_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def hidden(name: str, *args: Any) -> Any:
+        return None if name.startswith("alibabacloud_") else real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", hidden)
+    assert not aliyun_pager.available()
+    with pytest.raises(RuntimeError, match=r"pip install 'carevisit\[aliyun\]'"):
+        AliyunPager(access_key_id="k", access_key_secret="s", sign_name="x", templates=PagerTemplates())
