@@ -16,6 +16,7 @@ from enum import StrEnum
 from aiohttp import web
 
 from carevisit.bootstrap import Runtime
+from carevisit.config import Settings
 from carevisit.parts import bot as bot_part
 from carevisit.parts import escalation as escalation_part
 from carevisit.parts import scheduler as scheduler_part
@@ -64,12 +65,18 @@ def parts_report(rt: Runtime, role: Role = Role.ALL) -> list[tuple[str, bool, st
             if settings.telegram_enabled
             else "set CAREVISIT_TELEGRAM_TOKEN",
         ),
-        (
-            "sms/voice",
-            settings.twilio_enabled,
-            "Twilio" if settings.twilio_enabled else "console only: NO real SMS or call will go out",
-        ),
+        _pager_report(settings),
     ]
+
+
+_PROVIDERS = {"twilio": "Twilio", "aliyun": "Aliyun (阿里云短信、语音)", "tencent": "Tencent Cloud (腾讯云短信、语音)"}
+
+
+def _pager_report(settings: Settings) -> tuple[str, bool, str]:
+    name = escalation_part.pager_name(settings)
+    if name == "console" or (name == "twilio" and not settings.twilio_enabled):
+        return ("sms/voice", False, "console only: NO real SMS or call will go out")
+    return ("sms/voice", True, _PROVIDERS[name])
 
 
 def make_parts(rt: Runtime) -> list[Part]:

@@ -123,7 +123,7 @@ async def handle(esc: Escalation, pager: PushingPager, signals: list[Signal]) ->
 async def _apply(session: AsyncSession, esc: Escalation, pager: PushingPager, signal: Signal) -> str:
     if signal.kind == "reply":
         return await _reply(session, esc, pager, signal)
-    row = await _row_of(session, signal)
+    row = await _row_of(session, pager, signal)
     if row is None:
         log.info("%s %s signal matches no page to %s; ignored", pager.name, signal.kind, mask_phone(signal.to))
         return "unmatched"
@@ -144,20 +144,22 @@ async def _apply(session: AsyncSession, esc: Escalation, pager: PushingPager, si
     return "unmatched"
 
 
-async def _row_of(session: AsyncSession, signal: Signal) -> OutboxMessage | None:
-    """The page a signal is about: by the provider's id, else by our reference (a receipt may beat the send's
-    answer), and always to the number the signal names."""
+async def _row_of(session: AsyncSession, pager: PushingPager, signal: Signal) -> OutboxMessage | None:
+    """The page a signal is about: by the provider's id, else by our reference echoed back (a receipt may beat the
+    send's answer, or follow a reconciliation that could not learn the provider's id) — always to the number the
+    signal names. A key press that names no number (Aliyun's VoiceCallReport) is matched by its call id alone
+    only where the provider's record of the call is then asked who the callee was (`_confirmed`)."""
     row = None
     if signal.sid:
         found = await session.exec(select(OutboxMessage).where(OutboxMessage.provider_sid == signal.sid))
         row = found.first()
-    if row is None and signal.reference and signal.reference.isdigit() and len(signal.reference) < 19:
-        candidate = await session.get(OutboxMessage, int(signal.reference))
-        if candidate is not None and (candidate.provider_sid is None or candidate.provider_sid == signal.sid):
-            row = candidate
-    if row is None or row.to_address != signal.to:
+    if row is None and signal.kind == "status" and signal.reference and signal.reference.isdigit():
+        row = await session.get(OutboxMessage, int(signal.reference)) if len(signal.reference) < 19 else None
+    if row is None:
         return None
-    return row
+    if row.to_address == signal.to or (signal.kind == "key" and not signal.to and pager.confirms_calls):
+        return row
+    return None
 
 
 async def _key_press(

@@ -9,6 +9,7 @@ import typer
 from carevisit.bootstrap import Runtime
 from carevisit.care.coordinators import any_can_sign_in
 from carevisit.commands.common import console, errors, run_with_runtime
+from carevisit.parts.escalation import PagerSetupError
 from carevisit.service import Role, parts_report, serve
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,9 @@ def run(
             console.print(f"[{colour}]{part}: {'on' if on else 'OFF'}[/] — {why}")
         try:
             await serve(rt, role=role)
+        except PagerSetupError as error:  # the provider chosen cannot page anyone: say why before anything runs
+            errors.print(f"[bold red]The pager cannot start:[/] {error}")
+            raise typer.Exit(2) from None
         except OSError as error:  # the port is taken, or the host is not ours
             settings = rt.settings
             errors.print(

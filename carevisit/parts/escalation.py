@@ -16,6 +16,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from carevisit.bootstrap import Runtime
+from carevisit.care.clock import Clock
 from carevisit.config import Settings
 from carevisit.escalation import webhooks
 from carevisit.escalation.context import Escalation
@@ -23,6 +24,7 @@ from carevisit.escalation.family import queue_family_reports
 from carevisit.escalation.loops import EscalationLoops
 from carevisit.escalation.outbox import OutboxWorker
 from carevisit.escalation.pager import ConsolePager, Pager
+from carevisit.escalation.pager_templates import PagerTemplates, TemplateFileError, load_templates
 from carevisit.escalation.twilio_pager import TwilioPager
 from carevisit.policies import escalation_config
 
@@ -31,10 +33,26 @@ log = logging.getLogger(__name__)
 STOP_GRACE = 5.0  # seconds the cycle in progress may take to finish on stop (a Twilio request times out at 15)
 
 
-def make_pager(settings: Settings) -> Pager:
-    """Twilio when credentials are set, else the console pager. Call inside the running loop."""
-    if not settings.twilio_enabled:
-        log.warning("no Twilio credentials: SMS and calls are only logged, NOTHING is sent")
+class PagerSetupError(Exception):
+    """The chosen pager cannot start (an extra not installed, a templates file missing or wrong); says what to do."""
+
+
+def pager_name(settings: Settings) -> str:
+    """CAREVISIT_PAGER, or Twilio when its credentials are set, else the console."""
+    if settings.pager:
+        return settings.pager
+    return "twilio" if settings.twilio_enabled else "console"
+
+
+def make_pager(settings: Settings, clock: Clock | None = None) -> Pager:
+    """The pager CAREVISIT_PAGER names. Call inside the running loop."""
+    name = pager_name(settings)
+    if name == "aliyun":
+        return _aliyun(settings, clock)
+    if name == "tencent":
+        return _tencent(settings, clock)
+    if name == "console" or not settings.twilio_enabled:
+        log.warning("console pager: SMS and calls are only logged, NOTHING is sent")
         return ConsolePager()
     assert settings.twilio_account_sid and settings.twilio_auth_token
     if settings.public_url is None:
@@ -48,6 +66,43 @@ def make_pager(settings: Settings) -> Pager:
     )
 
 
+def _templates(settings: Settings) -> PagerTemplates:
+    if settings.pager_templates_file is None:
+        raise PagerSetupError(
+            f"CAREVISIT_PAGER={settings.pager} sends only approved templates: set CAREVISIT_PAGER_TEMPLATES_FILE "
+            "(docs/providers.md)"
+        )
+    try:
+        return load_templates(settings.pager_templates_file)
+    except TemplateFileError as error:
+        raise PagerSetupError(str(error)) from None
+
+
+def _aliyun(settings: Settings, clock: Clock | None) -> Pager:
+    from carevisit.escalation import aliyun_pager
+
+    if not aliyun_pager.available():
+        raise PagerSetupError("CAREVISIT_PAGER=aliyun needs the Aliyun SDKs: pip install 'carevisit[aliyun]'")
+    if not (settings.aliyun_access_key_id and settings.aliyun_access_key_secret and settings.aliyun_sign_name):
+        raise PagerSetupError(
+            "CAREVISIT_PAGER=aliyun needs CAREVISIT_ALIYUN_ACCESS_KEY_ID, _ACCESS_KEY_SECRET and _SIGN_NAME"
+        )
+    return aliyun_pager.AliyunPager(
+        access_key_id=settings.aliyun_access_key_id,
+        access_key_secret=settings.aliyun_access_key_secret.get_secret_value(),
+        sign_name=settings.aliyun_sign_name,
+        templates=_templates(settings),
+        sms_endpoint=settings.aliyun_sms_endpoint,
+        voice_endpoint=settings.aliyun_voice_endpoint,
+        called_show_number=settings.aliyun_called_show_number,
+        clock=clock,
+    )
+
+
+def _tencent(settings: Settings, clock: Clock | None) -> Pager:
+    raise PagerSetupError("CAREVISIT_PAGER=tencent is not available in this version")
+
+
 class EscalationPart:
     name = "escalation"
 
@@ -59,6 +114,7 @@ class EscalationPart:
         self.interval = interval
         self.family_every = family_every
         self._given_pager = pager
+        self._made_pager = False
         self.esc = Escalation(
             sessions=rt.sessions,
             clock=rt.clock,
@@ -79,12 +135,25 @@ class EscalationPart:
         self._stopping = asyncio.Event()
 
     def add_routes(self, app: web.Application) -> None:
+        """The webhooks, and the pager they need: a web-only process reads Aliyun's and Tencent's pushes with it
+        and asks the provider to confirm a key press. Raises PagerSetupError before anything listens."""
+        self._ensure_pager()
         token = self.settings.twilio_auth_token.get_secret_value() if self.settings.twilio_auth_token else None
         webhooks.add_routes(app, self.esc, auth_token=token)
 
+        async def close_pager(_: web.Application) -> None:
+            await self.esc.pager.close()
+
+        app.on_cleanup.append(close_pager)
+
+    def _ensure_pager(self) -> None:
+        """Make the configured pager once (inside the running loop), for the routes and the loops alike."""
+        if self._given_pager is None and not self._made_pager:
+            self.esc.pager = make_pager(self.settings, self.esc.clock)
+            self._made_pager = True
+
     async def start(self) -> None:
-        if self._given_pager is None:
-            self.esc.pager = make_pager(self.settings)
+        self._ensure_pager()
         self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="escalation")
 

@@ -21,7 +21,6 @@ from tests.roster.files import ELDER_HEADER_ZH, elder_row, write_csv
 pytestmark = needs_chromium
 
 
-
 async def test_the_report_reads_on_a_phone_and_its_csv_downloads(
     phone,
     server: TestServer,
