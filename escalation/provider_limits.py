@@ -309,6 +309,7 @@ class Refusal:
     at: timedelta  # after the incident opened
     limit: str
     opened: time  # the local time the walk assumed the incident opened at
+    horizon: timedelta = _DAY  # how long the walk went on
 
     def sentence(self, more: int = 0) -> str:
         who = "the coordinators" if self.target == "coordinators" else self.target.replace("contact:", "contact ")
@@ -316,7 +317,10 @@ class Refusal:
             f"step {self.step}, round {self.round}: the {channel_word(self.channel)} to {who} "
             f"({_after(self.at)} after an incident opened at {self.opened:%H:%M}) would be refused by {self.limit}"
         )
-        return text + (f"; so would {more} later such page{'s' if more > 1 else ''} in the walk" if more else "")
+        later = (
+            f"; so would {more} later such page{'s' if more > 1 else ''} within {_after(self.horizon)} of its opening"
+        )
+        return text + (later if more else "")
 
 
 def policy_problems(
@@ -336,11 +340,29 @@ def policy_problems(
     provider did not take it). Repeats count as another template when `alternate_repeats` (the engine sends the
     `…_repeat` kinds every other round), which halves what Aliyun's per-template limit sees. Pages carry their
     round and time, so Tencent's same-content rule never matches two of them."""
+    found = policy_refusals(
+        policy, limits, horizon=horizon, opened_at=opened_at, zone=zone, alternate_repeats=alternate_repeats
+    )
+    return [refusal.sentence(more) for refusal, more in found]
+
+
+def policy_refusals(
+    policy: EscalationPolicy,
+    limits: Limits,
+    *,
+    horizon: timedelta = _DAY,
+    opened_at: Iterable[time] = (time(10, 0), time(23, 0)),
+    zone: ZoneInfo = PROVIDER_ZONE,
+    alternate_repeats: bool = True,
+) -> list[tuple[Refusal, int]]:
+    """`policy_problems` as data: the first refusal per target, channel and limit, and how many more pages of
+    the same walk that limit refuses. A refusal in round 1 means the chain itself cannot reach someone once; in a
+    later round, a repeat to the coordinators is refused (and recorded as refused, the chain goes on)."""
     found: dict[tuple[str, Channel, str], list[Refusal]] = {}
     for opened in opened_at:
         for refusal in _walk(policy, limits, horizon, opened, zone, alternate_repeats):
             found.setdefault((refusal.target, refusal.channel, refusal.limit), []).append(refusal)
-    return [group[0].sentence(sum(1 for r in group[1:] if r.opened == group[0].opened)) for group in found.values()]
+    return [(group[0], sum(1 for r in group[1:] if r.opened == group[0].opened)) for group in found.values()]
 
 
 def _walk(
@@ -370,7 +392,9 @@ def _walk(
                 earlier.append((at, template))
             else:
                 refusals.append(
-                    Refusal(_step_number(policy, index), number, step.target, channel, at - start, limit, opened)
+                    Refusal(
+                        _step_number(policy, index), number, step.target, channel, at - start, limit, opened, horizon
+                    )
                 )
         at += step.wait
         index += 1
@@ -393,4 +417,6 @@ def limit_scope_is_template(limits: Limits, channel: Channel) -> bool:
 def _after(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     hours, minutes = divmod(minutes, 60)
+    if hours and not minutes:
+        return f"{hours} h"
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"

@@ -191,7 +191,7 @@ CALL_EVERY_2_MIN = EscalationPolicy(
             "tencent",
             [
                 "step 4, round 3: the SMS to the coordinators (40 min after an incident opened at 10:00) would be "
-                "refused by Tencent SMS: 2 a day per number; so would 91 later such pages in the walk"
+                "refused by Tencent SMS: 2 a day per number; so would 91 later such pages within 24 h of its opening"
             ],
         ),
         # On Aliyun it fits: the repeats alternate two templates, 48 each in 24 h.
@@ -205,10 +205,11 @@ CALL_EVERY_2_MIN = EscalationPolicy(
             "aliyun",
             [
                 "step 2, round 6: the voice to the coordinators (12 min after an incident opened at 10:00) would be "
-                "refused by Aliyun voice: 5 calls an hour per callee; so would 99 later such pages in the walk",
+                "refused by Aliyun voice: 5 calls an hour per callee; so would 99 later such pages "
+                "within 24 h of its opening",
                 "step 2, round 121: the voice to the coordinators (4 h 02 min after an incident opened at 10:00) "
-                "would be refused by Aliyun voice: 20 calls in 24 h per callee; so would 598 later such pages in the "
-                "walk",
+                "would be refused by Aliyun voice: 20 calls in 24 h per callee; so would 598 later such pages within "
+                "24 h of its opening",
             ],
         ),
         # Tencent: 2 in 10 min, then 5 a day; the new day's first call at midnight uses up the night.
@@ -217,12 +218,14 @@ CALL_EVERY_2_MIN = EscalationPolicy(
             "tencent",
             [
                 "step 2, round 3: the voice to the coordinators (6 min after an incident opened at 10:00) would be "
-                "refused by Tencent voice: 2 calls in 10 min per callee; so would 11 later such pages in the walk",
+                "refused by Tencent voice: 2 calls in 10 min per callee; so would 11 later such pages "
+                "within 24 h of its opening",
                 "step 2, round 12: the voice to the coordinators (24 min after an incident opened at 10:00) would be "
-                "refused by Tencent voice: 5 calls a day per callee; so would 457 later such pages in the walk",
+                "refused by Tencent voice: 5 calls a day per callee; so would 457 later such pages "
+                "within 24 h of its opening",
                 "step 2, round 421: the voice to the coordinators (14 h 02 min after an incident opened at 10:00) "
                 "would be refused by Tencent voice: 1 call per callee from 22:00 to 08:00; so would 238 later such "
-                "pages in the walk",
+                "pages within 24 h of its opening",
             ],
         ),
     ],
