@@ -3,6 +3,7 @@ time against the values themselves; and the shipped example templates file passe
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,28 @@ def test_fit_values_cuts_names_not_codes_and_makes_the_phone_fit_aliyun() -> Non
 def test_an_unknown_account_kind_is_an_error() -> None:
     with pytest.raises(ValueError, match="enterprise or individual"):
         check_templates(complete("tencent"), "tencent", kinds=REQUIRED, account="personal")
+
+
+def test_the_wordings_in_docs_are_those_of_the_example_file() -> None:
+    """docs/providers.md gives operators each wording to get approved; the example file names the same ones."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "providers.md").read_text(encoding="utf-8")
+    example = EXAMPLE.read_text(encoding="utf-8")
+    shown = {line.split(":", 1)[1].strip() for line in docs.splitlines() if line.startswith("    Aliyun:  ")}
+    commented = set()
+    for block in example.split("\n[aliyun.")[1:]:
+        commented.add(block.split("\n", 2)[1].removeprefix("# "))
+    assert shown and shown == commented
+    for wording in shown:  # text between any two variables, and no brackets
+        assert "}${" not in wording and not set("【】[]「」") & set(wording), wording
+
+
+def test_each_example_sms_fits_one_segment_with_a_four_character_sign() -> None:
+    loaded = load_templates(EXAMPLE)
+    example = EXAMPLE.read_text(encoding="utf-8")
+    for (provider, channel, kind), entry in loaded.entries.items():
+        if provider != "aliyun" or channel != SMS:
+            continue
+        wording = example.split(f"[aliyun.sms.{kind}]\n# ", 1)[1].split("\n", 1)[0]
+        fixed = re.sub(r"\$\{\w+\}", "", wording)
+        values = sum(VALUES[name].longest or VALUES[name].usual for name in entry.params)
+        assert len("【探访关爱】") + len(fixed) + values <= 70, kind
