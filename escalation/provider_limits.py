@@ -339,7 +339,8 @@ def policy_problems(
     coordinator has the same history, so one number stands for all. A refused page is not counted as sent (the
     provider did not take it). Repeats count as another template when `alternate_repeats` (the engine sends the
     `…_repeat` kinds every other round), which halves what Aliyun's per-template limit sees. Pages carry their
-    round and time, so Tencent's same-content rule never matches two of them."""
+    round and time, so Tencent's same-content rule never matches two of them. Each step waits its full time: a
+    step that moves on early (an unanswered call) pages sooner than the walk, so a limit may bite sooner too."""
     found = policy_refusals(
         policy, limits, horizon=horizon, opened_at=opened_at, zone=zone, alternate_repeats=alternate_repeats
     )
