@@ -19,6 +19,28 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./carevisit.db"
 _SUPPORTED_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 _TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 _BOT_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{4,31}$")
+CALLBACK_SECRET_MIN = 24
+# What each domestic pager cannot page without (CAREVISIT_TENCENT_VOICE_APP_ID only when the policy calls: checked
+# by `carevisit config check`). Both push receipts and key presses unsigned to PUBLIC_URL/pager/<provider>/<secret>/.
+_DOMESTIC: dict[str, tuple[str, ...]] = {
+    "aliyun": (
+        "aliyun_access_key_id",
+        "aliyun_access_key_secret",
+        "aliyun_sign_name",
+        "pager_templates_file",
+        "public_url",
+        "pager_callback_secret",
+    ),
+    "tencent": (
+        "tencent_secret_id",
+        "tencent_secret_key",
+        "tencent_sms_app_id",
+        "tencent_sign_name",
+        "pager_templates_file",
+        "public_url",
+        "pager_callback_secret",
+    ),
+}
 
 
 class SettingsError(ValueError):
@@ -74,6 +96,8 @@ class Settings(BaseSettings):
     tencent_sms_app_id: str | None = None
     tencent_voice_app_id: str | None = None
     tencent_sign_name: str | None = None
+    # An individual-verified Tencent account allows 12 characters a variable and cannot raise its limits.
+    tencent_account: Literal["enterprise", "individual"] = "enterprise"
     tencent_sms_endpoint: str | None = None
     tencent_voice_endpoint: str | None = None
     # The approved templates of the domestic providers (TOML; docs/providers.md).
@@ -171,6 +195,31 @@ class Settings(BaseSettings):
             raise ValueError("not a valid phone number")
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
+    @field_validator("pager_callback_secret")
+    @classmethod
+    def _callback_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return value
+        secret = value.get_secret_value()
+        # It is a path segment the providers are given: long enough not to be guessed, and safe in a URL.
+        if len(secret) < CALLBACK_SECRET_MIN or not re.fullmatch(r"[A-Za-z0-9_-]+", secret):
+            raise ValueError(f"use at least {CALLBACK_SECRET_MIN} letters, digits, - or _ (e.g. openssl rand -hex 16)")
+        return value
+
+    @model_validator(mode="after")
+    def _pager_complete(self) -> Settings:
+        """The chosen pager's settings are all there: the service must not start unable to page."""
+        if self.pager == "twilio" and not self.twilio_enabled:
+            raise ValueError(
+                "CAREVISIT_PAGER=twilio needs CAREVISIT_TWILIO_ACCOUNT_SID and CAREVISIT_TWILIO_AUTH_TOKEN"
+            )
+        if self.pager not in _DOMESTIC:
+            return self
+        missing = [f"CAREVISIT_{name.upper()}" for name in _DOMESTIC[self.pager] if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"CAREVISIT_PAGER={self.pager} needs {', '.join(missing)}")
+        return self
+
     @model_validator(mode="after")
     def _twilio_complete(self) -> Settings:
         given = [self.twilio_account_sid, self.twilio_auth_token]
@@ -195,6 +244,18 @@ class Settings(BaseSettings):
     @property
     def twilio_enabled(self) -> bool:
         return self.twilio_account_sid is not None and self.twilio_auth_token is not None
+
+    @property
+    def pager_in_use(self) -> str:
+        """twilio, aliyun, tencent or console: CAREVISIT_PAGER, or unset twilio when its credentials are set."""
+        return pager_name(self)
+
+
+def pager_name(settings: Settings) -> str:
+    """The pager the deployment pages through (what make_pager builds)."""
+    if settings.pager is not None:
+        return settings.pager
+    return "twilio" if settings.twilio_enabled else "console"
 
 
 def load_settings(**overrides: object) -> Settings:

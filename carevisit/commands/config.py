@@ -1,24 +1,45 @@
-"""`carevisit config check`: validate the settings and show them with secrets masked."""
+"""`carevisit config check`: validate the settings and show them with secrets masked; check the pager in use —
+its settings, its SDK, its approved templates, and the escalation policy against its frequency limits."""
 
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from carevisit.commands.common import console, settings_or_exit
+from carevisit.commands.common import console, errors, settings_or_exit
 from carevisit.config import masked
+from carevisit.pager_check import WHAT_IT_SENDS, pager_findings
 
 app = typer.Typer(help="Configuration.", no_args_is_help=True)
 
 
 @app.command("check")
 def check() -> None:
-    """Validate every CAREVISIT_* setting and print them, secrets masked. Exits 2 naming each bad variable."""
+    """Validate every CAREVISIT_* setting and print them, secrets masked; check the pager in use (its settings,
+    templates and limits against the escalation policy). Exits 2 naming each problem."""
     settings = settings_or_exit()
     table = Table("variable", "value")
     for name, value in masked(settings).items():
         table.add_row(name, value)
     console.print(table)
     console.print(f"Telegram bot: {'on' if settings.telegram_enabled else 'off (no CAREVISIT_TELEGRAM_TOKEN)'}")
-    console.print(f"Twilio SMS/voice: {'on' if settings.twilio_enabled else 'off (console pager: nothing is sent)'}")
+    pager = settings.pager_in_use
+    twilio_off = "off (console pager: nothing is sent)" if pager == "console" else "off"
+    console.print(f"Twilio SMS/voice: {'on' if settings.twilio_enabled else twilio_off}")
+    chosen = (
+        "CAREVISIT_PAGER"
+        if settings.pager
+        else "CAREVISIT_PAGER unset: "
+        + ("Twilio credentials are set" if pager == "twilio" else "no Twilio credentials")
+    )
+    console.print(f"Pager: {pager} — {WHAT_IT_SENDS[pager]} ({chosen})")
+    found = pager_findings(settings)
+    for warning in found.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+    if found.errors:
+        errors.print("[bold red]Configuration error[/]")
+        for problem in found.errors:
+            errors.print(f"  {escape(problem)}")
+        raise typer.Exit(2)
     console.print("[green]Configuration is valid.[/]")
