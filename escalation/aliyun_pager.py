@@ -65,6 +65,7 @@ from carevisit.escalation.pager import (
     TemporaryError,
 )
 from carevisit.escalation.pager_templates import MissingTemplate, PagerTemplates, Template
+from carevisit.escalation.template_rules import sendable_values
 from carevisit.storage.enums import Channel, DeliveryStatus
 
 log = logging.getLogger(__name__)
@@ -214,10 +215,9 @@ class AliyunPager:
 
     @staticmethod
     def _params(template: Template, params: dict[str, str]) -> dict[str, str]:
-        try:
-            return template.named(params)
-        except KeyError as missing:
-            raise PermanentError(f"{template.entry} needs {missing}", code="missing_param") from None
+        """The template's variables, made to fit its rules (a long name cut) and checked against them here: a
+        value Aliyun would refuse is refused before the request, with a reason that names the variable."""
+        return template.named(sendable_values(template, params))
 
     async def _call(self, method: Any, request: Any, to: str) -> Any:
         """One SDK call, no retry, in our three kinds of error; the answer's body when Aliyun said OK."""

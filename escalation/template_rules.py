@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from carevisit.escalation.notices import FALLBACKS, REQUIRED, SMS, VOICE
+from carevisit.escalation.pager import PermanentError
 from carevisit.escalation.pager_templates import PagerTemplates, Template
 
 SEGMENT = 70  # characters of one SMS segment, the 【sign】 included
@@ -293,3 +294,14 @@ def check_values(template: Template, params: Mapping[str, str], *, account: str 
         shape = VALUES[name].shape if name in VALUES else None
         if template.provider == "aliyun" and shape and not re.fullmatch(shape, value):
             raise ValueError(f"{where} is not of the shape its declared type ({ALIYUN_TYPES[name]}) takes")
+
+
+def sendable_values(template: Template, params: Mapping[str, str], *, account: str = "enterprise") -> dict[str, str]:
+    """The params as they may be sent (`fit_values`, then `check_values`); a PermanentError "template_params" for
+    a value the provider would refuse — no retry can make it acceptable."""
+    fitted = fit_values(template, params, account=account)
+    try:
+        check_values(template, fitted, account=account)
+    except ValueError as error:
+        raise PermanentError(str(error), code="template_params") from None
+    return fitted
