@@ -36,6 +36,7 @@ from carevisit.escalation import incidents
 from carevisit.escalation.config_file import EscalationConfig
 from carevisit.escalation.context import Escalation
 from carevisit.escalation.loops import EscalationLoops
+from carevisit.escalation.notices import Callbacks, Notice
 from carevisit.escalation.outbox import OutboxWorker
 from carevisit.escalation.twilio_pager import TwilioPager
 from carevisit.storage import schema
@@ -310,7 +311,7 @@ async def baseline(n: int) -> list[float]:
 
     async def one(i: int) -> None:
         async with slots:
-            await pager.send_sms(to=f"+86139{i:08d}", body="bench", status_callback=None)
+            await pager.send_sms(to=f"+86139{i:08d}", notice=Notice("text", {}, "bench"), callbacks=Callbacks())
 
     await asyncio.gather(*(one(i) for i in range(5)))  # a warm-up, as ours has
     twilio.first_request_at.clear()

@@ -39,6 +39,8 @@ class LeasedRow:
     channel: Channel
     to_address: str
     body: str
+    notice_kind: str | None
+    notice_params: dict[str, str] | None
     attempts: int
     not_before: datetime
     created_at: datetime

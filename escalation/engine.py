@@ -30,6 +30,7 @@ from carevisit.escalation import texts
 from carevisit.escalation.claims import LeasedRow, claim_due_incidents, leased_rows_by_key
 from carevisit.escalation.context import Escalation
 from carevisit.escalation.decide import Page, StepPlan, Target, plan_next, round_of, throttled
+from carevisit.escalation.notices import SMS, VOICE, Notice, VoiceScript, variables_of
 from carevisit.escalation.policy import EscalationPolicy, from_snapshot
 from carevisit.escalation.targets import contact_targets_by_elder, coordinator_targets_for
 from carevisit.escalation.tokens import AckToken
@@ -262,6 +263,7 @@ async def _rows(
     chats: list[dict[str, Any]] = []
     audits: list[dict[str, Any]] = []
     hhmm = now.astimezone(esc.zone).strftime("%H:%M")
+    codes: dict[tuple[str, int], str] = {}
     for incident, plan in paging:
         assert incident.id is not None
         facts = _facts(world, incident)
@@ -276,19 +278,22 @@ async def _rows(
                 body = texts.coordinator_page(language, facts, round_=round_, link=link or "/incidents")
                 chats.append(_chat(key, page.target.chat_id or 0, body, now))
                 continue
-            body = (
-                texts.page_sms(
-                    language, facts, n=plan.step + 1, hhmm=hhmm, link=link, round_=_coordinator_round(page, round_)
-                )
-                if page.channel == Channel.SMS
-                else texts.page_voice(language, facts)
+            notice = page_notice(
+                language,
+                facts,
+                page,
+                n=plan.step + 1,
+                round_=round_,
+                hhmm=hhmm,
+                link=link,
+                code=codes.get((page.target.kind, page.target.id)),
             )
             capped = throttled(
                 already=sent_recently[(page.address, page.channel)], cap=esc.config.throttle.cap(page.channel)
             )
             if not capped:
                 sent_recently[(page.address, page.channel)] += 1
-            outbox_rows.append(_outbox_row(key, incident, plan, page, body, now, capped=capped))
+            outbox_rows.append(_outbox_row(key, incident, plan, page, notice, now, capped=capped))
         chat = _reporter_chat(esc, world, incident, plan, now)
         if chat is not None:
             chats.append(chat)
@@ -317,8 +322,56 @@ def _link(esc: Escalation, incident_id: int, target: Target) -> str | None:
     return esc.ack_link(AckToken(incident_id, target.kind, target.id))
 
 
+def page_notice(
+    language: str,
+    facts: texts.PageFacts,
+    page: Page,
+    *,
+    n: int,
+    round_: int,
+    hhmm: str,
+    link: str | None,
+    code: str | None,
+) -> Notice | VoiceScript:
+    """What a page says, as a kind and variables (for approved templates) and as our catalogue's text (for Twilio).
+
+    Even rounds use the kind's `_repeat` template, so repeated pages to one number are not the "same content" the
+    domestic providers limit (Tencent: one per 30 s)."""
+    coordinator = page.target.kind == "coordinator"
+    kind = "drill" if facts.drill else "coordinator_emergency" if coordinator else "family_emergency"
+    params = {
+        "name": facts.elder,
+        "what": texts.kind_label(language, facts.kind),
+        "volunteer": facts.volunteer,
+        "volunteer_phone": facts.volunteer_phone,
+        "community": facts.community,
+    }
+    if page.channel == Channel.VOICE:
+        return VoiceScript(kind, _only(params, VOICE, kind), texts.page_voice(language, facts))
+    counted = round_ if coordinator else n
+    params |= {"time": hhmm, "round": str(counted)}
+    if code:
+        params["code"] = code
+    if round_ % 2 == 0:
+        kind = f"{kind}_repeat"
+    text = texts.page_sms(language, facts, n=n, hhmm=hhmm, link=link, round_=round_ if coordinator else None)
+    return Notice(kind, _only(params, SMS, kind), text)
+
+
+def _only(params: dict[str, str], channel: str, kind: str) -> dict[str, str]:
+    allowed = variables_of(channel, kind)
+    return {name: value for name, value in params.items() if name in allowed}
+
+
 def _outbox_row(
-    key: str, incident: Incident, plan: StepPlan, page: Page, body: str, now: datetime, *, capped: bool
+    key: str,
+    incident: Incident,
+    plan: StepPlan,
+    page: Page,
+    notice: Notice | VoiceScript,
+    now: datetime,
+    *,
+    capped: bool,
 ) -> dict[str, Any]:
     target = page.target
     return {
@@ -330,7 +383,9 @@ def _outbox_row(
         "coordinator_id": target.id if target.kind == "coordinator" else None,
         "channel": page.channel,
         "to_address": page.address,
-        "body": body,
+        "body": notice.text,
+        "notice_kind": notice.kind,
+        "notice_params": notice.params,
         "status": DeliveryStatus.CANCELED if capped else DeliveryStatus.PENDING,
         "status_rank": DeliveryStatus.CANCELED.rank if capped else DeliveryStatus.PENDING.rank,
         "error_code": "throttled" if capped else None,
@@ -387,11 +442,6 @@ def _facts(world: _World, incident: Incident) -> texts.PageFacts:
 
 def _national(e164: str) -> str:
     return e164[3:] if e164.startswith("+86") else e164
-
-
-def _coordinator_round(page: Page, round_: int) -> int | None:
-    """The round, for a coordinator's page: coordinators are paged once a round (see `texts.page_sms`)."""
-    return round_ if page.target.kind == "coordinator" else None
 
 
 def _reporter_chat(

@@ -1,5 +1,9 @@
 """Family visit reports: after a confirmed visit (or monthly, to keep SMS cost down), a short SMS to the
-emergency contacts who opted in. STOP/退订 clears the opt-in (see `acks.opt_out`)."""
+emergency contacts who opted in. STOP/退订 clears the opt-in (see `acks.opt_out`).
+
+A report says what the visit found, as the checklist recorded it — a hazard ticked on a "well" visit is in the
+community's referral queue, and the family hears "发现问题，社区已跟进" — but never what the problem is: no health
+details by SMS."""
 
 from __future__ import annotations
 
@@ -11,18 +15,26 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import Clock, local_today, month_of
+from carevisit.care.confirmations import CONCERN
 from carevisit.care.month_close import final_from
 from carevisit.care.phones import can_sms
 from carevisit.escalation import texts
 from carevisit.escalation.engine import add_outbox_row
+from carevisit.escalation.notices import Notice
 from carevisit.storage.enums import Channel, VisitOutcome, VisitStatus
 from carevisit.storage.models import Elder, EmergencyContact, OutboxMessage, Visit, Volunteer
 
-_STATUS = {
-    VisitOutcome.WELL: "status_well",
-    VisitOutcome.PROBLEM: "status_problem",
-    VisitOutcome.URGENT: "status_urgent",
-}
+_FINDINGS = {"well": "status_well", "problem": "status_problem", "urgent": "status_urgent"}
+
+
+def visit_finding(visit: Visit) -> str:
+    """What a family hears a visit found: "urgent" (an emergency, handled), "problem" (a concern ticked on the
+    checklist or a problem visit: each is in the referral queue) or "well"."""
+    if visit.outcome == VisitOutcome.URGENT:
+        return "urgent"
+    if visit.outcome == VisitOutcome.PROBLEM or CONCERN in (visit.checklist or {}).values():
+        return "problem"
+    return "well"
 
 
 async def queue_family_reports(
@@ -58,14 +70,16 @@ async def _opted_in(session: AsyncSession, elder_ids: list[int]) -> dict[int, li
     return found
 
 
-def _row(key: str, contact: EmergencyContact, body: str, now: datetime) -> OutboxMessage:
+def _row(key: str, contact: EmergencyContact, notice: Notice, now: datetime) -> OutboxMessage:
     return OutboxMessage(
         idempotency_key=key,
         purpose="family_report",
         contact_id=contact.id,
         channel=Channel.SMS,
         to_address=contact.phone,
-        body=body,
+        body=notice.text,
+        notice_kind=notice.kind,
+        notice_params=notice.params,
         not_before=now,
         created_at=now,
     )
@@ -90,16 +104,24 @@ async def _per_visit(session: AsyncSession, *, clock: Clock, zone: ZoneInfo, lan
         for contact in contacts.get(elder.id or 0, []):
             lang = texts.language_of(contact.language, language)
             day = visit.done_at.astimezone(zone).strftime("%m-%d") if visit.done_at else ""
-            status = texts.text(lang, _STATUS.get(visit.outcome or VisitOutcome.WELL, "status_well"))
+            params = {
+                "date": day,
+                "volunteer": volunteer.name if volunteer else "",
+                "name": elder.name,
+                "finding": texts.text(lang, _FINDINGS[visit_finding(visit)]),
+            }
             body = texts.text(
                 lang,
                 "family_visit",
                 date=day,
-                volunteer=volunteer.name if volunteer else "",
+                volunteer=params["volunteer"],
                 elder=elder.name,
-                status=status,
+                status=params["finding"],
             )
-            if await add_outbox_row(session, _row(f"family:visit:{visit.id}:contact:{contact.id}", contact, body, now)):
+            notice = Notice("visit_report", params, body)
+            if await add_outbox_row(
+                session, _row(f"family:visit:{visit.id}:contact:{contact.id}", contact, notice, now)
+            ):
                 queued += 1
     return queued
 
@@ -128,14 +150,12 @@ async def _digests(session: AsyncSession, *, clock: Clock, zone: ZoneInfo, langu
         for contact in contacts.get(elder_id, []):
             lang = texts.language_of(contact.language, language)
             last_day = last.astimezone(zone).strftime("%m-%d") if isinstance(last, datetime) else str(last or "")
+            params = {"month": month[5:].lstrip("0"), "name": elder.name if elder else "", "count": str(count)}
+            params["date"] = last_day
             body = texts.text(
-                lang,
-                "family_digest",
-                month=month[5:].lstrip("0"),
-                elder=elder.name if elder else "",
-                count=count,
-                date=last_day,
+                lang, "family_digest", month=params["month"], elder=params["name"], count=count, date=last_day
             )
-            if await add_outbox_row(session, _row(f"family:digest:{month}:contact:{contact.id}", contact, body, now)):
+            notice = Notice("monthly_report", params, body)
+            if await add_outbox_row(session, _row(f"family:digest:{month}:contact:{contact.id}", contact, notice, now)):
                 queued += 1
     return queued

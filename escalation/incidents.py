@@ -260,6 +260,8 @@ async def _queue_all_clear(session: AsyncSession, *, clock: Clock, incident: Inc
                 channel=Channel.SMS,
                 to_address=row.to_address,
                 body=texts.all_clear(lang, elder=elder.name if elder else "", drill=incident.is_drill),
+                notice_kind="all_clear",
+                notice_params={"name": elder.name if elder else ""},
                 not_before=now,
                 created_at=now,
             )

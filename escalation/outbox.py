@@ -41,6 +41,7 @@ from carevisit.escalation import claims
 from carevisit.escalation.claims import LeasedRow
 from carevisit.escalation.context import Escalation
 from carevisit.escalation.delivery import PAGE_PURPOSES, UNCERTAIN, record_status, take_sids
+from carevisit.escalation.notices import FREE_TEXT, Callbacks, Notice, VoiceScript
 from carevisit.escalation.pager import NotProcessed, PagerError, PermanentError, ProviderRecord, TemporaryError
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
 from carevisit.storage.locks import process_name
@@ -206,15 +207,21 @@ class OutboxWorker:
 
     async def _send(self, row: LeasedRow) -> Outcome:
         esc = self.esc
-        callback = esc.url(f"/twilio/status?o={row.id}")
+        callbacks = Callbacks(
+            status=esc.url(f"/twilio/status?o={row.id}"),
+            script=esc.url(f"/twilio/voice?o={row.id}") if row.channel == Channel.VOICE else None,
+            reference=str(row.id),
+        )
+        kind, params = row.notice_kind or FREE_TEXT, dict(row.notice_params or {})
         async with self._slots.held(urgent=row.channel == Channel.SMS):
             attempted_at = esc.clock.now()
             try:
                 if row.channel == Channel.SMS:
-                    sent = await esc.pager.send_sms(to=row.to_address, body=row.body, status_callback=callback)
+                    notice = Notice(kind, params, row.body)
+                    sent = await esc.pager.send_sms(to=row.to_address, notice=notice, callbacks=callbacks)
                 else:
-                    twiml = esc.url(f"/twilio/voice?o={row.id}") or ""
-                    sent = await esc.pager.place_call(to=row.to_address, twiml_url=twiml, status_callback=callback)
+                    script = VoiceScript(kind, params, row.body)
+                    sent = await esc.pager.place_call(to=row.to_address, script=script, callbacks=callbacks)
             except NotProcessed as error:
                 return Outcome(row, "not_processed", error=error)
             except TemporaryError as error:
@@ -459,7 +466,10 @@ class OutboxWorker:
         for record in sorted(records, key=lambda r: r.created_at or since):  # oldest first: rows go oldest first
             if record.sid in known:
                 continue
-            if row.channel == Channel.SMS and record.body is not None and record.body != row.body:
+            if record.reference is not None:
+                if record.reference != str(row.id):
+                    continue
+            elif row.channel == Channel.SMS and record.body is not None and record.body != row.body:
                 continue
             return record
         return None

@@ -71,6 +71,9 @@ class ProviderRecord:
     status: DeliveryStatus
     created_at: datetime | None = None
     body: str | None = None
+    # Our outbox row's id as the provider echoes it (Aliyun OutId, Tencent SessionContext): when present it,
+    # not the body, says which row a record belongs to (a template's text is not ours to compare).
+    reference: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

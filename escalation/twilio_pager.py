@@ -19,6 +19,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from carevisit.care.phones import mask_phone
+from carevisit.escalation.notices import Callbacks, Notice, VoiceScript
 from carevisit.escalation.pager import (
     NotFound,
     NotProcessed,
@@ -101,21 +102,24 @@ class TwilioPager:
         self._from = from_number
         self._service = messaging_service_sid
 
-    async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
-        options: dict[str, Any] = {"to": to, "body": body}
+    async def send_sms(self, *, to: str, notice: Notice, callbacks: Callbacks) -> Sent:
+        """Sends the notice's text, rendered from our catalogue: Twilio takes free text, no templates."""
+        options: dict[str, Any] = {"to": to, "body": notice.text}
         if self._service:
             options["messaging_service_sid"] = self._service
         else:
             options["from_"] = self._from
-        if status_callback:
-            options["status_callback"] = status_callback
+        if callbacks.status:
+            options["status_callback"] = callbacks.status
         message = await _translated(self._client.messages.create_async(**options), to)
         return Sent(message.sid, provider_status(message.status) or DeliveryStatus.QUEUED)
 
-    async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
-        options: dict[str, Any] = {"to": to, "from_": self._from, "url": twiml_url}
-        if status_callback:
-            options["status_callback"] = status_callback
+    async def place_call(self, *, to: str, script: VoiceScript, callbacks: Callbacks) -> Sent:
+        """The call fetches its TwiML from our webhook (`callbacks.script`), which says the script's text in a
+        <Gather> for its key (`webhooks.on_voice`)."""
+        options: dict[str, Any] = {"to": to, "from_": self._from, "url": callbacks.script or ""}
+        if callbacks.status:
+            options["status_callback"] = callbacks.status
             options["status_callback_event"] = ["initiated", "ringing", "answered", "completed"]
         call = await _translated(self._client.calls.create_async(**options), to)
         return Sent(call.sid, provider_status(call.status) or DeliveryStatus.QUEUED)

@@ -85,7 +85,11 @@ class OutboxMessage(SQLModel, table=True):
     coordinator_id: int | None = Field(default=None, foreign_key="coordinators.id")
     channel: Channel = Field(sa_type=enum_type(Channel))
     to_address: str = Field(max_length=64)  # E.164, or a chat id
-    body: str = Field(sa_type=Text)
+    body: str = Field(sa_type=Text)  # the notice rendered from our catalogue: what Twilio sends, what pages show
+    # What domestic providers send instead: the notice's kind and variables, filled into its approved template.
+    # None on rows written before notices existed (sent as free text, which only Twilio accepts).
+    notice_kind: str | None = Field(default=None, max_length=40)
+    notice_params: dict[str, str] | None = Field(default=None, sa_type=JSON)
     status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, sa_type=enum_type(DeliveryStatus))
     status_rank: int = 0
     provider_sid: str | None = Field(default=None, max_length=64, index=True, unique=True)

@@ -20,6 +20,7 @@ from carevisit.escalation import incidents
 from carevisit.escalation.config_file import EscalationConfig
 from carevisit.escalation.context import Escalation
 from carevisit.escalation.engine import run_cycle
+from carevisit.escalation.notices import Callbacks, Notice, VoiceScript
 from carevisit.escalation.outbox import OutboxWorker
 from carevisit.escalation.pager import Pager, ProviderRecord, Sent
 from carevisit.escalation.policy import DEFAULT_POLICY
@@ -44,11 +45,11 @@ class WrappedPager:
     def __init__(self, inner: Pager) -> None:
         self.inner = inner
 
-    async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
-        return await self.inner.send_sms(to=to, body=body, status_callback=status_callback)
+    async def send_sms(self, *, to: str, notice: Notice, callbacks: Callbacks) -> Sent:
+        return await self.inner.send_sms(to=to, notice=notice, callbacks=callbacks)
 
-    async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
-        return await self.inner.place_call(to=to, twiml_url=twiml_url, status_callback=status_callback)
+    async def place_call(self, *, to: str, script: VoiceScript, callbacks: Callbacks) -> Sent:
+        return await self.inner.place_call(to=to, script=script, callbacks=callbacks)
 
     async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
         return await self.inner.lookup(channel=channel, sid=sid)
@@ -68,10 +69,10 @@ class DyingPager(WrappedPager):
         self.after_send = after_send
         self.name = "dying"
 
-    async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
+    async def send_sms(self, *, to: str, notice: Notice, callbacks: Callbacks) -> Sent:
         if not self.after_send:
             raise ProcessDied
-        await self.inner.send_sms(to=to, body=body, status_callback=status_callback)
+        await self.inner.send_sms(to=to, notice=notice, callbacks=callbacks)
         raise ProcessDied
 
 

@@ -10,10 +10,11 @@ import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import FakeClock
+from carevisit.care.confirmations import confirm_visit
 from carevisit.escalation import incidents, timeline
 from carevisit.escalation.config_file import PolicyFileError, load_config
 from carevisit.escalation.family import queue_family_reports
-from carevisit.storage.enums import Channel, PhoneKind, VisitOutcome, VisitStatus
+from carevisit.storage.enums import Channel, PhoneKind, ProblemCategory, VisitMode, VisitOutcome, VisitStatus
 from carevisit.storage.models import EmergencyContact
 from tests.escalation.conftest import CONTACT1, World
 from tests.factories import make_visit
@@ -78,6 +79,38 @@ async def test_family_reports_go_to_opted_in_mobiles_once_per_visit(
     [report] = world.twilio.sms_to(CONTACT1)
     assert "张伟" in (report.body or "") and "良好" in (report.body or "")
     assert world.twilio.sms_to(world.contacts[1].phone) == []
+
+
+async def test_a_well_visit_whose_checklist_found_a_hazard_reports_the_problem_without_saying_what(
+    world: World, session: AsyncSession, clock: FakeClock, world_data: dict
+) -> None:
+    contact = await session.get(EmergencyContact, world.contacts[0].id)
+    assert contact is not None
+    contact.sms_opt_in = True
+    visit = await make_visit(session, clock, elder=world_data["elder"], volunteer_id=world.volunteer_id)
+    await session.commit()
+    confirmed = await confirm_visit(
+        session,
+        clock=clock,
+        zone=world.esc.zone,
+        visit_id=visit.id or 0,
+        volunteer_id=world.volunteer_id,
+        mode=VisitMode.HOME,
+        outcome=VisitOutcome.WELL,
+        answers={"health": "ok", "home_safety": "concern"},
+    )
+    await session.commit()
+    assert [p.category for p in confirmed.problems] == [ProblemCategory.HOME_SAFETY]  # in the referral queue
+    async with world.sessions() as s:
+        await queue_family_reports(s, clock=clock, mode="each_visit", zone=world.esc.zone, language="zh_CN")
+        await s.commit()
+    [row] = await world.outbox(purpose="family_report")
+    assert row.notice_kind == "visit_report"
+    assert row.notice_params and row.notice_params["finding"] == "发现问题，社区已跟进"
+    await world.tick(seconds=1)
+    [report] = world.twilio.sms_to(CONTACT1)
+    assert "发现问题，社区已跟进" in (report.body or "") and "良好" not in (report.body or "")
+    assert "安全" not in (report.body or "") and "隐患" not in (report.body or "")  # no details by SMS
 
 
 async def test_monthly_digest_instead_of_per_visit(

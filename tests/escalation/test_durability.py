@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from carevisit.escalation.engine import run_cycle
+from carevisit.escalation.notices import Callbacks, Notice
 from carevisit.escalation.outbox import OutboxWorker
 from carevisit.escalation.pager import NotProcessed
 from carevisit.escalation.twilio_pager import TwilioPager
@@ -113,7 +114,7 @@ async def test_connection_refused_is_not_processed() -> None:
     )
     try:
         with pytest.raises(NotProcessed):
-            await pager.send_sms(to=CONTACT1, body="hi", status_callback=None)
+            await pager.send_sms(to=CONTACT1, notice=Notice("text", {}, "hi"), callbacks=Callbacks())
     finally:
         await pager.close()
 

@@ -14,6 +14,7 @@ import pytest
 from carevisit.escalation import outbox
 from carevisit.escalation.engine import run_cycle
 from carevisit.escalation.loops import EscalationLoops
+from carevisit.escalation.notices import Callbacks, Notice, VoiceScript
 from carevisit.escalation.outbox import OutboxWorker, Slots
 from carevisit.escalation.pager import ConsolePager, Pager, Sent
 from carevisit.storage.enums import Channel, DeliveryStatus
@@ -31,10 +32,10 @@ class GatedCalls(WrappedPager):
         self.gate = asyncio.Event()
         self.waiting = 0
 
-    async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
+    async def place_call(self, *, to: str, script: VoiceScript, callbacks: Callbacks) -> Sent:
         self.waiting += 1
         await self.gate.wait()
-        return await self.inner.place_call(to=to, twiml_url=twiml_url, status_callback=status_callback)
+        return await self.inner.place_call(to=to, script=script, callbacks=callbacks)
 
 
 class Watched(WrappedPager):
@@ -48,16 +49,16 @@ class Watched(WrappedPager):
         if not hold_texts:
             self.texts_gate.set()
 
-    async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
+    async def send_sms(self, *, to: str, notice: Notice, callbacks: Callbacks) -> Sent:
         self.events.append("sms start")
         await self.texts_gate.wait()
-        sent = await self.inner.send_sms(to=to, body=body, status_callback=status_callback)
+        sent = await self.inner.send_sms(to=to, notice=notice, callbacks=callbacks)
         self.events.append("sms answered")
         return sent
 
-    async def place_call(self, *, to: str, twiml_url: str, status_callback: str | None) -> Sent:
+    async def place_call(self, *, to: str, script: VoiceScript, callbacks: Callbacks) -> Sent:
         self.events.append("call start")
-        return await self.inner.place_call(to=to, twiml_url=twiml_url, status_callback=status_callback)
+        return await self.inner.place_call(to=to, script=script, callbacks=callbacks)
 
 
 async def eventually(check: Callable[[], object], what: str) -> None:
@@ -190,7 +191,10 @@ async def test_a_text_that_hangs_holds_its_rounds_call_back_only_a_moment(
 
 async def test_console_pager_sids_are_unique_across_restarts() -> None:
     first, second = ConsolePager(), ConsolePager()
-    sids = {(await p.send_sms(to=CONTACT1, body="x", status_callback=None)).sid for p in (first, second, first)}
+    sids = {
+        (await p.send_sms(to=CONTACT1, notice=Notice("text", {}, "x"), callbacks=Callbacks())).sid
+        for p in (first, second, first)
+    }
     assert len(sids) == 3
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from carevisit.escalation.notices import Callbacks, Notice, VoiceScript
 from carevisit.storage.enums import Channel, CoordinatorRole, DeliveryStatus, IncidentStatus, PhoneKind
 from carevisit.storage.models import Volunteer
 from tests.escalation.conftest import CONTACT1, CONTACT2, COORDINATOR, World
@@ -161,8 +162,8 @@ async def test_the_console_pager_logs_only_masked_numbers(caplog) -> None:  # ty
 
     pager = ConsolePager()
     with caplog.at_level("INFO"):
-        await pager.send_sms(to=CONTACT1, body="王秀英跌倒", status_callback=None)
-        await pager.place_call(to=CONTACT1, twiml_url="http://x", status_callback=None)
+        await pager.send_sms(to=CONTACT1, notice=Notice("text", {}, "王秀英跌倒"), callbacks=Callbacks())
+        await pager.place_call(to=CONTACT1, script=VoiceScript("text", {}, ""), callbacks=Callbacks(script="http://x"))
     assert CONTACT1 not in caplog.text and "王秀英" not in caplog.text
     assert "NOT sending" in caplog.text
 

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import FakeClock
 from carevisit.escalation.engine import run_cycle
+from carevisit.escalation.notices import Callbacks, Notice, VoiceScript
 from carevisit.escalation.outbox import OutboxWorker
 from carevisit.escalation.pager import Pager, PagerError, ProviderRecord, Sent
 from carevisit.escalation.twilio_pager import TwilioPager
@@ -100,7 +101,7 @@ async def test_a_lookup_takes_only_a_404_for_no_such_message(fake_twilio: FakeTw
         account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_number=FROM, api_base=str(fake_twilio.server.make_url(""))
     )
     try:
-        sent = await pager.send_sms(to=CONTACT1, body="hi", status_callback=None)
+        sent = await pager.send_sms(to=CONTACT1, notice=Notice("text", {}, "hi"), callbacks=Callbacks())
         fake_twilio.fail_next(status, code=code, kind=MESSAGE_FETCH)
         with pytest.raises(PagerError):
             await pager.lookup(channel=Channel.SMS, sid=sent.sid)
@@ -137,14 +138,14 @@ class SlowFirstText(WrappedPager):
     def __init__(self, inner: Pager, world: World) -> None:
         self.inner, self.world, self.name, self.first = inner, world, "slow", True
 
-    async def send_sms(self, *, to: str, body: str, status_callback: str | None) -> Sent:
+    async def send_sms(self, *, to: str, notice: Notice, callbacks: Callbacks) -> Sent:
         if self.first:
             self.first = False
             self.world.clock.advance(timedelta(seconds=25))
-            sent = await self.inner.send_sms(to=to, body=body, status_callback=status_callback)
+            sent = await self.inner.send_sms(to=to, notice=notice, callbacks=callbacks)
             self.world.twilio.fail_next(500, process=True, kind=MESSAGE_CREATE)
             return sent
-        return await self.inner.send_sms(to=to, body=body, status_callback=status_callback)
+        return await self.inner.send_sms(to=to, notice=notice, callbacks=callbacks)
 
 
 async def test_no_trace_counts_from_when_the_request_went_not_from_the_claim(world: World) -> None:
@@ -197,7 +198,9 @@ async def test_a_sid_taken_by_another_process_while_reconciling_is_not_claimed_t
         row.status, row.status_rank, row.lease_owner = DeliveryStatus.SENDING, DeliveryStatus.SENDING.rank, "other"
         row.lease_until, row.sending_started_at = world.clock.now() + timedelta(minutes=2), world.clock.now()
         await session.commit()
-    placed = await world.esc.pager.place_call(to=CONTACT1, twiml_url="http://127.0.0.1:9/v", status_callback=None)
+    placed = await world.esc.pager.place_call(
+        to=CONTACT1, script=VoiceScript("text", {}, ""), callbacks=Callbacks(script="http://127.0.0.1:9/v")
+    )
     world.twilio.fail_next(500, kind=CALL_CREATE)  # this worker's call: not placed, though it cannot know
     await world.worker.drain()
     assert len(world.twilio.calls_to(CONTACT1)) == 1  # only the other process's
