@@ -75,7 +75,7 @@ def step_sentence(t: Translate, entry: Entry) -> str:
         return text + (t("show.step.throttled") if entry.facts.get("throttled") else "")
     if entry.event == "status":
         status = label(t, "delivery_status", entry.status)
-        error = str(entry.facts.get("error") or "")
+        error = _send_error(t, str(entry.facts.get("error") or ""))
         text = _fill(t("show.step.status"), channel=channel, who=f"{who} {entry.to}".strip(), status=status)
         return _fill(t("show.with_reason"), text=text, reason=error) if error else text
     if entry.event == "chat":
@@ -94,6 +94,15 @@ def step_sentence(t: Translate, entry: Entry) -> str:
     if entry.event == "audit" and entry.what == "incident.page":
         return _page_sentence(t, entry.facts)
     return t("show.step.other")
+
+
+def _send_error(t: Translate, error: str) -> str:
+    """Why a page failed, in words when carevisit knows the reason ("limit …" → 超出…频率限制); a provider's own
+    code otherwise, which support can look up."""
+    code = error.split(" ", 1)[0]
+    key = f"show.send_error.{code}"
+    worded = t(key)
+    return worded if code and worded != key else error
 
 
 def _page_sentence(t: Translate, facts: dict[str, Any]) -> str:

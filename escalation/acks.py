@@ -67,15 +67,17 @@ async def by_token(session: AsyncSession, *, clock: Clock, token: AckToken, lang
     return await _acknowledge(session, clock, incident, token.actor, "link", language)
 
 
-async def by_keypress(session: AsyncSession, *, clock: Clock, outbox_id: int, language: str) -> AckOutcome:
-    """Digit 1 in the page call placed for this outbox row."""
+async def by_keypress(
+    session: AsyncSession, *, clock: Clock, outbox_id: int, language: str, evidence: dict[str, str] | None = None
+) -> AckOutcome:
+    """Digit 1 in the page call placed for this outbox row; `evidence` (call id, key) goes into the timeline."""
     row = await session.get(OutboxMessage, outbox_id)
     if row is None or row.incident_id is None:
         return AckOutcome(None, False)
     incident = await session.get(Incident, row.incident_id)
     if incident is None:
         return AckOutcome(None, False)
-    return await _acknowledge(session, clock, incident, _actor_of(row), "voice", language)
+    return await _acknowledge(session, clock, incident, _actor_of(row), "voice", language, evidence)
 
 
 async def by_reply(session: AsyncSession, *, clock: Clock, from_number: str, body: str, language: str) -> ReplyOutcome:
@@ -153,11 +155,17 @@ async def _language_of(session: AsyncSession, row: OutboxMessage) -> str | None:
 
 
 async def _acknowledge(
-    session: AsyncSession, clock: Clock, incident: Incident, actor: str, channel: str, language: str
+    session: AsyncSession,
+    clock: Clock,
+    incident: Incident,
+    actor: str,
+    channel: str,
+    language: str,
+    evidence: dict[str, str] | None = None,
 ) -> AckOutcome:
     assert incident.id is not None
     won = await incidents.acknowledge(
-        session, clock=clock, incident_id=incident.id, by=actor, channel=channel, language=language
+        session, clock=clock, incident_id=incident.id, by=actor, channel=channel, language=language, evidence=evidence
     )
     await session.refresh(incident)
     return AckOutcome(incident, won, incident.acknowledged_by or incident.resolved_by or "")

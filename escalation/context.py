@@ -25,6 +25,8 @@ class Escalation:
     config: EscalationConfig
     secret: bytes | None  # signs acknowledgement links; without it SMS ask for a reply instead
     public_url: str | None  # where Twilio reaches our webhooks; without it no callbacks, no links
+    # The unguessable path part at which Aliyun and Tencent push receipts (`pager_inbound`); None: no pushes.
+    callback_secret: str | None = None
     language: str = "zh_CN"
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     _turns: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)

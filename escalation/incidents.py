@@ -82,13 +82,21 @@ async def open_incident(
 
 
 async def acknowledge(
-    session: AsyncSession, *, clock: Clock, incident_id: int, by: str, channel: str, language: str = "zh_CN"
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    incident_id: int,
+    by: str,
+    channel: str,
+    language: str = "zh_CN",
+    evidence: dict[str, str] | None = None,
 ) -> bool:
     """Record an acknowledgement. The first one wins: returns False (and changes nothing) if it was already
     acknowledged or resolved. Paging stops because the engine only escalates OPEN incidents, and the outbox
     worker cancels pages not yet sent. The reporting volunteer is told in the bot (a chat_outbox row).
 
-    `by` is "contact:ID", "coordinator:ID" or "volunteer:ID"; `channel` is link, voice, sms, dashboard or bot.
+    `by` is "contact:ID", "coordinator:ID" or "volunteer:ID"; `channel` is link, voice, sms, code, dashboard or
+    bot; `evidence` is what proves it (a call id and key), kept in the audit entry for the timeline.
     Raises NotAllowed (changing nothing) for a coordinator who is a viewer or no longer active: read-only
     accounts are never paged and may not acknowledge, whatever the entry point."""
     await _may_acknowledge(session, by=by, incident_id=incident_id)
@@ -112,7 +120,7 @@ async def acknowledge(
             action="incident.acknowledge",
             entity="incident",
             entity_id=incident_id,
-            details={"channel": channel},
+            details={"channel": channel, **(evidence or {})},
         )
         await _tell_reporter_acknowledged(
             session, clock=clock, incident_id=incident_id, by=by, channel=channel, language=language

@@ -127,13 +127,17 @@ async def incident_timeline(session: AsyncSession, *, incident_id: int) -> list[
             )
         )
     if incident.acknowledged_at:
+        evidence = await _ack_evidence(session, incident_id)
         entries.append(
             Entry(
                 incident.acknowledged_at,
                 "acknowledged",
                 await describe_actor(session, incident.acknowledged_by),
                 incident.ack_channel or "",
+                detail=f"key {evidence['key']}" if evidence.get("key") else "",
+                sid=evidence.get("call_id", ""),
                 event="acknowledged",
+                facts=evidence,
             )
         )
     notes = (
@@ -218,3 +222,16 @@ def as_csv(entries: list[Entry], *, zone: ZoneInfo | None = None) -> str:
         # A contact's name, a note or a delivery error is whatever someone typed: never a live formula.
         writer.writerow([neutralise(cell) for cell in (at, e.what, e.who, e.channel, e.detail, e.sid)])
     return out.getvalue()
+
+
+async def _ack_evidence(session: AsyncSession, incident_id: int) -> dict[str, str]:
+    """What proved the acknowledgement (a call id and the key pressed), as the acknowledging step recorded it."""
+    found = await session.exec(
+        select(AuditEntry.details).where(
+            AuditEntry.entity == "incident",
+            AuditEntry.entity_id == incident_id,
+            AuditEntry.action == "incident.acknowledge",
+        )
+    )
+    details = found.first() or {}
+    return {k: str(v) for k, v in details.items() if k in ("call_id", "key")}

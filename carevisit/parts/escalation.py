@@ -66,6 +66,9 @@ class EscalationPart:
             config=escalation_config(settings),
             secret=settings.secret_key.get_secret_value().encode() if settings.secret_key else None,
             public_url=str(settings.public_url).rstrip("/") if settings.public_url else None,
+            callback_secret=(
+                settings.pager_callback_secret.get_secret_value() if settings.pager_callback_secret else None
+            ),
             language=settings.language,
             zone=settings.zone,
         )
