@@ -178,6 +178,8 @@ async def test_wrong_app_sign_template_and_variables_are_refused(sms: SmsClient,
         await refused(send(sms, [TO], TemplateParamSet=link))
         == "InvalidParameterValue.ProhibitedUseUrlInTemplateParameter"
     )
+    too_long = ["王" * 250, "跌倒", "张" * 250, "123456"]
+    assert await refused(send(sms, [TO], TemplateParamSet=too_long)) == "InvalidParameterValue.ContentLengthLimit"
     assert await refused(send(sms, [])) == "MissingParameter.EmptyPhoneNumberSet"
     many = [f"+86139{n:08d}" for n in range(201)]
     assert await refused(send(sms, many)) == "LimitExceeded.PhoneNumberCountLimit"

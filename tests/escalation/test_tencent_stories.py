@@ -19,7 +19,7 @@ from carevisit.escalation.pager import Pager
 from carevisit.escalation.pager_templates import PagerTemplates, parse_templates
 from carevisit.escalation.tencent_pager import TencentPager
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
-from carevisit.storage.models import DeliveryEvent
+from carevisit.storage.models import DeliveryEvent, OutboxMessage
 from tests.escalation.conftest import (
     CONTACT1,
     CONTACT2,
@@ -275,3 +275,29 @@ async def test_a_daily_limit_refusal_is_recorded_and_the_next_step_goes_on(tw: T
     await tencent.no_answer(await tw.call_id(CONTACT1))
     await world.tick(seconds=1)
     assert len(tencent.sms_to(CONTACT2)) == 1 and len(tencent.calls_to(CONTACT2)) == 1
+
+
+@pytest.mark.parametrize("tencent_timeout", [IMPATIENT])
+async def test_a_sending_row_holding_a_serial_no_is_found_by_the_pull_not_looked_up(tw: TencentWorld) -> None:
+    # Tencent cannot be asked by SerialNo (lookup: CannotTell): the outbox looks for the sid among the number's
+    # pulled statuses instead, and waits for "no trace" to settle rather than resend at once.
+    world, tencent = tw.world, tw.tencent
+    tencent.report_lag = None  # no receipt until the carrier reports
+    tencent.hang_next(1.0, service="sms")
+    await world.open()
+    await world.tick()
+    [sms] = tencent.sms_to(CONTACT1)
+    [row] = await world.outbox(channel=Channel.SMS, to_address=CONTACT1)
+    async with world.sessions() as session:  # a receipt named the row's SerialNo while it was still uncertain
+        stored = await session.get(OutboxMessage, row.id)
+        assert stored is not None and stored.status == DeliveryStatus.SENDING
+        stored.provider_sid = sms.serial_no
+        await session.commit()
+    await world.tick(seconds=10)
+    assert len(tencent.sms_to(CONTACT1)) == 1  # not in the pull yet, but too soon to call that "no trace"
+    tencent.report(sms.serial_no, "SUCCESS")
+    await world.tick(seconds=25)  # asked again once "no trace" would have settled
+    [row] = await world.outbox(channel=Channel.SMS, to_address=CONTACT1)
+    assert row.status == DeliveryStatus.DELIVERED and row.provider_sid == sms.serial_no
+    assert len(tencent.sms_to(CONTACT1)) == 1
+    assert tencent.requests.count(("sms", "PullSmsSendStatusByPhoneNumber")) >= 2
