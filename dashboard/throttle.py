@@ -4,12 +4,14 @@ of real accounts lives in the database (care/coordinators.py), where every web p
 
 from __future__ import annotations
 
-import ipaddress
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
+from carevisit.care.client_address import client_address
 from carevisit.care.coordinators import FREE_TRIES, LONGEST_WAIT, wait_after
+
+__all__ = ["ADDRESS_FREE_TRIES", "Throttle", "client_address"]
 
 ADDRESS_FREE_TRIES = 20  # an office behind one address holds several coordinators who mistype
 _MAX_ENTRIES = 10_000  # bounded: a flood from many addresses forgets the oldest, it cannot fill the memory
@@ -53,21 +55,3 @@ class Throttle:
             del self._entries[key]
             return None
         return entry
-
-
-def client_address(peer: str | None, forwarded_for: str | None) -> str:
-    """The address sign-in failures are counted against. Behind the reverse proxy production uses (on this host or
-    the private network) every peer is the proxy: then the client is the last address the proxy appended to
-    `X-Forwarded-For` — the one entry a client cannot forge. A public peer is the client itself."""
-    if peer and forwarded_for and _is_private(peer):
-        last = forwarded_for.split(",")[-1].strip()
-        if last:
-            return last
-    return peer or ""
-
-
-def _is_private(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_private  # loopback and RFC 1918 / ULA ranges alike
-    except ValueError:  # a Unix socket
-        return True

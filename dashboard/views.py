@@ -384,8 +384,13 @@ def _is_month(text: str) -> bool:
     """YYYY-MM of a year this programme can have (dates are computed from it: year 0 or 9999 would overflow)."""
     year, _, month = text.partition("-")
     return (
-        len(text) == 7 and year.isascii() and year.isdigit() and month.isascii() and month.isdigit()
-        and 1900 <= int(year) <= 2999 and 1 <= int(month) <= 12
+        len(text) == 7
+        and year.isascii()
+        and year.isdigit()
+        and month.isascii()
+        and month.isdigit()
+        and 1900 <= int(year) <= 2999
+        and 1 <= int(month) <= 12
     )
 
 

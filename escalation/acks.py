@@ -1,5 +1,5 @@
 """The ways an acknowledgement arrives, each turned into `incidents.acknowledge` calls: a keypress in the page
-call, a signed link, an SMS reply from a paged number. Also STOP/退订 opt-outs.
+call, a signed link, a one-time code typed on `/a`, an SMS reply from a paged number. Also STOP/退订 opt-outs.
 
 An acknowledgement counts only for pages it can be tied to. A keypress belongs to the call placed for one outbox
 row (its TwiML URL names the row, and Twilio signs the URL). A reply belongs to the open incidents that paged that
@@ -26,7 +26,7 @@ from carevisit.escalation.decide import classify_reply
 from carevisit.escalation.delivery import PAGE_PURPOSES
 from carevisit.escalation.tokens import AckToken
 from carevisit.storage.enums import DeliveryStatus, IncidentStatus
-from carevisit.storage.models import Coordinator, Elder, EmergencyContact, Incident, OutboxMessage
+from carevisit.storage.models import AckCode, Coordinator, Elder, EmergencyContact, Incident, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,34 @@ async def by_token(session: AsyncSession, *, clock: Clock, token: AckToken, lang
     if incident is None:
         return AckOutcome(None, False)
     return await _acknowledge(session, clock, incident, token.actor, "link", language)
+
+
+async def by_code(session: AsyncSession, *, clock: Clock, row: AckCode, language: str) -> AckOutcome:
+    """A live one-time code was entered on `/a` and its button pressed (the caller found and counted the code).
+    Acknowledges as the person the code was made for; a later use after someone else's acknowledgement is kept in
+    the incident's record too. The code itself is recorded nowhere."""
+    incident = await session.get(Incident, row.incident_id)
+    if incident is None:
+        return AckOutcome(None, False)
+    actor = f"{row.who_kind}:{row.who_id}"
+    # The evidence is which code row was used (whose code, issued when), never the code.
+    evidence = {"ack_code_id": str(row.id)}
+    outcome = await _acknowledge(session, clock, incident, actor, "code", language, evidence)
+    if row.used_at is None:
+        await session.exec(
+            update(AckCode).where(col(AckCode.id) == row.id, col(AckCode.used_at).is_(None)).values(used_at=clock.now())
+        )
+    if not outcome.won:
+        audit.record(
+            session,
+            clock=clock,
+            actor=actor,
+            action="incident.ack_code_late",
+            entity="incident",
+            entity_id=incident.id,
+            details={"channel": "code", **evidence},
+        )
+    return outcome
 
 
 async def by_keypress(

@@ -49,6 +49,11 @@ class Escalation:
             async with self.sessions() as session:
                 yield session
 
+    @property
+    def codes_in_sms(self) -> bool:
+        """A pager that receives pushes is a domestic one, whose templates take no link: its SMS carry a code."""
+        return hasattr(self.pager, "parse_push")
+
     def url(self, path: str) -> str | None:
         return f"{self.public_url.rstrip('/')}{path}" if self.public_url else None
 

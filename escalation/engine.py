@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.escalation import texts
+from carevisit.escalation import ack_codes, texts
 from carevisit.escalation.claims import LeasedRow, claim_due_incidents, leased_rows_by_key
 from carevisit.escalation.context import Escalation
 from carevisit.escalation.decide import Page, StepPlan, Target, plan_next, round_of, throttled
@@ -263,7 +263,7 @@ async def _rows(
     chats: list[dict[str, Any]] = []
     audits: list[dict[str, Any]] = []
     hhmm = now.astimezone(esc.zone).strftime("%H:%M")
-    codes: dict[tuple[str, int], str] = {}
+    codes = await _codes(esc, session, paging, existing, now)
     for incident, plan in paging:
         assert incident.id is not None
         facts = _facts(world, incident)
@@ -286,7 +286,7 @@ async def _rows(
                 round_=round_,
                 hhmm=hhmm,
                 link=link,
-                code=codes.get((page.target.kind, page.target.id)),
+                code=codes.get((incident.id, page.target.kind, page.target.id)),
             )
             capped = throttled(
                 already=sent_recently[(page.address, page.channel)], cap=esc.config.throttle.cap(page.channel)
@@ -315,6 +315,25 @@ async def _rows(
         taken = await _existing_keys(session, ChatOutboxMessage, {c["idempotency_key"] for c in chats})
         chats = [c for c in chats if c["idempotency_key"] not in taken]
     return outbox_rows, chats, audits
+
+
+async def _codes(
+    esc: Escalation, session: AsyncSession, paging: list[tuple[Incident, StepPlan]], existing: set[str], now: datetime
+) -> dict[tuple[int, str, int], str]:
+    """The one-time codes of this batch's SMS pages, when the pager cannot carry a link (a domestic provider: no
+    link in a template variable): the SMS names the fixed page `PUBLIC_URL/a` and carries the code."""
+    if not (esc.codes_in_sms and esc.secret):
+        return {}
+    wanted = [
+        (incident.id or 0, page.target.kind, page.target.id)
+        for incident, plan in paging
+        for page in plan.pages
+        if page.channel == Channel.SMS
+        and page_key(incident.id or 0, plan.step, page.target, page.channel) not in existing
+    ]
+    if not wanted:
+        return {}
+    return await ack_codes.codes_for_many(session, clock=esc.clock, secret=esc.secret, wanted=wanted)
 
 
 def _link(esc: Escalation, incident_id: int, target: Target) -> str | None:

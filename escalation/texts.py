@@ -69,6 +69,13 @@ _TEXTS = {
         "channel_dashboard": "管理后台",
         "channel_telegram": "机器人",
         "channel_cli": "命令行",
+        "channel_code": "确认码",
+        "code_prompt": "请输入短信中的6位确认码。",
+        "code_label": "确认码",
+        "code_submit": "下一步",
+        "code_invalid": "确认码无效或已过期。",
+        "code_locked": "输入错误次数过多，请于{at}后再试。",
+        "code_busy": "当前尝试人数过多，请于{at}后再试，或接听来电按1确认。",
     },
     "en": {
         "page_sms": "{tag}{elder}: {kind}; volunteer {volunteer} {vphone} is there. {notice} {hhmm}. "
@@ -110,6 +117,13 @@ _TEXTS = {
         "channel_dashboard": "dashboard",
         "channel_telegram": "bot",
         "channel_cli": "command line",
+        "channel_code": "code",
+        "code_prompt": "Enter the 6-digit code from the SMS.",
+        "code_label": "Code",
+        "code_submit": "Next",
+        "code_invalid": "This code is not valid or has expired.",
+        "code_locked": "Too many wrong codes. Please try again after {at}.",
+        "code_busy": "Too many attempts right now. Please try again after {at}, or answer our call and press 1.",
     },
 }
 

@@ -27,7 +27,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from carevisit.care.access import NotAllowed
 from carevisit.care.phones import mask_phone
-from carevisit.escalation import acks, pager_inbound, receipts, texts, tokens
+from carevisit.escalation import acks, code_page, pager_inbound, receipts, texts, tokens
 from carevisit.escalation.context import Escalation
 from carevisit.escalation.delivery import record_status
 from carevisit.escalation.pager import provider_status
@@ -62,6 +62,7 @@ def add_routes(app: web.Application, esc: Escalation, *, auth_token: str | None)
     app.router.add_get("/ack/{token}", ack_page)
     app.router.add_post("/ack/{token}", ack_submit)
     pager_inbound.add_routes(app, esc)
+    code_page.add_code_routes(app, esc)
 
 
 def signed(handler: Handler) -> Handler:

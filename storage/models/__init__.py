@@ -4,7 +4,15 @@ from carevisit.storage.models.areas import Area, Organisation
 from carevisit.storage.models.audit import AuditEntry
 from carevisit.storage.models.bot import BotFlowState, ChatInvitation, TelegramChatClaim, TelegramUpdate
 from carevisit.storage.models.chat import ChatOutboxMessage
-from carevisit.storage.models.incidents import DeliveryEvent, Incident, IncidentNote, OutboxMessage, TwilioReceipt
+from carevisit.storage.models.incidents import (
+    AckCode,
+    AckCodeFailure,
+    DeliveryEvent,
+    Incident,
+    IncidentNote,
+    OutboxMessage,
+    TwilioReceipt,
+)
 from carevisit.storage.models.installation import InstallationSecret
 from carevisit.storage.models.leases import LeaderLease
 from carevisit.storage.models.people import Coordinator, Elder, EmergencyContact, Volunteer, VolunteerCommunity
@@ -13,6 +21,8 @@ from carevisit.storage.models.visits import EXTRA_SLOT_BASE, UNPLANNED_SLOT_BASE
 __all__ = [
     "EXTRA_SLOT_BASE",
     "UNPLANNED_SLOT_BASE",
+    "AckCode",
+    "AckCodeFailure",
     "Area",
     "AuditEntry",
     "BotFlowState",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Text
+from sqlalchemy import JSON, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
@@ -128,3 +128,35 @@ class TwilioReceipt(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=100, unique=True)
     received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class AckCode(SQLModel, table=True):
+    """The one-time code a domestic SMS carries instead of a link (`PUBLIC_URL/a`): one per person per incident,
+    reused by all their pages of it. Only a keyed digest of the code is kept, so reading the database is not enough
+    to acknowledge; the page derives the code again from the secret and `nonce` (escalation/ack_codes.py)."""
+
+    __tablename__ = "ack_codes"
+    __table_args__ = (UniqueConstraint("incident_id", "who_kind", "who_id", name="uq_ack_codes_incident_who"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    who_kind: str = Field(max_length=16)  # contact | coordinator
+    who_id: int
+    nonce: str = Field(max_length=32)
+    digest: str = Field(max_length=64, index=True)  # HMAC-SHA256 of the code under the service secret, hex
+    uses: int = 0  # views and acknowledgements made with it: a valid code is not an unlimited key
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # first acknowledgement made with it
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class AckCodeFailure(SQLModel, table=True):
+    """A wrong code typed on `/a`, kept for the rate limits' window so every web process counts the same failures
+    (per address, and all together against a botnet). `client` is a keyed digest of the address, not the address."""
+
+    __tablename__ = "ack_code_failures"
+    __table_args__ = (Index("ix_ack_code_failures_client_at", "client", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    client: str = Field(max_length=32)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)

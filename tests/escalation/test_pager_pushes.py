@@ -170,3 +170,26 @@ async def test_a_receipt_before_the_send_answer_finds_its_row_and_a_duplicate_co
             await session.exec(select(DeliveryEvent.status).where(col(DeliveryEvent.outbox_id) == call.id))
         ).all()
     assert DeliveryStatus.BUSY in statuses and DeliveryStatus.NO_ANSWER not in statuses
+
+
+async def test_a_domestic_sms_carries_a_code_for_the_fixed_page_instead_of_a_link(
+    world: World, pushes: PushingFake
+) -> None:
+    incident_id = await world.open()
+    await world.tick()
+    [sms] = await world.outbox(channel=Channel.SMS, to_address=CONTACT1)
+    assert sms.notice_kind == "family_emergency" and sms.notice_params
+    code = sms.notice_params["code"]
+    assert len(code) == 6 and code.isdigit()
+    assert all("http" not in value for value in sms.notice_params.values())  # no link in any variable
+    [call] = await world.outbox(channel=Channel.VOICE, to_address=CONTACT1)
+    assert call.notice_kind == "family_emergency" and "code" not in (call.notice_params or {})
+
+    headers = {"Origin": world.public_url}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{world.public_url}/a/ack", data={"code": code}, headers=headers) as response,
+    ):
+        assert response.status == 200
+    incident = await world.incident(incident_id)
+    assert incident.status == IncidentStatus.ACKNOWLEDGED and incident.ack_channel == "code"
