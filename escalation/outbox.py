@@ -42,7 +42,14 @@ from carevisit.escalation.claims import LeasedRow
 from carevisit.escalation.context import Escalation
 from carevisit.escalation.delivery import PAGE_PURPOSES, UNCERTAIN, record_status, take_sids
 from carevisit.escalation.notices import FREE_TEXT, Callbacks, Notice, VoiceScript
-from carevisit.escalation.pager import NotProcessed, PagerError, PermanentError, ProviderRecord, TemporaryError
+from carevisit.escalation.pager import (
+    CannotTell,
+    NotProcessed,
+    PagerError,
+    PermanentError,
+    ProviderRecord,
+    TemporaryError,
+)
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
 from carevisit.storage.locks import process_name
 from carevisit.storage.models import DeliveryEvent, Incident, OutboxMessage
@@ -443,7 +450,7 @@ class OutboxWorker:
     async def _check(self, row: LeasedRow, known: set[str | None]) -> Outcome:
         async with self._slots.held(urgent=row.channel == Channel.SMS):
             try:
-                found = await self._find(row, known)
+                found, listed = await self._find(row, known)
             except Exception as error:  # refused, unreachable or a bug: asking failed, which is not "no trace"
                 reason = error.code if isinstance(error, PagerError) else type(error).__name__
                 log.warning("outbox %s: cannot ask the provider yet (%s)", row.id, reason)
@@ -452,27 +459,34 @@ class OutboxWorker:
             return Outcome(row, "reconciled", sid=found.sid, status=found.status, detail="reconciled with the provider")
         started = row.sending_started_at or row.created_at
         trusted_at = started + self.settle
-        if not row.provider_sid and self.esc.clock.now() < trusted_at:
-            # Twilio's lists lag a create: an answer this soon after the attempt may not show it yet.
+        if listed and self.esc.clock.now() < trusted_at:
+            # Lists lag a create (Twilio's; Tencent's pull shows a message once its receipt came): an answer this
+            # soon after the attempt may not show it yet.
             return Outcome(row, "uncertain", detail="no trace yet; asking again", check_at=trusted_at)
         return Outcome(row, "resend")
 
-    async def _find(self, row: LeasedRow, known: set[str | None]) -> ProviderRecord | None:
+    async def _find(self, row: LeasedRow, known: set[str | None]) -> tuple[ProviderRecord | None, bool]:
+        """The provider's record of the row, and whether it came from a list (which may lag a create)."""
         pager = self.esc.pager
         if row.provider_sid:
-            return await pager.lookup(channel=row.channel, sid=row.provider_sid)
+            try:
+                return await pager.lookup(channel=row.channel, sid=row.provider_sid), False
+            except CannotTell:
+                pass  # no lookup by id (Tencent): the sid among the number's recent records
         since = (row.sending_started_at or row.created_at) - timedelta(minutes=2)
         records = await pager.find_recent(channel=row.channel, to=row.to_address, since=since)
         for record in sorted(records, key=lambda r: r.created_at or since):  # oldest first: rows go oldest first
             if record.sid in known:
                 continue
+            if row.provider_sid and record.sid == row.provider_sid:
+                return record, True
             if record.reference is not None:
                 if record.reference != str(row.id):
                     continue
             elif row.channel == Channel.SMS and record.body is not None and record.body != row.body:
                 continue
-            return record
-        return None
+            return record, True
+        return None, True
 
     async def _still_needed(self, rows: list[LeasedRow]) -> list[LeasedRow]:
         """Before sending again: pages whose incident was acknowledged or resolved meanwhile are canceled, the

@@ -53,6 +53,12 @@ class NotFound(PermanentError):
     """The provider has no such message or call (its 404) — the only answer that means "no trace"."""
 
 
+class CannotTell(PagerError):
+    """`lookup` only: the provider has no lookup by id (Tencent's pulls are a queue or per number). Neither "no
+    such message" (None, which would have it sent again) nor a failure to answer: the outbox asks `find_recent`
+    for the number instead and looks for the sid (or our reference) among what it returns."""
+
+
 @dataclass(frozen=True, slots=True)
 class Sent:
     """What the provider said when it accepted a message or call."""
@@ -110,7 +116,7 @@ class Pager(Protocol):
 
     async def lookup(self, *, channel: Channel, sid: str) -> ProviderRecord | None:
         """The provider's record of a message or call, or None if it says it has none (a 404); raises a
-        PagerError when it cannot or will not answer."""
+        PagerError when it cannot or will not answer, `CannotTell` when it has no lookup by id."""
         ...
 
     async def find_recent(self, *, channel: Channel, to: str, since: datetime) -> list[ProviderRecord]:
