@@ -73,7 +73,7 @@ _PROVIDERS = {"twilio": "Twilio", "aliyun": "Aliyun (阿里云短信、语音)",
 
 
 def _pager_report(settings: Settings) -> tuple[str, bool, str]:
-    name = escalation_part.pager_name(settings)
+    name = settings.pager_in_use
     if name == "console" or (name == "twilio" and not settings.twilio_enabled):
         return ("sms/voice", False, "console only: NO real SMS or call will go out")
     return ("sms/voice", True, _PROVIDERS[name])

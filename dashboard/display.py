@@ -93,7 +93,31 @@ def step_sentence(t: Translate, entry: Entry) -> str:
         return _fill(t("show.step.resolved"), who=who)
     if entry.event == "audit" and entry.what == "incident.page":
         return _page_sentence(t, entry.facts)
+    if entry.event == "audit" and entry.what == "incident.limits":
+        return _limits_sentence(t, entry.facts)
     return t("show.step.other")
+
+
+def _limits_sentence(t: Translate, facts: dict[str, Any]) -> str:
+    """The pages the provider's limits would refuse if nobody acknowledges (recorded when the incident opened)."""
+    parts = []
+    for refusal in facts.get("refusals") or []:
+        target = str(refusal.get("target", ""))
+        who = (
+            t("show.limits.coordinators")
+            if target == "coordinators"
+            else _fill(t("show.limits.contact"), n=target.partition(":")[2])
+        )
+        parts.append(
+            _fill(
+                t("show.limits.page"),
+                step=refusal.get("step"),
+                round=refusal.get("round"),
+                channel=label(t, "channel", refusal.get("channel")),
+                who=who,
+            )
+        )
+    return _fill(t("show.step.limits"), pages=t("show.list_sep").join(parts))
 
 
 def _send_error(t: Translate, error: str) -> str:

@@ -36,6 +36,8 @@ class LeasedRow:
     of pages must not wait for object construction."""
 
     id: int
+    purpose: str
+    incident_id: int | None
     channel: Channel
     to_address: str
     body: str

@@ -15,6 +15,7 @@ from carevisit.care.clock import Clock
 from carevisit.escalation import tokens
 from carevisit.escalation.config_file import EscalationConfig
 from carevisit.escalation.pager import Pager
+from carevisit.escalation.provider_limits import Limits, defaults
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Escalation:
     public_url: str | None  # where Twilio reaches our webhooks; without it no callbacks, no links
     # The unguessable path part at which Aliyun and Tencent push receipts (`pager_inbound`); None: no pushes.
     callback_secret: str | None = None
+    # The provider's frequency limits: the outbox paces each number within them (none for Twilio and the console).
+    limits: Limits = field(default_factory=lambda: defaults("console"))
     language: str = "zh_CN"
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     _turns: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)

@@ -32,6 +32,7 @@ from carevisit.escalation.context import Escalation
 from carevisit.escalation.decide import Page, StepPlan, Target, plan_next, round_of, throttled
 from carevisit.escalation.notices import SMS, VOICE, Notice, VoiceScript, variables_of
 from carevisit.escalation.policy import EscalationPolicy, from_snapshot
+from carevisit.escalation.provider_limits import Limits, policy_refusals
 from carevisit.escalation.targets import contact_targets_by_elder, coordinator_targets_for
 from carevisit.escalation.tokens import AckToken
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
@@ -115,6 +116,26 @@ def policy_of(frozen: dict[str, Any]) -> EscalationPolicy:
             _POLICIES.clear()
         policy = _POLICIES[key] = from_snapshot(frozen)
     return policy
+
+
+_REFUSALS: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+
+def limit_refusals(frozen: dict[str, Any], limits: Limits) -> list[dict[str, Any]]:
+    """The pages of this incident's frozen policy that the provider's limits would refuse if nobody acknowledges,
+    for its timeline at its first step (coordinators then know the chain is thinner than the policy reads).
+    Computed once per policy and limits."""
+    if not (limits.of(Channel.SMS) or limits.of(Channel.VOICE)):
+        return []
+    key = (repr(frozen), repr(limits))
+    if key not in _REFUSALS:
+        if len(_REFUSALS) > 64:
+            _REFUSALS.clear()
+        _REFUSALS[key] = [
+            {"step": r.step, "round": r.round, "target": r.target, "channel": str(r.channel), "limit": r.limit}
+            for r, _more in policy_refusals(policy_of(frozen), limits)
+        ]
+    return _REFUSALS[key]
 
 
 def page_key(incident_id: int, step: int, target: Target, channel: Channel) -> str:
@@ -311,6 +332,8 @@ async def _rows(
                 },
             )
         )
+        if plan.step == 0 and not plan.repeat and (refusals := limit_refusals(incident.policy, esc.limits)):
+            audits.append(_audit(now, "system", "incident.limits", incident.id, {"refusals": refusals}))
     if chats:
         taken = await _existing_keys(session, ChatOutboxMessage, {c["idempotency_key"] for c in chats})
         chats = [c for c in chats if c["idempotency_key"] not in taken]

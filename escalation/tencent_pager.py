@@ -46,6 +46,7 @@ from carevisit.escalation.pager import (
     TemporaryError,
 )
 from carevisit.escalation.pager_templates import MissingTemplate, PagerTemplates, Template
+from carevisit.escalation.template_rules import sendable_values
 from carevisit.storage.enums import Channel, DeliveryStatus
 
 log = logging.getLogger(__name__)
@@ -91,11 +92,13 @@ class TencentPager:
         timeout: float = 15.0,
         region: str = "ap-guangzhou",
         clock: Clock | None = None,
+        account: str = "enterprise",
     ) -> None:
         """Endpoints are a host (`sms.tencentcloudapi.com`, https) or a URL (`http://127.0.0.1:8080`, a test
         server). Create inside a running event loop (the SDK's httpx client)."""
         if not available():
             raise RuntimeError(INSTALL_HINT)
+        self.account = account  # "individual": each variable at most 12 characters
         from tencentcloud.common.common_client_async import CommonClient
         from tencentcloud.common.credential import Credential
         from tencentcloud.sms.v20210111.sms_client_async import SmsClient
@@ -123,7 +126,7 @@ class TencentPager:
         request.SmsSdkAppId = self._sms_app_id
         request.SignName = template.sign_name or self._sign_name
         request.TemplateId = template.template
-        request.TemplateParamSet = _values(template, notice.params)
+        request.TemplateParamSet = _values(template, notice.params, self.account)
         request.SessionContext = callbacks.reference or ""
         answer = await _translated(self._sms.SendSms(request), to)
         statuses = answer.SendStatusSet
@@ -149,7 +152,7 @@ class TencentPager:
             "TemplateId": template.template,
             "CalledNumber": to,
             "VoiceSdkAppid": self._voice_app_id,
-            "TemplateParamSet": _values(template, script.params),
+            "TemplateParamSet": _values(template, script.params, self.account),
             "PlayTimes": PLAY_TIMES,
             "SessionContext": callbacks.reference or "",
         }
@@ -247,11 +250,10 @@ def _profile(endpoint: str, timeout: float) -> Any:
     return ClientProfile(httpProfile=http, disable_region_breaker=True)
 
 
-def _values(template: Template, params: dict[str, str]) -> list[str]:
-    try:
-        return template.values(params)
-    except KeyError as error:
-        raise PermanentError(f"{template.entry} needs the variable {error}", code="no_variable") from None
+def _values(template: Template, params: dict[str, str], account: str) -> list[str]:
+    """The template's variables in its order, made to fit the account's rules (an individual account's 12
+    characters) and checked against them before the request."""
+    return template.values(sendable_values(template, params, account=account))
 
 
 async def _translated(request: Any, to: str) -> Any:

@@ -25,7 +25,9 @@ from carevisit.escalation.loops import EscalationLoops
 from carevisit.escalation.outbox import OutboxWorker
 from carevisit.escalation.pager import ConsolePager, Pager
 from carevisit.escalation.pager_templates import PagerTemplates, TemplateFileError, load_templates
+from carevisit.escalation.provider_limits import Limits, LimitsFileError, load_limits
 from carevisit.escalation.twilio_pager import TwilioPager
+from carevisit.pager_check import DOMESTIC, pager_findings
 from carevisit.policies import escalation_config
 
 log = logging.getLogger(__name__)
@@ -37,16 +39,14 @@ class PagerSetupError(Exception):
     """The chosen pager cannot start (an extra not installed, a templates file missing or wrong); says what to do."""
 
 
-def pager_name(settings: Settings) -> str:
-    """CAREVISIT_PAGER, or Twilio when its credentials are set, else the console."""
-    if settings.pager:
-        return settings.pager
-    return "twilio" if settings.twilio_enabled else "console"
-
-
 def make_pager(settings: Settings, clock: Clock | None = None) -> Pager:
-    """The pager CAREVISIT_PAGER names. Call inside the running loop."""
-    name = pager_name(settings)
+    """The pager CAREVISIT_PAGER names, once `pager_check` finds nothing that stops it from paging as the policy
+    asks (its SDK, settings, approved templates, the policy against its limits). Call inside the running loop."""
+    name = settings.pager_in_use
+    if name in DOMESTIC:
+        errors = pager_findings(settings).errors
+        if errors:
+            raise PagerSetupError("; ".join(errors))
     if name == "aliyun":
         return _aliyun(settings, clock)
     if name == "tencent":
@@ -78,6 +78,14 @@ def _templates(settings: Settings) -> PagerTemplates:
         raise PagerSetupError(str(error)) from None
 
 
+def _limits(settings: Settings) -> Limits:
+    """The provider's frequency limits the outbox paces each number within (defaults, or the limits file)."""
+    try:
+        return load_limits(settings.pager_in_use, settings.pager_limits_file)
+    except LimitsFileError as error:
+        raise PagerSetupError(str(error)) from None
+
+
 def _aliyun(settings: Settings, clock: Clock | None) -> Pager:
     from carevisit.escalation import aliyun_pager
 
@@ -100,7 +108,24 @@ def _aliyun(settings: Settings, clock: Clock | None) -> Pager:
 
 
 def _tencent(settings: Settings, clock: Clock | None) -> Pager:
-    raise PagerSetupError("CAREVISIT_PAGER=tencent is not available in this version")
+    from carevisit.escalation import tencent_pager
+
+    if not tencent_pager.available():
+        raise PagerSetupError(tencent_pager.INSTALL_HINT)
+    assert settings.tencent_secret_id and settings.tencent_secret_key  # the settings' validator requires them
+    assert settings.tencent_sms_app_id and settings.tencent_sign_name
+    return tencent_pager.TencentPager(
+        secret_id=settings.tencent_secret_id,
+        secret_key=settings.tencent_secret_key.get_secret_value(),
+        sms_app_id=settings.tencent_sms_app_id,
+        voice_app_id=settings.tencent_voice_app_id,
+        sign_name=settings.tencent_sign_name,
+        templates=_templates(settings),
+        sms_endpoint=settings.tencent_sms_endpoint,
+        voice_endpoint=settings.tencent_voice_endpoint,
+        clock=clock,
+        account=settings.tencent_account,
+    )
 
 
 class EscalationPart:
@@ -125,6 +150,7 @@ class EscalationPart:
             callback_secret=(
                 settings.pager_callback_secret.get_secret_value() if settings.pager_callback_secret else None
             ),
+            limits=_limits(settings),
             language=settings.language,
             zone=settings.zone,
         )

@@ -21,6 +21,7 @@ from carevisit.escalation.engine import run_cycle
 from carevisit.escalation.notices import Callbacks, Notice, VoiceScript
 from carevisit.escalation.outbox import OutboxWorker
 from carevisit.escalation.pager_templates import parse_templates
+from carevisit.escalation.provider_limits import defaults, parse_limits
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
 from carevisit.storage.models import DeliveryEvent, OutboxMessage
 from tests.escalation.conftest import CONTACT1, CONTACT2, COORDINATOR, DyingPager, ProcessDied, World
@@ -227,6 +228,43 @@ async def test_aliyuns_limit_refusal_is_recorded_as_refused_and_the_chain_goes_o
     assert len(fake.sms_to(CONTACT1)) == 1 and len(fake.calls_to(CONTACT1)) == 1  # refused, never retried
     await world.tick(seconds=1)
     assert len(fake.sms_to(CONTACT2)) == 1 and len(fake.calls_to(CONTACT2)) == 1
+
+
+async def test_two_emergencies_paging_one_daughter_pace_her_second_call_within_aliyuns_limit(aliyun: Aliyun) -> None:
+    world, fake = aliyun.world, aliyun.fake
+    world.esc.limits = defaults("aliyun")  # 1 call a minute per callee
+    other = await world.another_elder("李桂兰")  # her daughter is CONTACT1 too
+    await world.open()
+    await world.open(elder_id=other)
+    await world.tick(seconds=1)
+    assert len(fake.sms_to(CONTACT1)) == 2 and len(fake.calls_to(CONTACT1)) == 1
+    [waiting] = [r for r in await world.outbox(channel=Channel.VOICE) if r.status == DeliveryStatus.PENDING]
+    assert waiting.error_code == "paced"  # not sent, not failed: waiting for the limit
+    await world.tick(seconds=30)
+    assert len(fake.calls_to(CONTACT1)) == 1
+    await world.tick(seconds=31)
+    assert len(fake.calls_to(CONTACT1)) == 2
+    calls = await world.outbox(channel=Channel.VOICE, to_address=CONTACT1)
+    assert all(r.status != DeliveryStatus.FAILED for r in calls)  # Aliyun refused nothing
+
+
+async def test_a_page_the_limit_would_hold_past_its_step_is_refused_here_and_the_chain_goes_on(
+    aliyun: Aliyun,
+) -> None:
+    world, fake = aliyun.world, aliyun.fake
+    world.esc.limits = parse_limits("aliyun", {"aliyun": {"voice": {"per_hour": 1}}})
+    other = await world.another_elder("李桂兰")
+    await world.open()
+    second = await world.open(elder_id=other)
+    await world.tick(seconds=1)
+    assert len(fake.calls_to(CONTACT1)) == 1
+    [held] = [r for r in await world.outbox(channel=Channel.VOICE) if r.incident_id == second]
+    assert (held.status, held.error_code) == (DeliveryStatus.FAILED, "paced")
+    async with world.sessions() as session:
+        entries = await timeline.incident_timeline(session, incident_id=second)
+    assert any(e.event == "status" and "1 call" in str(e.facts.get("error")) for e in entries)
+    await world.tick(minutes=5)  # the step's wait: on to the second contact
+    assert len(fake.calls_to(CONTACT2)) >= 1
 
 
 # --- what a push cannot do ---

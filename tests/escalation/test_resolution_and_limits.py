@@ -11,8 +11,11 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import FakeClock
-from carevisit.escalation import incidents
+from carevisit.dashboard import display
+from carevisit.dashboard.texts import translator
+from carevisit.escalation import incidents, timeline
 from carevisit.escalation.config_file import EscalationConfig, Throttle
+from carevisit.escalation.provider_limits import defaults
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus, PhoneKind
 from carevisit.storage.models import EmergencyContact
 from tests.escalation.conftest import CONTACT1, CONTACT2, COORDINATOR, World, build_world
@@ -193,3 +196,17 @@ async def test_coordinator_in_the_dashboard_acknowledges_first_and_later_ones_lo
     async with world.sessions() as session:
         rows = (await session.exec(select(EmergencyContact))).all()
     assert rows  # nothing else changed
+
+
+async def test_an_incident_opened_under_tencents_limits_records_which_pages_they_would_refuse(world: World) -> None:
+    world.esc.limits = defaults("tencent")  # 2 SMS a day per number: the coordinators' third round is refused
+    incident_id = await world.open()
+    await world.tick()
+    await world.tick(minutes=5)
+    async with world.sessions() as session:
+        entries = await timeline.incident_timeline(session, incident_id=incident_id)
+    [noted] = [e for e in entries if e.what == "incident.limits"]  # once, at the first step
+    assert any(r["target"] == "coordinators" and r["channel"] == "sms" for r in noted.facts["refusals"])
+    sentence = display.step_sentence(translator("zh_CN"), noted)
+    assert sentence.startswith("注意：若一直无人确认，服务商的频率限制将拒绝") and "社区工作人员的短信" in sentence
+    assert "coordinators" not in sentence and "sms" not in sentence

@@ -102,7 +102,8 @@ async def test_a_kind_without_a_template_or_a_variable_is_permanent(pager: Tence
     assert caught.value.code == "no_template"
     with pytest.raises(PermanentError) as caught:
         await pager.send_sms(to=TO, notice=Notice("all_clear", {}), callbacks=ref(1))
-    assert caught.value.code == "no_variable"
+    assert caught.value.code == "template_params"  # checked against the template's rules before any request
+    assert "name" in str(caught.value)
     assert tencent.requests == []
 
 
@@ -121,19 +122,25 @@ async def test_other_per_number_codes_are_permanent_and_fit_the_outbox(pager: Te
 
 
 async def test_refusals_of_the_request_are_permanent(tencent: FakeTencent, clock: FakeClock) -> None:
-    link = Notice("all_clear", {"name": "见 https://evil.example.cn"})
     pager = make_pager(f"http://{tencent.endpoint}", clock, sign_name="未审核的签名")
     try:
         with pytest.raises(PermanentError) as caught:
-            await pager.send_sms(to=TO, notice=link, callbacks=ref(1))
+            await pager.send_sms(to=TO, notice=Notice("all_clear", {"name": "王秀英"}), callbacks=ref(1))
         assert caught.value.code == "SignatureIncorrectOrUnapproved"
     finally:
         await pager.close()
+
+
+async def test_a_link_in_a_variable_is_refused_before_any_request(tencent: FakeTencent, clock: FakeClock) -> None:
+    # Tencent refuses it too (ProhibitedUseUrlInTemplateParameter, test_fake_tencent); we never ask.
     pager = make_pager(f"http://{tencent.endpoint}", clock)
     try:
         with pytest.raises(PermanentError) as caught:
-            await pager.send_sms(to=TO, notice=link, callbacks=ref(1))
-        assert caught.value.code == "ProhibitedUseUrlInTemplateParameter"[:32]
+            await pager.send_sms(
+                to=TO, notice=Notice("all_clear", {"name": "见 https://evil.example.cn"}), callbacks=ref(1)
+            )
+        assert caught.value.code == "template_params" and "evil" not in str(caught.value)
+        assert tencent.requests == []
     finally:
         await pager.close()
 
