@@ -20,7 +20,6 @@ from carevisit.escalation.aliyun_pager import AliyunPager
 from carevisit.escalation.engine import run_cycle
 from carevisit.escalation.notices import Callbacks, Notice, VoiceScript
 from carevisit.escalation.outbox import OutboxWorker
-from carevisit.escalation.pager_templates import parse_templates
 from carevisit.escalation.provider_limits import defaults, parse_limits
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
 from carevisit.storage.models import DeliveryEvent, OutboxMessage
@@ -34,49 +33,10 @@ from tests.escalation.fake_aliyun import (
     SIGN_NAME,
     FakeAliyun,
     Limits,
-    SmsTemplate,
-    TtsTemplate,
 )
+from tests.escalation.provider_templates import ALIYUN_REGISTERED_SMS, ALIYUN_REGISTERED_TTS, aliyun_templates
 
 CALLBACK_SECRET = "Qz7pW2mX9vL4tR8nK3bF6hJ1"
-
-TEMPLATES: dict[str, Any] = {
-    "aliyun": {
-        "sms": {
-            "family_emergency": {"template": "SMS_480000001", "params": ["name", "what", "volunteer", "time"]},
-            "family_emergency_repeat": {"template": "SMS_480000002", "params": ["name", "what", "round"]},
-            "coordinator_emergency": {"template": "SMS_480000003", "params": ["name", "what", "community", "round"]},
-            "coordinator_emergency_repeat": {"template": "SMS_480000004", "params": ["name", "community", "round"]},
-            "drill": {"template": "SMS_480000005", "params": ["name", "volunteer"]},
-            "all_clear": {"template": "SMS_480000006", "params": ["name"]},
-        },
-        "voice": {
-            "family_emergency": {
-                "template": "TTS_300000001",
-                "params": ["name", "what"],
-                "ack_template": "TTS_300000002",
-                "bye_template": "TTS_300000003",
-            },
-            "drill": {"template": "TTS_300000004", "params": ["name"], "ack_template": "TTS_300000002"},
-        },
-    }
-}
-
-# What the operator had approved at Aliyun, variable for variable.
-REGISTERED_SMS = [
-    SmsTemplate("SMS_480000001", "${name}家中${what}，志愿者${volunteer}于${time}报告，请尽快联系社区"),
-    SmsTemplate("SMS_480000002", "再次提醒：${name}家中${what}，第${round}次通知"),
-    SmsTemplate("SMS_480000003", "${community}：${name}家中${what}，第${round}轮"),
-    SmsTemplate("SMS_480000004", "${community}再次提醒：${name}，第${round}轮"),
-    SmsTemplate("SMS_480000005", "演练：${name}，志愿者${volunteer}"),
-    SmsTemplate("SMS_480000006", "${name}家中情况已解除"),
-]
-REGISTERED_TTS = [
-    TtsTemplate("TTS_300000001", ("name", "what")),
-    TtsTemplate("TTS_300000002"),
-    TtsTemplate("TTS_300000003"),
-    TtsTemplate("TTS_300000004", ("name",)),
-]
 
 
 @dataclass
@@ -103,13 +63,15 @@ class Aliyun:
 
 @pytest.fixture
 async def aliyun(world: World) -> AsyncIterator[Aliyun]:
-    fake = FakeAliyun(world.clock, sms_templates=REGISTERED_SMS, tts_templates=REGISTERED_TTS, limits=Limits())
+    fake = FakeAliyun(
+        world.clock, sms_templates=ALIYUN_REGISTERED_SMS, tts_templates=ALIYUN_REGISTERED_TTS, limits=Limits()
+    )
     endpoint = await fake.start()
     pager = AliyunPager(
         access_key_id=ACCESS_KEY_ID,
         access_key_secret=ACCESS_KEY_SECRET,
         sign_name=SIGN_NAME,
-        templates=parse_templates(TEMPLATES),
+        templates=aliyun_templates(),
         sms_endpoint=endpoint,
         voice_endpoint=endpoint,
         called_show_number=SHOW_NUMBER,

@@ -17,7 +17,6 @@ from carevisit.escalation.engine import run_cycle
 from carevisit.escalation.notices import Callbacks, Notice
 from carevisit.escalation.outbox import OutboxWorker
 from carevisit.escalation.pager import Pager
-from carevisit.escalation.pager_templates import PagerTemplates, parse_templates
 from carevisit.escalation.tencent_pager import TencentPager
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
 from carevisit.storage.models import DeliveryEvent, OutboxMessage
@@ -32,45 +31,9 @@ from tests.escalation.conftest import (
     World,
 )
 from tests.escalation.fake_tencent import SECRET_ID, SECRET_KEY, SIGN_NAME, SMS_APP_ID, VOICE_APP_ID, FakeTencent, Push
+from tests.escalation.provider_templates import TENCENT_STORY_SMS, TENCENT_STORY_VOICE, tencent_templates
 
 CALLBACK_SECRET = "t7Hq2ZxVn4KpR9wLmC3sB8dF"
-
-# Templates for what the engine sends. The link is the fixed page in the text; the one-time code is the variable
-# (Tencent refuses a link in a variable).
-STORY_SMS = {
-    "2480011": "{1}老人{2}，志愿者{3}（{4}）已在现场。请打开 https://ack.example.cn/a 输入确认码{5}。",
-    "2480012": "第{1}次提醒：{2}老人{3}，请联系志愿者{4}，确认码{5}。",
-    "2480013": "{1}社区{2}老人{3}，第{4}轮，请跟进，确认码{5}。",
-}
-STORY_VOICE = {"2580003": "您好，{1}社区{2}老人{3}，确认请按1。"}
-
-
-def story_templates() -> PagerTemplates:
-    return parse_templates(
-        {
-            "tencent": {
-                "sms": {
-                    "family_emergency": {
-                        "template": "2480011",
-                        "params": ["name", "what", "volunteer", "volunteer_phone", "code"],
-                    },
-                    "family_emergency_repeat": {
-                        "template": "2480012",
-                        "params": ["round", "name", "what", "volunteer", "code"],
-                    },
-                    "coordinator_emergency": {
-                        "template": "2480013",
-                        "params": ["community", "name", "what", "round", "code"],
-                    },
-                    "all_clear": {"template": "2480002", "params": ["name"]},
-                },
-                "voice": {
-                    "family_emergency": {"template": "2580001", "params": ["name", "what", "volunteer"]},
-                    "coordinator_emergency": {"template": "2580003", "params": ["community", "name", "what"]},
-                },
-            }
-        }
-    )
 
 
 @dataclass
@@ -89,8 +52,8 @@ class TencentWorld:
 async def tencent_world(world: World, clock: FakeClock, *, pager_timeout: float) -> TencentWorld:
     fake = FakeTencent(clock)
     await fake.start()
-    fake.sms_templates |= STORY_SMS
-    fake.voice_templates |= STORY_VOICE
+    fake.sms_templates |= TENCENT_STORY_SMS
+    fake.voice_templates |= TENCENT_STORY_VOICE
     endpoint = f"http://{fake.endpoint}"
     pager = TencentPager(
         secret_id=SECRET_ID,
@@ -98,7 +61,7 @@ async def tencent_world(world: World, clock: FakeClock, *, pager_timeout: float)
         sms_app_id=SMS_APP_ID,
         voice_app_id=VOICE_APP_ID,
         sign_name=SIGN_NAME,
-        templates=story_templates(),
+        templates=tencent_templates(),
         sms_endpoint=endpoint,
         voice_endpoint=endpoint,
         timeout=pager_timeout,
