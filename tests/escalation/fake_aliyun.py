@@ -14,7 +14,8 @@
 - `QuerySendDetails` and `QueryCallDetailByCallId` answer in the SDK's response shapes; the call detail carries no
   dtmf (corrections #5), and only for the day asked (QueryDate);
 - `fail_next` (5xx, optionally after acting), `drop_next` (the connection closes with no answer) and `hang_next`
-  (an answer held past our timeout);
+  (an answer held past our timeout); `faults` (`RandomFaults`) fails a share of sends at random, the benchmark's
+  fault mode;
 - callees behave as told (`callee_presses`, `callee_answers`, `callee_does_not_answer`) when a call is run; what
   happened is pushed to our callback base like Aliyun's HTTP batch push — JSON arrays, unsigned, to
   `<callback_base>/<push type>` — and can be pushed twice, never, or out of order.
@@ -30,9 +31,10 @@ import hashlib
 import hmac
 import itertools
 import json
+import random
 import re
-from collections import deque
-from dataclasses import dataclass
+from collections import Counter, deque
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus
@@ -135,6 +137,7 @@ class Sms:
     status: int = 1  # 1 waiting for the receipt, 2 failed, 3 delivered
     err_code: str = ""
     received_at: datetime | None = None
+    request_at: float = 0.0  # loop time the SendSms was acted on, for the benchmark
 
 
 @dataclass
@@ -184,6 +187,37 @@ class Failure:
     drop: bool = False  # close the connection without an answer
     hang: float = 0.0  # real seconds to hold the answer
     action: str | None = None
+
+
+SEND_ACTIONS = (SEND_SMS, IVR_CALL, SINGLE_CALL_BY_TTS)
+
+
+@dataclass
+class RandomFaults:
+    """A share of sends (SendSms, IvrCall, SingleCallByTts) fails at random: `error_rate` answered 503 without
+    acting, `timeout_rate` acted on and answered only after `hang` seconds (past the client's timeout)."""
+
+    error_rate: float = 0.10
+    timeout_rate: float = 0.05
+    hang: float = 2.0
+    seed: int = 9
+    rng: random.Random = field(init=False)
+    injected: Counter[str] = field(default_factory=Counter)  # "500" and "timeout" faults drawn so far
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def draw(self, action: str) -> Failure | None:
+        if action not in SEND_ACTIONS:
+            return None
+        roll = self.rng.random()
+        if roll < self.error_rate:
+            self.injected["500"] += 1
+            return Failure(503, action=action)
+        if roll < self.error_rate + self.timeout_rate:
+            self.injected["timeout"] += 1
+            return Failure(process=True, hang=self.hang, action=action)
+        return None
 
 
 @dataclass
@@ -247,6 +281,7 @@ class FakeAliyun:
         self.calls: list[Call] = []
         self.callees: dict[str, Callee] = {}
         self.failures: list[Failure] = []
+        self.faults: RandomFaults | None = None
         self.requests: list[str] = []  # the action of every request that passed the signature check
         self.seen: list[tuple[str, str, dict[str, str]]] = []  # (method, raw path, headers) of every request
         self.refusals: list[tuple[str, str]] = []  # (action, Code) of every refusal, signature ones included
@@ -465,6 +500,8 @@ class FakeAliyun:
         failure = next((f for f in self.failures if f.action in (None, action)), None)
         if failure is not None:
             self.failures.remove(failure)
+        elif self.faults is not None:
+            failure = self.faults.draw(action)
         params = {k: v for k, v in query.items() if k not in _RPC_KEYS}
         if failure is not None and not failure.process:
             return await self._fail(request, failure, None)
@@ -597,10 +634,13 @@ class FakeAliyun:
                 raise Refused("isv.BUSINESS_LIMIT_CONTROL", f"触发天级流控Permits:{self.limits.sms_per_day}")
         serial = next(self._ids)
         biz_id = f"{900000000000000000 + serial}^0"
+        stamp = asyncio.get_running_loop().time()
         for phone in phones:
             self._sms_sent[(sign, code, phone)].append(now)
             content = f"【{sign}】{template.render(values)}"
-            self.messages.append(Sms(biz_id, phone, sign, code, values, content, params.get("OutId"), now))
+            self.messages.append(
+                Sms(biz_id, phone, sign, code, values, content, params.get("OutId"), now, request_at=stamp)
+            )
         return {"Code": "OK", "Message": "OK", "BizId": biz_id}
 
     def _template_params(self, raw: str | None, variables: tuple[str, ...]) -> dict[str, str]:

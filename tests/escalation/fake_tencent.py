@@ -16,6 +16,7 @@ HTTP to — as harsh as Tencent in production:
   `LimitExceeded.DeliveryFrequencyLimit`, the only limit code VMS has;
 - `fail_next` answers 5xx or drops the connection for the next requests (after acting, with `process`);
   `hang_next` answers late; `error_next` answers a top-level error (RequestLimitExceeded, InternalError, …);
+  `faults` (`RandomFaults`) fails a share of sends at random, the benchmark's fault mode;
 - it PUSHES to carevisit unsigned, as Tencent does, at `push_base`/<push type> (`sms_status`, `sms_reply`,
   `voiceprompt`, `voicekey`); the payload builders (`*_payload`) let a test send a push twice, never or out of
   order (`push`).
@@ -28,8 +29,10 @@ import hashlib
 import hmac
 import itertools
 import json
+import random
 import re
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -117,6 +120,7 @@ class Sms:
     errmsg: str = ""
     reported_at: datetime | None = None
     pulled: bool = False  # taken off the PullSmsSendStatus queue
+    request_at: float = 0.0  # loop time the SendSms was acted on, for the benchmark
 
 
 @dataclass
@@ -139,6 +143,37 @@ class Failure:
     hang: float = 0.0  # real seconds before answering (past the client's timeout)
     error: tuple[str, str] | None = None  # a top-level Tencent error instead
     service: str | None = None  # "sms" | "vms" | None (any)
+
+
+SEND_ACTIONS = ("SendSms", "SendTtsVoice")
+
+
+@dataclass
+class RandomFaults:
+    """A share of sends (SendSms, SendTtsVoice) fails at random: `error_rate` answered HTTP 500 without acting,
+    `timeout_rate` acted on and answered only after `hang` seconds (past the client's timeout)."""
+
+    error_rate: float = 0.10
+    timeout_rate: float = 0.05
+    hang: float = 2.0
+    seed: int = 9
+    rng: random.Random = field(init=False)
+    injected: Counter[str] = field(default_factory=Counter)  # "500" and "timeout" faults drawn so far
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def draw(self, action: str) -> Failure | None:
+        if action not in SEND_ACTIONS:
+            return None
+        roll = self.rng.random()
+        if roll < self.error_rate:
+            self.injected["500"] += 1
+            return Failure(500)
+        if roll < self.error_rate + self.timeout_rate:
+            self.injected["timeout"] += 1
+            return Failure(200, process=True, hang=self.hang)
+        return None
 
 
 @dataclass(frozen=True)
@@ -177,6 +212,7 @@ class FakeTencent:
         self.sms: list[Sms] = []
         self.calls: list[Call] = []
         self.failures: list[Failure] = []
+        self.faults: RandomFaults | None = None
         self.requests: list[tuple[str, str]] = []  # (service, action) of every request that passed the signature
         self.refusals: list[str] = []  # every error code answered, in order
         self.pushes: list[tuple[Push, int, str]] = []  # every push delivered, with our answer
@@ -360,7 +396,7 @@ class FakeTencent:
             service, action = self._authenticate(request, body)
             self.requests.append((service, action))
             params = _json_body(body)
-            failure = self._failure_for(service)
+            failure = self._failure_for(service, action)
             if failure is not None and not failure.process:
                 return await self._fail(request, failure, request_id)
             answer = await self._act(service, action, params)
@@ -376,10 +412,12 @@ class FakeTencent:
         content_type = "application/json; charset=utf-8" if self.charset else "application/json"
         return web.Response(body=body, status=status, headers={"Content-Type": content_type})
 
-    def _failure_for(self, service: str) -> Failure | None:
+    def _failure_for(self, service: str, action: str) -> Failure | None:
         failure = next((f for f in self.failures if f.service in (None, service)), None)
         if failure is not None:
             self.failures.remove(failure)
+        elif self.faults is not None:
+            failure = self.faults.draw(action)
         return failure
 
     async def _fail(
@@ -514,7 +552,14 @@ class FakeTencent:
             return status | {"SerialNo": "", "Code": code, "Message": _LIMIT_MESSAGES.get(code, code)}
         now = self.clock.now()
         sms = Sms(
-            f"{next(self._ids):04d}:{uuid.uuid4().int % 10**20:020d}", to, template_id, values, content, context, now
+            f"{next(self._ids):04d}:{uuid.uuid4().int % 10**20:020d}",
+            to,
+            template_id,
+            values,
+            content,
+            context,
+            now,
+            request_at=asyncio.get_running_loop().time(),
         )
         self.sms.append(sms)
         return status | {"SerialNo": sms.serial_no, "Fee": 1, "Code": "Ok", "Message": "send success"}
