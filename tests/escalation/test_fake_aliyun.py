@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -32,6 +33,7 @@ from tests.escalation.fake_aliyun import (
     SIGN_NAME,
     FakeAliyun,
     Limits,
+    RandomFaults,
     SmsTemplate,
     TtsTemplate,
 )
@@ -385,6 +387,20 @@ async def test_a_5xx_after_acting_leaves_a_message_sent(aliyun: FakeAliyun) -> N
     with pytest.raises(ServerException):
         await sms(aliyun).send_sms_with_options_async(send_request(), runtime())
     assert len(aliyun.messages) == 1
+
+
+async def test_random_faults_fail_sends_as_drawn_and_each_message_is_stamped(aliyun: FakeAliyun) -> None:
+    aliyun.faults = RandomFaults(error_rate=1.0, timeout_rate=0.0)
+    with pytest.raises(ServerException) as refused:
+        await sms(aliyun).send_sms_with_options_async(send_request(), runtime())
+    assert refused.value.status_code == 503 and aliyun.messages == []
+    aliyun.faults = RandomFaults(error_rate=0.0, timeout_rate=1.0, hang=1.5)
+    with pytest.raises(Exception) as held:
+        await sms(aliyun).send_sms_with_options_async(send_request(), runtime(300))
+    assert not isinstance(held.value, ClientException | ServerException)
+    [message] = aliyun.messages  # acted on although the answer came too late
+    assert 0 < message.request_at <= asyncio.get_running_loop().time()
+    assert aliyun.faults.injected == {"timeout": 1}
 
 
 async def test_a_dropped_connection_and_a_held_answer(aliyun: FakeAliyun) -> None:

@@ -3,6 +3,7 @@ answer, refuse, limit and push as Tencent does."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ from tests.escalation.fake_tencent import (
     VOICE_APP_ID,
     FakeTencent,
     Push,
+    RandomFaults,
     split_e164,
 )
 
@@ -337,6 +339,24 @@ async def test_5xx_drops_late_answers_and_top_level_errors(sms: SmsClient, tence
     finally:
         await impatient.close()
     assert len(tencent.sms_to("+8613900000003")) == 1
+
+
+async def test_random_faults_fail_sends_as_drawn_and_each_message_is_stamped(
+    sms: SmsClient, tencent: FakeTencent
+) -> None:
+    tencent.faults = RandomFaults(error_rate=1.0, timeout_rate=0.0)
+    assert await refused(send(sms, [TO])) == "ServerNetworkError"
+    assert tencent.sms == []
+    tencent.faults = RandomFaults(error_rate=0.0, timeout_rate=1.0, hang=1.0)
+    impatient = SmsClient(Credential(SECRET_ID, SECRET_KEY), REGION, profile(tencent, timeout=0.3))
+    try:
+        with pytest.raises(httpx.TimeoutException):
+            await send(impatient, [TO])
+    finally:
+        await impatient.close()
+    [message] = tencent.sms  # acted on although the answer came too late
+    assert 0 < message.request_at <= asyncio.get_running_loop().time()
+    assert tencent.faults.injected == {"timeout": 1}
 
 
 class Receiver:
