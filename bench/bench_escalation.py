@@ -11,7 +11,9 @@ twice) — with `--faults`, while the fake answers 10% of sends with a 5xx (not 
 only after the client's timeout.
 
 Aliyun and Tencent run with their documented frequency limits on (the fakes' defaults, and the outbox pacing to
-them as in production): every incident's contact has a number of its own, so none is refused.
+them as in production): every incident's contact has a number of its own, so no SMS is refused (one would fail the
+run). With `--faults` a call whose answer was lost is placed again once "no trace" has settled (neither cloud
+lists calls by number) and the voice limit refuses it, as the adapters intend: those are counted apart.
 
 Usage: python bench/bench_escalation.py [--pager twilio|aliyun|tencent] [--rows N] [--db sqlite|URL]
        [--processes N] [--faults]
