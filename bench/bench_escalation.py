@@ -72,6 +72,7 @@ POLL = 0.02  # how often the benchmark looks at the fake (the times are stamped 
 IDLE = 1.0  # the loops' idle interval, as in the service; the benchmark nudges them when it opens incidents
 UNSETTLED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.TEMPORARY_FAILURE)
 PAGERS = ("twilio", "aliyun", "tencent")
+STOP_GRACE = 5.0  # seconds the loops may take to finish their passes when the benchmark stops them
 # What the fakes answer an SMS or a call their frequency limits refuse: (action, code).
 SMS_LIMITS = frozenset(
     {
@@ -424,16 +425,25 @@ class Services:
 
     async def stop(self) -> None:
         if self._local is not None:
-            task, esc, engine, _ = self._local
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            task, esc, engine, loops = self._local
+            await stop_loops(loops, task)
             await esc.pager.close()
             await engine.dispose()
         for child in self._children:
             assert child.stdin is not None
             child.stdin.close()
             await child.wait()
+
+
+async def stop_loops(loops: EscalationLoops, task: asyncio.Task[None]) -> None:
+    """Let the passes in progress finish, as the service stops (a task cancelled while its session hands a
+    connection back leaves a traceback); cancel only what is still running after STOP_GRACE."""
+    loops.stop()
+    _done, late = await asyncio.wait({task}, timeout=STOP_GRACE)
+    if late:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def child_main(args: argparse.Namespace) -> None:
@@ -447,9 +457,7 @@ async def child_main(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     while await loop.run_in_executor(None, sys.stdin.readline):  # "go": incidents were opened; EOF: stop
         loops.nudge()
-    runner.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await runner
+    await stop_loops(loops, runner)
     await esc.pager.close()
     await engine.dispose()
 
