@@ -41,7 +41,7 @@ from carevisit.escalation.aliyun_pager import AliyunPager
 from carevisit.escalation.tencent_pager import TencentPager
 from carevisit.parts.escalation import EscalationPart
 from carevisit.service import Role, serve
-from carevisit.storage.enums import Channel, IncidentStatus
+from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
 from carevisit.storage.models import Incident, OutboxMessage
 from tests.e2e.conftest import People, Stack, eventually
 from tests.escalation import fake_aliyun, fake_tencent
@@ -177,6 +177,16 @@ class Deployment:
             found = (await session.exec(select(Incident).order_by(col(Incident.id).desc()))).first()
         assert found is not None
         return found
+
+    async def settled_sms(self, number: str) -> list[OutboxMessage]:
+        """The SMS rows to `number` once none is still waiting to be sent."""
+        async with self.sessions() as session:
+            query = select(OutboxMessage).where(
+                OutboxMessage.channel == Channel.SMS, OutboxMessage.to_address == number
+            )
+            rows = list((await session.exec(query)).all())
+        waiting = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+        return rows if rows and all(row.status not in waiting for row in rows) else []
 
     async def sent_call(self, number: str) -> bool:
         """The call to `number` is placed and its provider id recorded (a push can find it)."""
@@ -426,7 +436,9 @@ async def test_a_drill_from_the_command_line_pages_with_the_drill_templates_and_
         assert drill.is_drill and drill.status == IncidentStatus.OPEN
         # The command ran on the wall clock; the service's fake clock catches up with it.
         d.clock.set(drill.opened_at + timedelta(seconds=1))
-        await eventually(lambda: d.sms_to(CONTACT1) and d.calls_to(CONTACT1), "the drill's SMS and call", seconds=5)
+        [first] = await eventually(lambda: d.settled_sms(CONTACT1), "the drill's first SMS sent or refused")
+        assert first.error_code != "template_params"  # the bug: refused before any request was made
+        await eventually(lambda: d.sms_to(CONTACT1) and d.calls_to(CONTACT1), "the drill's SMS and call")
         [(sms_template, variables)] = d.sms_to(CONTACT1)
         assert sms_template == template_of(d.provider, "sms", "drill")  # the wording says 演练, no action needed
         assert "演练" in approved_wordings(d.provider)[("sms", "drill")]
