@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import logging
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -36,7 +36,16 @@ from carevisit.escalation.provider_limits import Limits, policy_refusals
 from carevisit.escalation.targets import contact_targets_by_elder, coordinator_targets_for
 from carevisit.escalation.tokens import AckToken
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
-from carevisit.storage.models import Area, AuditEntry, ChatOutboxMessage, Elder, Incident, OutboxMessage, Volunteer
+from carevisit.storage.models import (
+    Area,
+    AuditEntry,
+    ChatOutboxMessage,
+    Coordinator,
+    Elder,
+    Incident,
+    OutboxMessage,
+    Volunteer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +160,7 @@ class _World:
     coordinators: dict[int, list[Target]]
     volunteers: dict[int, Volunteer]
     areas: dict[int, Area]
+    reporters: dict[int, Coordinator]  # coordinators who opened an incident themselves (a drill, a call they took)
 
 
 async def _load(session: AsyncSession, incidents: list[Incident]) -> _World:
@@ -165,6 +175,15 @@ async def _load(session: AsyncSession, incidents: list[Incident]) -> _World:
         if volunteer_ids
         else {}
     )
+    coordinator_ids = {i.reporter_coordinator_id for i in incidents if i.reporter_coordinator_id}
+    reporters = (
+        {
+            c.id or 0: c
+            for c in (await session.exec(select(Coordinator).where(col(Coordinator.id).in_(coordinator_ids)))).all()
+        }
+        if coordinator_ids
+        else {}
+    )
     community_ids = {e.community_id for e in elders.values()}
     areas = {a.id or 0: a for a in (await session.exec(select(Area).where(col(Area.id).in_(community_ids)))).all()}
     return _World(
@@ -173,6 +192,7 @@ async def _load(session: AsyncSession, incidents: list[Incident]) -> _World:
         coordinators={cid: await coordinator_targets_for(session, community=area) for cid, area in areas.items()},
         volunteers=volunteers,
         areas=areas,
+        reporters=reporters,
     )
 
 
@@ -379,6 +399,8 @@ def page_notice(
 
     Even rounds use the kind's `_repeat` template, so repeated pages to one number are not the "same content" the
     domestic providers limit (Tencent: one per 30 s)."""
+    if not facts.volunteer:  # an approved template has no way to leave its volunteer out: name who stands in
+        facts = replace(facts, volunteer=texts.text(language, "staff_word"))
     coordinator = page.target.kind == "coordinator"
     kind = "drill" if facts.drill else "coordinator_emergency" if coordinator else "family_emergency"
     params = {
@@ -471,12 +493,15 @@ def _audit(
 def _facts(world: _World, incident: Incident) -> texts.PageFacts:
     elder = world.elders[incident.elder_id]
     volunteer = world.volunteers.get(incident.reporter_volunteer_id or 0)
+    # Opened by a coordinator (a drill from the dashboard, an emergency they took by phone): they stand for the
+    # volunteer in the page. Neither (a drill from the command line): `page_notice` says "community staff".
+    reporter = volunteer or world.reporters.get(incident.reporter_coordinator_id or 0)
     community = world.areas.get(elder.community_id)
     return texts.PageFacts(
         elder=elder.name,
         kind="drill" if incident.is_drill else incident.kind,
-        volunteer=volunteer.name if volunteer else "",
-        volunteer_phone=_national(volunteer.phone) if volunteer and volunteer.phone else "",
+        volunteer=(reporter.name or "") if reporter else "",
+        volunteer_phone=_national(reporter.phone) if reporter and reporter.phone else "",
         drill=incident.is_drill,
         community=community.name if community else "",
     )

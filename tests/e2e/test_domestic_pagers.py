@@ -418,12 +418,8 @@ async def test_a_drill_from_the_command_line_on_twilio_is_marked_and_acknowledge
     assert acknowledged.ack_channel == "voice"
 
 
-# A drill from the command line (or the dashboard) has no reporting volunteer, so `volunteer` is empty; the example
-# templates' drill and family_emergency entries use it, and the adapters refuse an empty variable (template_params)
-# before the request: every page of the drill fails. Reported to the lead; flips to a pass when the engine fills it.
-@pytest.mark.xfail(
-    strict=True, reason="a drill without a reporting volunteer leaves `volunteer` empty: refused as template_params"
-)
+# A drill from the command line has no reporting volunteer: the templates' `volunteer` says "社区工作人员" (an
+# approved template cannot leave a variable out, and the adapters refuse an empty one).
 async def test_a_drill_from_the_command_line_pages_with_the_drill_templates_and_is_acknowledged(
     d: Deployment, backend: str
 ) -> None:
@@ -437,12 +433,13 @@ async def test_a_drill_from_the_command_line_pages_with_the_drill_templates_and_
         # The command ran on the wall clock; the service's fake clock catches up with it.
         d.clock.set(drill.opened_at + timedelta(seconds=1))
         [first] = await eventually(lambda: d.settled_sms(CONTACT1), "the drill's first SMS sent or refused")
-        assert first.error_code != "template_params"  # the bug: refused before any request was made
+        assert first.error_code != "template_params"  # never refused for an empty variable
         await eventually(lambda: d.sms_to(CONTACT1) and d.calls_to(CONTACT1), "the drill's SMS and call")
         [(sms_template, variables)] = d.sms_to(CONTACT1)
         assert sms_template == template_of(d.provider, "sms", "drill")  # the wording says 演练, no action needed
         assert "演练" in approved_wordings(d.provider)[("sms", "drill")]
         assert variables["name"] == "王秀英" and re.fullmatch(r"\d{6}", variables["code"])
+        assert variables["volunteer"] == "社区工作人员"  # nobody reported it: who stands in
         [(call_template, call_id)] = d.calls_to(CONTACT1)
         assert call_template == template_of(d.provider, "voice", "drill")
         await eventually(lambda: d.sent_call(CONTACT1), "the call's id recorded")
