@@ -56,10 +56,17 @@ def pager_findings(settings: Settings) -> Findings:
 
 def _check_sdk(pager: str, found: Findings) -> None:
     absent = [name for name in _SDK_MODULES[pager] if not _importable(name)]
-    if absent:
-        found.errors.append(
-            f"CAREVISIT_PAGER={pager} needs its SDK ({', '.join(absent)} missing): pip install 'carevisit[{pager}]'"
-        )
+    if absent or not _adapter_available(pager):
+        # The adapter's own `available()` is what make_pager goes by: ask it too, so config check and `carevisit
+        # run` never disagree on whether the SDK is there.
+        missing = f" ({', '.join(absent)} missing)" if absent else ""
+        found.errors.append(f"CAREVISIT_PAGER={pager} needs its SDK{missing}: pip install 'carevisit[{pager}]'")
+
+
+def _adapter_available(pager: str) -> bool:
+    from carevisit.escalation import aliyun_pager, tencent_pager  # neither imports its SDK until a pager is made
+
+    return (aliyun_pager if pager == "aliyun" else tencent_pager).available()
 
 
 def _importable(module: str) -> bool:

@@ -50,7 +50,8 @@ async def record_status(
         await take_sids(session, now=now, sids={outbox_id: sid})
         values["provider_sid"] = sid
     if error_code:
-        values["error_code"] = error_code[:32]
+        error_code = error_code[:32]  # the columns' width: a provider's codes run longer (Tencent's do)
+        values["error_code"] = error_code
     result = await session.exec(
         update(OutboxMessage)
         .where(col(OutboxMessage.id) == outbox_id, col(OutboxMessage.status_rank) < status.rank)
@@ -61,7 +62,12 @@ async def record_status(
         return False
     session.add(
         DeliveryEvent(
-            outbox_id=outbox_id, at=now, status=status, provider_sid=sid, error_code=error_code, detail=detail
+            outbox_id=outbox_id,
+            at=now,
+            status=status,
+            provider_sid=sid,
+            error_code=error_code,
+            detail=detail[:500] if detail else None,
         )
     )
     if status in FAILURES:

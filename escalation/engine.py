@@ -30,13 +30,22 @@ from carevisit.escalation import ack_codes, texts
 from carevisit.escalation.claims import LeasedRow, claim_due_incidents, leased_rows_by_key
 from carevisit.escalation.context import Escalation
 from carevisit.escalation.decide import Page, StepPlan, Target, plan_next, round_of, throttled
-from carevisit.escalation.notices import SMS, VOICE, Notice, VoiceScript, variables_of
+from carevisit.escalation.notices import Notice, VoiceScript
+from carevisit.escalation.page_notices import limit_refusals, page_notice
 from carevisit.escalation.policy import EscalationPolicy, from_snapshot
-from carevisit.escalation.provider_limits import Limits, policy_refusals
 from carevisit.escalation.targets import contact_targets_by_elder, coordinator_targets_for
 from carevisit.escalation.tokens import AckToken
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
-from carevisit.storage.models import Area, AuditEntry, ChatOutboxMessage, Elder, Incident, OutboxMessage, Volunteer
+from carevisit.storage.models import (
+    Area,
+    AuditEntry,
+    ChatOutboxMessage,
+    Coordinator,
+    Elder,
+    Incident,
+    OutboxMessage,
+    Volunteer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -118,26 +127,6 @@ def policy_of(frozen: dict[str, Any]) -> EscalationPolicy:
     return policy
 
 
-_REFUSALS: dict[tuple[str, str], list[dict[str, Any]]] = {}
-
-
-def limit_refusals(frozen: dict[str, Any], limits: Limits) -> list[dict[str, Any]]:
-    """The pages of this incident's frozen policy that the provider's limits would refuse if nobody acknowledges,
-    for its timeline at its first step (coordinators then know the chain is thinner than the policy reads).
-    Computed once per policy and limits."""
-    if not (limits.of(Channel.SMS) or limits.of(Channel.VOICE)):
-        return []
-    key = (repr(frozen), repr(limits))
-    if key not in _REFUSALS:
-        if len(_REFUSALS) > 64:
-            _REFUSALS.clear()
-        _REFUSALS[key] = [
-            {"step": r.step, "round": r.round, "target": r.target, "channel": str(r.channel), "limit": r.limit}
-            for r, _more in policy_refusals(policy_of(frozen), limits)
-        ]
-    return _REFUSALS[key]
-
-
 def page_key(incident_id: int, step: int, target: Target, channel: Channel) -> str:
     return f"page:{incident_id}:{step}:{target.kind}:{target.id}:{channel}"
 
@@ -151,6 +140,7 @@ class _World:
     coordinators: dict[int, list[Target]]
     volunteers: dict[int, Volunteer]
     areas: dict[int, Area]
+    reporters: dict[int, Coordinator]  # coordinators who opened an incident themselves (a drill, a call they took)
 
 
 async def _load(session: AsyncSession, incidents: list[Incident]) -> _World:
@@ -165,6 +155,15 @@ async def _load(session: AsyncSession, incidents: list[Incident]) -> _World:
         if volunteer_ids
         else {}
     )
+    coordinator_ids = {i.reporter_coordinator_id for i in incidents if i.reporter_coordinator_id}
+    reporters = (
+        {
+            c.id or 0: c
+            for c in (await session.exec(select(Coordinator).where(col(Coordinator.id).in_(coordinator_ids)))).all()
+        }
+        if coordinator_ids
+        else {}
+    )
     community_ids = {e.community_id for e in elders.values()}
     areas = {a.id or 0: a for a in (await session.exec(select(Area).where(col(Area.id).in_(community_ids)))).all()}
     return _World(
@@ -173,6 +172,7 @@ async def _load(session: AsyncSession, incidents: list[Incident]) -> _World:
         coordinators={cid: await coordinator_targets_for(session, community=area) for cid, area in areas.items()},
         volunteers=volunteers,
         areas=areas,
+        reporters=reporters,
     )
 
 
@@ -332,7 +332,7 @@ async def _rows(
                 },
             )
         )
-        if plan.step == 0 and not plan.repeat and (refusals := limit_refusals(incident.policy, esc.limits)):
+        if plan.step == 0 and not plan.repeat and (refusals := limit_refusals(policy_of(incident.policy), esc.limits)):
             audits.append(_audit(now, "system", "incident.limits", incident.id, {"refusals": refusals}))
     if chats:
         taken = await _existing_keys(session, ChatOutboxMessage, {c["idempotency_key"] for c in chats})
@@ -362,47 +362,6 @@ async def _codes(
 def _link(esc: Escalation, incident_id: int, target: Target) -> str | None:
     """The acknowledgement link for a page's text (calls take a keypress instead)."""
     return esc.ack_link(AckToken(incident_id, target.kind, target.id))
-
-
-def page_notice(
-    language: str,
-    facts: texts.PageFacts,
-    page: Page,
-    *,
-    n: int,
-    round_: int,
-    hhmm: str,
-    link: str | None,
-    code: str | None,
-) -> Notice | VoiceScript:
-    """What a page says, as a kind and variables (for approved templates) and as our catalogue's text (for Twilio).
-
-    Even rounds use the kind's `_repeat` template, so repeated pages to one number are not the "same content" the
-    domestic providers limit (Tencent: one per 30 s)."""
-    coordinator = page.target.kind == "coordinator"
-    kind = "drill" if facts.drill else "coordinator_emergency" if coordinator else "family_emergency"
-    params = {
-        "name": facts.elder,
-        "what": texts.kind_label(language, facts.kind),
-        "volunteer": facts.volunteer,
-        "volunteer_phone": facts.volunteer_phone,
-        "community": facts.community,
-    }
-    if page.channel == Channel.VOICE:
-        return VoiceScript(kind, _only(params, VOICE, kind), texts.page_voice(language, facts))
-    counted = round_ if coordinator else n
-    params |= {"time": hhmm, "round": str(counted)}
-    if code:
-        params["code"] = code
-    if round_ % 2 == 0:
-        kind = f"{kind}_repeat"
-    text = texts.page_sms(language, facts, n=n, hhmm=hhmm, link=link, round_=round_ if coordinator else None)
-    return Notice(kind, _only(params, SMS, kind), text)
-
-
-def _only(params: dict[str, str], channel: str, kind: str) -> dict[str, str]:
-    allowed = variables_of(channel, kind)
-    return {name: value for name, value in params.items() if name in allowed}
 
 
 def _outbox_row(
@@ -471,12 +430,15 @@ def _audit(
 def _facts(world: _World, incident: Incident) -> texts.PageFacts:
     elder = world.elders[incident.elder_id]
     volunteer = world.volunteers.get(incident.reporter_volunteer_id or 0)
+    # Opened by a coordinator (a drill from the dashboard, an emergency they took by phone): they stand for the
+    # volunteer in the page. Neither (a drill from the command line): `page_notice` says "community staff".
+    reporter = volunteer or world.reporters.get(incident.reporter_coordinator_id or 0)
     community = world.areas.get(elder.community_id)
     return texts.PageFacts(
         elder=elder.name,
         kind="drill" if incident.is_drill else incident.kind,
-        volunteer=volunteer.name if volunteer else "",
-        volunteer_phone=_national(volunteer.phone) if volunteer and volunteer.phone else "",
+        volunteer=(reporter.name or "") if reporter else "",
+        volunteer_phone=_national(reporter.phone) if reporter and reporter.phone else "",
         drill=incident.is_drill,
         community=community.name if community else "",
     )

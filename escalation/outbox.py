@@ -542,7 +542,8 @@ class OutboxWorker:
         if found is not None:
             return Outcome(row, "reconciled", sid=found.sid, status=found.status, detail="reconciled with the provider")
         started = row.sending_started_at or row.created_at
-        trusted_at = started + self.settle
+        # A provider whose lists lag longer than ours says so (Tencent's pull shows an SMS only once its receipt came).
+        trusted_at = started + max(self.settle, getattr(self.esc.pager, "list_lag", timedelta(0)))
         if listed and self.esc.clock.now() < trusted_at:
             # Lists lag a create (Twilio's; Tencent's pull shows a message once its receipt came): an answer this
             # soon after the attempt may not show it yet.

@@ -28,7 +28,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -77,6 +77,9 @@ class TencentPager:
     name = PROVIDER
     push_types = ("sms_status", "sms_reply", "voiceprompt", "voicekey")
     confirms_calls = False
+    # PullSmsSendStatusByPhoneNumber shows an SMS only once its receipt came, often tens of seconds after the send:
+    # a lost answer is called "no trace" (and the SMS sent again) only this long after the attempt.
+    list_lag = timedelta(minutes=2)
 
     def __init__(
         self,

@@ -46,6 +46,7 @@ _TEXTS = {
         "family_visit": "【探访关爱】{date}志愿者{volunteer}已上门探访{elder}，{status}。回复退订停止接收",
         "family_digest": "【探访关爱】{month}月{elder}共接受探访{count}次，最近一次{date}。回复退订停止接收",
         "tag": "【探访关爱】",
+        "staff_word": "社区工作人员",
         "drill_tag": "【演练，无需行动】",
         "status_well": "情况良好",
         "status_problem": "发现问题，社区已跟进",
@@ -94,6 +95,7 @@ _TEXTS = {
         "family_digest": "[Care visit] {month}: {elder} was visited {count} times, last on {date}. "
         "Reply STOP to opt out",
         "tag": "[Care visit] ",
+        "staff_word": "community staff",
         "drill_tag": "[DRILL, no action needed] ",
         "status_well": "all well",
         "status_problem": "a problem was found; the community is following it up",

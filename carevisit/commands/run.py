@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import typer
+from rich.markup import escape
 
 from carevisit.bootstrap import Runtime
 from carevisit.care.coordinators import any_can_sign_in
@@ -35,7 +36,7 @@ def run(
         try:
             await serve(rt, role=role)
         except PagerSetupError as error:  # the provider chosen cannot page anyone: say why before anything runs
-            errors.print(f"[bold red]The pager cannot start:[/] {error}")
+            errors.print(f"[bold red]The pager cannot start:[/] {escape(str(error))}")  # [aliyun] is not markup
             raise typer.Exit(2) from None
         except OSError as error:  # the port is taken, or the host is not ours
             settings = rt.settings

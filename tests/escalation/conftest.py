@@ -60,6 +60,10 @@ class WrappedPager:
     async def close(self) -> None:
         return None  # the inner pager is the world's: it closes it
 
+    def __getattr__(self, name: str) -> Any:
+        # What else the real pager has (a domestic one's push parsing, list_lag) shows through the wrapper.
+        return getattr(self.inner, name)
+
 
 class DyingPager(WrappedPager):
     """Wraps the real pager and 'kills the process' just before or just after the provider call."""

@@ -22,7 +22,7 @@ from carevisit.escalation.notices import Callbacks, Notice, VoiceScript
 from carevisit.escalation.outbox import OutboxWorker
 from carevisit.escalation.provider_limits import defaults, parse_limits
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
-from carevisit.storage.models import DeliveryEvent, OutboxMessage
+from carevisit.storage.models import DeliveryEvent, EmergencyContact, OutboxMessage
 from tests.escalation.conftest import CONTACT1, CONTACT2, COORDINATOR, DyingPager, ProcessDied, World
 from tests.escalation.fake_aliyun import (
     ACCESS_KEY_ID,
@@ -318,3 +318,20 @@ async def test_a_crash_after_aliyun_took_the_sms_is_recovered_through_querysendd
     assert record is not None and record.reference == str(row.id)
     calls: list[OutboxMessage] = await world.outbox(channel=Channel.VOICE, to_address=CONTACT1)
     assert len(calls) == 1 and len(fake.calls_to(CONTACT1)) == 1  # the call cut off alongside went once
+
+
+async def test_an_sms_reply_is_an_extra_way_to_acknowledge_and_退订_opts_out(aliyun: Aliyun) -> None:
+    world, fake = aliyun.world, aliyun.fake
+    incident_id = await world.open()
+    await world.tick()
+    assert await fake.push("SmsUp", [fake.sms_up(CONTACT2, "1")]) == [200]  # not paged yet: changes nothing
+    assert (await world.incident(incident_id)).status == IncidentStatus.OPEN
+    reply = fake.sms_up(CONTACT1, "1")
+    assert await fake.push("SmsUp", [reply], times=2) == [200, 200]  # Aliyun retries: counted once
+    incident = await world.incident(incident_id)
+    assert incident.status == IncidentStatus.ACKNOWLEDGED and incident.ack_channel == "sms"
+    assert sum("✅" in c.text for c in await world.chats()) == 1
+    assert await fake.push("SmsUp", [fake.sms_up(CONTACT1, "退订")]) == [200]
+    async with world.sessions() as session:
+        contact = await session.get(EmergencyContact, world.contacts[0].id)
+    assert contact is not None and contact.opted_out_at is not None

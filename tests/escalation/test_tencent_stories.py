@@ -279,8 +279,21 @@ async def test_a_sending_row_holding_a_serial_no_is_found_by_the_pull_not_looked
     await world.tick(seconds=10)
     assert len(tencent.sms_to(CONTACT1)) == 1  # not in the pull yet, but too soon to call that "no trace"
     tencent.report(sms.serial_no, "SUCCESS")
-    await world.tick(seconds=25)  # asked again once "no trace" would have settled
+    await world.tick(seconds=115)  # asked again once "no trace" would have settled (Tencent's list_lag, 2 min)
     [row] = await world.outbox(channel=Channel.SMS, to_address=CONTACT1)
     assert row.status == DeliveryStatus.DELIVERED and row.provider_sid == sms.serial_no
     assert len(tencent.sms_to(CONTACT1)) == 1
     assert tencent.requests.count(("sms", "PullSmsSendStatusByPhoneNumber")) >= 2
+
+
+async def test_a_reply_from_the_paged_number_is_an_extra_way_to_acknowledge(tw: TencentWorld) -> None:
+    world, tencent = tw.world, tw.tencent
+    incident_id = await world.open()
+    await world.tick()
+    assert await tencent.reply(CONTACT2, "1") == 200  # not paged yet: changes nothing
+    assert (await world.incident(incident_id)).status == IncidentStatus.OPEN
+    assert await tencent.reply(CONTACT1, "收到") == 200
+    assert await tencent.reply(CONTACT1, "收到") == 200  # pushed twice
+    incident = await world.incident(incident_id)
+    assert incident.status == IncidentStatus.ACKNOWLEDGED and incident.ack_channel == "sms"
+    assert sum("✅" in c.text for c in await world.chats()) == 1

@@ -12,7 +12,10 @@ from typer.testing import CliRunner
 
 from carevisit import config
 from carevisit.cli import app
+from carevisit.commands.config import PUSH_TYPES
 from carevisit.config import SettingsError, load_settings, masked, pager_name
+from carevisit.escalation.aliyun_pager import AliyunPager
+from carevisit.escalation.tencent_pager import TencentPager
 
 runner = CliRunner()
 SHIPPED = Path(config.__file__).resolve().parent
@@ -255,3 +258,7 @@ def test_config_check_names_a_bad_limits_file(templates_file: Path, tmp_path: Pa
 def test_config_check_on_the_console_pager_says_nothing_is_sent() -> None:
     code, output = check({})
     assert code == 0 and "Pager: console" in output and "nothing is sent" in output
+
+
+def test_the_push_urls_to_set_in_the_console_match_what_the_adapters_receive() -> None:
+    assert {"aliyun": AliyunPager.push_types, "tencent": TencentPager.push_types} == PUSH_TYPES
