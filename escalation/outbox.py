@@ -37,7 +37,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.phones import mask_phone
-from carevisit.escalation import claims
+from carevisit.escalation import claims, pacing
 from carevisit.escalation.claims import LeasedRow
 from carevisit.escalation.context import Escalation
 from carevisit.escalation.delivery import PAGE_PURPOSES, UNCERTAIN, record_status, take_sids
@@ -50,7 +50,6 @@ from carevisit.escalation.pager import (
     ProviderRecord,
     TemporaryError,
 )
-from carevisit.escalation.provider_limits import next_allowed, refused
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
 from carevisit.storage.locks import process_name
 from carevisit.storage.models import DeliveryEvent, Incident, OutboxMessage
@@ -214,74 +213,12 @@ class OutboxWorker:
             raise
         return held + [task.result() for task in sms + voice]
 
-    # --- pacing each number within the provider's limits ---
-
     async def _paced(self, rows: list[LeasedRow]) -> tuple[list[LeasedRow], list[Outcome]]:
-        """The rows to send now, and outcomes for the rest: a page the provider's limits would refuse now waits
-        until they allow it — if that is before its step is over — or is refused here, and the chain moves on
-        (`provider_limits`; Aliyun and Tencent both refuse pages to a number that had "too many" lately)."""
-        limits = self.esc.limits
-        paced = [r for r in rows if limits.of(r.channel)]
-        if not paced:
-            return rows, []
-        now = self.esc.clock.now()
-        history = await self._sent_to({(r.channel, r.to_address) for r in paced}, now)
-        deadlines = await self._step_ends({r.incident_id for r in paced if r.purpose in PAGE_PURPOSES})
-        go: list[LeasedRow] = []
-        held: list[Outcome] = []
-        for row in rows:
-            if row not in paced:
-                go.append(row)
-                continue
-            earlier = history[(row.channel, row.to_address)]
-            sent_at = [at for at, _ in earlier]
-            same = [at for at, kind in earlier if kind == row.notice_kind]
-            when = next_allowed(limits, row.channel, sent_at, now, same=same)
-            if when is None:
-                go.append(row)
-                earlier.append((now, row.notice_kind))  # counts for the round's next row to this number
-                continue
-            deadline = deadlines.get(row.incident_id or 0) if row.purpose in PAGE_PURPOSES else None
-            if deadline is not None and when >= deadline:
-                why = refused(limits, row.channel, sent_at, now, same=same) or "the provider's limits"
-                error = PermanentError(f"{why}; the step ends before it allows this page", code="paced")
-                held.append(Outcome(row, "permanent", error=error))
-            else:
-                held.append(Outcome(row, "deferred", check_at=when))
+        """The rows to send now, and the outcomes of those the provider's limits hold back (`pacing`)."""
+        go, waiting, refused = await pacing.pace(self.esc, rows)
+        held = [Outcome(row, "deferred", check_at=when) for row, when in waiting]
+        held += [Outcome(row, "permanent", error=error) for row, error in refused]
         return go, held
-
-    async def _sent_to(
-        self, numbers: set[tuple[Channel, str]], now: datetime
-    ) -> defaultdict[tuple[Channel, str], list[tuple[datetime, str | None]]]:
-        """When each number was last paged on each channel (pages the provider accepted, in the last day: no limit
-        looks further back), and with which kind of notice."""
-        found: defaultdict[tuple[Channel, str], list[tuple[datetime, str | None]]] = defaultdict(list)
-        async with self.esc.sessions() as session:
-            rows = await session.exec(
-                select(
-                    OutboxMessage.channel, OutboxMessage.to_address, OutboxMessage.sent_at, OutboxMessage.notice_kind
-                ).where(
-                    col(OutboxMessage.to_address).in_({to for _, to in numbers}),
-                    col(OutboxMessage.sent_at) > now - timedelta(hours=25),
-                )
-            )
-            for channel, to, sent_at, kind in rows.all():
-                if (Channel(channel), to) in numbers and sent_at is not None:
-                    found[(Channel(channel), to)].append((sent_at, kind))
-        return found
-
-    async def _step_ends(self, incident_ids: set[int | None]) -> dict[int, datetime]:
-        """When each open incident's current step is over: a page that cannot go before then is of no use."""
-        ids = [i for i in incident_ids if i]
-        if not ids:
-            return {}
-        async with self.esc.sessions() as session:
-            rows = await session.exec(
-                select(Incident.id, Incident.next_step_at).where(
-                    col(Incident.id).in_(ids), Incident.status == IncidentStatus.OPEN
-                )
-            )
-            return {incident_id: at for incident_id, at in rows.all() if incident_id and at}
 
     async def _send(self, row: LeasedRow) -> Outcome:
         esc = self.esc
