@@ -52,6 +52,7 @@ from carevisit.escalation.outbox import OutboxWorker
 from carevisit.escalation.pager import Pager
 from carevisit.escalation.provider_limits import defaults
 from carevisit.escalation.twilio_pager import TwilioPager
+from carevisit.service import settle_heap
 from carevisit.storage import schema
 from carevisit.storage.db import make_engine, make_session_factory
 from carevisit.storage.enums import AreaLevel, DeliveryStatus, PhoneKind
@@ -396,6 +397,7 @@ class Services:
             esc = make_escalation(engine, self.pager, self.api_base, self.timing)
             loops = EscalationLoops(esc, self.timing.worker(esc, concurrency), interval=self.timing.idle)
             self._local = (asyncio.create_task(loops.run()), esc, engine, loops)
+            settle_heap()  # as `carevisit run` does once its parts have started
             return
         for _ in range(self.processes):
             child = await asyncio.create_subprocess_exec(
@@ -459,6 +461,7 @@ async def child_main(args: argparse.Namespace) -> None:
     esc = make_escalation(engine, args.pager, args.api, timing)
     loops = EscalationLoops(esc, timing.worker(esc, args.concurrency), interval=timing.idle)
     runner = asyncio.create_task(loops.run())
+    settle_heap()  # as `carevisit run` does once its parts have started
     print("ready", flush=True)
     loop = asyncio.get_running_loop()
     while await loop.run_in_executor(None, sys.stdin.readline):  # "go": incidents were opened; EOF: stop

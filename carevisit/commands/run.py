@@ -11,7 +11,7 @@ from carevisit.bootstrap import Runtime
 from carevisit.care.coordinators import any_can_sign_in
 from carevisit.commands.common import console, errors, run_with_runtime
 from carevisit.parts.escalation import PagerSetupError
-from carevisit.service import Role, parts_report, serve
+from carevisit.service import Role, parts_report, serve, settle_heap
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def run(
             colour = "green" if on else "bold yellow"
             console.print(f"[{colour}]{part}: {'on' if on else 'OFF'}[/] — {why}")
         try:
-            await serve(rt, role=role)
+            await serve(rt, role=role, started=settle_heap)
         except PagerSetupError as error:  # the provider chosen cannot page anyone: say why before anything runs
             errors.print(f"[bold red]The pager cannot start:[/] {escape(str(error))}")  # [aliyun] is not markup
             raise typer.Exit(2) from None
