@@ -97,8 +97,8 @@ async def _confirm(session: AsyncSession, esc: Escalation, row: AckCode, code: s
     if incident is None:
         return _wrong(language)
     if incident.acknowledged_by or incident.resolved_by:
-        return _answer(language, webhooks._already(esc, incident, language))
-    facts = await webhooks._facts(session, incident, language)
+        return _answer(language, webhooks.already_acknowledged(esc, incident, language))
+    facts = await webhooks.incident_facts(session, incident, language)
     return _answer(
         language,
         f'<p>{html.escape(facts)}</p><form method=post action="/a/ack">'
@@ -117,7 +117,7 @@ async def _acknowledge(session: AsyncSession, esc: Escalation, row: AckCode, lan
         return _wrong(language)
     if outcome.won:
         return _answer(language, f"<p>{html.escape(texts.text(language, 'ack_done'))}</p>")
-    return _answer(language, webhooks._already(esc, outcome.incident, language))
+    return _answer(language, webhooks.already_acknowledged(esc, outcome.incident, language))
 
 
 def _client(request: web.Request) -> str:
@@ -178,6 +178,6 @@ def _whom(lock: ack_codes.Lock) -> str:
 
 
 def _answer(language: str, content: str, *, status: int = 200) -> web.Response:
-    response = webhooks._page(language, content, status=status)
+    response = webhooks.ack_page_html(language, content, status=status)
     response.headers.update(_HEADERS)
     return response

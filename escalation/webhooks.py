@@ -205,7 +205,7 @@ button{{font-size:1.4em;padding:.8em 1.6em;width:100%;background:#c0392b;color:#
 </style></head><body><h1>{title}</h1>{content}</body></html>"""
 
 
-def _page(language: str, content: str, status: int = 200) -> web.Response:
+def ack_page_html(language: str, content: str, status: int = 200) -> web.Response:
     title = html.escape(texts.text(language, "ack_page_title"))
     body = _PAGE.format(lang="zh-CN" if language == "zh_CN" else "en", title=title, content=content)
     return web.Response(text=body, content_type="text/html", status=status)
@@ -225,9 +225,9 @@ async def ack_page(request: web.Request) -> web.StreamResponse:
         if incident is None:
             return _invalid(language)
         if incident.acknowledged_by or incident.resolved_by:
-            return _page(language, _already(esc, incident, language))
-        facts = await _facts(session, incident, language)
-    return _page(
+            return ack_page_html(language, already_acknowledged(esc, incident, language))
+        facts = await incident_facts(session, incident, language)
+    return ack_page_html(
         language,
         f"<p>{html.escape(facts)}</p><form method=post><button type=submit>"
         f"{html.escape(texts.text(language, 'ack_button'))}</button></form>",
@@ -249,8 +249,8 @@ async def ack_submit(request: web.Request) -> web.StreamResponse:
         if outcome.incident is None:
             return _invalid(language)
         if outcome.won:
-            return _page(language, f"<p>{html.escape(texts.text(language, 'ack_done'))}</p>")
-        return _page(language, _already(esc, outcome.incident, language))
+            return ack_page_html(language, f"<p>{html.escape(texts.text(language, 'ack_done'))}</p>")
+        return ack_page_html(language, already_acknowledged(esc, outcome.incident, language))
 
 
 async def _live_incident(session: AsyncSession, esc: Escalation, token: tokens.AckToken | None) -> Incident | None:
@@ -266,10 +266,10 @@ async def _live_incident(session: AsyncSession, esc: Escalation, token: tokens.A
 
 
 def _invalid(language: str) -> web.Response:
-    return _page(language, f"<p>{html.escape(texts.text(language, 'ack_invalid'))}</p>", status=404)
+    return ack_page_html(language, f"<p>{html.escape(texts.text(language, 'ack_invalid'))}</p>", status=404)
 
 
-def _already(esc: Escalation, incident: Incident, language: str) -> str:
+def already_acknowledged(esc: Escalation, incident: Incident, language: str) -> str:
     """That someone has it, and when — never who: whoever holds the link may not be family."""
     moment = incident.acknowledged_at or incident.resolved_at
     at = moment.astimezone(esc.zone).strftime("%m-%d %H:%M") if moment else ""
@@ -280,7 +280,7 @@ def _already(esc: Escalation, incident: Incident, language: str) -> str:
     )
 
 
-async def _facts(session: AsyncSession, incident: Incident, language: str) -> str:
+async def incident_facts(session: AsyncSession, incident: Incident, language: str) -> str:
     elder = await session.get(Elder, incident.elder_id)
     kind = texts.kind_label(language, "drill" if incident.is_drill else incident.kind)
     prefix = texts.tag(language, drill=incident.is_drill)
