@@ -12,7 +12,10 @@ from tests.escalation.fake_aliyun import SmsTemplate, TtsTemplate
 ALIYUN_TEMPLATES: dict[str, Any] = {
     "aliyun": {
         "sms": {
-            "family_emergency": {"template": "SMS_480000001", "params": ["name", "what", "volunteer", "time"]},
+            "family_emergency": {
+                "template": "SMS_480000001",
+                "params": ["name", "what", "volunteer", "time", "code"],
+            },
             "family_emergency_repeat": {"template": "SMS_480000002", "params": ["name", "what", "round"]},
             "coordinator_emergency": {"template": "SMS_480000003", "params": ["name", "what", "community", "round"]},
             "coordinator_emergency_repeat": {"template": "SMS_480000004", "params": ["name", "community", "round"]},
@@ -33,7 +36,10 @@ ALIYUN_TEMPLATES: dict[str, Any] = {
 
 # What the operator had approved at Aliyun, variable for variable.
 ALIYUN_REGISTERED_SMS = [
-    SmsTemplate("SMS_480000001", "${name}家中${what}，志愿者${volunteer}于${time}报告，请尽快联系社区"),
+    SmsTemplate(
+        "SMS_480000001",
+        "${name}家中${what}，志愿者${volunteer}于${time}报告，请接听来电按1，或在care.example.cn/a输入${code}",
+    ),
     SmsTemplate("SMS_480000002", "再次提醒：${name}家中${what}，第${round}次通知"),
     SmsTemplate("SMS_480000003", "${community}：${name}家中${what}，第${round}轮"),
     SmsTemplate("SMS_480000004", "${community}再次提醒：${name}，第${round}轮"),

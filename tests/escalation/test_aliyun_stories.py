@@ -176,7 +176,9 @@ async def test_aliyuns_limit_refusal_is_recorded_as_refused_and_the_chain_goes_o
     world, fake = aliyun.world, aliyun.fake
     fake.limits.sms_per_day = 1
     # Minutes before, the same number had the same template and a call (another elder's emergency, say).
-    family = Notice("family_emergency", {"name": "张兰", "what": "跌倒", "volunteer": "刘洋", "time": "09:58"})
+    family = Notice(
+        "family_emergency", {"name": "张兰", "what": "跌倒", "volunteer": "刘洋", "time": "09:58", "code": "123456"}
+    )
     await aliyun.pager.send_sms(to=CONTACT1, notice=family, callbacks=Callbacks(reference="0"))
     script = VoiceScript("family_emergency", {"name": "张兰", "what": "跌倒"})
     await aliyun.pager.place_call(to=CONTACT1, script=script, callbacks=Callbacks(reference="0"))
@@ -335,3 +337,19 @@ async def test_an_sms_reply_is_an_extra_way_to_acknowledge_and_退订_opts_out(a
     async with world.sessions() as session:
         contact = await session.get(EmergencyContact, world.contacts[0].id)
     assert contact is not None and contact.opted_out_at is not None
+
+
+async def test_the_code_in_the_sms_acknowledges_on_the_fixed_page(aliyun: Aliyun) -> None:
+    world, fake = aliyun.world, aliyun.fake
+    incident_id = await world.open()
+    await world.tick()
+    [sms] = fake.sms_to(CONTACT1)
+    code = sms.params["code"]
+    assert code.isdigit() and len(code) == 6
+    assert all("http" not in value and "/ack/" not in value for value in sms.params.values())
+    async with aiohttp.ClientSession() as http, http.post(f"{world.public_url}/a/ack", data={"code": code}) as answer:
+        assert answer.status == 200
+    incident = await world.incident(incident_id)
+    assert incident.status == IncidentStatus.ACKNOWLEDGED and incident.ack_channel == "code"
+    await world.tick(minutes=20)
+    assert fake.sms_to(CONTACT2) == []  # nobody else paged
