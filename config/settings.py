@@ -108,6 +108,17 @@ class Settings(BaseSettings):
     # docs/providers.md).
     pager_limits_file: Path | None = None
 
+    # WeCom (企业微信): the operator's self-built app, for volunteers and coordinators (docs: CHANNELS.md §1.1).
+    wecom_corp_id: str | None = None
+    wecom_agent_id: int | None = None
+    wecom_secret: SecretStr | None = None
+    # The callback's Token and EncodingAESKey (43 characters), as set in the app's 接收消息 settings.
+    wecom_token: SecretStr | None = None
+    wecom_aes_key: SecretStr | None = None
+    # Other hosts for qyapi.weixin.qq.com and open.weixin.qq.com's authorize page (tests).
+    wecom_api_base: AnyHttpUrl | None = None
+    wecom_oauth_base: AnyHttpUrl | None = None
+
     public_url: AnyHttpUrl | None = None
     # Signs one-time acknowledgement links and dashboard sessions; required once PUBLIC_URL is set.
     secret_key: SecretStr | None = None
