@@ -95,6 +95,8 @@ def step_sentence(t: Translate, entry: Entry) -> str:
         return _page_sentence(t, entry.facts)
     if entry.event == "audit" and entry.what == "incident.limits":
         return _limits_sentence(t, entry.facts)
+    if entry.event == "audit" and entry.what == "incident.ack_code_late":
+        return _fill(t("show.step.ack_code_late"), who=who)
     return t("show.step.other")
 
 

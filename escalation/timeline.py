@@ -179,7 +179,7 @@ async def incident_timeline(session: AsyncSession, *, incident_id: int) -> list[
             Entry(
                 entry.at,
                 entry.action,
-                entry.actor,
+                await describe_actor(session, entry.actor),
                 detail=json.dumps(entry.details, ensure_ascii=False) if entry.details else "",
                 event="audit",
                 facts=dict(entry.details or {}),

@@ -20,7 +20,9 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import event, func
 from sqlmodel import select
 
-from carevisit.escalation import ack_codes, incidents
+from carevisit.dashboard import display
+from carevisit.dashboard.texts import translator
+from carevisit.escalation import ack_codes, incidents, timeline
 from carevisit.escalation.code_page import add_code_routes
 from carevisit.escalation.timeline import incident_timeline
 from carevisit.storage.enums import IncidentStatus
@@ -163,6 +165,11 @@ async def test_a_second_persons_code_after_the_first_shows_already(page: CodePag
     async with world.sessions() as session:
         late = (await session.exec(select(AuditEntry).where(AuditEntry.action == "incident.ack_code_late"))).all()
     assert [(e.actor, e.entity_id) for e in late] == [(f"contact:{world.contacts[1].id}", incident_id)]
+    async with world.sessions() as session:
+        entries = await timeline.incident_timeline(session, incident_id=incident_id)
+    [shown_late] = [e for e in entries if e.what == "incident.ack_code_late"]
+    sentence = display.step_sentence(translator("zh_CN"), shown_late)
+    assert "也用确认码确认了收到" in sentence and "王强" in sentence  # coordinators see who, signed in
 
 
 async def test_an_expired_code_is_refused_and_a_later_page_carries_a_new_one(page: CodePage, world: World) -> None:
