@@ -16,6 +16,7 @@
 - `GET /cgi-bin/user/get` (60111 unknown userid) and `GET /cgi-bin/auth/getuserinfo` (an OAuth code from
   `oauth_code`, each once, for 5 minutes; 40029 otherwise);
 - `fail_next` answers 5xx or drops the connection (after acting, with `process`); `hang_next` answers late;
+  `error_next` answers a WeCom error (45009, -1, …); `expire` ends tokens by the clock before the client expects;
 - `tap` POSTs an encrypted `template_card_event` to carevisit's callback, encrypted by wechatpy's
   `WeChatCrypto` (an implementation independent of ours); `callback_request` builds one to send twice or forge.
 
@@ -116,6 +117,8 @@ class Failure:
     process: bool = False  # act first, then fail to say so
     hang: float = 0.0  # real seconds before answering (past the client's timeout)
     path: str | None = None  # only this path; None: any
+    errcode: int | None = None  # a WeCom error (HTTP 200) instead
+    errmsg: str = ""
 
 
 @dataclass
@@ -207,6 +210,12 @@ class FakeWeCom:
             if token in (None, value):
                 held.revoked = True
 
+    def expire(self, token: str | None = None) -> None:
+        """A token's time is up now, whatever the client believes (all tokens by default): 42001 next."""
+        for value, held in self.tokens.items():
+            if token in (None, value):
+                held.expires = min(held.expires, self.clock.now())
+
     def oauth_code(self, userid: str) -> str:
         """The code WeCom's authorize page would put on the redirect for this member."""
         code = secrets.token_urlsafe(24)
@@ -229,6 +238,10 @@ class FakeWeCom:
     def fail_next(self, status: int = 500, *, times: int = 1, process: bool = False, path: str | None = None) -> None:
         """The next `times` requests answer HTTP `status` (0: the connection is dropped without an answer)."""
         self.failures.extend(Failure(status, process, path=path) for _ in range(times))
+
+    def error_next(self, errcode: int, errmsg: str = "", *, process: bool = False, path: str | None = None) -> None:
+        """The next request answers WeCom error `errcode` (HTTP 200), e.g. 45009 or -1 (system busy)."""
+        self.failures.append(Failure(200, process, path=path, errcode=errcode, errmsg=errmsg or f"error {errcode}"))
 
     def hang_next(self, seconds: float, *, process: bool = True, path: str | None = None) -> None:
         """Hold the next answer `seconds`; with `process` WeCom acted at once and answers late."""
@@ -318,6 +331,9 @@ class FakeWeCom:
             return web.Response()
         if failure.status != 200:
             return web.Response(status=failure.status, text="<html>502 Bad Gateway</html>", content_type="text/html")
+        if failure.errcode is not None:
+            self.refusals.append(failure.errcode)
+            return web.json_response({"errcode": failure.errcode, "errmsg": failure.errmsg})
         return web.json_response(answer or {"errcode": 0, "errmsg": "ok"})
 
     def _check_token(self, token: str | None) -> None:
