@@ -203,9 +203,13 @@ class WeComClient:
             # Nothing was sent yet: the message itself certainly was not acted on.
             raise WeComNotProcessed(f"gettoken failed: {error}") from error
         answer = _checked("/cgi-bin/gettoken", answer)
+        if not answer.get("access_token"):
+            raise WeComNotProcessed("gettoken answered no access_token")
         expires_in = int(answer.get("expires_in", 7200))
         self._token = str(answer["access_token"])
-        self._token_until = self._clock.now() + timedelta(seconds=expires_in) - self._margin
+        lifetime = timedelta(seconds=expires_in)
+        # A short-lived token is still used for half its life, not refetched on every call.
+        self._token_until = self._clock.now() + lifetime - min(self._margin, lifetime / 2)
         log.info("wecom access token fetched, valid %d s", expires_in)
 
     async def _request(self, method: str, path: str, query: dict[str, str], data: bytes | None) -> dict[str, Any]:

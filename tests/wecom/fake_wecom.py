@@ -18,7 +18,9 @@
 - `fail_next` answers 5xx or drops the connection (after acting, with `process`); `hang_next` answers late;
   `error_next` answers a WeCom error (45009, -1, …); `expire` ends tokens by the clock before the client expects;
 - `tap` POSTs an encrypted `template_card_event` to carevisit's callback, encrypted by wechatpy's
-  `WeChatCrypto` (an implementation independent of ours); `callback_request` builds one to send twice or forge.
+  `WeChatCrypto` (an implementation independent of ours), for a card the member was delivered; its ResponseCode
+  updates the card once; `callback_request` builds one to send twice or forge; `verify_url` drives the GET
+  echostr verification.
 
 Error codes for WeCom-side refusals whose exact code the docs do not give (task_id reused, response_code used or
 expired, a malformed card) are marked UNVERIFIED below: the client treats them all as permanent, as it should.
@@ -166,6 +168,7 @@ class FakeWeCom:
         self.failures: list[Failure] = []
         self.requests: list[str] = []  # the path of every request, in order
         self.refusals: list[int] = []  # every errcode other than 0 answered, in order
+        self.taps: list[tuple[str, str, str, str]] = []  # (userid, task_id, key, response_code) of every tap
         self.callbacks: list[tuple[int, str]] = []  # our callback's answers (status, body)
         self._sent: list[_Sent] = []
         self._ids = itertools.count(1)
@@ -289,9 +292,49 @@ class FakeWeCom:
         return answer
 
     async def tap(self, url: str, userid: str, task_id: str, key: str) -> tuple[int, str]:
-        """A member taps a button: the encrypted template_card_event POSTed to carevisit's callback `url`."""
-        query, body = self.callback_request(self.template_card_event_xml(userid, task_id, key))
+        """A member taps a button of a card delivered to them: the encrypted template_card_event POSTed to
+        carevisit's callback `url`. The event's ResponseCode is new and updates the card once, for 72 h (a test
+        that forges an event builds it with `template_card_event_xml` and `callback_request` instead)."""
+        card = self._delivered_card(userid, task_id)
+        keys = [b.get("key") for b in card.message.get("button_list", [])]
+        if key not in keys:
+            raise ValueError(f"the card {task_id} has no button {key!r}")
+        code = self._new_response_code()
+        self.cards[code] = Card(task_id, card.msgid, [userid], self.clock.now())
+        self.taps.append((userid, task_id, key, code))
+        query, body = self.callback_request(self.template_card_event_xml(userid, task_id, key, response_code=code))
         return await self.post_callback(url, query, body)
+
+    def url_verification(self, echostr: str = "") -> tuple[dict[str, str], str]:
+        """The query of WeCom's GET when the admin saves the callback URL, and the plaintext the answer must be."""
+        from wechatpy.enterprise.crypto import WeChatCrypto  # the test extra only
+
+        plain = echostr or secrets.token_hex(8)
+        nonce = "".join(secrets.choice(string.digits) for _ in range(10))
+        timestamp = str(int(self.clock.now().timestamp()))
+        # The echostr is sealed and signed as a message's Encrypt is.
+        sealed = WeChatCrypto(self.token, self.aes_key, self.corp_id).encrypt_message(plain, nonce, timestamp)
+        query = {"msg_signature": _tag(sealed, "MsgSignature"), "timestamp": timestamp, "nonce": nonce}
+        return {**query, "echostr": _tag(sealed, "Encrypt")}, plain
+
+    async def verify_url(self, url: str) -> bool:
+        """Drive the URL verification: True if carevisit answered the plaintext exactly (no quotes, BOM, newline)."""
+        assert self._http is not None
+        query, plain = self.url_verification()
+        async with self._http.get(url, params=query) as response:
+            body = await response.read()
+        return response.status == 200 and body == plain.encode()
+
+    def _delivered_card(self, userid: str, task_id: str) -> Delivery:
+        for delivery in reversed(self.deliveries):
+            if (
+                delivery.delivered
+                and delivery.userid == userid
+                and delivery.msgtype == "template_card"
+                and delivery.message.get("task_id") == task_id
+            ):
+                return delivery
+        raise ValueError(f"no card {task_id} was delivered to that member")
 
     # --- the API ---
 

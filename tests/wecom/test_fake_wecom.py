@@ -326,34 +326,84 @@ async def test_5xx_dropped_connection_and_a_late_answer(wecom: FakeWeCom, http: 
 # --- callbacks, encrypted by wechatpy ---
 
 
-async def test_tap_posts_an_encrypted_template_card_event(wecom: FakeWeCom) -> None:
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[str, list[tuple[dict[str, str], str]]]]:
+    """A stand-in callback that records what WeCom POSTs and answers the URL verification with wechatpy."""
     received: list[tuple[dict[str, str], str]] = []
+    crypto = WeChatCrypto(TOKEN, AES_KEY, CORP_ID)
+
+    async def verify(request: web.Request) -> web.Response:
+        query = request.query
+        plain = crypto.check_signature(query["msg_signature"], query["timestamp"], query["nonce"], query["echostr"])
+        return web.Response(body=plain if isinstance(plain, bytes) else plain.encode())
 
     async def callback(request: web.Request) -> web.Response:
         received.append((dict(request.query), await request.text()))
         return web.Response(text="")
 
     app = web.Application()
+    app.router.add_get("/wecom/callback", verify)
     app.router.add_post("/wecom/callback", callback)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
-    try:
-        url = f"http://{server.host}:{server.port}/wecom/callback"
-        assert await wecom.tap(url, "zhangwei", "incident-1", "ack:1") == (200, "")
-    finally:
-        await server.close()
+    yield f"http://{server.host}:{server.port}/wecom/callback", received
+    await server.close()
+
+
+async def test_tap_posts_an_encrypted_template_card_event(
+    wecom: FakeWeCom, http: aiohttp.ClientSession, receiver: tuple[str, list[tuple[dict[str, str], str]]]
+) -> None:
+    url, received = receiver
+    await send(http, wecom, await token(http, wecom), card("zhangwei"))
+    assert await wecom.tap(url, "zhangwei", "incident-1", "ack:1") == (200, "")
     ((query, body),) = received
     assert "<Encrypt>" in body and "zhangwei" not in body and "ack:1" not in body
     crypto = WeChatCrypto(TOKEN, AES_KEY, CORP_ID)
     plain = crypto.decrypt_message(body, query["msg_signature"], query["timestamp"], query["nonce"])
-    for part in (
-        "<FromUserName><![CDATA[zhangwei]]>",
-        "<Event><![CDATA[template_card_event]]>",
-        "[ack:1]",
-        "[incident-1]",
-    ):
+    (_, _, _, code) = wecom.taps[0]
+    for part in ("[zhangwei]", "[template_card_event]", "[ack:1]", "[incident-1]", f"[{code}]"):
         assert part in plain
     with pytest.raises(InvalidSignatureException):
         WeChatCrypto("another-token", AES_KEY, CORP_ID).decrypt_message(
             body, query["msg_signature"], query["timestamp"], query["nonce"]
+        )
+
+
+async def test_a_member_taps_only_a_card_delivered_to_them(
+    wecom: FakeWeCom, http: aiohttp.ClientSession, receiver: tuple[str, list[tuple[dict[str, str], str]]]
+) -> None:
+    url, received = receiver
+    await send(http, wecom, await token(http, wecom), card("zhangwei"))
+    with pytest.raises(ValueError):
+        await wecom.tap(url, "lina", "incident-1", "ack:1")
+    with pytest.raises(ValueError):
+        await wecom.tap(url, "zhangwei", "incident-1", "no-such-button")
+    assert received == []
+
+
+async def test_the_tap_s_response_code_updates_the_card_once(
+    wecom: FakeWeCom, http: aiohttp.ClientSession, receiver: tuple[str, list[tuple[dict[str, str], str]]]
+) -> None:
+    url, _ = receiver
+    access = await token(http, wecom)
+    await send(http, wecom, access, card("zhangwei|lina"))
+    await wecom.tap(url, "lina", "incident-1", "ack:1")
+    (_, _, _, code) = wecom.taps[0]
+    update = {"agentid": AGENT_ID, "response_code": code, "button": {"replace_name": "已确认"}}
+    path = "/cgi-bin/message/update_template_card"
+    assert (await post(http, wecom, path, access, update))["errcode"] == 0
+    assert wecom.card(code).userids == ["lina"]
+    assert (await post(http, wecom, path, access, update))["errcode"] == RESPONSE_CODE_INVALID
+
+
+async def test_url_verification_is_driven_with_a_sealed_echostr(
+    wecom: FakeWeCom, receiver: tuple[str, list[tuple[dict[str, str], str]]]
+) -> None:
+    url, _ = receiver
+    assert await wecom.verify_url(url)
+    query, plain = wecom.url_verification("echo-1")
+    assert plain == "echo-1" and query["echostr"] != plain
+    with pytest.raises(InvalidSignatureException):
+        WeChatCrypto(TOKEN, AES_KEY, CORP_ID).check_signature(
+            "0" * 40, query["timestamp"], query["nonce"], query["echostr"]
         )
