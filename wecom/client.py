@@ -224,7 +224,8 @@ class WeComClient:
                     raise WeComPermanentError(f"{path}: HTTP {response.status}")
                 answer = await response.json(content_type=None)
         except (TimeoutError, aiohttp.ClientError, json.JSONDecodeError) as error:
-            raise WeComTemporaryError(f"{path}: {type(error).__name__}") from error
+            # Not chained: aiohttp's errors may quote the URL, whose query holds the access_token or corpsecret.
+            raise WeComTemporaryError(f"{path}: {type(error).__name__}") from None
         if not isinstance(answer, dict):
             raise WeComTemporaryError(f"{path}: not a JSON object")
         return answer
