@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import FakeClock
@@ -27,7 +27,7 @@ from carevisit.escalation.policy import DEFAULT_POLICY
 from carevisit.escalation.twilio_pager import TwilioPager
 from carevisit.escalation.webhooks import add_routes
 from carevisit.storage.enums import Channel, PhoneKind
-from carevisit.storage.models import ChatOutboxMessage, EmergencyContact, Incident, OutboxMessage
+from carevisit.storage.models import ChatOutboxMessage, DeliveryEvent, EmergencyContact, Incident, OutboxMessage
 from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
 from tests.factories import make_area_tree, make_contact, make_coordinator, make_elder, make_volunteer
 from tests.ports import free_port, loopback_host
@@ -128,6 +128,25 @@ class World:
             await session.commit()
             assert incident.id is not None
             return incident.id
+
+    async def resolve(self, incident_id: int) -> None:
+        """The reporting volunteer resolves the incident with a handling record."""
+        async with self.sessions() as session:
+            await incidents.resolve(
+                session,
+                clock=self.clock,
+                incident_id=incident_id,
+                by=f"volunteer:{self.volunteer_id}",
+                what_happened="跌倒",
+                actions_taken="送医",
+                outcome="已住院",
+            )
+            await session.commit()
+
+    async def delivery_events(self) -> int:
+        """How many provider statuses have been recorded, for all pages."""
+        async with self.sessions() as session:
+            return int((await session.exec(select(func.count()).select_from(DeliveryEvent))).one())
 
     async def incident(self, incident_id: int) -> Incident:
         async with self.sessions() as session:

@@ -31,10 +31,9 @@ import hashlib
 import hmac
 import itertools
 import json
-import random
 import re
-from collections import Counter, deque
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus
@@ -45,6 +44,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from carevisit.care.clock import Clock, SystemClock
+from tests.escalation.random_faults import FaultDice
 
 ACCESS_KEY_ID = "LTAI5tFakeCarevisitKey"
 ACCESS_KEY_SECRET = "fake-aliyun-access-key-secret"
@@ -192,24 +192,17 @@ class Failure:
 SEND_ACTIONS = (SEND_SMS, IVR_CALL, SINGLE_CALL_BY_TTS)
 
 
-@dataclass
-class RandomFaults:
+class RandomFaults(FaultDice):
     """A share of sends (SendSms, IvrCall, SingleCallByTts) fails at random: `error_rate` answered 503 without
     acting, `timeout_rate` acted on and answered only after `hang` seconds (past the client's timeout)."""
 
-    error_rate: float = 0.10
-    timeout_rate: float = 0.05
-    hang: float = 2.0
-    seed: int = 9
-    rng: random.Random = field(init=False)
-    injected: Counter[str] = field(default_factory=Counter)  # "500" and "timeout" faults drawn so far
-
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
-
     def draw(self, action: str) -> Failure | None:
-        if action not in SEND_ACTIONS:
-            return None
+        fault = self.roll() if action in SEND_ACTIONS else None
+        if fault == "error":
+            return Failure(503, action=action)
+        if fault == "timeout":
+            return Failure(process=True, hang=self.hang, action=action)
+        return None
         roll = self.rng.random()
         if roll < self.error_rate:
             self.injected["500"] += 1

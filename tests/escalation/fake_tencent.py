@@ -29,10 +29,8 @@ import hashlib
 import hmac
 import itertools
 import json
-import random
 import re
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,6 +41,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from carevisit.care.clock import Clock, SystemClock
+from tests.escalation.random_faults import FaultDice
 
 SECRET_ID = "AKIDfakeTencentSecretId0000000000"
 SECRET_KEY = "fakeTencentSecretKey0000000000000"
@@ -148,24 +147,17 @@ class Failure:
 SEND_ACTIONS = ("SendSms", "SendTtsVoice")
 
 
-@dataclass
-class RandomFaults:
+class RandomFaults(FaultDice):
     """A share of sends (SendSms, SendTtsVoice) fails at random: `error_rate` answered HTTP 500 without acting,
     `timeout_rate` acted on and answered only after `hang` seconds (past the client's timeout)."""
 
-    error_rate: float = 0.10
-    timeout_rate: float = 0.05
-    hang: float = 2.0
-    seed: int = 9
-    rng: random.Random = field(init=False)
-    injected: Counter[str] = field(default_factory=Counter)  # "500" and "timeout" faults drawn so far
-
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
-
     def draw(self, action: str) -> Failure | None:
-        if action not in SEND_ACTIONS:
-            return None
+        fault = self.roll() if action in SEND_ACTIONS else None
+        if fault == "error":
+            return Failure(500)
+        if fault == "timeout":
+            return Failure(200, process=True, hang=self.hang)
+        return None
         roll = self.rng.random()
         if roll < self.error_rate:
             self.injected["500"] += 1

@@ -19,10 +19,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
-import random
 import re
 import xml.etree.ElementTree as ElementTree
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import format_datetime
@@ -34,6 +32,7 @@ from aiohttp.test_utils import TestServer
 from twilio.request_validator import RequestValidator
 
 from carevisit.care.clock import Clock
+from tests.escalation.random_faults import FaultDice
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "fake-twilio-auth-token"
@@ -89,28 +88,15 @@ class Failure:
     message: str | None = None
 
 
-@dataclass
-class RandomFaults:
+class RandomFaults(FaultDice):
     """A share of creates fails at random: `error_rate` with a 500 Twilio did not act on, `timeout_rate` accepted
     but answered only after `hang` seconds (past the client's timeout)."""
 
-    error_rate: float = 0.10
-    timeout_rate: float = 0.05
-    hang: float = 2.0
-    seed: int = 9
-    rng: random.Random = field(init=False)
-    injected: Counter[str] = field(default_factory=Counter)  # "500" and "timeout" faults drawn so far
-
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
-
     def draw(self, kind: str) -> Failure | None:
-        roll = self.rng.random()
-        if roll < self.error_rate:
-            self.injected["500"] += 1
+        fault = self.roll()
+        if fault == "error":
             return Failure(500, 20500, kind=kind, message="Internal Server Error")
-        if roll < self.error_rate + self.timeout_rate:
-            self.injected["timeout"] += 1
+        if fault == "timeout":
             return Failure(0, process=True, hang=self.hang, kind=kind)
         return None
 

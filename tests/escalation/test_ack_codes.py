@@ -22,7 +22,7 @@ from sqlmodel import select
 
 from carevisit.dashboard import display
 from carevisit.dashboard.texts import translator
-from carevisit.escalation import ack_codes, incidents, timeline
+from carevisit.escalation import ack_codes, timeline
 from carevisit.escalation.code_page import add_code_routes
 from carevisit.escalation.timeline import incident_timeline
 from carevisit.storage.enums import IncidentStatus
@@ -81,20 +81,6 @@ def wrong(code: str, n: int) -> str:
     """A well-formed code that is not `code`."""
     guess = f"{n:06d}"
     return guess if guess != code else "999999"
-
-
-async def resolve(world: World, incident_id: int) -> None:
-    async with world.sessions() as session:
-        await incidents.resolve(
-            session,
-            clock=world.clock,
-            incident_id=incident_id,
-            by=f"volunteer:{world.volunteer_id}",
-            what_happened="跌倒",
-            actions_taken="送医",
-            outcome="已住院",
-        )
-        await session.commit()
 
 
 async def failures(world: World) -> int:
@@ -189,7 +175,7 @@ async def test_an_expired_code_is_refused_and_a_later_page_carries_a_new_one(pag
 async def test_a_resolved_incidents_code_says_so_then_stops_working(page: CodePage, world: World) -> None:
     incident_id = await world.open()
     code = await page.code(incident_id, contact(world))
-    await resolve(world, incident_id)
+    await world.resolve(incident_id)
     world.clock.advance(timedelta(hours=20))
     status, shown = await page.post("/a", {"code": code})
     assert status == 200 and "已有人确认" in shown  # shortly after, it says the emergency is handled
@@ -201,7 +187,7 @@ async def test_a_resolved_incidents_code_says_so_then_stops_working(page: CodePa
 
 async def test_a_long_resolved_incidents_code_is_refused_even_within_its_day(page: CodePage, world: World) -> None:
     incident_id = await world.open()
-    await resolve(world, incident_id)
+    await world.resolve(incident_id)
     world.clock.advance(timedelta(days=8))
     async with world.sessions() as session:  # a page made late (a replayed cycle) for a long-resolved incident
         code = (

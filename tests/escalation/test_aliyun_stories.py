@@ -13,7 +13,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sqlmodel import func, select
 
 from carevisit.escalation import timeline
 from carevisit.escalation.aliyun_pager import AliyunPager
@@ -22,7 +21,7 @@ from carevisit.escalation.notices import Callbacks, Notice, VoiceScript
 from carevisit.escalation.outbox import OutboxWorker
 from carevisit.escalation.provider_limits import defaults, parse_limits
 from carevisit.storage.enums import Channel, DeliveryStatus, IncidentStatus
-from carevisit.storage.models import DeliveryEvent, EmergencyContact, OutboxMessage
+from carevisit.storage.models import EmergencyContact, OutboxMessage
 from tests.escalation.conftest import CONTACT1, CONTACT2, COORDINATOR, DyingPager, ProcessDied, World
 from tests.escalation.fake_aliyun import (
     ACCESS_KEY_ID,
@@ -85,11 +84,6 @@ async def aliyun(world: World) -> AsyncIterator[Aliyun]:
     world.esc.pager, world.esc.callback_secret = real, None
     await pager.close()
     await fake.close()
-
-
-async def events(world: World) -> int:
-    async with world.sessions() as session:
-        return int((await session.exec(select(func.count()).select_from(DeliveryEvent))).one())
 
 
 # --- acknowledged ---
@@ -279,10 +273,10 @@ async def test_a_duplicated_receipt_and_key_press_count_once(aliyun: Aliyun) -> 
     await world.tick()
     [sms_row] = await world.outbox(channel=Channel.SMS, to_address=CONTACT1)
     assert sms_row.provider_sid
-    before = await events(world)
+    before = await world.delivery_events()
     receipt = fake.sms_report(aliyun.biz_id(sms_row.provider_sid))
     assert await fake.push("SmsReport", [receipt], times=2) == [200, 200]
-    assert await events(world) == before + 1
+    assert await world.delivery_events() == before + 1
     [row] = await world.outbox(channel=Channel.SMS, to_address=CONTACT1)
     assert row.status == DeliveryStatus.DELIVERED
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from carevisit.escalation import timeline
 from carevisit.escalation.pager import FakePager, Signal
@@ -72,11 +72,6 @@ async def push(world: World, items: list[dict[str, Any]], *, path: str | None = 
     url = world.public_url + (path or f"/pager/aliyun/{SECRET}/VoiceCallReport")
     async with aiohttp.ClientSession() as http, http.request(method, url, data=json.dumps(items)) as response:
         return response.status
-
-
-async def events(world: World) -> int:
-    async with world.sessions() as session:
-        return int((await session.exec(select(func.count()).select_from(DeliveryEvent))).one())
 
 
 async def call_to(world: World, number: str) -> str:
@@ -151,11 +146,11 @@ async def test_a_receipt_before_the_send_answer_finds_its_row_and_a_duplicate_co
     await world.open()
     await world.tick()
     [sms] = await world.outbox(channel=Channel.SMS, to_address=CONTACT1)
-    before = await events(world)
+    before = await world.delivery_events()
     failed = [{"kind": "status", "to": CONTACT1, "sid": sms.provider_sid, "status": "undelivered"}]
     assert await push(world, failed, path=f"/pager/aliyun/{SECRET}/SmsReport") == 200
     assert await push(world, failed, path=f"/pager/aliyun/{SECRET}/SmsReport") == 200
-    assert await events(world) == before + 1
+    assert await world.delivery_events() == before + 1
     [row] = await world.outbox(channel=Channel.SMS, to_address=CONTACT1)
     assert row.status == DeliveryStatus.UNDELIVERED
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import aiohttp
 import pytest
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from carevisit.care.clock import FakeClock
 from carevisit.escalation import timeline
@@ -85,11 +85,6 @@ async def tw(world: World, clock: FakeClock, tencent_timeout: float) -> AsyncIte
     await made.pager.close()
     await made.tencent.close()
     world.esc.pager, world.esc.callback_secret = made.replaced, None
-
-
-async def events(world: World) -> int:
-    async with world.sessions() as session:
-        return int((await session.exec(select(func.count()).select_from(DeliveryEvent))).one())
 
 
 async def test_pressing_1_on_the_call_acknowledges_with_its_evidence(tw: TencentWorld) -> None:
@@ -187,9 +182,9 @@ async def test_a_duplicated_receipt_counts_once_and_order_does_not_undo_it(tw: T
     await world.tick()
     [sms] = tencent.sms_to(CONTACT1)
     tencent.report(sms.serial_no, "SUCCESS")
-    before = await events(world)
+    before = await world.delivery_events()
     assert await tencent.push(Push("sms_status", tencent.sms_status_payload(sms.serial_no)), times=2) == [200, 200]
-    assert await events(world) == before + 1
+    assert await world.delivery_events() == before + 1
     [row] = await world.outbox(channel=Channel.SMS, to_address=CONTACT1)
     assert row.status == DeliveryStatus.DELIVERED
     # The call's states out of order: the final one first, then a key press nobody made in time does nothing.

@@ -20,27 +20,13 @@ from tests.escalation.conftest import CONTACT1, CONTACT2, World
 from tests.factories import make_coordinator, make_volunteer
 
 
-async def resolve(world: World, incident_id: int) -> None:
-    async with world.sessions() as session:
-        await incidents.resolve(
-            session,
-            clock=world.clock,
-            incident_id=incident_id,
-            by=f"volunteer:{world.volunteer_id}",
-            what_happened="跌倒",
-            actions_taken="送医",
-            outcome="已住院",
-        )
-        await session.commit()
-
-
 async def test_a_replayed_sms_reply_does_not_acknowledge_a_later_emergency(world: World) -> None:
     first = await world.open()
     await world.tick()
     reply = world.twilio.inbound_callback(CONTACT1, "1")
     assert (await world.twilio.deliver(reply))[0] == 200
     assert (await world.incident(first)).status == IncidentStatus.ACKNOWLEDGED
-    await resolve(world, first)
+    await world.resolve(first)
 
     later = await world.open()
     await world.tick(hours=1)
@@ -88,7 +74,7 @@ async def test_a_reply_acknowledges_only_pages_it_can_be_tied_to(world: World) -
     await world.tick()
     await world.twilio.inbound_sms(CONTACT2, "1")  # contact 2 has not been paged yet
     assert (await world.incident(incident_id)).status == IncidentStatus.OPEN
-    await resolve(world, incident_id)
+    await world.resolve(incident_id)
 
     # A new emergency for someone else, not paged to contact 1: her late "1" is not a reply to it.
     stranger = await world.another_elder("陈伯", phone="+8613900000077", contact="陈明")
@@ -106,7 +92,7 @@ async def test_a_replayed_keypress_does_not_acknowledge_a_later_emergency(world:
     [call] = world.twilio.calls_to(CONTACT1)
     await world.twilio.answer(call.sid, digits="1")
     keypress = next(c for c, _ in world.twilio.callbacks if c.params.get("Digits") == "1")
-    await resolve(world, first)
+    await world.resolve(first)
 
     later = await world.open()
     await world.tick(hours=1)
@@ -171,7 +157,7 @@ async def test_an_ack_link_stops_working_days_after_the_incident_is_resolved(wor
     incident_id = await world.open()
     await world.tick()
     [link] = world.ack_links(CONTACT1)
-    await resolve(world, incident_id)
+    await world.resolve(incident_id)
     world.clock.advance(timedelta(days=2))
     async with world.twilio._http.get(link) as response:  # type: ignore[union-attr]
         assert response.status == 200  # shortly after, it still says the emergency is handled
