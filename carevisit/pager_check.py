@@ -5,8 +5,8 @@ on the errors the same way (docs/providers.md).
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
+from typing import Any
 
 from carevisit.config import Settings
 from carevisit.escalation.config_file import EscalationConfig, PolicyFileError
@@ -17,11 +17,6 @@ from carevisit.policies import escalation_config
 from carevisit.storage.enums import Channel
 
 DOMESTIC = ("aliyun", "tencent")
-# The modules each domestic pager's SDK extra installs (pip install 'carevisit[aliyun]').
-_SDK_MODULES = {
-    "aliyun": ("alibabacloud_dysmsapi20170525", "alibabacloud_dyvmsapi20170525"),
-    "tencent": ("tencentcloud.sms", "tencentcloud.vms", "tencentcloud.common"),
-}
 WHAT_IT_SENDS = {
     "twilio": "Twilio SMS and calls",
     "aliyun": "Aliyun SMS (dysmsapi) and calls (dyvmsapi IvrCall)",
@@ -55,25 +50,23 @@ def pager_findings(settings: Settings) -> Findings:
 
 
 def _check_sdk(pager: str, found: Findings) -> None:
-    absent = [name for name in _SDK_MODULES[pager] if not _importable(name)]
-    if absent or not _adapter_available(pager):
-        # The adapter's own `available()` is what make_pager goes by: ask it too, so config check and `carevisit
-        # run` never disagree on whether the SDK is there.
-        missing = f" ({', '.join(absent)} missing)" if absent else ""
-        found.errors.append(f"CAREVISIT_PAGER={pager} needs its SDK{missing}: pip install 'carevisit[{pager}]'")
+    # The adapter's own `available()` is what make_pager goes by, so config check and `carevisit run` never disagree.
+    if not _adapter(pager).available():
+        found.errors.append(f"CAREVISIT_PAGER={pager} needs its SDK: pip install 'carevisit[{pager}]'")
 
 
-def _adapter_available(pager: str) -> bool:
+def push_types(pager: str) -> tuple[str, ...]:
+    """What a domestic provider pushes to /pager/<pager>/<secret>/<push type>, as its adapter receives it."""
+    from carevisit.escalation.aliyun_pager import AliyunPager
+    from carevisit.escalation.tencent_pager import TencentPager
+
+    return (AliyunPager if pager == "aliyun" else TencentPager).push_types
+
+
+def _adapter(pager: str) -> Any:
     from carevisit.escalation import aliyun_pager, tencent_pager  # neither imports its SDK until a pager is made
 
-    return (aliyun_pager if pager == "aliyun" else tencent_pager).available()
-
-
-def _importable(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:  # a parent package is missing
-        return False
+    return aliyun_pager if pager == "aliyun" else tencent_pager
 
 
 def _check_voice_settings(settings: Settings, config: EscalationConfig, found: Findings) -> None:

@@ -67,10 +67,13 @@ REPORT_STATUSES = {"SUCCESS": DeliveryStatus.DELIVERED, "FAIL": DeliveryStatus.U
 
 def available() -> bool:
     """Whether the Tencent SDK is installed (the `tencent` extra), for make_pager's clear error."""
-    return all(
-        importlib.util.find_spec(name) is not None
-        for name in ("tencentcloud.common.common_client_async", "tencentcloud.sms.v20210111.sms_client_async")
-    )
+    try:
+        return all(
+            importlib.util.find_spec(name) is not None
+            for name in ("tencentcloud.common.common_client_async", "tencentcloud.sms.v20210111.sms_client_async")
+        )
+    except ModuleNotFoundError:  # find_spec imports the parents: without the SDK, `tencentcloud` itself is missing
+        return False
 
 
 class TencentPager:

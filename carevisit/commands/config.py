@@ -9,15 +9,9 @@ from rich.table import Table
 
 from carevisit.commands.common import console, errors, settings_or_exit
 from carevisit.config import Settings, masked
-from carevisit.pager_check import WHAT_IT_SENDS, pager_findings
+from carevisit.pager_check import DOMESTIC, WHAT_IT_SENDS, pager_findings, push_types
 
 app = typer.Typer(help="Configuration.", no_args_is_help=True)
-
-# What each domestic provider pushes (the adapters' `push_types`, without importing their SDKs here).
-PUSH_TYPES = {
-    "aliyun": ("SmsReport", "SmsUp", "VoiceCallReport", "VoiceReport"),
-    "tencent": ("sms_status", "sms_reply", "voiceprompt", "voicekey"),
-}
 
 
 @app.command("check")
@@ -55,10 +49,10 @@ def check() -> None:
 def _print_push_urls(settings: Settings) -> None:
     """Where to point the provider's receipts and key presses (its console asks for each URL); secret masked."""
     pager = settings.pager_in_use
-    if pager not in PUSH_TYPES or settings.public_url is None:
+    if pager not in DOMESTIC or settings.public_url is None:
         return
     secret = masked(settings)["CAREVISIT_PAGER_CALLBACK_SECRET"]
     base = str(settings.public_url).rstrip("/")
     console.print(f"Push URLs to set in the {pager} console (docs/providers.md §5; the secret shown masked):")
-    for push in PUSH_TYPES[pager]:
+    for push in push_types(pager):
         console.print(f"  {base}/pager/{pager}/{secret}/{push}")

@@ -12,10 +12,8 @@ from typer.testing import CliRunner
 
 from carevisit import config
 from carevisit.cli import app
-from carevisit.commands.config import PUSH_TYPES
 from carevisit.config import SettingsError, load_settings, masked, pager_name
 from carevisit.escalation.aliyun_pager import AliyunPager
-from carevisit.escalation.tencent_pager import TencentPager
 
 runner = CliRunner()
 SHIPPED = Path(config.__file__).resolve().parent
@@ -260,5 +258,9 @@ def test_config_check_on_the_console_pager_says_nothing_is_sent() -> None:
     assert code == 0 and "Pager: console" in output and "nothing is sent" in output
 
 
-def test_the_push_urls_to_set_in_the_console_match_what_the_adapters_receive() -> None:
-    assert {"aliyun": AliyunPager.push_types, "tencent": TencentPager.push_types} == PUSH_TYPES
+def test_config_check_lists_the_push_urls_to_set_in_the_console_with_the_secret_masked(templates_file: Path) -> None:
+    code, output = check(domestic("aliyun", templates_file))
+    assert code == 0, output
+    for push in AliyunPager.push_types:
+        assert f"https://care.example.cn/pager/aliyun/{CALLBACK_SECRET[:4]}****{CALLBACK_SECRET[-2:]}/{push}" in output
+    assert CALLBACK_SECRET not in output
