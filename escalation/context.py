@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.care.clock import Clock
 from carevisit.escalation import tokens
 from carevisit.escalation.config_file import EscalationConfig
-from carevisit.escalation.pager import Pager
+from carevisit.escalation.pager import Pager, pushing
 from carevisit.escalation.provider_limits import Limits, defaults
 
 
@@ -55,7 +55,7 @@ class Escalation:
     @property
     def codes_in_sms(self) -> bool:
         """A pager that receives pushes is a domestic one, whose templates take no link: its SMS carry a code."""
-        return hasattr(self.pager, "parse_push")
+        return pushing(self.pager) is not None
 
     def url(self, path: str) -> str | None:
         return f"{self.public_url.rstrip('/')}{path}" if self.public_url else None

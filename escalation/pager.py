@@ -145,6 +145,12 @@ class PushingPager(Pager, Protocol):
         ...
 
 
+def pushing(pager: Pager) -> PushingPager | None:
+    """The pager as one whose provider pushes unsigned (a domestic one), or None (Twilio signs; the console has
+    nothing to push)."""
+    return pager if hasattr(pager, "parse_push") else None  # type: ignore[return-value]
+
+
 # Twilio's statuses (messages and calls) in our vocabulary.
 PROVIDER_STATUSES: dict[str, DeliveryStatus] = {
     "accepted": DeliveryStatus.QUEUED,

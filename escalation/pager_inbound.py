@@ -33,7 +33,7 @@ from carevisit.care.phones import mask_phone
 from carevisit.escalation import acks, receipts
 from carevisit.escalation.context import Escalation
 from carevisit.escalation.delivery import PAGE_PURPOSES, record_status
-from carevisit.escalation.pager import PagerError, PushingPager, Signal
+from carevisit.escalation.pager import PagerError, PushingPager, Signal, pushing
 from carevisit.storage.enums import Channel, DeliveryStatus
 from carevisit.storage.models import OutboxMessage
 
@@ -67,14 +67,9 @@ def add_routes(app: web.Application, esc: Escalation) -> None:
     app.router.add_route("*", "/pager/{provider}/{secret}/{push}", on_push)
 
 
-def pushing_pager(esc: Escalation) -> PushingPager | None:
-    pager = esc.pager
-    return pager if hasattr(pager, "parse_push") else None  # type: ignore[return-value]
-
-
 async def on_push(request: web.Request) -> web.StreamResponse:
     esc = request.app[ESCALATION]
-    pager = pushing_pager(esc)
+    pager = pushing(esc.pager)
     push = request.match_info["push"]
     if (
         request.method != "POST"
