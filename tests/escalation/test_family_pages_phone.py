@@ -4,18 +4,22 @@ typed in acknowledges with one button."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 from carevisit.escalation import ack_codes
 from carevisit.storage.enums import IncidentStatus
 from tests.dashboard.conftest import PHONE, browser, needs_chromium  # noqa: F401 - browser is a fixture
-from tests.dashboard.test_phone_layout import LAYOUT
+from tests.dashboard.test_phone_layout import LAYOUT, SHOTS
 from tests.escalation.conftest import CONTACT1, SECRET, World
 
 pytestmark = needs_chromium
 
 
 async def fits(page: Any, what: str) -> None:
+    if SHOTS:  # a directory: keep a picture of each page to look at
+        await page.screenshot(path=str(Path(SHOTS) / (re.sub(r"\W+", "_", what).strip("_") + ".png")), full_page=True)
     layout = await page.evaluate(LAYOUT)
     assert layout["scrollWidth"] <= layout["innerWidth"], f"{what} scrolls sideways: {layout['wide']}"
     assert layout["smallTargets"] == [], f"{what}: controls under 44 px high"
