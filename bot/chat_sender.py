@@ -1,7 +1,9 @@
-"""The one rate-limited sender that drains `chat_outbox` through the `Notifier` port.
+"""The rate-limited sender that drains one channel's rows of `chat_outbox` through the `Notifier` port.
 
-Limits (Telegram's): about 30 messages a second in all, about 1 a second to any one chat. A `RateLimited` (429)
-pauses *all* sending for `retry_after`; a `TemporaryFailure` retries with exponential backoff; a
+One sender per channel, so a pause on one (Telegram's 429) never holds the other back. Limits: Telegram's are about
+30 messages a second in all and about 1 a second to any one chat; WeCom's are 30 a minute and 1,000 an hour to one
+member, the excess *silently dropped* (`WECOM_LIMITS`). A `RateLimited` (429) pauses all of the channel's sending for
+`retry_after`; a `TemporaryFailure` retries with exponential backoff; a
 `PermanentFailure` (blocked, chat gone) gives up on that message.
 
 Each row is marked `sending` in its own committed transaction *before* the provider call, and its result is
@@ -28,7 +30,16 @@ from sqlmodel import col, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import Clock
-from carevisit.care.ports import Button, ChatMessage, Notifier, PermanentFailure, RateLimited, TemporaryFailure
+from carevisit.care.ports import (
+    TELEGRAM,
+    Button,
+    ChatMessage,
+    Notifier,
+    PermanentFailure,
+    RateLimited,
+    Recipient,
+    TemporaryFailure,
+)
 from carevisit.storage.enums import DeliveryStatus
 from carevisit.storage.models import ChatOutboxMessage
 
@@ -48,6 +59,10 @@ class SenderLimits:
     batch: int = 200  # rows looked at per cycle
 
 
+# One message to a member every 2 s keeps under 30 a minute, and so under 1,000 an hour.
+WECOM_LIMITS = SenderLimits(per_second=20, per_chat_interval=timedelta(seconds=2))
+
+
 @dataclass
 class CycleResult:
     sent: int = 0
@@ -65,7 +80,7 @@ def message_of(row: ChatOutboxMessage) -> ChatMessage:
     buttons = tuple(
         tuple(Button(text=b["text"], callback_data=b["callback_data"]) for b in line) for line in (row.buttons or [])
     )
-    return ChatMessage(chat_id=row.chat_id, text=row.text, buttons=buttons)
+    return ChatMessage(to=Recipient(row.channel, row.recipient), text=row.text, buttons=buttons, link=row.link)
 
 
 @dataclass
@@ -74,10 +89,11 @@ class ChatSender:
     notifier: Notifier
     clock: Clock
     limits: SenderLimits = field(default_factory=SenderLimits)
+    channel: str = TELEGRAM  # the rows this sender drains
     paused_until: datetime | None = None
     # In memory: one sender process drains the queue (see `carevisit run`); a restart forgets at most a second.
     _recent: deque[datetime] = field(default_factory=deque)
-    _last_to_chat: dict[int, datetime] = field(default_factory=dict)
+    _last_to_chat: dict[str, datetime] = field(default_factory=dict)
 
     async def run_cycle(self) -> CycleResult:
         """Send what is due now within the limits; returns what happened. Never raises a NotifierError."""
@@ -115,7 +131,7 @@ class ChatSender:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=wait)
 
-    def _may_send(self, chat_id: int, now: datetime) -> bool:
+    def _may_send(self, chat_id: str, now: datetime) -> bool:
         window = timedelta(seconds=1)
         while self._recent and now - self._recent[0] >= window:
             self._recent.popleft()
@@ -124,15 +140,19 @@ class ChatSender:
         last = self._last_to_chat.get(chat_id)
         return last is None or now - last >= self.limits.per_chat_interval
 
-    def _spent(self, chat_id: int, now: datetime) -> None:
+    def _spent(self, chat_id: str, now: datetime) -> None:
         self._recent.append(now)
         self._last_to_chat[chat_id] = now
 
-    async def _due(self, now: datetime) -> list[tuple[int, int]]:
+    async def _due(self, now: datetime) -> list[tuple[int, str]]:
         async with self.sessions() as session:
             rows = await session.exec(
-                select(ChatOutboxMessage.id, ChatOutboxMessage.chat_id)
-                .where(col(ChatOutboxMessage.status).in_(_WAITING), col(ChatOutboxMessage.not_before) <= now)
+                select(ChatOutboxMessage.id, ChatOutboxMessage.recipient)
+                .where(
+                    col(ChatOutboxMessage.channel) == self.channel,
+                    col(ChatOutboxMessage.status).in_(_WAITING),
+                    col(ChatOutboxMessage.not_before) <= now,
+                )
                 .order_by(col(ChatOutboxMessage.not_before), col(ChatOutboxMessage.id))
                 .limit(self.limits.batch)
             )
@@ -143,6 +163,7 @@ class ChatSender:
         attempt (`_mark_sending`), and one whose attempts are used up is given up, so a message that kills the
         sender every time is not sent for ever."""
         stale = (
+            col(ChatOutboxMessage.channel) == self.channel,
             col(ChatOutboxMessage.status) == DeliveryStatus.SENDING,
             col(ChatOutboxMessage.sending_started_at) < now - self.limits.stale_after,
         )
@@ -183,7 +204,7 @@ class ChatSender:
         async with self.sessions() as session:
             row = await session.get(ChatOutboxMessage, row_id)
             assert row is not None
-            self._spent(row.chat_id, self.clock.now())
+            self._spent(row.recipient, self.clock.now())
             try:
                 await self.notifier.send(message_of(row))
             except RateLimited as error:
@@ -198,7 +219,7 @@ class ChatSender:
             except PermanentFailure as error:
                 row.status, row.error = DeliveryStatus.FAILED, str(error)[:500]
                 result.failed += 1
-                log.info("chat sender: message %s to chat %s given up: %s", row.id, row.chat_id, error)
+                log.info("chat sender: %s message %s given up: %s", row.channel, row.id, error)
                 outcome = "failed"
             except Exception as error:  # TemporaryFailure, or a bug: either way never left stuck mid-send
                 if not isinstance(error, TemporaryFailure):

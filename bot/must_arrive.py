@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.bot.notifier import TelegramNotifier
 from carevisit.care import outbound
 from carevisit.care.clock import Clock
-from carevisit.care.ports import Button, ChatMessage, NotifierError
+from carevisit.care.ports import TELEGRAM, Button, ChatMessage, NotifierError, Recipient
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +31,15 @@ class Urgent:
 
 async def send_or_queue(bot: Bot, session: AsyncSession, *, clock: Clock, chat_id: int, messages: list[Urgent]) -> int:
     """Send `messages` in order; from the first Telegram refuses, queue the rest. Returns how many were sent now."""
-    notifier = TelegramNotifier(bot)
+    notifier, to = TelegramNotifier(bot), Recipient(TELEGRAM, str(chat_id))
     for sent, message in enumerate(messages):
         try:
-            await notifier.send(ChatMessage(chat_id=chat_id, text=message.text, buttons=message.buttons))
+            await notifier.send(ChatMessage(to=to, text=message.text, buttons=message.buttons))
         except NotifierError as error:
             log.warning("telegram refused an urgent message to chat %s (%s): queued", chat_id, type(error).__name__)
             for later in messages[sent:]:
                 await outbound.enqueue(
-                    session, clock=clock, key=later.key, chat_id=chat_id, text=later.text, buttons=later.buttons
+                    session, clock=clock, key=later.key, to=to, text=later.text, buttons=later.buttons
                 )
             await session.commit()
             return sent

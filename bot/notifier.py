@@ -36,7 +36,7 @@ class TelegramNotifier:
             else None
         )
         try:
-            await self.bot.send_message(message.chat_id, message.text, reply_markup=markup)
+            await self.bot.send_message(int(message.to.id), message.text, reply_markup=markup)
         except TelegramRetryAfter as error:
             raise RateLimited(retry_after=float(error.retry_after)) from error
         except (TelegramForbiddenError, TelegramNotFound, TelegramMigrateToChat, TelegramBadRequest) as error:

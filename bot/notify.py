@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.bot import keyboards, texts
 from carevisit.care import outbound
 from carevisit.care.clock import Clock
-from carevisit.care.people import coordinators_over
+from carevisit.care.people import chat_recipient, coordinators_over
 from carevisit.care.ports import Button
 from carevisit.storage.enums import CoordinatorRole
 from carevisit.storage.models import Elder, Incident, Problem
@@ -22,7 +22,8 @@ async def incident_to_coordinators(
     session: AsyncSession, *, clock: Clock, i18n: I18n, incident: Incident, elder: Elder
 ) -> None:
     for coordinator in await coordinators_over(session, community_id=elder.community_id):
-        assert coordinator.telegram_chat_id is not None
+        to = chat_recipient(coordinator)
+        assert to is not None  # coordinators_over returns the reachable only
         with i18n.use_locale(coordinator.language or i18n.default_locale):
             buttons: tuple[tuple[Button, ...], ...] = ()
             if coordinator.role == CoordinatorRole.VIEWER:  # may read, not act: no Acknowledge button
@@ -34,7 +35,7 @@ async def incident_to_coordinators(
                 session,
                 clock=clock,
                 key=f"incident:{incident.id}:new:coordinator:{coordinator.id}",
-                chat_id=coordinator.telegram_chat_id,
+                to=to,
                 text=text,
                 buttons=buttons,
             )
@@ -44,12 +45,13 @@ async def problem_to_coordinators(
     session: AsyncSession, *, clock: Clock, i18n: I18n, problem: Problem, elder: Elder
 ) -> None:
     for coordinator in await coordinators_over(session, community_id=elder.community_id):
-        assert coordinator.telegram_chat_id is not None
+        to = chat_recipient(coordinator)
+        assert to is not None  # coordinators_over returns the reachable only
         with i18n.use_locale(coordinator.language or i18n.default_locale):
             await outbound.enqueue(
                 session,
                 clock=clock,
                 key=f"problem:{problem.id}:new:coordinator:{coordinator.id}",
-                chat_id=coordinator.telegram_chat_id,
+                to=to,
                 text=texts.new_problem(problem.category, elder, problem.urgent),
             )

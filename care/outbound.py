@@ -1,7 +1,8 @@
 """Queueing chat messages for the rate-limited sender (the scheduler's worker drains `chat_outbox`).
 
 Anything below the bot that wants to tell a volunteer or coordinator something (a digest, an acknowledgement,
-a new incident) queues it here in its own transaction; nothing calls the bot directly.
+a new incident) queues it here in its own transaction, to the person's `Recipient` (`care.people.chat_recipient`);
+nothing calls the bot or WeCom directly.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import Clock
-from carevisit.care.ports import Button
+from carevisit.care.ports import Button, Recipient
 from carevisit.storage.models import ChatOutboxMessage
 
 
@@ -20,9 +21,10 @@ async def enqueue(
     *,
     clock: Clock,
     key: str,
-    chat_id: int,
+    to: Recipient,
     text: str,
     buttons: tuple[tuple[Button, ...], ...] = (),
+    link: str | None = None,
 ) -> bool:
     """Queue a message once per `key`. Returns False, changing nothing, if that key was queued before.
 
@@ -34,9 +36,11 @@ async def enqueue(
     now = clock.now()
     row = ChatOutboxMessage(
         idempotency_key=key,
-        chat_id=chat_id,
+        channel=to.channel,
+        recipient=to.id,
         text=text,
         buttons=[[{"text": b.text, "callback_data": b.callback_data} for b in row] for row in buttons] or None,
+        link=link,
         not_before=now,
         created_at=now,
     )

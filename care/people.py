@@ -3,15 +3,32 @@ by the ids people know (the roster's 编号, a coordinator's user name), never a
 
 from __future__ import annotations
 
-from sqlalchemy import String, literal
-from sqlmodel import col, select
+from sqlalchemy import ColumnElement, String, literal
+from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from carevisit.care.ports import TELEGRAM, WECOM, Recipient
 from carevisit.storage.models import Area, Coordinator, Elder, EmergencyContact, Volunteer
 
 
+def chat_recipient(person: Volunteer | Coordinator) -> Recipient | None:
+    """Where a chat message reaches this person: WeCom once linked (it works in mainland China, where Telegram is
+    blocked), else their Telegram chat, else nowhere."""
+    if person.wecom_userid:
+        return Recipient(WECOM, person.wecom_userid)
+    if person.telegram_chat_id is not None:
+        return Recipient(TELEGRAM, str(person.telegram_chat_id))
+    return None
+
+
+def reachable(model: type[Volunteer] | type[Coordinator]) -> ColumnElement[bool]:
+    """The SQL condition for `chat_recipient(person) is not None`."""
+    return or_(col(model.wecom_userid).is_not(None), col(model.telegram_chat_id).is_not(None))
+
+
 async def coordinators_over(session: AsyncSession, *, community_id: int) -> list[Coordinator]:
-    """Active coordinators linked to a chat whose area contains this community (community, street, district…)."""
+    """Active coordinators reachable by chat (`chat_recipient`) whose area contains this community (community,
+    street, district…)."""
     community = await session.get(Area, community_id)
     if community is None:
         return []
@@ -22,7 +39,7 @@ async def coordinators_over(session: AsyncSession, *, community_id: int) -> list
         .join(Area, col(Area.id) == col(Coordinator.area_id))
         .where(
             col(Coordinator.active).is_(True),
-            col(Coordinator.telegram_chat_id).is_not(None),
+            reachable(Coordinator),
             literal(community.path, String).like(col(Area.path) + "%"),
         )
         .order_by(col(Coordinator.id))

@@ -1,6 +1,8 @@
 """The domain's ports: what it needs from the outside world, named for the role. Adapters live above.
 
-`Notifier` is implemented by the bot (Telegram) and by `FakeNotifier` in tests.
+`Notifier` is implemented by the bot (Telegram), by WeCom (carevisit.wecom) and by `FakeNotifier` in tests. A chat
+message goes to a `Recipient`: a channel and that channel's own id, as text, so Telegram chat ids and WeCom userids
+live side by side and each person is reached on the channel they have.
 """
 
 from __future__ import annotations
@@ -35,11 +37,23 @@ class Button:
     callback_data: str
 
 
+TELEGRAM, WECOM = "telegram", "wecom"
+CHANNELS = (TELEGRAM, WECOM)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    channel: str  # TELEGRAM | WECOM
+    id: str  # a Telegram chat id ("123456") or a WeCom userid ("zhangsan")
+
+
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    chat_id: int
-    text: str  # HTML; the caller escapes user-supplied parts
+    to: Recipient
+    text: str  # HTML (Telegram's subset); the caller escapes user-supplied parts
     buttons: tuple[tuple[Button, ...], ...] = ()
+    # A page showing the same thing: WeCom cards carry it, because members reading inside plain WeChat see no card.
+    link: str | None = None
 
 
 class Notifier(Protocol):

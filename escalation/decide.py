@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from carevisit.care.phones import can_sms
+from carevisit.care.ports import Recipient
 from carevisit.escalation.policy import EscalationPolicy, Step
 from carevisit.storage.enums import Channel, DeliveryStatus, PhoneKind
 
@@ -21,7 +22,7 @@ class Target:
     phone: str | None
     phone_kind: PhoneKind | None
     language: str | None = None
-    chat_id: int | None = None
+    chat: Recipient | None = None  # the chat page's address (Telegram or WeCom), for coordinators
     label: str = ""  # for the volunteer and the archive, never for logs
 
 
@@ -33,7 +34,7 @@ class Page:
     @property
     def address(self) -> str:
         if self.channel == Channel.TELEGRAM:
-            return str(self.target.chat_id)
+            return self.target.chat.id if self.target.chat else ""
         return self.target.phone or ""
 
 
@@ -88,7 +89,7 @@ def reachable(target: Target, channel: Channel) -> bool:
         return bool(target.phone) and can_sms(target.phone_kind)
     if channel == Channel.VOICE:
         return bool(target.phone)
-    return target.chat_id is not None
+    return target.chat is not None
 
 
 def plan_next(policy: EscalationPolicy, *, step: int, contacts: list[Target], coordinators: list[Target]) -> StepPlan:

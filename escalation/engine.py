@@ -26,6 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from carevisit.care.people import chat_recipient
+from carevisit.care.ports import Recipient
 from carevisit.escalation import ack_codes, texts
 from carevisit.escalation.claims import LeasedRow, claim_due_incidents, leased_rows_by_key
 from carevisit.escalation.context import Escalation
@@ -297,7 +299,8 @@ async def _rows(
             link = None if page.channel == Channel.VOICE else _link(esc, incident.id, page.target)
             if page.channel == Channel.TELEGRAM:
                 body = texts.coordinator_page(language, facts, round_=round_, link=link or "/incidents")
-                chats.append(_chat(key, page.target.chat_id or 0, body, now))
+                if page.target.chat is not None:
+                    chats.append(_chat(key, page.target.chat, body, now, link=link))
                 continue
             notice = page_notice(
                 language,
@@ -400,13 +403,15 @@ def _outbox_row(
     }
 
 
-def _chat(key: str, chat_id: int, text: str, now: datetime) -> dict[str, Any]:
+def _chat(key: str, to: Recipient, text: str, now: datetime, *, link: str | None = None) -> dict[str, Any]:
     # The same row `care.outbound.enqueue` writes, in bulk. Chat text is HTML: names are escaped.
     return {
         "idempotency_key": key,
-        "chat_id": chat_id,
+        "channel": to.channel,
+        "recipient": to.id,
         "text": html.escape(text, quote=False),
         "buttons": None,
+        "link": link if link and link.startswith("http") else None,
         "status": DeliveryStatus.PENDING,
         "attempts": 0,
         "not_before": now,
@@ -453,7 +458,8 @@ def _reporter_chat(
 ) -> dict[str, Any] | None:
     """Tell the reporting volunteer, in the bot, whom this step paged."""
     volunteer = world.volunteers.get(incident.reporter_volunteer_id or 0)
-    if volunteer is None or volunteer.telegram_chat_id is None:
+    to = chat_recipient(volunteer) if volunteer is not None else None
+    if volunteer is None or to is None:
         return None
     language = texts.language_of(volunteer.language, esc.language)
     if plan.pages:
@@ -467,7 +473,7 @@ def _reporter_chat(
     else:
         body = texts.text(language, "reporter_nobody", incident=incident.id)
     key = f"incident:{incident.id}:paged:{plan.step}:volunteer:{volunteer.id}"
-    return _chat(key, volunteer.telegram_chat_id, body, now)
+    return _chat(key, to, body, now)
 
 
 async def _existing_keys(

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.care import audit, outbound
 from carevisit.care.access import NotAllowed
 from carevisit.care.clock import Clock
+from carevisit.care.people import chat_recipient
 from carevisit.escalation import texts
 from carevisit.escalation.policy import EscalationPolicy, snapshot
 from carevisit.storage.enums import Channel, CoordinatorRole, DeliveryStatus, IncidentStatus
@@ -162,7 +163,8 @@ async def _tell_reporter_acknowledged(
     if incident is None or incident.reporter_volunteer_id is None:
         return
     volunteer = await session.get(Volunteer, incident.reporter_volunteer_id)
-    if volunteer is None or volunteer.telegram_chat_id is None:
+    to = chat_recipient(volunteer) if volunteer is not None else None
+    if volunteer is None or to is None:
         return
     lang = texts.language_of(volunteer.language, language)
     channel_label = texts.channel_label(lang, channel)
@@ -170,7 +172,7 @@ async def _tell_reporter_acknowledged(
         session,
         clock=clock,
         key=f"incident:{incident_id}:acknowledged",
-        chat_id=volunteer.telegram_chat_id,
+        to=to,
         text=html.escape(
             texts.text(
                 lang,

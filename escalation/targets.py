@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from carevisit.care.people import chat_recipient
 from carevisit.escalation.decide import Target
 from carevisit.storage.enums import CoordinatorRole
 from carevisit.storage.models import Area, Coordinator, EmergencyContact
@@ -45,7 +46,7 @@ async def coordinator_targets_for(session: AsyncSession, *, community: Area) -> 
         nearest = [c for c, p in found if p == path]
         if nearest:
             return [
-                Target("coordinator", c.id or 0, c.phone, c.phone_kind, c.language, c.telegram_chat_id, c.name)
+                Target("coordinator", c.id or 0, c.phone, c.phone_kind, c.language, chat_recipient(c), c.name)
                 for c in nearest
             ]
     return []

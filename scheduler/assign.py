@@ -19,6 +19,7 @@ from carevisit.care import audit, outbound
 from carevisit.care.areas import in_subtree
 from carevisit.care.clock import Clock, local_today
 from carevisit.care.month_close import is_open
+from carevisit.care.people import chat_recipient
 from carevisit.scheduler.reminder_texts import day_text, language_or_default, mode_text, name, t
 from carevisit.storage.enums import VisitKind, VisitStatus
 from carevisit.storage.models import Area, Elder, Visit, Volunteer, VolunteerCommunity
@@ -190,12 +191,13 @@ async def assign_visit(
         entity_id=visit_id,
         details={"volunteer": volunteer_id, "previous": previous, "load": load, "capacity": volunteer.capacity},
     )
-    if volunteer.telegram_chat_id is not None:
+    to = chat_recipient(volunteer)
+    if to is not None:
         await outbound.enqueue(
             session,
             clock=clock,
             key=f"assign:{visit_id}:volunteer:{volunteer_id}:{now.isoformat()}",
-            chat_id=volunteer.telegram_chat_id,
+            to=to,
             text=assigned_text(language_or_default(volunteer.language, language), visit, elder, zone),
         )
     return Assignment(visit, elder, volunteer, previous, load, over, False)

@@ -20,6 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.care import outbound
 from carevisit.care.clock import Clock, local_today
 from carevisit.care.month_close import oldest_open_month
+from carevisit.care.people import chat_recipient, reachable
+from carevisit.care.ports import Recipient
 from carevisit.care.visit_queries import is_overdue
 from carevisit.scheduler.reminder_texts import MAX_LINES, day_text, language_or_default, mode_text, name, t
 from carevisit.storage.enums import VisitKind, VisitStatus
@@ -40,29 +42,32 @@ async def queue_daily_digests(
     """One message per volunteer: their overdue visits and those closing within `horizon_days`. Does not commit."""
     today = local_today(clock, zone)
     rows = await session.exec(
-        select(Visit, Elder.name, Volunteer.id, Volunteer.telegram_chat_id, Volunteer.language)
+        select(Visit, Elder.name, Volunteer)
         .join(Elder, col(Elder.id) == col(Visit.elder_id))
         .join(Volunteer, col(Volunteer.id) == col(Visit.volunteer_id))
         .where(
             col(Visit.status) == VisitStatus.PLANNED,
             col(Volunteer.active).is_(True),
-            col(Volunteer.telegram_chat_id).is_not(None),
+            reachable(Volunteer),
             col(Visit.window_start) <= today,
             or_(col(Visit.window_end) <= today + timedelta(days=horizon_days), col(Visit.deadline_at).is_not(None)),
         )
         .order_by(col(Volunteer.id), col(Visit.window_end), col(Visit.id))
     )
     by_volunteer: dict[int, list[tuple[Visit, str]]] = defaultdict(list)
-    chats: dict[int, tuple[int, str]] = {}
-    for visit, elder_name, volunteer_id, chat_id, volunteer_language in rows.all():
-        by_volunteer[volunteer_id].append((visit, elder_name))
-        chats[volunteer_id] = (chat_id, language_or_default(volunteer_language, language))
+    chats: dict[int, tuple[Recipient, str]] = {}
+    for visit, elder_name, volunteer in rows.all():
+        assert volunteer.id is not None
+        to = chat_recipient(volunteer)
+        assert to is not None  # `reachable` above
+        by_volunteer[volunteer.id].append((visit, elder_name))
+        chats[volunteer.id] = (to, language_or_default(volunteer.language, language))
     queued = 0
     for volunteer_id, visits in by_volunteer.items():
-        chat_id, lang = chats[volunteer_id]
+        to, lang = chats[volunteer_id]
         text = digest_text(lang, today=today, visits=visits, zone=zone)
         if await outbound.enqueue(
-            session, clock=clock, key=f"digest:{today.isoformat()}:volunteer:{volunteer_id}", chat_id=chat_id, text=text
+            session, clock=clock, key=f"digest:{today.isoformat()}:volunteer:{volunteer_id}", to=to, text=text
         ):
             queued += 1
     log.info("daily digests for %s: %d volunteers, %d queued", today, len(by_volunteer), queued)
@@ -136,7 +141,7 @@ async def notify_overdue(session: AsyncSession, *, clock: Clock, zone: ZoneInfo,
             await session.exec(
                 select(Coordinator, Area)
                 .join(Area, col(Area.id) == col(Coordinator.area_id))
-                .where(col(Coordinator.active).is_(True), col(Coordinator.telegram_chat_id).is_not(None))
+                .where(col(Coordinator.active).is_(True), reachable(Coordinator))
             )
         ).all()
     )
@@ -175,11 +180,13 @@ async def notify_overdue(session: AsyncSession, *, clock: Clock, zone: ZoneInfo,
         if len(items) > MAX_LINES:
             lines.append(t(lang, "more", n=len(items) - MAX_LINES))
         digest = hashlib.sha256(",".join(str(v.id) for v, _, _ in items).encode()).hexdigest()[:16]
+        to = chat_recipient(coordinator)
+        assert to is not None  # `reachable` above
         await outbound.enqueue(
             session,
             clock=clock,
             key=f"overdue:{today.isoformat()}:coordinator:{coordinator_id}:{digest}",
-            chat_id=coordinator.telegram_chat_id or 0,
+            to=to,
             text="\n".join(lines),
         )
     log.info(

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.areas import child_path
 from carevisit.care.clock import Clock
+from carevisit.care.ports import TELEGRAM, Recipient
 from carevisit.storage.enums import AreaLevel, ElderClass, PhoneKind, RiskLevel, VisitMode
 from carevisit.storage.models import (
     Area,
@@ -23,6 +24,11 @@ from carevisit.storage.models import (
 )
 
 _ids = itertools.count(1)
+
+
+def telegram(chat_id: int) -> Recipient:
+    """A Telegram chat as a chat-message recipient."""
+    return Recipient(TELEGRAM, str(chat_id))
 
 
 def _next() -> int:

@@ -87,6 +87,7 @@ class Volunteer(SQLModel, table=True):
     active: bool = True
     telegram_user_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)
     telegram_chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    wecom_userid: str | None = Field(default=None, max_length=64, unique=True)  # a member of the operator's WeCom
     language: str | None = Field(default=None, max_length=8)
     linked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
@@ -120,6 +121,7 @@ class Coordinator(SQLModel, table=True):
     active: bool = True
     telegram_user_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)
     telegram_chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    wecom_userid: str | None = Field(default=None, max_length=64, unique=True)  # a member of the operator's WeCom
     language: str | None = Field(default=None, max_length=8)
     created_at: datetime = Field(sa_type=UTCDateTime)
     # Part of every signed session cookie: raising it (sign-out, a new password) ends every older session.

@@ -14,6 +14,7 @@ from tests.bot.conftest import TOKEN, VOLUNTEER_TG, World
 from tests.bot.fake_telegram import FakeTelegram, Person
 from tests.bot.test_bot_part import eventually, runtime
 from tests.bot.test_updates_and_part import visits_update
+from tests.factories import telegram
 
 
 async def test_one_process_holds_the_bot_duties_and_the_other_takes_them_over(
@@ -27,7 +28,7 @@ async def test_one_process_holds_the_bot_duties_and_the_other_takes_them_over(
     try:
         assert first.leading and not second.leading
         async with session_factory() as session:
-            await outbound.enqueue(session, clock=clock, key="digest:1", chat_id=VOLUNTEER_TG, text="今日提醒")
+            await outbound.enqueue(session, clock=clock, key="digest:1", to=telegram(VOLUNTEER_TG), text="今日提醒")
             await session.commit()
         clock.advance(timedelta(seconds=2))
         await eventually(lambda: "今日提醒" in tg.texts(VOLUNTEER_TG))
@@ -37,7 +38,7 @@ async def test_one_process_holds_the_bot_duties_and_the_other_takes_them_over(
         tg.push_update(visits_update(8101, Person(tg, VOLUNTEER_TG, "zh-hans", deliver)))
         await eventually(lambda: any("我的探访" in text for text in tg.texts(VOLUNTEER_TG)))
         async with session_factory() as session:
-            await outbound.enqueue(session, clock=clock, key="digest:2", chat_id=VOLUNTEER_TG, text="明日提醒")
+            await outbound.enqueue(session, clock=clock, key="digest:2", to=telegram(VOLUNTEER_TG), text="明日提醒")
             await session.commit()
         clock.advance(timedelta(seconds=2))
         await eventually(lambda: "明日提醒" in tg.texts(VOLUNTEER_TG))

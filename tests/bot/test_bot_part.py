@@ -21,6 +21,7 @@ from carevisit.storage.db import make_session_factory
 from tests.bot.conftest import TOKEN, VOLUNTEER_TG, World
 from tests.bot.fake_telegram import FakeTelegram, Person
 from tests.bot.test_updates_and_part import visits_update
+from tests.factories import telegram
 
 
 def runtime(engine: AsyncEngine, clock: FakeClock, **settings: object) -> Runtime:
@@ -63,7 +64,7 @@ async def test_polling_mode_answers_updates_and_sends_queued_messages(
         tg.push_update(visits_update(8001, Person(tg, VOLUNTEER_TG, "zh-hans", deliver)))
         await eventually(lambda: len(tg.texts(VOLUNTEER_TG)) == 1)
         async with session_factory() as session:
-            await outbound.enqueue(session, clock=clock, key="digest:1", chat_id=VOLUNTEER_TG, text="今日提醒")
+            await outbound.enqueue(session, clock=clock, key="digest:1", to=telegram(VOLUNTEER_TG), text="今日提醒")
             await session.commit()
         clock.advance(timedelta(seconds=2))
         await eventually(lambda: "今日提醒" in tg.texts(VOLUNTEER_TG))

@@ -10,18 +10,28 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.bot.chat_sender import ChatSender, SenderLimits
+from carevisit.bot.chat_sender import WECOM_LIMITS, ChatSender, SenderLimits
 from carevisit.care import outbound
 from carevisit.care.clock import FakeClock
-from carevisit.care.ports import Button, FakeNotifier, PermanentFailure, RateLimited, TemporaryFailure
+from carevisit.care.ports import (
+    WECOM,
+    Button,
+    ChatMessage,
+    FakeNotifier,
+    PermanentFailure,
+    RateLimited,
+    Recipient,
+    TemporaryFailure,
+)
 from carevisit.storage.enums import DeliveryStatus
 from carevisit.storage.models import ChatOutboxMessage
+from tests.factories import telegram
 
 
 async def queue(sessions: async_sessionmaker[AsyncSession], clock: FakeClock, chats: list[int]) -> None:
     async with sessions() as session:
         for n, chat_id in enumerate(chats):
-            await outbound.enqueue(session, clock=clock, key=f"test:{n}", chat_id=chat_id, text=f"message {n}")
+            await outbound.enqueue(session, clock=clock, key=f"test:{n}", to=telegram(chat_id), text=f"message {n}")
         await session.commit()
 
 
@@ -48,7 +58,7 @@ async def test_one_chat_gets_one_message_a_second_in_order(session_factory, cloc
     notifier = FakeNotifier()
     sender = ChatSender(session_factory, notifier, clock)
     await sender.run_cycle()
-    assert [(m.chat_id, m.text) for m in notifier.sent] == [(7, "message 0"), (8, "message 3")]
+    assert [(m.to.id, m.text) for m in notifier.sent] == [("7", "message 0"), ("8", "message 3")]
     clock.advance(timedelta(milliseconds=500))
     await sender.run_cycle()
     assert len(notifier.sent) == 2
@@ -56,7 +66,7 @@ async def test_one_chat_gets_one_message_a_second_in_order(session_factory, cloc
     await sender.run_cycle()
     clock.advance(timedelta(seconds=1))
     await sender.run_cycle()
-    assert [m.text for m in notifier.sent if m.chat_id == 7] == ["message 0", "message 1", "message 2"]
+    assert [m.text for m in notifier.sent if m.to.id == "7"] == ["message 0", "message 1", "message 2"]
 
 
 async def test_a_429_pauses_all_sending_for_retry_after(session_factory, clock: FakeClock) -> None:
@@ -100,7 +110,7 @@ async def test_a_permanent_failure_gives_up_and_the_rest_go_on(session_factory, 
     assert (result.failed, result.sent) == (1, 1)
     clock.advance(timedelta(hours=1))
     await sender.run_cycle()
-    assert [m.chat_id for m in notifier.sent] == [2]
+    assert [m.to.id for m in notifier.sent] == ["2"]
     assert await statuses(session_factory) == [DeliveryStatus.FAILED, DeliveryStatus.SENT]
 
 
@@ -146,7 +156,7 @@ async def test_a_message_that_kills_the_sender_every_time_is_given_up_after_the_
 async def test_buttons_reach_the_notifier(session_factory, clock: FakeClock) -> None:
     async with session_factory() as session:
         await outbound.enqueue(
-            session, clock=clock, key="k", chat_id=5, text="ack?", buttons=((Button("OK", "inc:ack:1"),),)
+            session, clock=clock, key="k", to=telegram(5), text="ack?", buttons=((Button("OK", "inc:ack:1"),),)
         )
         await session.commit()
     notifier = FakeNotifier()
@@ -162,3 +172,34 @@ async def test_an_unforeseen_error_in_sending_is_retried_never_left_sending(sess
     assert await statuses(session_factory) == [DeliveryStatus.TEMPORARY_FAILURE]
     clock.advance(timedelta(seconds=5))
     assert (await sender.run_cycle()).sent == 1
+
+
+async def test_each_channel_has_its_own_sender_and_a_pause_on_one_holds_up_nothing_on_the_other(
+    session_factory, clock: FakeClock
+) -> None:
+    async with session_factory() as session:
+        await outbound.enqueue(session, clock=clock, key="tg", to=telegram(7), text="电报")
+        await outbound.enqueue(
+            session, clock=clock, key="wc", to=Recipient(WECOM, "zhangsan"), text="企业微信", link="https://x/v/"
+        )
+        await session.commit()
+    paused = FakeNotifier(failures=[RateLimited(retry_after=30)])
+    wecom = FakeNotifier()
+    await ChatSender(session_factory, paused, clock).run_cycle()
+    await ChatSender(session_factory, wecom, clock, limits=WECOM_LIMITS, channel=WECOM).run_cycle()
+    assert paused.sent == []
+    assert wecom.sent == [ChatMessage(to=Recipient(WECOM, "zhangsan"), text="企业微信", link="https://x/v/")]
+
+
+async def test_wecom_members_get_at_most_thirty_a_minute(session_factory, clock: FakeClock) -> None:
+    async with session_factory() as session:
+        for n in range(40):
+            await outbound.enqueue(session, clock=clock, key=f"wc:{n}", to=Recipient(WECOM, "lisi"), text=f"{n}")
+        await session.commit()
+    notifier = FakeNotifier()
+    sender = ChatSender(session_factory, notifier, clock, limits=WECOM_LIMITS, channel=WECOM)
+    for _ in range(60):  # one minute, a cycle a second
+        await sender.run_cycle()
+        clock.advance(timedelta(seconds=1))
+    assert len(notifier.sent) == 30
+    assert [m.text for m in notifier.sent] == [str(n) for n in range(30)]  # in order, none dropped, the rest wait

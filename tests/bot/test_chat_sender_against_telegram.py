@@ -18,12 +18,13 @@ from carevisit.care.clock import FakeClock
 from carevisit.storage.enums import DeliveryStatus
 from carevisit.storage.models import ChatOutboxMessage
 from tests.bot.fake_telegram import FakeTelegram, flood, server_error
+from tests.factories import telegram
 
 
 async def queue(sessions: async_sessionmaker[AsyncSession], clock: FakeClock, messages: list[tuple[int, str]]) -> None:
     async with sessions() as session:
         for n, (chat_id, text) in enumerate(messages):
-            await outbound.enqueue(session, clock=clock, key=f"t:{n}", chat_id=chat_id, text=text)
+            await outbound.enqueue(session, clock=clock, key=f"t:{n}", to=telegram(chat_id), text=text)
         await session.commit()
 
 
@@ -72,7 +73,7 @@ async def test_a_chat_that_blocked_the_bot_is_given_up_at_once_and_the_others_go
         clock.advance(timedelta(minutes=30))
     assert sends(tg, 101) == 2  # each message tried once, never again
     assert tg.texts(102) == ["二"]
-    blocked = [r for r in await rows(session_factory) if r.chat_id == 101]
+    blocked = [r for r in await rows(session_factory) if r.recipient == "101"]
     assert [(r.status, r.error) for r in blocked] == [
         (DeliveryStatus.FAILED, "Forbidden: bot was blocked by the user")
     ] * 2

@@ -3,7 +3,7 @@ confirming a cancelled visit."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,7 +20,10 @@ from carevisit.care.confirmations import (
     problems_from_checklist,
 )
 from carevisit.care.invitations import create_invitation
+from carevisit.care.people import chat_recipient
+from carevisit.care.ports import TELEGRAM, WECOM, Recipient
 from carevisit.storage.enums import ProblemCategory, VisitMode, VisitOutcome, VisitStatus
+from carevisit.storage.models import Coordinator
 from tests.bot.conftest import COORDINATOR_TG, SHANGHAI, VOLUNTEER_TG, World
 from tests.factories import make_volunteer
 
@@ -151,3 +154,12 @@ async def test_who_a_chat_account_is(world: World, session: AsyncSession) -> Non
     session.add(world.volunteer)
     await session.commit()
     assert not (await chat_user(session, telegram_user_id=VOLUNTEER_TG)).linked  # deactivated: no access at once
+
+
+def test_a_person_is_reached_on_wecom_once_linked_else_on_telegram_else_not_at_all() -> None:
+    both = Coordinator(name="王", area_id=1, created_at=datetime.now(UTC), telegram_chat_id=5, wecom_userid="wang")
+    telegram_only = Coordinator(name="李", area_id=1, created_at=datetime.now(UTC), telegram_chat_id=6)
+    nowhere = Coordinator(name="赵", area_id=1, created_at=datetime.now(UTC))
+    assert chat_recipient(both) == Recipient(WECOM, "wang")
+    assert chat_recipient(telegram_only) == Recipient(TELEGRAM, "6")
+    assert chat_recipient(nowhere) is None

@@ -60,7 +60,7 @@ async def test_coordinator_is_told_through_the_outbox_and_acknowledges_from_the_
     assert all(n in tg.texts(VOLUNTEER_TG)[-2] for n in ("120", "110", "119"))  # before choosing the elder
     await volunteer_person.press("陈<奶奶>")  # button captions are plain text, not HTML
     queued = (await session.exec(select(ChatOutboxMessage))).all()
-    assert [row.chat_id for row in queued] == [COORDINATOR_TG]
+    assert [row.recipient for row in queued] == [str(COORDINATOR_TG)]
 
     await ChatSender(session_factory, TelegramNotifier(bot), clock).run_cycle()
     alert = tg.last_text(COORDINATOR_TG)
@@ -122,7 +122,7 @@ async def test_a_non_urgent_problem_goes_to_the_referral_queue(
         world.elder2.id,
     )
     assert (await session.exec(select(Incident))).all() == []
-    assert [row.chat_id for row in (await session.exec(select(ChatOutboxMessage))).all()] == [COORDINATOR_TG]
+    assert [row.recipient for row in (await session.exec(select(ChatOutboxMessage))).all()] == [str(COORDINATOR_TG)]
 
 
 async def test_suspected_infection_shows_the_epidemic_instructions(

@@ -367,7 +367,9 @@ async def test_a_viewer_is_told_without_a_button_and_cannot_acknowledge(
     await volunteer_person.send("/visits")
     await volunteer_person.press(t("SOS", language))
     [incident] = await incidents(session)
-    notices = (await session.exec(select(ChatOutboxMessage).where(col(ChatOutboxMessage.chat_id) == VIEWER_TG))).all()
+    notices = (
+        await session.exec(select(ChatOutboxMessage).where(col(ChatOutboxMessage.recipient) == str(VIEWER_TG)))
+    ).all()
     expected = t(VIEWER_NOTICE, language).format(id=incident.id, name="陈&lt;奶奶&gt;", address="科技园路1号 &amp; 2栋")
     assert [(n.text, n.buttons) for n in notices] == [(f"🆘 {expected}", None)]
 

@@ -30,6 +30,7 @@ from carevisit.care.ports import ChatMessage, PermanentFailure, RateLimited, Tem
 from carevisit.storage.models import TelegramUpdate
 from tests.bot.conftest import VOLUNTEER_TG, World
 from tests.bot.fake_telegram import WEBHOOK_SECRET, FakeTelegram, Person, visits_update
+from tests.factories import telegram
 
 SECRET = WEBHOOK_SECRET
 
@@ -213,10 +214,10 @@ async def test_the_notifier_translates_telegram_errors(
 ) -> None:
     tg.fail_next.append((status, body))
     with pytest.raises(expected) as raised:
-        await TelegramNotifier(bot).send(ChatMessage(chat_id=1, text="hi"))
+        await TelegramNotifier(bot).send(ChatMessage(to=telegram(1), text="hi"))
     if expected is RateLimited:
         assert raised.value.retry_after == 7  # type: ignore[attr-defined]
-    await TelegramNotifier(bot).send(ChatMessage(chat_id=1, text="hi"))
+    await TelegramNotifier(bot).send(ChatMessage(to=telegram(1), text="hi"))
     assert tg.last_text(1) == "hi"
 
 
@@ -251,7 +252,7 @@ async def test_a_429_from_telegram_pauses_the_chat_sender(
 
     async with session_factory() as session:
         for n in range(3):
-            await outbound.enqueue(session, clock=clock, key=f"k{n}", chat_id=100 + n, text=f"提醒{n}")
+            await outbound.enqueue(session, clock=clock, key=f"k{n}", to=telegram(100 + n), text=f"提醒{n}")
         await session.commit()
     tg.fail_next.append(
         (

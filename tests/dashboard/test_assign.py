@@ -78,7 +78,7 @@ async def test_an_urgent_extra_visit_is_given_to_a_named_volunteer_and_audited(
     assert entry.details == {"volunteer": chosen.id, "previous": None, "load": 1, "capacity": 20}
     # Told at once in their chat, not at the next daily digest.
     [notice] = (await session.exec(select(ChatOutboxMessage))).all()
-    assert notice.chat_id == 7001 and elder.name in notice.text and "跌倒后" in notice.text
+    assert notice.recipient == "7001" and elder.name in notice.text and "跌倒后" in notice.text
     assert "截止 3月11日" in notice.text
 
 

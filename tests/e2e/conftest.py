@@ -55,7 +55,7 @@ from tests.bot.fake_telegram import FakeTelegram, Person
 from tests.dashboard.conftest import post_login
 from tests.e2e import fault_matrix
 from tests.escalation.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio
-from tests.factories import make_area_tree, make_contact, make_coordinator, make_elder, make_volunteer
+from tests.factories import make_area_tree, make_contact, make_coordinator, make_elder, make_volunteer, telegram
 from tests.ports import free_port, loopback_host
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -303,7 +303,7 @@ class Stack:
         n = next(_markers)
         key = f"e2e-marker:{n}"
         async with self.sessions() as session:
-            await outbound.enqueue(session, clock=self.clock, key=key, chat_id=MARKER_CHATS + n, text="·")
+            await outbound.enqueue(session, clock=self.clock, key=key, to=telegram(MARKER_CHATS + n), text="·")
             await session.commit()
 
         async def reached() -> bool:

@@ -112,7 +112,7 @@ async def test_a_code_acknowledges_once_and_the_volunteer_is_told(page: CodePage
     incident = await world.incident(incident_id)
     assert incident.status == IncidentStatus.ACKNOWLEDGED
     assert (incident.acknowledged_by, incident.ack_channel) == (f"contact:{world.contacts[0].id}", "code")
-    told = [c.text for c in await world.chats() if c.chat_id == 555 and "✅" in c.text]
+    told = [c.text for c in await world.chats() if c.recipient == "555" and "✅" in c.text]
     assert len(told) == 1 and "李娜" in told[0] and "确认码" in told[0]
 
     status, again = await page.post("/a/ack", {"code": code})  # pressed twice: the first press stands

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from carevisit.care.ports import TELEGRAM, Recipient
 from carevisit.escalation import texts, tokens
 from carevisit.escalation.decide import Target, classify_reply, plan_next, round_of, should_move_on_early
 from carevisit.escalation.policy import DEFAULT_POLICY
@@ -13,7 +14,7 @@ from carevisit.storage.enums import Channel, DeliveryStatus, PhoneKind
 
 MOBILE = Target("contact", 1, "+8613900000001", PhoneKind.MOBILE, label="a")
 LANDLINE = Target("contact", 2, "+861012345678", PhoneKind.FIXED_LINE, label="b")
-COORD = Target("coordinator", 9, "+8613700000009", PhoneKind.MOBILE, chat_id=77, label="c")
+COORD = Target("coordinator", 9, "+8613700000009", PhoneKind.MOBILE, chat=Recipient(TELEGRAM, "77"), label="c")
 
 
 def test_step_one_texts_and_calls_contact_one() -> None:

@@ -33,7 +33,7 @@ async def test_unacknowledged_incident_pages_contact_1_then_2_then_coordinators_
     # No third contact: straight on to the community's coordinators after step 2's wait.
     await world.tick(minutes=5)
     assert len(world.twilio.sms_to(COORDINATOR)) == 1
-    assert any(c.chat_id == 777 and "王秀英" in c.text for c in await world.chats())
+    assert any(c.recipient == "777" and "王秀英" in c.text for c in await world.chats())
 
     # Every step exhausted: the coordinators are paged again at the repeat interval, never dropped.
     await world.tick(minutes=10)
@@ -48,7 +48,7 @@ async def test_unacknowledged_incident_pages_contact_1_then_2_then_coordinators_
 async def test_reporting_volunteer_is_told_who_was_paged(world: World) -> None:
     await world.open()
     await world.tick()
-    told = [c for c in await world.chats() if c.chat_id == 555]
+    told = [c for c in await world.chats() if c.recipient == "555"]
     assert len(told) == 1 and "李娜" in told[0].text
 
 
@@ -66,7 +66,7 @@ async def test_acknowledging_by_link_stops_paging_and_tells_the_volunteer(world:
     assert incident.status == IncidentStatus.ACKNOWLEDGED
     assert incident.acknowledged_by == f"contact:{world.contacts[0].id}"
     assert incident.ack_channel == "link"
-    assert any(c.chat_id == 555 and "李娜" in c.text and "✅" in c.text for c in await world.chats())
+    assert any(c.recipient == "555" and "李娜" in c.text and "✅" in c.text for c in await world.chats())
 
     await world.tick(minutes=30)
     assert world.twilio.sms_to(CONTACT2) == []
@@ -226,7 +226,7 @@ async def test_viewers_are_never_paged(world: World, session: AsyncSession, worl
     assert world.twilio.sms_to("+8613700000088") == [] and world.twilio.calls_to("+8613700000088") == []
     assert world.twilio.sms_to("+8613700000077") == []
     assert world.twilio.sms_to("+8613700000066")
-    chats = {c.chat_id for c in await world.chats()}
+    chats = {int(c.recipient) for c in await world.chats()}
     assert 777 in chats and 890 in chats and not chats & {888, 889}
 
 
@@ -241,7 +241,7 @@ async def test_repeated_rounds_tell_the_volunteer_the_round_not_a_step_past_the_
     await world.open()
     for minutes in (0, 5, 5, 5, 10):  # four steps, then the coordinators again
         await world.tick(minutes=minutes)
-    notices = [c.text for c in await world.chats() if c.chat_id == 555]
+    notices = [c.text for c in await world.chats() if c.recipient == "555"]
     assert len(notices) == 4  # steps 1, 2 and 4 (there is no contact 3), then the coordinators' second round
     assert round_2 in notices[-1] and step_5 not in notices[-1]
 
@@ -263,7 +263,7 @@ async def test_coordinators_are_told_the_round_not_how_many_pages_went_before_th
     for minutes in (0, 5, 5, 10, 15):  # two contacts (no third), then the coordinators, then two repeats
         await world.tick(minutes=minutes)
     sms = [r.body or "" for r in world.twilio.sms_to(COORDINATOR)]
-    chats = [c.text for c in await world.chats() if c.chat_id == 777]
+    chats = [c.text for c in await world.chats() if c.recipient == "777"]
     for texts in (sms, chats):
         assert len(texts) == 3
         assert [label in text for label, text in zip(rounds, texts, strict=True)] == [True] * 3

@@ -139,7 +139,7 @@ async def test_nobody_acknowledges_and_every_step_runs_to_the_coordinators(tw: T
     await world.tick(seconds=1)
     [coordinator] = tencent.sms_to(COORDINATOR)
     assert coordinator.template_id == "2480013" and coordinator.params[3] == "1"
-    assert any(c.chat_id == 777 for c in await world.chats())
+    assert any(c.recipient == "777" for c in await world.chats())
     assert (await world.incident(incident_id)).status == IncidentStatus.OPEN
 
 

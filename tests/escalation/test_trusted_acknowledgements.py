@@ -65,7 +65,7 @@ async def test_a_reply_from_a_number_paged_for_two_open_incidents_acknowledges_b
         assert incident.status == IncidentStatus.ACKNOWLEDGED and incident.ack_channel == "sms"
     [confirmation] = world.twilio.replies_to(CONTACT1)
     assert "王秀英" in (confirmation.body or "") and "李桂兰" in (confirmation.body or "")
-    told = {c.chat_id for c in await world.chats() if "✅" in c.text}
+    told = {int(c.recipient) for c in await world.chats() if "✅" in c.text}
     assert told == {555, 556}  # each reporter hears about their own emergency
 
 

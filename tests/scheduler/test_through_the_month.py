@@ -62,7 +62,7 @@ async def test_each_volunteer_gets_one_digest_a_day_with_overdue_and_due_soon_vi
     again = await queue_daily_digests(session, clock=clock, zone=SHANGHAI, language="zh_CN")
     await session.commit()
     assert (first.queued, again.queued) == (2, 0)
-    messages = {m.chat_id: m.text for m in await outbox(session)}
+    messages = {int(m.recipient): m.text for m in await outbox(session)}
     assert set(messages) == {7001, 7002}
     chinese = messages[7001]
     assert "已逾期 1 项" in chinese and "即将到期 1 项" in chinese
@@ -92,7 +92,7 @@ async def test_overdue_visits_are_told_once_to_the_nearest_coordinators(
     result = await notify_overdue(session, clock=clock, zone=SHANGHAI, language="zh_CN")
     await session.commit()
     assert (result.visits, result.coordinators, result.unreachable_areas) == (3, 2, 1)
-    messages = {m.chat_id: m.text for m in await outbox(session)}
+    messages = {int(m.recipient): m.text for m in await outbox(session)}
     # The community's own coordinator hears of its elder; the street's of the community without its own.
     assert late.name in messages[9001] and elsewhere.name not in messages[9001]
     assert elsewhere.name in messages[9002] and "未分配" in messages[9002]
