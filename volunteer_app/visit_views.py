@@ -386,4 +386,3 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v/unplanned/{elder_id}", unplanned_elder)
     app.router.add_post("/v/unplanned", start_unplanned)
     problem_views.add_routes(app)
-
