@@ -11,6 +11,7 @@ from carevisit.bootstrap import Runtime
 from carevisit.config import Settings
 from carevisit.dashboard.app import add_dashboard
 from carevisit.dashboard.roster_views import ROSTER_SETTINGS, RosterSettings
+from carevisit.dashboard.volunteer_views import PUBLIC_URL
 from carevisit.policies import escalation_config
 from carevisit.volunteer_app.app import add_volunteer_app
 from carevisit.volunteer_app.deps import AppDeps
@@ -40,6 +41,8 @@ def build_web_app(rt: Runtime) -> web.Application:
         secure_cookies=secure_cookies,
     )
     app[ROSTER_SETTINGS] = RosterSettings(region=settings.default_region, area_code=settings.default_area_code)
+    if (public_url := _public_url(settings)) is not None:
+        app[PUBLIC_URL] = public_url  # the volunteer app's sign-in links on the volunteers page
     add_volunteer_app(app, _app_deps(rt, secure_cookies=secure_cookies), wecom=_wecom_sign_in(app, rt))
     return app
 

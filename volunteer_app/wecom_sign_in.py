@@ -78,8 +78,8 @@ def add_routes(app: web.Application, wecom: WeComSignIn | None) -> None:
 
 async def start(request: web.Request) -> web.StreamResponse:
     wecom = request.app.get(WECOM)
-    if wecom is None:  # WeCom is not configured here
-        raise web.HTTPFound(guard.SIGNED_OUT)
+    if wecom is None:  # WeCom is not configured here: home, or the page saying how to sign in
+        raise web.HTTPFound("/v/")
     deps = request.app[DEPS]
     async with deps.sessions() as session:
         if await volunteer_for_device(session, device_token=guard.device_token(request)) is not None:
@@ -101,7 +101,7 @@ async def start(request: web.Request) -> web.StreamResponse:
 async def back(request: web.Request) -> web.StreamResponse:
     wecom = request.app.get(WECOM)
     if wecom is None:
-        raise web.HTTPFound(guard.SIGNED_OUT)
+        raise web.HTTPFound("/v/")
     deps = request.app[DEPS]
     code, state = request.query.get("code", ""), request.query.get("state", "")
     if not code or not wecom.state_ok(state, request.cookies.get(STATE_COOKIE), deps.clock.now()):
