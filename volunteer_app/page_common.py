@@ -8,6 +8,7 @@ nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.web_request import FileField
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.storage.models import Volunteer
-from carevisit.volunteer_app import csrf, guard, pages, visit_texts
+from carevisit.volunteer_app import guard, pages, visit_texts
 from carevisit.volunteer_app.deps import DEPS, AppDeps
-from carevisit.volunteer_app.photos import MAX_BYTES, PhotoRefused, PhotoStore
+from carevisit.volunteer_app.photos import MAX_BYTES, PhotoRefused, PhotoStore, read_limited
 
 # Set by the composition root (under the data directory); without it photos go beside a default SQLite file.
 PHOTOS: web.AppKey[PhotoStore] = web.AppKey("volunteer_app_photos", PhotoStore)
@@ -56,11 +58,8 @@ async def visiting(request: web.Request) -> AsyncIterator[tuple[AsyncSession, Vi
 
 
 def render(request: web.Request, template: str, visitor: Visitor, status: int = 200, **values: Any) -> web.Response:
-    context = {"w": visitor.words(), "csrf": csrf.token(request), "lang": visitor.language, **values}
-    response = pages.render(request, template, context)
-    response.set_status(status)
-    csrf.keep(request, response, secure=visitor.deps.secure_cookies)
-    return response
+    """A page with its words (`w`) besides what pages.render gives every page (`t`, `lang`, `csrf`, `volunteer`)."""
+    return pages.render(request, template, {"w": visitor.words(), **values}, status=status)
 
 
 def not_found(request: web.Request, visitor: Visitor) -> web.Response:
@@ -73,11 +72,6 @@ def bad_input(request: web.Request, visitor: Visitor, text: str | None = None) -
     return message(request, visitor, w("error.bad_title"), text or w("error.bad"), status=400)
 
 
-def expired(request: web.Request, visitor: Visitor) -> web.Response:
-    w = visitor.words()
-    return message(request, visitor, w("error.bad_title"), w("error.expired"), status=403)
-
-
 def message(request: web.Request, visitor: Visitor, title: str, text: str, *, status: int = 200) -> web.Response:
     return render(request, "v_message.html", visitor, status=status, title=title, text=text)
 
@@ -87,7 +81,7 @@ def photo_store(request: web.Request) -> PhotoStore:
 
 
 class FormRefused(Exception):
-    """A posted form that is not ours (CSRF) or carries a refused photo; `reason` says which."""
+    """A posted photo refused; `reason` says why (PhotoRefused's)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -95,14 +89,27 @@ class FormRefused(Exception):
 
 
 async def read_form(request: web.Request, visitor: Visitor) -> tuple[dict[str, str], str | None]:
-    """The posted text fields and the reference of a photo in it (stored under the form's `upload_id`), after the
-    CSRF check. Multipart is read as a stream, so a photo may exceed the application's body limit for forms; the
-    token and the upload id come before the file in the page's fields. Raises FormRefused."""
-    if request.content_type != "multipart/form-data":
-        form = {key: str(value)[:_TEXT_LIMIT] for key, value in (await request.post()).items()}
-        if not csrf.post_ok(request, form.get(csrf.FIELD)):
-            raise FormRefused("csrf")
-        return form, None
+    """The posted text fields and the reference of a photo in them (stored under the form's `upload_id`).
+
+    guard.signed_in has checked the post (same site, CSRF token) already. A page's script sends its token as a
+    header, so the guard leaves the body alone and a photo is read here as a stream, up to photos.MAX_BYTES; a plain
+    form (no script) carries the token as a field, which the guard read with the whole body (the application's
+    body limit applies then). Raises FormRefused."""
+    if request.content_type == "multipart/form-data" and guard.CSRF_HEADER in request.headers:
+        return await _streamed(request, visitor)
+    fields: dict[str, str] = {}
+    photo_ref: str | None = None
+    for name, value in (await request.post()).items():
+        if isinstance(value, FileField):
+            if name == "photo" and value.filename:
+                data = await asyncio.to_thread(value.file.read, MAX_BYTES + 1)
+                photo_ref = await _save(request, visitor, fields, data)
+        else:
+            fields[name] = str(value)[:_TEXT_LIMIT]
+    return fields, photo_ref
+
+
+async def _streamed(request: web.Request, visitor: Visitor) -> tuple[dict[str, str], str | None]:
     fields: dict[str, str] = {}
     photo_ref: str | None = None
     reader = await request.multipart()
@@ -111,21 +118,24 @@ async def read_form(request: web.Request, visitor: Visitor) -> tuple[dict[str, s
             continue
         if part.filename is None:
             fields[part.name] = (await part.read_chunk(_TEXT_LIMIT * 4)).decode("utf-8", "replace")[:_TEXT_LIMIT]
-            continue
-        if not csrf.post_ok(request, fields.get(csrf.FIELD)):
-            raise FormRefused("csrf")
-        if part.name != "photo" or not part.filename:
-            await part.release()  # no file chosen: browsers send an empty part
-            continue
-        try:
-            photo_ref = await photo_store(request).save(
-                volunteer_id=visitor.id, upload_id=fields.get("upload_id", ""), field=part
-            )
-        except PhotoRefused as refused:
-            raise FormRefused(refused.reason) from None
-    if not csrf.post_ok(request, fields.get(csrf.FIELD)):
-        raise FormRefused("csrf")
+        elif part.name == "photo" and part.filename:
+            try:
+                data = await read_limited(part)
+            except PhotoRefused as refused:
+                raise FormRefused(refused.reason) from None
+            photo_ref = await _save(request, visitor, fields, data)
+        else:
+            await part.release()
     return fields, photo_ref
+
+
+async def _save(request: web.Request, visitor: Visitor, fields: dict[str, str], data: bytes) -> str:
+    try:
+        return await photo_store(request).save(
+            volunteer_id=visitor.id, upload_id=fields.get("upload_id", ""), data=data
+        )
+    except PhotoRefused as refused:
+        raise FormRefused(refused.reason) from None
 
 
 def given_photo(request: web.Request, visitor: Visitor, fields: dict[str, str], uploaded: str | None) -> str | None:
@@ -139,8 +149,6 @@ def given_photo(request: web.Request, visitor: Visitor, fields: dict[str, str], 
 
 def refused_answer(request: web.Request, visitor: Visitor, refused: FormRefused) -> web.Response:
     w = visitor.words()
-    if refused.reason == "csrf":
-        return expired(request, visitor)
     if refused.reason == "too_big":
         return bad_input(request, visitor, w("photo.too_big", mb=MAX_BYTES // (1024 * 1024)))
     if refused.reason == "not_image":

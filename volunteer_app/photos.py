@@ -59,12 +59,13 @@ def image_kind(head: bytes) -> str | None:
 class PhotoStore:
     root: Path
 
-    async def save(self, *, volunteer_id: int, upload_id: str, field: BodyPartReader) -> str:
-        """Store the uploaded file once per (volunteer, upload id); returns its reference. Raises PhotoRefused."""
+    async def save(self, *, volunteer_id: int, upload_id: str, data: bytes) -> str:
+        """Store the photo once per (volunteer, upload id); returns its reference. Raises PhotoRefused."""
         if not _UPLOAD_ID.match(upload_id):
             raise PhotoRefused("bad_id")
+        if len(data) > MAX_BYTES:
+            raise PhotoRefused("too_big")
         existing = self._existing(volunteer_id, upload_id)
-        data = await _read_limited(field)
         if existing is not None:
             return existing  # a retry: the first upload arrived
         ext = image_kind(data[:16])
@@ -91,7 +92,8 @@ class PhotoStore:
         return None
 
 
-async def _read_limited(field: BodyPartReader) -> bytes:
+async def read_limited(field: BodyPartReader) -> bytes:
+    """A streamed file part, refused (too_big) as soon as it passes MAX_BYTES."""
     chunks, size = [], 0
     while chunk := await field.read_chunk(64 * 1024):
         size += len(chunk)

@@ -99,7 +99,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "error.closed": "这次探访已经取消或过了确认时间，不能再确认。",
         "error.bad_title": "请重新选择",
         "error.bad": "提交的内容不对，什么也没有改。请返回重新选择。",
-        "error.expired": "页面已过期，请返回刷新后再提交。",
     },
     EN: {
         "home.title": "My visits",
@@ -186,7 +185,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "error.closed": "This visit was cancelled or its time to confirm is over.",
         "error.bad_title": "Please choose again",
         "error.bad": "What was sent is not right; nothing was changed. Please go back and choose again.",
-        "error.expired": "The page has expired: go back, reload it and send again.",
     },
 }
 

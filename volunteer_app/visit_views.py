@@ -301,9 +301,10 @@ async def upload_photo(request: web.Request) -> web.StreamResponse:
         try:
             _form, ref = await read_form(request, visitor)
         except FormRefused as refused:
-            reasons = {"too_big": w("photo.too_big", mb=photos.MAX_BYTES // (1024 * 1024)), "csrf": w("error.expired")}
-            status = 403 if refused.reason == "csrf" else 400
-            return web.json_response({"error": reasons.get(refused.reason, w("photo.not_image"))}, status=status)
+            too_big = w("photo.too_big", mb=photos.MAX_BYTES // (1024 * 1024))
+            return web.json_response(
+                {"error": too_big if refused.reason == "too_big" else w("photo.not_image")}, status=400
+            )
         if ref is None:
             return web.json_response({"error": w("photo.not_image")}, status=400)
         return web.json_response({"ref": ref})

@@ -129,12 +129,14 @@ def client_of(server: TestServer) -> aiohttp.ClientSession:
 
 
 def form_of(page: str, action: str | None = None) -> tuple[str, dict[str, str]]:
-    """The action and hidden fields of the page's first form (posting to `action` when given)."""
+    """The action ("" when the form posts to its own page) and hidden fields of the page's first form (posting to
+    `action` when given)."""
     for match in re.finditer(r"<form\b([^>]*)>(.*?)</form>", page, re.S):
         found = re.search(r'action="([^"]*)"', match.group(1))
-        if found and (action is None or unescape(found.group(1)) == action):
+        target = unescape(found.group(1)) if found else ""
+        if action is None or target == action:
             hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', match.group(2))
-            return unescape(found.group(1)), {name: unescape(value) for name, value in hidden}
+            return target, {name: unescape(value) for name, value in hidden}
     raise AssertionError(f"no form posting to {action!r}")
 
 
@@ -146,7 +148,7 @@ async def sign_in(server: TestServer, session: AsyncSession, clock: FakeClock, v
     client = client_of(server)
     page = await (await client.get(f"/v/in/{token}")).text()
     action, fields = form_of(page)
-    response = await client.post(action, data=fields, allow_redirects=False)
+    response = await client.post(action or f"/v/in/{token}", data=fields, allow_redirects=False)
     assert response.status in (302, 303), await response.text()
     return client
 
