@@ -304,6 +304,8 @@ async def test_a_problem_with_a_photo_is_reported_and_an_urgent_one_opens_the_em
     form.add_field("photo", PNG, filename="gas.png", content_type="image/png")
     response = await client.post("/v/problems", data=form, allow_redirects=False)
     assert response.status == 303 and response.headers["Location"] == "/v/?reported=1"
+    home = visible_text(await (await client.get("/v/?reported=1")).text())
+    assert "问题已转给社区工作人员" in home and "{" not in home
     problem = (await session.exec(select(Problem))).one()
     assert (problem.category, problem.description, problem.urgent) == ("home_safety", "煤气灶漏气", False)
     assert problem.visit_id == world.visit.id
