@@ -31,6 +31,7 @@ from carevisit.volunteer_app.page_common import (
     refused_answer,
     render,
     visiting,
+    write_turn,
 )
 
 NUMBERS = (("120", "sos.120"), ("110", "sos.110"), ("119", "sos.119"))
@@ -126,10 +127,11 @@ async def raise_sos(request: web.Request) -> web.StreamResponse:
                 return bad_input(request, visitor)
         except (VisitNotYours, ElderNotServed):
             return not_found(request, visitor)
-        raised = await raise_emergency(
-            session, visitor.deps.field, volunteer=visitor.volunteer, elder=elder, visit_id=visit_id
-        )
-        await session.commit()  # the incident exists before anything is shown
+        async with write_turn(request, session):
+            raised = await raise_emergency(
+                session, visitor.deps.field, volunteer=visitor.volunteer, elder=elder, visit_id=visit_id
+            )
+            await session.commit()  # the incident exists before anything is shown
         suffix = "?joined=1" if raised.joined else ""
         raise web.HTTPSeeOther(f"/v/incidents/{raised.incident.id}{suffix}")
 
@@ -201,8 +203,10 @@ async def record(request: web.Request) -> web.StreamResponse:
             return bad_input(request, visitor, _words(visitor)("incident.need_text"))
         incident, _elder = found
         assert incident.id is not None
-        add_note(session, clock=visitor.deps.clock, incident_id=incident.id, author=f"volunteer:{visitor.id}", **parts)
-        await session.commit()
+        async with write_turn(request, session):
+            author = f"volunteer:{visitor.id}"
+            add_note(session, clock=visitor.deps.clock, incident_id=incident.id, author=author, **parts)
+            await session.commit()
         raise web.HTTPSeeOther(f"/v/incidents/{incident.id}?saved=1#record")
 
 

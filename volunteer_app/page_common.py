@@ -24,6 +24,11 @@ from carevisit.volunteer_app import guard, pages, visit_texts
 from carevisit.volunteer_app.deps import DEPS, AppDeps
 from carevisit.volunteer_app.photos import MAX_BYTES, PhotoRefused, PhotoStore, read_limited
 
+# SQLite has one writer for the whole database: this process's writes take turns here, first come first served,
+# rather than in SQLite's busy wait, whose growing back-off is what a confirm's p99 is made of under load (the
+# escalation loops take turns the same way, escalation.context.Escalation.writing).
+_TURNS: web.AppKey[asyncio.Lock] = web.AppKey("volunteer_app_write_turns", asyncio.Lock)
+
 # Set by the composition root (under the data directory); without it photos go beside a default SQLite file.
 PHOTOS: web.AppKey[PhotoStore] = web.AppKey("volunteer_app_photos", PhotoStore)
 DEFAULT_PHOTO_DIR = Path("./carevisit-photos")
@@ -55,6 +60,20 @@ async def visiting(request: web.Request) -> AsyncIterator[tuple[AsyncSession, Vi
     async with deps.sessions() as session:
         volunteer = await guard.signed_in(request, session)
         yield session, Visitor(volunteer, visit_texts.language_of(volunteer.language, deps.language), deps)
+
+
+def add_write_turns(app: web.Application) -> None:
+    app[_TURNS] = asyncio.Lock()
+
+
+@asynccontextmanager
+async def write_turn(request: web.Request, session: AsyncSession) -> AsyncIterator[None]:
+    """Around a view's write and its commit: one at a time on SQLite, at once on PostgreSQL (it locks rows)."""
+    if session.bind.dialect.name != "sqlite":
+        yield
+        return
+    async with request.app[_TURNS]:
+        yield
 
 
 def render(request: web.Request, template: str, visitor: Visitor, status: int = 200, **values: Any) -> web.Response:

@@ -23,6 +23,7 @@ from carevisit.volunteer_app.page_common import (
     refused_answer,
     render,
     visiting,
+    write_turn,
 )
 
 # The order a volunteer reads them in: the common ones first.
@@ -83,20 +84,21 @@ async def report(request: web.Request) -> web.StreamResponse:
                 _visit, elder = await assigned_visit(session, visit_id=visit_id, volunteer_id=visitor.id)
                 if elder.id != elder_id:
                     return bad_input(request, visitor)  # a crafted pair: the visit is of another elder
-            reported = await field_problems.report(
-                session,
-                visitor.deps.field,
-                volunteer=visitor.volunteer,
-                elder_id=elder_id,
-                category=ProblemCategory(category),
-                description=description,
-                urgent=form.get("urgent") == "1",
-                visit_id=visit_id,
-                attachments=[{"kind": "photo", "ref": photo}] if photo else None,
-            )
+            async with write_turn(request, session):
+                reported = await field_problems.report(
+                    session,
+                    visitor.deps.field,
+                    volunteer=visitor.volunteer,
+                    elder_id=elder_id,
+                    category=ProblemCategory(category),
+                    description=description,
+                    urgent=form.get("urgent") == "1",
+                    visit_id=visit_id,
+                    attachments=[{"kind": "photo", "ref": photo}] if photo else None,
+                )
+                await session.commit()  # the problem and its emergency before the next page
         except (ElderNotServed, VisitNotYours):
             return not_found(request, visitor)
-        await session.commit()  # the problem and its emergency before the next page
         if reported.raised is not None:
             raise web.HTTPSeeOther(f"/v/incidents/{reported.raised.incident.id}")
         raise web.HTTPSeeOther("/v/?reported=1")

@@ -38,6 +38,7 @@ from carevisit.volunteer_app import photos
 from carevisit.volunteer_app.page_common import (
     FormRefused,
     Visitor,
+    add_write_turns,
     bad_input,
     given_photo,
     int_of,
@@ -47,6 +48,7 @@ from carevisit.volunteer_app.page_common import (
     refused_answer,
     render,
     visiting,
+    write_turn,
 )
 
 # The modes a volunteer reports by hand; remote monitoring is recorded by devices, not in the app.
@@ -213,22 +215,23 @@ async def confirm(request: web.Request) -> web.StreamResponse:
         if answer is None:
             return bad_input(request, visitor)
         try:
-            done = await field_visits.confirm(
-                session,
-                visitor.deps.field,
-                volunteer=visitor.volunteer,
-                visit_id=visit_id,
-                mode=answer.mode,
-                outcome=answer.outcome,
-                answers=answer.answers,
-                all_fine=answer.all_fine,
-                note=answer.note.strip() or None,
-            )
+            async with write_turn(request, session):
+                done = await field_visits.confirm(
+                    session,
+                    visitor.deps.field,
+                    volunteer=visitor.volunteer,
+                    visit_id=visit_id,
+                    mode=answer.mode,
+                    outcome=answer.outcome,
+                    answers=answer.answers,
+                    all_fine=answer.all_fine,
+                    note=answer.note.strip() or None,
+                )
+                await session.commit()  # the confirmation and any emergency it raised, before the next page
         except VisitNotYours:
             return not_found(request, visitor)
         except VisitClosed:
             return _closed(request, visitor)
-        await session.commit()  # the confirmation and any emergency it raised, before the volunteer sees a page
         if done.raised is not None:
             raise web.HTTPSeeOther(f"/v/incidents/{done.raised.incident.id}")
         problems = len(done.confirmation.problems)
@@ -275,21 +278,22 @@ async def details(request: web.Request) -> web.StreamResponse:
             return refused_answer(request, visitor, refused)
         latitude, longitude = _coordinate(form.get("lat"), 90), _coordinate(form.get("lon"), 180)
         try:
-            await add_visit_details(
-                session,
-                clock=visitor.deps.clock,
-                visit_id=visit_id or 0,
-                volunteer_id=visitor.id,
-                note=form.get("note"),
-                photo_ref=given_photo(request, visitor, form, uploaded),
-                latitude=latitude if longitude is not None else None,
-                longitude=longitude if latitude is not None else None,
-            )
+            async with write_turn(request, session):
+                await add_visit_details(
+                    session,
+                    clock=visitor.deps.clock,
+                    visit_id=visit_id or 0,
+                    volunteer_id=visitor.id,
+                    note=form.get("note"),
+                    photo_ref=given_photo(request, visitor, form, uploaded),
+                    latitude=latitude if longitude is not None else None,
+                    longitude=longitude if latitude is not None else None,
+                )
+                await session.commit()
         except VisitNotYours:
             return not_found(request, visitor)
         except VisitClosed:
             return _closed(request, visitor)
-        await session.commit()
         raise web.HTTPSeeOther(f"/v/visits/{visit_id}/done?saved=1")
 
 
@@ -348,15 +352,16 @@ async def start_unplanned(request: web.Request) -> web.StreamResponse:
             return not_found(request, visitor)
         visit = await _todays_unplanned(session, volunteer_id=visitor.id, elder_id=elder_id, today=today)
         if visit is None:
-            visit = await start_unplanned_visit(
-                session,
-                clock=visitor.deps.clock,
-                volunteer_id=visitor.id,
-                elder_id=elder_id,
-                today=today,
-                mode=VisitMode(mode),
-            )
-            await session.commit()
+            async with write_turn(request, session):
+                visit = await start_unplanned_visit(
+                    session,
+                    clock=visitor.deps.clock,
+                    volunteer_id=visitor.id,
+                    elder_id=elder_id,
+                    today=today,
+                    mode=VisitMode(mode),
+                )
+                await session.commit()
         raise web.HTTPSeeOther(f"/v/visits/{visit.id}/how?mode={mode}")
 
 
@@ -375,6 +380,7 @@ async def _todays_unplanned(session: AsyncSession, *, volunteer_id: int, elder_i
 def add_routes(app: web.Application) -> None:
     from carevisit.volunteer_app import problem_views  # its routes are the visit pages' neighbours
 
+    add_write_turns(app)
     app.router.add_get("/v/", home)
     app.router.add_get("/v/visits/{visit_id}", visit_page)
     app.router.add_get("/v/visits/{visit_id}/how", outcome_page)
