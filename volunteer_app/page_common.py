@@ -29,9 +29,10 @@ from carevisit.volunteer_app.photos import MAX_BYTES, PhotoRefused, PhotoStore, 
 # escalation loops take turns the same way, escalation.context.Escalation.writing).
 _TURNS: web.AppKey[asyncio.Lock] = web.AppKey("volunteer_app_write_turns", asyncio.Lock)
 
-# Set by the composition root (under the data directory); without it photos go beside a default SQLite file.
+# Set by the composition root when the service has a data directory; without it photos go in a folder beside the
+# SQLite database file (the service's data), or in the working directory with PostgreSQL.
 PHOTOS: web.AppKey[PhotoStore] = web.AppKey("volunteer_app_photos", PhotoStore)
-DEFAULT_PHOTO_DIR = Path("./carevisit-photos")
+PHOTO_FOLDER = "carevisit-photos"
 _TEXT_LIMIT = 4000  # characters of one text field: a note, a description
 
 
@@ -96,7 +97,14 @@ def message(request: web.Request, visitor: Visitor, title: str, text: str, *, st
 
 
 def photo_store(request: web.Request) -> PhotoStore:
-    return request.app.get(PHOTOS) or PhotoStore(DEFAULT_PHOTO_DIR)
+    return request.app.get(PHOTOS) or PhotoStore(default_photo_dir(request.app[DEPS]))
+
+
+def default_photo_dir(deps: AppDeps) -> Path:
+    url = deps.sessions.kw["bind"].url
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).resolve().parent / PHOTO_FOLDER
+    return Path(PHOTO_FOLDER).resolve()
 
 
 class FormRefused(Exception):

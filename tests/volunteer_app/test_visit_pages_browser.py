@@ -52,6 +52,11 @@ async def fits(page: Any) -> None:
         await page.screenshot(path=str(Path(shots) / f"v-{name}.png"), full_page=True)
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"{page.url} is {width} px wide"
+    heights = await page.evaluate(
+        "[...document.querySelectorAll('.vp-btn, .vp-visit, .vp-toggle, .vp-choice')]"
+        ".filter(e => e.offsetParent !== null).map(e => e.getBoundingClientRect().height)"
+    )
+    assert all(h >= 48 for h in heights), f"{page.url} has a touch target under 48 px: {heights}"
 
 
 async def signed_in(page: Any, server: TestServer, session: AsyncSession, clock: FakeClock, who: Volunteer) -> None:
@@ -110,6 +115,39 @@ async def test_a_problem_with_a_photo_taken_on_the_phone(
     problem = (await session.exec(select(Problem))).one()
     assert problem.description == "煤气灶漏气" and problem.attachments
     assert str(problem.attachments[0]["ref"]).endswith(".png")
+
+
+async def test_a_photo_that_failed_to_upload_is_kept_and_sent_again_on_retry(
+    phone: Any, server: TestServer, session: AsyncSession, clock: FakeClock, world: World
+) -> None:
+    await signed_in(phone, server, session, clock, world.me)
+    await phone.locator("a.vp-visit:has-text('王秀英')").click()
+    await phone.locator("a.vp-btn:has-text('上门入户')").click()
+    await phone.locator("button:has-text('一切正常')").click()
+    await phone.wait_for_url("**/done")
+    dropped = []
+
+    async def drop_first(route: Any) -> None:  # the weak line loses the first upload
+        if not dropped:
+            dropped.append(route.request.url)
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    await phone.route("**/v/photos", drop_first)
+    await phone.locator("input[type=file]").set_input_files(
+        {"name": "IMG_0002.png", "mimeType": "image/png", "buffer": PNG}
+    )
+    await phone.locator(".vp-photo-state:has-text('照片上传失败')").wait_for()
+    retry = phone.locator("button.vp-retry")
+    assert await retry.is_visible()
+    await fits(phone)
+    await retry.click()
+    await phone.locator(".vp-photo-state:has-text('照片已上传')").wait_for()
+    await phone.locator("button:has-text('保存')").click()
+    await phone.wait_for_url("**/done?saved=1")
+    visit = await session.get(Visit, world.visit.id, populate_existing=True)
+    assert dropped and visit is not None and visit.photo_ref and visit.photo_ref.endswith(".png")
 
 
 async def test_an_emergency_shows_the_numbers_the_contacts_and_then_the_paging(
