@@ -235,9 +235,7 @@ async def test_nothing_logged_names_a_member_or_the_content(
         assert secret not in ours
 
 
-async def test_a_member_is_found_by_mobile_and_an_unknown_mobile_is_none(
-    client: WeComClient, wecom: FakeWeCom
-) -> None:
+async def test_a_member_is_found_by_mobile_and_an_unknown_mobile_is_none(client: WeComClient, wecom: FakeWeCom) -> None:
     wecom.add_member("zhaomin", mobile="13711112222")
     assert await client.userid_by_mobile("13711112222") == "zhaomin"
     assert await client.userid_by_mobile("13799998888") is None
