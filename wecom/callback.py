@@ -31,7 +31,8 @@ from carevisit.wecom import texts
 from carevisit.wecom.acks import on_card_tap
 from carevisit.wecom.client import WeComClient
 from carevisit.wecom.crypto import DEFAULT_MAX_BODY_BYTES, CallbackCrypto, CallbackRefused, Refusal
-from carevisit.wecom.events import TemplateCardEvent, TextMessage, WeComEvent as Event, dedupe_key, parse_event
+from carevisit.wecom.events import TemplateCardEvent, TextMessage, dedupe_key, parse_event
+from carevisit.wecom.events import WeComEvent as Event
 from carevisit.wecom.linking import LinkOutcome, link_by_invitation, looks_like_invitation
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,11 @@ class CallbackHandler:
         if card_update is not None:
             self._later(*card_update)
         return web.Response(text=SUCCESS)
+
+    async def settled(self) -> None:
+        """Wait for the card updates under way (tests, and a process about to stop)."""
+        while self._after:
+            await asyncio.wait(set(self._after))
 
     async def close(self) -> None:
         """Let card updates under way finish (a few seconds at most), then drop the rest: they are cosmetic."""

@@ -103,6 +103,11 @@ class WeComPart:
         if self._client is not None and self._handler is None:  # the web app's cleanup closes a shared one
             await self._client.close()
 
+    async def wait_for_card_updates(self) -> None:
+        """Until the tapped cards' updates, done after each callback's answer, have been made (or have failed)."""
+        if self._handler is not None:
+            await self._handler.settled()
+
     def client(self) -> WeComClient:
         if self._client is None:
             self._client = make_client(self.rt.settings, self.rt)

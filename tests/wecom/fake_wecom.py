@@ -14,8 +14,8 @@
   within `duplicate_check_interval` (1,800 s by default) the same silent way;
 - cards answer a `response_code`; `POST /cgi-bin/message/update_template_card` takes each code once, for 72 h;
 - `GET /cgi-bin/user/get` (60111 unknown userid), `POST /cgi-bin/user/getuserid` by mobile (46004 no such
-  member; the mobile as the directory holds it, 11 digits for the mainland) and `GET /cgi-bin/auth/getuserinfo` (an OAuth code from
-  `oauth_code`, each once, for 5 minutes; 40029 otherwise);
+  member; the mobile as the directory holds it, 11 digits for the mainland) and `GET /cgi-bin/auth/getuserinfo`
+  (an OAuth code from `oauth_code`, each once, for 5 minutes; 40029 otherwise);
 - `fail_next` answers 5xx or drops the connection (after acting, with `process`); `hang_next` answers late;
   `error_next` answers a WeCom error (45009, -1, …); `expire` ends tokens by the clock before the client expects;
 - `tap` POSTs an encrypted `template_card_event` to carevisit's callback, encrypted by wechatpy's
