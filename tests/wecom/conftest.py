@@ -124,7 +124,9 @@ def wecom_settings(db_url: str, fake: FakeWeCom, **overrides: object) -> Setting
 async def make_world(session: AsyncSession, clock: FakeClock) -> World:
     areas = await make_area_tree(session)
     elder = await make_elder(session, clock, community=areas["community"], name="王秀英")
-    volunteer = await make_volunteer(session, clock, communities=[areas["community"]], name="张伟", wecom_userid=VOLUNTEER)
+    volunteer = await make_volunteer(
+        session, clock, communities=[areas["community"]], name="张伟", wecom_userid=VOLUNTEER
+    )
     coordinator = await make_coordinator(
         session, clock, area=areas["street"], name="赵丽", wecom_userid=COORDINATOR, phone="+8613811110001"
     )

@@ -46,9 +46,7 @@ async def test_a_coordinators_tap_acknowledges_and_greys_the_card(served: Served
     assert incident.status == IncidentStatus.ACKNOWLEDGED
     assert incident.acknowledged_by == f"coordinator:{served.world.coordinator.id}"
     assert incident.ack_channel == "wecom"
-    entry = (
-        await session.exec(select(AuditEntry).where(col(AuditEntry.action) == "incident.acknowledge"))
-    ).one()
+    entry = (await session.exec(select(AuditEntry).where(col(AuditEntry.action) == "incident.acknowledge"))).one()
     assert entry.details == {"channel": "wecom", "wecom_userid": COORDINATOR, "task_id": task_id}
     [(_, _, _, code)] = served.fake.taps
     assert await card_update(served, code) == "已确认"
@@ -75,9 +73,7 @@ async def test_a_replayed_tap_is_answered_and_changes_nothing(served: Served, se
     assert served.fake.requests.count("/cgi-bin/message/update_template_card") == 1
 
 
-async def test_a_later_tap_by_the_same_coordinator_is_told_it_is_acknowledged(
-    served: Served, clock: FakeClock
-) -> None:
+async def test_a_later_tap_by_the_same_coordinator_is_told_it_is_acknowledged(served: Served, clock: FakeClock) -> None:
     incident_id = await served.open_incident()
     task_id, key = await served.send_card(COORDINATOR, incident_id)
     await served.fake.tap(served.url, COORDINATOR, task_id, key)
