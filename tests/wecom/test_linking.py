@@ -194,3 +194,25 @@ async def test_the_command_prints_counts_and_no_phone_numbers(directory: Served,
     assert result.exit_code == 0, result.output
     assert "linked 2 (1 volunteers, 1 coordinators)" in result.output
     assert "1372222" not in result.output and "liuyang" not in result.output
+
+
+async def test_the_invite_command_prints_a_code_that_links_when_sent_to_the_app(
+    served: Served, session: AsyncSession, db_url: str
+) -> None:
+    volunteer = await make_volunteer(session, served.rt.clock, communities=[served.world.areas["community"]])
+    await session.commit()
+    env = {"CAREVISIT_DATABASE_URL": db_url}
+    result = await asyncio.to_thread(CliRunner().invoke, cli_app, ["wecom", "invite", volunteer.external_id], env=env)
+    assert result.exit_code == 0, result.output
+    code = result.output.strip().splitlines()[-1]
+
+    await say(served, STRANGER, code)
+
+    await session.refresh(volunteer)
+    assert volunteer.wecom_userid == STRANGER
+
+
+async def test_the_invite_command_refuses_an_unknown_roster_id(db_url: str, served: Served) -> None:
+    env = {"CAREVISIT_DATABASE_URL": db_url}
+    result = await asyncio.to_thread(CliRunner().invoke, cli_app, ["wecom", "invite", "V99999"], env=env)
+    assert result.exit_code == 1 and "No active volunteer" in result.output
