@@ -78,7 +78,9 @@ class InvitationRefused(ValueError):
         super().__init__(str(problem))
 
 
-async def claim_invitation(session: AsyncSession, *, clock: Clock, token: str) -> Volunteer | Coordinator:
+async def claim_invitation(
+    session: AsyncSession, *, clock: Clock, token: str, telegram_user_id: int | None = None
+) -> Volunteer | Coordinator:
     """Use a token once, on any channel, and return the active person it invites; raises InvitationRefused.
 
     The conditional update makes "works once" hold even for two uses racing each other. Adds to the session, does
@@ -95,7 +97,7 @@ async def claim_invitation(session: AsyncSession, *, clock: Clock, token: str) -
     claimed = await session.exec(
         update(ChatInvitation)
         .where(col(ChatInvitation.id) == invitation.id, col(ChatInvitation.used_at).is_(None))
-        .values(used_at=now)
+        .values(used_at=now, used_by_telegram_user_id=telegram_user_id)
     )
     if not claimed.rowcount:
         raise InvitationRefused(InvitationProblem.INVALID)

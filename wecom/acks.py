@@ -8,6 +8,7 @@ tap changes nothing, and the card is told why.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from sqlmodel import col, select
@@ -21,7 +22,7 @@ from carevisit.storage.enums import CoordinatorRole
 from carevisit.storage.models import Coordinator, Incident
 from carevisit.wecom.events import TemplateCardEvent
 
-ACK_PREFIX = "i:a:"
+_ACK = re.compile(r"i:a:([1-9][0-9]{0,17})")
 
 
 class TapOutcome(StrEnum):
@@ -45,10 +46,8 @@ def incident_of_ack(key: str) -> int | None:
 
     The same format as `carevisit.fieldwork.notices.incident_of_ack`; switch to it once the fieldwork branch lands.
     """
-    if not key.startswith(ACK_PREFIX):
-        return None
-    raw = key.removeprefix(ACK_PREFIX)
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    match = _ACK.fullmatch(key)
+    return int(match.group(1)) if match else None
 
 
 async def on_card_tap(
