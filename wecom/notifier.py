@@ -1,9 +1,10 @@
 """`WeComNotifier`: the domain's `Notifier` port on WeCom, for `ChatMessage`s to `Recipient(WECOM, userid)`.
 
-A message without buttons goes as a text message (with its page's link as a last line); one with buttons as a
-`button_interaction` card whose taps come back to /wecom/callback. Every card links to the message's page (or, if
-it has none, to `fallback_url`): members who read WeCom inside plain WeChat (微工作台) see no card at all, only the
-notification that opens the link.
+A message without buttons goes as a text message (with its page's link as a last line); one with an Acknowledge
+button as a `button_interaction` card whose taps come back to /wecom/callback. Buttons a tap cannot act on from
+WeCom (open a list, write a note: the bot's own flows) are left off — the page the message links to does them.
+Every card links to the message's page (or, if it has none, to `fallback_url`): members who read WeCom inside plain
+WeChat (微工作台) see no card at all, only the notification that opens the link.
 
 WeCom's answers become the port's three failures: frequency limits (45009) pause the sender; 45033, -1 (busy), 5xx
 and the network are worth another try; an unknown member (81013, 40003) never will be. Pacing (≤ 30 a minute per
@@ -21,9 +22,10 @@ from carevisit.care.ports import (
     RateLimited,
     TemporaryFailure,
 )
+from carevisit.wecom.acks import incident_of_ack
 from carevisit.wecom.client import FREQUENCY_LIMIT, WeComClient
 from carevisit.wecom.errors import WeComNotProcessed, WeComPermanentError, WeComTemporaryError
-from carevisit.wecom.rendering import card_of, text_of
+from carevisit.wecom.rendering import card_buttons, card_of, text_of
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +42,12 @@ class WeComNotifier:
             raise PermanentFailure(f"not a WeCom recipient ({message.to.channel})")
         userid = message.to.id
         url = message.link or self._fallback_url
+        buttons = card_buttons(message, tappable=lambda data: incident_of_ack(data) is not None)
         try:
-            if message.buttons and url:
-                result = await self._client.send_card([userid], card_of(message, url=url))
+            if buttons and url:
+                result = await self._client.send_card([userid], card_of(message, url=url, buttons=buttons))
             else:
-                # No page to link the card to: a text, whose buttons a member could not have used in 微工作台 anyway.
+                # Nothing a tap could do, or no page for the card to open (a member in 微工作台 sees no card): a text.
                 result = await self._client.send_text([userid], text_of(message))
         except WeComNotProcessed as error:
             if error.errcode == FREQUENCY_LIMIT:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import secrets
+from collections.abc import Callable
 from html.parser import HTMLParser
 
 from carevisit.care.ports import ChatMessage
@@ -66,14 +67,22 @@ def text_of(message: ChatMessage) -> str:
     return _fit_bytes(plain_text(message.text), TEXT_MAX_BYTES - len(last.encode())) + last
 
 
-def card_of(message: ChatMessage, *, url: str) -> ButtonCard:
-    """A message with buttons as a button card: the first line its title, the second its description, the rest
-    below; each button's key its callback data (what the tap's EventKey brings back); `url` its jump link."""
+def card_buttons(message: ChatMessage, *, tappable: Callable[[str], bool]) -> tuple[Button, ...]:
+    """The message's buttons a tap can act on (`tappable(callback data)`), as card buttons, at most six. The
+    others (open a list, write a note) are what the card's page does: on a card they would do nothing."""
+    return tuple(
+        Button(text=_fit_chars(b.text, BUTTON_TEXT_CHARS), key=b.callback_data)
+        for row in message.buttons
+        for b in row
+        if tappable(b.callback_data)
+    )[:MAX_BUTTONS]
+
+
+def card_of(message: ChatMessage, *, url: str, buttons: tuple[Button, ...]) -> ButtonCard:
+    """A button card: the message's first line its title, the second its description, the rest below; each
+    button's key its callback data (what the tap's EventKey brings back); `url` the page it opens."""
     lines = [line.strip() for line in _without_links(message.text).splitlines() if line.strip()]
     title = lines[0] if lines else ELLIPSIS
-    buttons = tuple(
-        Button(text=_fit_chars(b.text, BUTTON_TEXT_CHARS), key=b.callback_data) for row in message.buttons for b in row
-    )[:MAX_BUTTONS]
     return ButtonCard(
         task_id=new_task_id(),
         title=title,

@@ -85,10 +85,19 @@ async def test_a_message_with_buttons_is_a_card_linking_to_its_page(notifier: We
     assert card["sub_title_text"] == "科技园社区\n志愿者：张伟"
     assert card["card_action"] == {"type": 1, "url": PAGE}
     assert card["jump_list"][0]["url"] == PAGE
-    assert [(b["text"], b["key"]) for b in card["button_list"]] == [
-        ("确认处理", "i:a:17"),
-        ("查看详情和联系人", "i:n:17"),
-    ]
+    # The note button is the bot's own flow: on a card it would do nothing, the page does it.
+    assert [(b["text"], b["key"]) for b in card["button_list"]] == [("确认处理", "i:a:17")]
+
+
+async def test_a_message_whose_buttons_a_tap_cannot_act_on_is_a_text_with_its_link(
+    notifier: WeComNotifier, wecom: FakeWeCom
+) -> None:
+    await notifier.send(
+        ChatMessage(to=TO, text="今天有 2 次探访", buttons=((Button("我的探访", "v:list"),),), link=PAGE)
+    )
+
+    [delivery] = wecom.delivered_to("zhangwei")
+    assert delivery.msgtype == "text" and delivery.message["content"] == f"今天有 2 次探访\n查看：{PAGE}"
 
 
 async def test_every_card_has_its_own_task_id(notifier: WeComNotifier, wecom: FakeWeCom) -> None:
@@ -109,7 +118,7 @@ async def test_a_card_without_a_page_links_to_the_service(notifier: WeComNotifie
 async def test_long_captions_are_cut_and_at_most_six_buttons_are_sent(
     notifier: WeComNotifier, wecom: FakeWeCom
 ) -> None:
-    buttons = tuple((Button(f"第{n}个按钮的说明文字很长", f"k:{n}"),) for n in range(8))
+    buttons = tuple((Button(f"第{n}个按钮的说明文字很长", f"i:a:{n + 1}"),) for n in range(8))
     await notifier.send(incident_message(buttons=buttons))
 
     [delivery] = wecom.delivered_to("zhangwei")
