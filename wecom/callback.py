@@ -77,11 +77,10 @@ class CallbackHandler:
             xml = self.crypto.decrypt(
                 query.get("msg_signature", ""), query.get("timestamp", ""), query.get("nonce", ""), body
             )
-        except (BodyTooLarge, CallbackRefused) as error:
-            too_large = isinstance(error, BodyTooLarge) or error.reason == Refusal.TOO_LARGE
-            reason = "too_large" if too_large else error.reason.value  # type: ignore[union-attr]
-            log.warning("wecom callback refused: %s", reason)
-            return web.Response(status=413 if too_large else 403, text="forbidden")
+        except BodyTooLarge:
+            return _refused(Refusal.TOO_LARGE)
+        except CallbackRefused as refused:
+            return _refused(refused.reason)
         try:
             event = parse_event(xml)
         except CallbackRefused:
@@ -178,6 +177,11 @@ class CallbackHandler:
             await self.client.update_card(response_code, caption)
         except Exception as error:  # cosmetic: the effect is committed; the card only keeps its buttons
             log.warning("wecom card not updated: %s", type(error).__name__)
+
+
+def _refused(reason: Refusal) -> web.Response:
+    log.warning("wecom callback refused: %s", reason.value)  # the reason only: nothing of what was sent
+    return web.Response(status=413 if reason == Refusal.TOO_LARGE else 403, text="forbidden")
 
 
 async def _linked(session: AsyncSession, userid: str) -> bool:

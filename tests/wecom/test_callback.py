@@ -4,16 +4,21 @@ forged, stale, oversized, DOCTYPE'd or replayed callbacks, and taps by people wh
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import FakeClock
+from carevisit.parts.wecom import WeComPart
 from carevisit.storage.enums import IncidentStatus
 from carevisit.storage.models import AuditEntry
+from carevisit.wecom.callback import CALLBACK_PATH
 from tests.factories import make_coordinator
 from tests.wecom.conftest import COORDINATOR, OTHER_AREA, STRANGER, VIEWER, Served
 from tests.wecom.fake_wecom import FakeWeCom
@@ -190,3 +195,32 @@ async def test_a_card_update_wecom_refuses_leaves_the_acknowledgement_standing(s
     [(*_, code)] = served.fake.taps
     assert await card_update(served, code) is None
     assert (await served.incident(incident_id)).status == IncidentStatus.ACKNOWLEDGED
+
+
+async def test_two_processes_receiving_the_same_callback_at_once_handle_it_once(
+    served: Served, session: AsyncSession
+) -> None:
+    second = WeComPart(served.rt)  # another web process on the same database
+    app = web.Application()
+    second.add_routes(app)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        incident_id = await served.open_incident()
+        task_id, key = await served.send_card(COORDINATOR, incident_id)
+        query, body = served.fake.callback_request(served.fake.template_card_event_xml(COORDINATOR, task_id, key))
+        other_url = f"http://127.0.0.1:{server.port}{CALLBACK_PATH}"
+
+        answers = await asyncio.gather(
+            served.fake.post_callback(served.url, query, body), served.fake.post_callback(other_url, query, body)
+        )
+
+        assert answers == [(200, "success"), (200, "success")]
+        assert await served.rows() == 1
+        acks = await session.exec(select(AuditEntry.id).where(col(AuditEntry.action) == "incident.acknowledge"))
+        assert len(acks.all()) == 1
+        await served.part.wait_for_card_updates()
+        await second.wait_for_card_updates()
+        assert served.fake.requests.count("/cgi-bin/message/update_template_card") == 1
+    finally:
+        await server.close()
