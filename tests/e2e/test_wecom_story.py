@@ -19,7 +19,7 @@ from carevisit.storage.enums import IncidentStatus
 from carevisit.storage.models import AuditEntry, Coordinator
 from carevisit.wecom.callback import CALLBACK_PATH
 from tests.bot.stories import sos
-from tests.e2e.conftest import People, Stack, eventually
+from tests.e2e.conftest import VOLUNTEER_TG, People, Stack, eventually
 from tests.wecom.fake_wecom import Delivery, FakeWeCom
 
 USERID = "zhaoli"
@@ -97,6 +97,15 @@ async def test_a_coordinator_acknowledges_an_emergency_by_tapping_the_wecom_card
     assert incident.acknowledged_by == f"coordinator:{people.coordinator.id}"
     [(*_, code)] = wecom.taps
     await eventually(lambda: wecom.card(code).replaced_with == "已确认", "the card greyed out")
+    await stack.tick(seconds=2)  # the chat sender keeps a second between two messages to one chat
+    told = await eventually(
+        lambda: next((m for m in stack.tg.texts(VOLUNTEER_TG) if "企业微信" in m), None), "telling the volunteer"
+    )
+    assert "赵主任" in told  # who acknowledged, and that it was on WeCom
+    dashboard = await stack.sign_in()
+    page = await (await dashboard.get(f"/incidents/{incident.id}")).text()
+    await dashboard.close()
+    assert "企业微信" in page and "wecom" not in page.lower()
 
     # WeCom sends the same callback again (it thought the answer late): answered, nothing changes.
     replay_query, replay_body = wecom.callback_request(
