@@ -36,7 +36,7 @@ def link() -> None:
 
     async def work(rt: Runtime) -> PhoneLinkCounts:
         _need_wecom(rt, "CAREVISIT_WECOM_CORP_ID", "CAREVISIT_WECOM_AGENT_ID", "CAREVISIT_WECOM_SECRET")
-        async with make_client(rt.settings, rt) as client, rt.sessions() as session:
+        async with make_client(rt.settings, rt.clock) as client, rt.sessions() as session:
             counts = await link_by_phone(session, clock=rt.clock, client=client)
             await session.commit()  # what was linked before WeCom stopped a run stays linked
         return counts

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from carevisit.bootstrap import Runtime
 from carevisit.bot.chat_sender import WECOM_LIMITS, ChatSender
+from carevisit.care.clock import Clock
 from carevisit.care.ports import WECOM
 from carevisit.config import Settings
 from carevisit.storage.locks import Leadership, leader_lock, process_name
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "wecom"
 LEASE = timedelta(seconds=90)  # SQLite: taken over after three missed renewals, as the bot's
 API_BASE = "https://qyapi.weixin.qq.com"
-# name -> the setting's variable: all of them, or WeCom is off
+# All of them, or WeCom is off: a client without the callback could not send cards, and the reverse could not send.
 _NEEDED = ("wecom_corp_id", "wecom_agent_id", "wecom_secret", "wecom_token", "wecom_aes_key")
 
 
@@ -40,11 +41,11 @@ def wecom_enabled(settings: Settings) -> bool:
     return not missing_settings(settings)
 
 
-def make_client(settings: Settings, rt: Runtime) -> WeComClient:
+def make_client(settings: Settings, clock: Clock) -> WeComClient:
     assert settings.wecom_corp_id and settings.wecom_agent_id is not None and settings.wecom_secret
     base = str(settings.wecom_api_base).rstrip("/") if settings.wecom_api_base else API_BASE
     return WeComClient(
-        settings.wecom_corp_id, settings.wecom_agent_id, settings.wecom_secret.get_secret_value(), base, rt.clock
+        settings.wecom_corp_id, settings.wecom_agent_id, settings.wecom_secret.get_secret_value(), base, clock
     )
 
 
@@ -110,7 +111,7 @@ class WeComPart:
 
     def client(self) -> WeComClient:
         if self._client is None:
-            self._client = make_client(self.rt.settings, self.rt)
+            self._client = make_client(self.rt.settings, self.rt.clock)
         return self._client
 
     async def _start_sending(self) -> None:
