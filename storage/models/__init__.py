@@ -17,6 +17,7 @@ from carevisit.storage.models.installation import InstallationSecret
 from carevisit.storage.models.leases import LeaderLease
 from carevisit.storage.models.people import Coordinator, Elder, EmergencyContact, Volunteer, VolunteerCommunity
 from carevisit.storage.models.visits import EXTRA_SLOT_BASE, UNPLANNED_SLOT_BASE, Problem, Visit
+from carevisit.storage.models.wecom import WeComEvent
 
 __all__ = [
     "EXTRA_SLOT_BASE",
@@ -45,4 +46,5 @@ __all__ = [
     "Visit",
     "Volunteer",
     "VolunteerCommunity",
+    "WeComEvent",
 ]
