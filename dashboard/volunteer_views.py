@@ -162,7 +162,8 @@ async def app_link(
         session, clock=deps.clock, volunteer_id=volunteer.id, created_by=f"coordinator:{coordinator.id}"
     )
     await session.commit()
-    url = f"{request.app.get(PUBLIC_URL) or request.url.origin()}/v/in/{token}"
+    base = request.app[PUBLIC_URL] if PUBLIC_URL in request.app else str(request.url.origin())
+    url = f"{base}/v/in/{token}"
     until = (deps.clock.now() + LINK_VALIDITY).astimezone(deps.zone).strftime("%Y-%m-%d %H:%M")
     shown = {
         "heading": t("app_link.heading").format(who=volunteer.external_id),
