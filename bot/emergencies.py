@@ -1,10 +1,8 @@
-"""Raising an emergency from a volunteer's chat: one handler context, so the SOS button, an urgent visit outcome and
-an urgent problem report all open (or join) the incident the same way.
+"""Telling the volunteer in the chat about an emergency `carevisit.fieldwork` raised: the emergency numbers and the
+elder's contacts, which must arrive (`must_arrive`: queued if Telegram fails right then).
 
-Two parts, because the durable effect comes first and Telegram last: `open_for` opens or joins the incident and
-queues the coordinators' notices in the handler's transaction, without committing, so the handler commits it
-together with what raised it (the confirmation, the problem report); only then `tell` sends the volunteer the
-emergency numbers and the elder's contacts, which must arrive (`must_arrive`: queued if Telegram fails right then).
+The durable part (the incident, the coordinators' notices) is `fieldwork.emergencies.raise_emergency`, which the
+handler commits together with what raised it before anything here is sent.
 
 `EmergenciesMiddleware` gives every volunteer handler of the routers it is on an `emergencies` argument.
 """
@@ -16,72 +14,24 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update
-from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.bot import keyboards, notify, texts
+from carevisit.bot import keyboards, texts
 from carevisit.bot.middlewares import Handler
 from carevisit.bot.must_arrive import Urgent, send_or_queue
 from carevisit.care.clock import Clock
-from carevisit.care.people import emergency_contacts
-from carevisit.escalation.incident_queries import unresolved_incident
-from carevisit.escalation.incidents import open_incident
-from carevisit.escalation.policy import EscalationPolicy
-from carevisit.storage.models import Elder, EmergencyContact, Incident, Volunteer
-
-
-@dataclass(frozen=True, slots=True)
-class Raised:
-    """An emergency raised for an elder: the incident opened now, or the unresolved one it joined."""
-
-    incident: Incident
-    elder: Elder
-    joined: bool
-    contacts: list[EmergencyContact]  # read with it, so telling needs nothing more of the database
+from carevisit.fieldwork.emergencies import Raised
+from carevisit.storage.models import Volunteer
 
 
 @dataclass(frozen=True, slots=True)
 class Emergencies:
-    """What raising an emergency needs, gathered once per update for the volunteer who sent it."""
+    """What telling an emergency needs, gathered once per update for the volunteer who sent it."""
 
     session: AsyncSession
     clock: Clock
-    policy: EscalationPolicy
-    i18n: I18n
     volunteer: Volunteer
     update_id: int  # keys what this update may have to queue, so a retry queues nothing twice
-
-    async def open_for(
-        self,
-        elder: Elder,
-        *,
-        visit_id: int | None = None,
-        problem_id: int | None = None,
-        description: str = "",
-        kind: str = "urgent",
-    ) -> Raised:
-        """Open an incident for the elder, or join the unresolved one (one emergency per elder at a time); a new
-        one is announced to the area's coordinators through the chat outbox. Adds to the session, does not commit."""
-        assert elder.id is not None
-        contacts = await emergency_contacts(self.session, elder_id=elder.id)
-        incident = await unresolved_incident(self.session, elder_id=elder.id)
-        if incident is not None:
-            return Raised(incident, elder, joined=True, contacts=contacts)
-        incident = await open_incident(
-            self.session,
-            clock=self.clock,
-            policy=self.policy,
-            elder_id=elder.id,
-            kind=kind,
-            description=description,
-            reporter_volunteer_id=self.volunteer.id,
-            visit_id=visit_id,
-            problem_id=problem_id,
-        )
-        await notify.incident_to_coordinators(
-            self.session, clock=self.clock, i18n=self.i18n, incident=incident, elder=elder
-        )
-        return Raised(incident, elder, joined=False, contacts=contacts)
 
     async def tell(self, event: CallbackQuery | Message, raised: Raised, *, numbers: bool = True) -> None:
         """After the commit: the emergency numbers (unless `/sos` gave them already), then the elder's contacts
@@ -113,11 +63,6 @@ class EmergenciesMiddleware(BaseMiddleware):
         if volunteer is not None:
             update: Update = data["event_update"]
             data["emergencies"] = Emergencies(
-                session=data["session"],
-                clock=data["clock"],
-                policy=data["policy"],
-                i18n=data["i18n"],
-                volunteer=volunteer,
-                update_id=update.update_id,
+                session=data["session"], clock=data["clock"], volunteer=volunteer, update_id=update.update_id
             )
         return await handler(event, data)

@@ -152,11 +152,6 @@ def record_buttons(incident_id: int) -> tuple[tuple[Button, ...], ...]:
     return ((Button(texts.button_record(), data),),)
 
 
-def acknowledge_button(incident_id: int) -> tuple[str, str]:
-    """The ack button as plain (caption, data), for a message queued through the chat outbox."""
-    return texts.button_ack(), IncidentCb(action=IncidentAction.ACK, incident_id=incident_id).pack()
-
-
 def languages() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text="中文", callback_data=LanguageCb(code="zh_CN"))

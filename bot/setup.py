@@ -23,6 +23,7 @@ from carevisit.bot.middlewares import DbSessionMiddleware, PrivateChatsOnly, Pro
 from carevisit.care.clock import Clock
 from carevisit.care.confirmations import DEFAULT_CHECKLIST, ChecklistItem
 from carevisit.escalation.policy import DEFAULT_POLICY, EscalationPolicy
+from carevisit.fieldwork.context import FieldContext
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DEFAULT_EPIDEMIC_INSTRUCTIONS = "请做好个人防护，保持距离，立即联系社区卫生服务中心，按当地疫情防控规定处置。"
@@ -58,9 +59,14 @@ def build_dispatcher(
     checklist: tuple[ChecklistItem, ...] = DEFAULT_CHECKLIST,
     epidemic_instructions: str = DEFAULT_EPIDEMIC_INSTRUCTIONS,
     storage: BaseStorage | None = None,
+    public_url: str | None = None,
 ) -> Dispatcher:
     """The dispatcher with every router. FSM state lives in `storage` (the service passes `make_storage`; memory
-    by default, for tests). The confirm flow itself keeps its progress in the buttons."""
+    by default, for tests). The confirm flow itself keeps its progress in the buttons. Handlers get `field`, what
+    the volunteer services (`carevisit.fieldwork`) need, built once here."""
+    field = FieldContext(
+        clock=clock, zone=zone, policy=policy, language=language, checklist=checklist, public_url=public_url
+    )
     dp = Dispatcher(
         storage=storage or MemoryStorage(),
         clock=clock,
@@ -69,6 +75,7 @@ def build_dispatcher(
         policy=policy,
         checklist=checklist,
         epidemic_instructions=epidemic_instructions,
+        field=field,
     )
     i18n = make_i18n(language)
     dp["i18n"] = i18n  # also for the error handlers when a failure comes before the locale middleware ran

@@ -13,7 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from carevisit.care.month_close import in_grace
 from carevisit.care.visit_rate import VisitRate
 from carevisit.storage.enums import ProblemCategory, VisitMode, VisitOutcome
-from carevisit.storage.models import Elder, EmergencyContact, Incident, Visit
+from carevisit.storage.models import Elder, EmergencyContact, Visit
 
 EMERGENCY_NUMBERS = ("120", "110", "119")
 
@@ -318,24 +318,6 @@ def unassigned_title() -> str:
     return _("Unassigned visits this month")
 
 
-def new_incident(incident: Incident, elder: Elder) -> str:
-    return "🆘 " + _("New emergency #{id} for {name} ({address}). Acknowledge if you are handling it.").format(
-        id=incident.id, name=escape(elder.name), address=escape(elder.address)
-    )
-
-
-def new_incident_for_viewer(incident: Incident, elder: Elder) -> str:
-    """A read-only account is told too, without being asked to act."""
-    return "🆘 " + _(
-        "New emergency #{id} for {name} ({address}). For your information: the coordinators are handling it."
-    ).format(id=incident.id, name=escape(elder.name), address=escape(elder.address))
-
-
-def new_problem(category: ProblemCategory, elder: Elder, urgent: bool) -> str:
-    text = _("New problem for {name}: {category}.").format(name=escape(elder.name), category=category_label(category))
-    return ("❗ " if urgent else "") + text
-
-
 def acknowledged(incident_id: int) -> str:
     return _("Emergency #{id} acknowledged. Thank you.").format(id=incident_id)
 
@@ -413,10 +395,6 @@ def button_urgent_yes() -> str:
 
 def button_urgent_no() -> str:
     return _("No")
-
-
-def button_ack() -> str:
-    return _("Acknowledge")
 
 
 def button_record() -> str:

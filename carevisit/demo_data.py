@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass
 from datetime import date
 
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.areas import child_path
@@ -24,6 +25,7 @@ from carevisit.storage.enums import (
     OrganisationKind,
     PhoneKind,
     RiskLevel,
+    VisitStatus,
     VolunteerKind,
 )
 from carevisit.storage.models import (
@@ -32,6 +34,7 @@ from carevisit.storage.models import (
     Elder,
     EmergencyContact,
     Organisation,
+    Visit,
     Volunteer,
     VolunteerCommunity,
 )
@@ -241,3 +244,17 @@ def _person(rng: random.Random) -> str:
 
 def _mobile(rng: random.Random) -> str:
     return f"+86{rng.choice(['135', '136', '137', '138', '139', '150', '186', '188'])}{rng.randint(0, 9999_9999):08d}"
+
+
+async def demo_volunteer(session: AsyncSession, *, month: str) -> Volunteer | None:
+    """The volunteer whose phone the demo hands out: the active one with the most visits still to do this month."""
+    open_visits = func.count(col(Visit.id))
+    found = await session.exec(
+        select(Volunteer)
+        .join(Visit, col(Visit.volunteer_id) == col(Volunteer.id))
+        .where(col(Volunteer.active).is_(True), Visit.month == month, Visit.status == VisitStatus.PLANNED)
+        .group_by(col(Volunteer.id))
+        .order_by(open_visits.desc(), col(Volunteer.external_id))
+        .limit(1)
+    )
+    return found.first()

@@ -173,9 +173,16 @@ TEXTS: dict[str, dict[str, str]] = {
 
 def _catalogues() -> list[dict[str, dict[str, str]]]:
     # Each group of pages keeps its words in its own module (prefixed keys); one lookup serves them all.
-    from carevisit.dashboard import account_texts, display_texts, people_texts, report_texts
+    from carevisit.dashboard import account_texts, app_link_texts, display_texts, people_texts, report_texts
 
-    return [TEXTS, account_texts.TEXTS, people_texts.TEXTS, report_texts.TEXTS, display_texts.TEXTS]
+    return [
+        TEXTS,
+        account_texts.TEXTS,
+        people_texts.TEXTS,
+        report_texts.TEXTS,
+        display_texts.TEXTS,
+        app_link_texts.TEXTS,
+    ]
 
 
 def _merged(language: str) -> dict[str, str]:

@@ -1,57 +1,13 @@
 """Sign-in throttling kept in this process's memory: per address, and per user name that has no account (so that an
 unknown name is throttled exactly like a known one and the answers do not tell them apart). Per-account throttling
-of real accounts lives in the database (care/coordinators.py), where every web process sees it."""
+of real accounts lives in the database (care/coordinators.py), where every web process sees it. The counter itself
+is care.throttle's, shared with the volunteer app's sign-in links."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import datetime
-
 from carevisit.care.client_address import client_address
-from carevisit.care.coordinators import FREE_TRIES, LONGEST_WAIT, wait_after
+from carevisit.care.throttle import Throttle
 
 __all__ = ["ADDRESS_FREE_TRIES", "Throttle", "client_address"]
 
 ADDRESS_FREE_TRIES = 20  # an office behind one address holds several coordinators who mistype
-_MAX_ENTRIES = 10_000  # bounded: a flood from many addresses forgets the oldest, it cannot fill the memory
-
-
-@dataclass
-class _Entry:
-    failures: int
-    last: datetime
-    locked_until: datetime | None
-
-
-class Throttle:
-    def __init__(self, *, free_tries: int = FREE_TRIES) -> None:
-        self._free_tries = free_tries
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
-
-    def locked_until(self, key: str, now: datetime) -> datetime | None:
-        entry = self._current(key, now)
-        if entry is None or entry.locked_until is None or entry.locked_until <= now:
-            return None
-        return entry.locked_until
-
-    def fail(self, key: str, now: datetime) -> datetime | None:
-        """Count a failure; the end of the lock it causes, if any."""
-        entry = self._current(key, now) or _Entry(0, now, None)
-        entry.failures += 1
-        entry.last = now
-        wait = wait_after(entry.failures, free_tries=self._free_tries)
-        entry.locked_until = now + wait if wait else None
-        self._entries[key] = entry
-        self._entries.move_to_end(key)
-        while len(self._entries) > _MAX_ENTRIES:
-            self._entries.popitem(last=False)
-        return entry.locked_until
-
-    def _current(self, key: str, now: datetime) -> _Entry | None:
-        """The entry, forgotten once it has been quiet for longer than the longest wait."""
-        entry = self._entries.get(key)
-        if entry is not None and now - entry.last > LONGEST_WAIT and (entry.locked_until or now) <= now:
-            del self._entries[key]
-            return None
-        return entry

@@ -1,5 +1,6 @@
 """Coordinator page for the volunteers of their area subtree: who serves where, this month's load, whether their chat
-account is linked; invite to the bot, deactivate (their open visits are reassigned) and reactivate.
+account is linked; invite to the bot, a one-time sign-in link to the volunteer app (shown as a QR code), signing
+their app devices out, deactivate (their open visits are reassigned) and reactivate.
 
 A volunteer who serves no community in the coordinator's subtree does not exist for them (404). Viewers only read.
 """
@@ -18,6 +19,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.care.clock import local_today, month_of
 from carevisit.care.invitations import DEFAULT_VALIDITY, create_invitation
 from carevisit.care.volunteer_roster import VolunteerRow, reactivate_volunteer, volunteer_in_area, volunteers_in_area
+from carevisit.care.volunteer_sign_in import LINK_VALIDITY, devices_signed_in, issue_link_token, revoke_devices
+from carevisit.dashboard.qr import qr_svg
 from carevisit.dashboard.texts import translator
 from carevisit.dashboard.views import _context, _deps, signed_in
 from carevisit.scheduler.reassignment import deactivate_volunteer
@@ -34,11 +37,15 @@ class BotUsername(Protocol):
 
 # Set by the composition root when a bot runs; without it the page shows the `/start <token>` command to paste.
 BOT_USERNAME = web.AppKey("bot_username", BotUsername)
+# PUBLIC_URL (no trailing slash), set by the composition root when configured; else links use the request's host.
+PUBLIC_URL = web.AppKey("public_url", str)
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/volunteers", volunteers_page)
     app.router.add_post("/volunteers/{volunteer_id:\\d+}/invite", invite)
+    app.router.add_post("/volunteers/{volunteer_id:\\d+}/app-link", app_link)
+    app.router.add_post("/volunteers/{volunteer_id:\\d+}/app-revoke", app_revoke)
     app.router.add_post("/volunteers/{volunteer_id:\\d+}/deactivate", deactivate)
     app.router.add_post("/volunteers/{volunteer_id:\\d+}/reactivate", reactivate)
 
@@ -57,6 +64,7 @@ async def _render(
     message: str = "",
     error: str = "",
     invitation: dict[str, str] | None = None,
+    app_link: dict[str, object] | None = None,
     status: int = 200,
 ) -> web.StreamResponse:
     rows = await volunteers_in_area(session, area=area, month=_this_month(request))
@@ -65,12 +73,14 @@ async def _render(
         coordinator,
         area=area,
         rows=rows,
+        app_devices=await devices_signed_in(session, volunteer_ids=[row.id for row in rows]),
         message=message or _outcome_message(request, rows),
         error=error,
         invitation=invitation,
+        app_link=app_link,
     )
     response = aiohttp_jinja2.render_template("volunteers.html", request, context, status=status)
-    if invitation:  # the token is shown once: keep it out of caches and the back button
+    if invitation or app_link:  # the token is shown once: keep it out of caches and the back button
         response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -87,7 +97,7 @@ async def _acting_on(request: web.Request, session: AsyncSession, coordinator: C
 
 # What an action did, carried through the redirect as numbers only: the text is the server's, so a crafted link
 # cannot put words of its own on the coordinator's page.
-_OUTCOMES = ("deactivated", "reactivated", "already_inactive", "already_active")
+_OUTCOMES = ("deactivated", "reactivated", "already_inactive", "already_active", "app_revoked")
 
 
 def _done(outcome: str, volunteer_id: int, *, n: int = 0, u: int = 0) -> web.HTTPSeeOther:
@@ -136,6 +146,46 @@ async def invite(
         else {"text": t("invite_command").format(who=who, until=until), "value": f"/start {token}"}
     )
     return await _render(request, session, coordinator, area, invitation=invitation)
+
+
+@signed_in
+async def app_link(
+    request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
+) -> web.StreamResponse:
+    """A one-time sign-in link to the volunteer app, shown once as a QR code and as text to copy."""
+    volunteer = await _acting_on(request, session, coordinator, area)
+    deps = _deps(request)
+    t = translator(deps.language)
+    if not volunteer.active or volunteer.id is None:
+        return await _render(request, session, coordinator, area, error=t("inactive_cannot_invite"), status=409)
+    token = await issue_link_token(  # records the audit entry (ids only)
+        session, clock=deps.clock, volunteer_id=volunteer.id, created_by=f"coordinator:{coordinator.id}"
+    )
+    await session.commit()
+    base = request.app[PUBLIC_URL] if PUBLIC_URL in request.app else str(request.url.origin())
+    url = f"{base}/v/in/{token}"
+    until = (deps.clock.now() + LINK_VALIDITY).astimezone(deps.zone).strftime("%Y-%m-%d %H:%M")
+    shown = {
+        "heading": t("app_link.heading").format(who=volunteer.external_id),
+        "text": t("app_link.how").format(until=until),
+        "url": url,
+        "qr": qr_svg(url, title=t("app_link.qr")),
+    }
+    return await _render(request, session, coordinator, area, app_link=shown)
+
+
+@signed_in
+async def app_revoke(
+    request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
+) -> web.StreamResponse:
+    """Sign every phone of the volunteer out of the app (a lost phone, a volunteer who left)."""
+    volunteer = await _acting_on(request, session, coordinator, area)
+    volunteer_id = volunteer.id or 0
+    count = await revoke_devices(
+        session, clock=_deps(request).clock, volunteer_id=volunteer_id, by=f"coordinator:{coordinator.id}"
+    )
+    await session.commit()
+    raise _done("app_revoked", volunteer_id, n=count)
 
 
 async def _bot_username(request: web.Request) -> str | None:

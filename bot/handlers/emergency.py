@@ -22,15 +22,22 @@ from carevisit.care.clock import Clock
 from carevisit.care.confirmations import assigned_visit, served_elder
 from carevisit.escalation.incident_queries import incident_reported_by
 from carevisit.escalation.incidents import add_note
+from carevisit.fieldwork.context import FieldContext
+from carevisit.fieldwork.emergencies import raise_emergency
 from carevisit.storage.models import Volunteer
 
 
 async def on_visit_sos(
-    query: CallbackQuery, callback_data: VisitCb, volunteer: Volunteer, session: AsyncSession, emergencies: Emergencies
+    query: CallbackQuery,
+    callback_data: VisitCb,
+    volunteer: Volunteer,
+    session: AsyncSession,
+    field: FieldContext,
+    emergencies: Emergencies,
 ) -> None:
     assert volunteer.id is not None
     _visit, elder = await assigned_visit(session, visit_id=callback_data.visit_id, volunteer_id=volunteer.id)
-    raised = await emergencies.open_for(elder, visit_id=callback_data.visit_id)
+    raised = await raise_emergency(session, field, volunteer=volunteer, elder=elder, visit_id=callback_data.visit_id)
     await session.commit()  # the emergency exists before anything is asked of Telegram
     await emergencies.tell(query, raised)
     await courtesy.answer(query)
@@ -58,11 +65,12 @@ async def on_sos_elder(
     volunteer: Volunteer,
     session: AsyncSession,
     state: FSMContext,
+    field: FieldContext,
     emergencies: Emergencies,
 ) -> None:
     assert volunteer.id is not None
     elder = await served_elder(session, volunteer_id=volunteer.id, elder_id=callback_data.elder_id)
-    raised = await emergencies.open_for(elder)
+    raised = await raise_emergency(session, field, volunteer=volunteer, elder=elder)
     await session.commit()
     await state.clear()
     await emergencies.tell(query, raised, numbers=False)  # /sos sent them before the elder was chosen

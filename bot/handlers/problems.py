@@ -9,10 +9,9 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.bot import courtesy, keyboards, notify, texts
+from carevisit.bot import courtesy, keyboards, texts
 from carevisit.bot.callbacks import CategoryCb, ElderCb, ElderPurpose, UrgentCb, VisitAction, VisitCb
 from carevisit.bot.emergencies import Emergencies
 from carevisit.bot.filters import has_photo, has_text, has_voice
@@ -22,7 +21,8 @@ from carevisit.bot.routers import volunteer_router
 from carevisit.bot.states import ProblemReport
 from carevisit.care.clock import Clock
 from carevisit.care.confirmations import assigned_visit, served_elder
-from carevisit.care.referrals import report_problem
+from carevisit.fieldwork import problems
+from carevisit.fieldwork.context import FieldContext
 from carevisit.storage.enums import ProblemCategory
 from carevisit.storage.models import Volunteer
 
@@ -109,9 +109,8 @@ async def on_urgency(
     callback_data: UrgentCb,
     volunteer: Volunteer,
     session: AsyncSession,
-    clock: Clock,
     state: FSMContext,
-    i18n: I18n,
+    field: FieldContext,
     emergencies: Emergencies,
     epidemic_instructions: str,
 ) -> None:
@@ -121,10 +120,10 @@ async def on_urgency(
         await courtesy.notice(query, texts.stale_button())
         return
     category = ProblemCategory(data["category"])
-    problem = await report_problem(
+    reported = await problems.report(
         session,
-        clock=clock,
-        volunteer_id=volunteer.id,
+        field,
+        volunteer=volunteer,
         elder_id=data["elder_id"],
         visit_id=data.get("visit_id"),
         category=category,
@@ -132,21 +131,11 @@ async def on_urgency(
         urgent=callback_data.urgent,
         attachments=data.get("attachments"),
     )
-    elder = await served_elder(session, volunteer_id=volunteer.id, elder_id=data["elder_id"])
-    await notify.problem_to_coordinators(session, clock=clock, i18n=i18n, problem=problem, elder=elder)
-    raised = None
-    if callback_data.urgent:
-        raised = await emergencies.open_for(
-            elder,
-            visit_id=data.get("visit_id"),
-            problem_id=problem.id,
-            description=data.get("description", ""),
-            kind="infectious" if category == ProblemCategory.INFECTIOUS else "urgent",
-        )
+    problem = reported.problem
     await session.commit()  # the report and its emergency together, before anything is asked of Telegram
     await state.clear()  # only now: a retry after a failed write still has the report
-    if raised is not None:
-        await emergencies.tell(query, raised)
+    if reported.raised is not None:
+        await emergencies.tell(query, reported.raised)
     if category == ProblemCategory.INFECTIOUS:
         epidemic = Urgent(f"problem:{problem.id}:epidemic", texts.epidemic(epidemic_instructions))
         await emergencies.say(query, [epidemic])

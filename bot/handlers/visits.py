@@ -9,10 +9,9 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.bot import courtesy, keyboards, notify, texts
+from carevisit.bot import courtesy, keyboards, texts
 from carevisit.bot.callbacks import ConfirmCb, DetailCb, DetailWhat
 from carevisit.bot.emergencies import Emergencies
 from carevisit.bot.filters import MenuButton, has_location, has_photo, has_text
@@ -26,10 +25,11 @@ from carevisit.care.confirmations import (
     VisitClosed,
     add_visit_details,
     assigned_visit,
-    confirm_visit,
 )
 from carevisit.care.month_close import is_open
 from carevisit.care.visit_queries import visits_for_volunteer
+from carevisit.fieldwork import visits
+from carevisit.fieldwork.context import FieldContext
 from carevisit.storage.enums import VisitMode, VisitOutcome, VisitStatus
 from carevisit.storage.models import Volunteer
 
@@ -54,7 +54,7 @@ async def on_confirm_step(
     clock: Clock,
     zone: ZoneInfo,
     checklist: tuple[ChecklistItem, ...],
-    i18n: I18n,
+    field: FieldContext,
     emergencies: Emergencies,
 ) -> None:
     assert volunteer.id is not None
@@ -66,27 +66,20 @@ async def on_confirm_step(
     if not final:
         await _next_question(query, step, volunteer, session, checklist, today=local_today(clock, zone))
         return
-    outcome = VisitOutcome(step.outcome)
     answers = {item.key: _LETTERS[letter] for item, letter in zip(checklist, step.answers, strict=False)}
-    done = await confirm_visit(
+    confirmed = await visits.confirm(
         session,
-        clock=clock,
-        zone=zone,
+        field,
+        volunteer=volunteer,
         visit_id=step.visit_id,
-        volunteer_id=volunteer.id,
         mode=VisitMode(step.mode),
-        outcome=outcome,
+        outcome=VisitOutcome(step.outcome),
         answers=answers,
-        checklist=checklist,
     )
-    for problem in done.problems:
-        await notify.problem_to_coordinators(session, clock=clock, i18n=i18n, problem=problem, elder=done.elder)
-    raised = None
-    if outcome == VisitOutcome.URGENT and not done.already_done:
-        raised = await emergencies.open_for(done.elder, visit_id=step.visit_id)
     await session.commit()  # the confirmation and its emergency together, before anything is asked of Telegram
-    if raised is not None:
-        await emergencies.tell(query, raised)
+    done = confirmed.confirmation
+    if confirmed.raised is not None:
+        await emergencies.tell(query, confirmed.raised)
     await courtesy.answer(query)
     if done.already_done:
         await courtesy.show(query, texts.already_confirmed(done.elder), keyboards.details(step.visit_id))

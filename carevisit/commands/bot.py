@@ -1,4 +1,5 @@
-"""`carevisit invite`: a one-time link that connects a volunteer's (or coordinator's) Telegram account."""
+"""`carevisit invite`: a one-time link that connects a volunteer's (or coordinator's) Telegram account, or with
+`--web` signs a volunteer in to the volunteer app."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from carevisit.bootstrap import Runtime
 from carevisit.bot.setup import make_bot
 from carevisit.care.invitations import create_invitation
 from carevisit.care.people import coordinator_by_username, volunteer_by_roster_id
+from carevisit.care.volunteer_sign_in import issue_link_token
 from carevisit.commands.common import console, errors, run_with_runtime
 
 _USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
@@ -39,12 +41,20 @@ def invite(
         help="The volunteer's roster id (编号); with --coordinator, a coordinator's user name.",
     ),
     coordinator: bool = typer.Option(False, "--coordinator", help="VOLUNTEER_ID is a coordinator's user name."),
-    days: int = typer.Option(7, min=1, max=60, help="How long the link works."),
+    web: bool = typer.Option(
+        False, "--web", help="A sign-in link to the volunteer app (PUBLIC_URL/v/in/…) instead of the Telegram bot."
+    ),
+    days: int | None = typer.Option(None, min=1, max=60, help="How long the link works (7 days; --web: 3)."),
     bot_username_option: str | None = typer.Option(
         None, "--bot-username", help="The bot's @username, if Telegram can't be asked (no token here)."
     ),
 ) -> None:
-    """Print a one-time Telegram link (expires after DAYS) that links the person's chat account."""
+    """Print a one-time Telegram link (expires after DAYS) that links the person's chat account; with --web, a
+    one-time link that signs the volunteer in to the volunteer app on the phone that opens it."""
+    if web:
+        _print_web_link(person, coordinator=coordinator, days=days or 3)
+        return
+    days = days or 7
 
     async def work(rt: Runtime) -> str:
         if bot_username_option:
@@ -88,4 +98,34 @@ def invite(
 
     link = run_with_runtime(work)
     console.print(f"Send this link to the person; it works once, within {days} days:")
+    console.print(link, markup=False, highlight=False)
+
+
+def _print_web_link(roster_id: str, *, coordinator: bool, days: int) -> None:
+    if coordinator:
+        errors.print("[bold red]The volunteer app is for volunteers: --web takes a volunteer's roster id (编号).[/]")
+        raise typer.Exit(2)
+
+    async def work(rt: Runtime) -> str:
+        if rt.settings.public_url is None:
+            errors.print(
+                "[bold red]Set CAREVISIT_PUBLIC_URL: the address at which volunteers' phones reach this service.[/]"
+            )
+            raise typer.Exit(2)
+        async with rt.sessions() as session:
+            volunteer = await volunteer_by_roster_id(session, external_id=roster_id)
+            try:
+                if volunteer is None or volunteer.id is None:
+                    raise LookupError(roster_id)
+                token = await issue_link_token(
+                    session, clock=rt.clock, volunteer_id=volunteer.id, created_by="cli", valid_for=timedelta(days=days)
+                )
+            except LookupError:
+                errors.print(f"[bold red]No active volunteer with roster id (编号) {roster_id!r}.[/]")
+                raise typer.Exit(1) from None
+            await session.commit()
+        return f"{str(rt.settings.public_url).rstrip('/')}/v/in/{token}"
+
+    link = run_with_runtime(work)
+    console.print(f"Send this link to the volunteer (SMS, WeChat, WeCom); it signs in one phone, within {days} days:")
     console.print(link, markup=False, highlight=False)

@@ -6,11 +6,15 @@ from pathlib import Path
 
 import typer
 from sqlmodel import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.bootstrap import runtime
+from carevisit.bootstrap import Runtime, runtime
+from carevisit.care.clock import local_today, month_of
+from carevisit.care.volunteer_sign_in import issue_link_token
 from carevisit.commands.common import console, errors, settings_or_exit
+from carevisit.config import Settings
 from carevisit.demo_activity import play_month_so_far
-from carevisit.demo_data import DEMO_PASSWORD, DEMO_USERNAME, seed_demo
+from carevisit.demo_data import DEMO_PASSWORD, DEMO_USERNAME, demo_volunteer, seed_demo
 from carevisit.policies import escalation_config, visit_policy
 from carevisit.service import parts_report, serve
 from carevisit.storage import schema
@@ -70,6 +74,7 @@ def demo(
                     )
                 else:
                     console.print(f"Using the demo programme already in {database} (--reset builds it again).")
+                await _print_volunteer_link(rt, session, base=_base_url(settings, port))
             if not serve_dashboard:
                 return
             for part, on, why in parts_report(rt):
@@ -81,3 +86,21 @@ def demo(
             await serve(rt)
 
     asyncio.run(main())
+
+
+def _base_url(settings: Settings, port: int) -> str:
+    return str(settings.public_url).rstrip("/") if settings.public_url else f"http://{settings.web_host}:{port}"
+
+
+async def _print_volunteer_link(rt: Runtime, session: AsyncSession, *, base: str) -> None:
+    """A fresh sign-in link to the volunteer app for the demo volunteer with the most to do: the volunteer's side."""
+    month = month_of(local_today(rt.clock, rt.settings.zone))
+    volunteer = await demo_volunteer(session, month=month)
+    if volunteer is None or volunteer.id is None:
+        return
+    token = await issue_link_token(session, clock=rt.clock, volunteer_id=volunteer.id, created_by="demo")
+    await session.commit()
+    console.print(
+        f"Volunteer app as volunteer {volunteer.external_id} (open on a phone or in a browser; it works once): "
+    )
+    console.print(f"{base}/v/in/{token}", markup=False, highlight=False)

@@ -123,6 +123,7 @@ class BotPart:
             policy=escalation_config(settings).policy,
             epidemic_instructions=settings.epidemic_instructions,
             storage=self._storage,
+            public_url=str(settings.public_url).rstrip("/") if settings.public_url else None,
         )
         processor = UpdateProcessor(self.rt.sessions, dp, bot, self.rt.clock, self._wake)
         self._work.spawn(processor.run(self._work.stop))

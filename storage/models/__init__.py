@@ -16,6 +16,7 @@ from carevisit.storage.models.incidents import (
 from carevisit.storage.models.installation import InstallationSecret
 from carevisit.storage.models.leases import LeaderLease
 from carevisit.storage.models.people import Coordinator, Elder, EmergencyContact, Volunteer, VolunteerCommunity
+from carevisit.storage.models.sign_in import VolunteerDevice, VolunteerSignInLink
 from carevisit.storage.models.visits import EXTRA_SLOT_BASE, UNPLANNED_SLOT_BASE, Problem, Visit
 from carevisit.storage.models.wecom import WeComEvent
 
@@ -46,5 +47,7 @@ __all__ = [
     "Visit",
     "Volunteer",
     "VolunteerCommunity",
+    "VolunteerDevice",
+    "VolunteerSignInLink",
     "WeComEvent",
 ]

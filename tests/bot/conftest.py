@@ -25,6 +25,14 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 LANGUAGES = ["zh_CN", "en"]
 
 
+# What coordinators read on notices, worded by carevisit.fieldwork.texts (not the bot's catalogue), by language.
+ACKNOWLEDGE = {"zh_CN": "确认处理", "en": "Acknowledge"}
+VIEWER_NOTICE = {
+    "zh_CN": "新的紧急事件 #{id}：{name}（{address}）。特此告知：协调员正在处理。",
+    "en": "New emergency #{id} for {name} ({address}). For your information: the coordinators are handling it.",
+}
+
+
 def t(msgid: str, language: str) -> str:
     """What a user of `language` reads for `msgid`, straight from the compiled catalogue."""
     with (LOCALES_DIR / language / "LC_MESSAGES" / "messages.mo").open("rb") as catalogue:

@@ -12,7 +12,7 @@ from carevisit.bot.notifier import TelegramNotifier
 from carevisit.care.clock import FakeClock
 from carevisit.storage.enums import IncidentStatus, ProblemCategory
 from carevisit.storage.models import ChatOutboxMessage, Incident, IncidentNote, Problem
-from tests.bot.conftest import COORDINATOR_TG, VOLUNTEER_TG, World, t
+from tests.bot.conftest import ACKNOWLEDGE, COORDINATOR_TG, VOLUNTEER_TG, World, t
 from tests.bot.fake_telegram import FakeTelegram, Person
 from tests.bot.stories import confirm
 
@@ -65,7 +65,7 @@ async def test_coordinator_is_told_through_the_outbox_and_acknowledges_from_the_
     await ChatSender(session_factory, TelegramNotifier(bot), clock).run_cycle()
     alert = tg.last_text(COORDINATOR_TG)
     assert "陈&lt;奶奶&gt;" in alert
-    await coordinator_person.press(t("Acknowledge", language))
+    await coordinator_person.press(ACKNOWLEDGE[language])
     incident = (await session.exec(select(Incident))).one()
     await session.refresh(incident)
     assert incident.status == IncidentStatus.ACKNOWLEDGED

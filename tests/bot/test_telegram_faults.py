@@ -27,7 +27,7 @@ from carevisit.care.clock import FakeClock
 from carevisit.care.invitations import create_invitation
 from carevisit.storage.enums import CoordinatorRole, IncidentStatus, VisitOutcome, VisitStatus
 from carevisit.storage.models import ChatOutboxMessage, Incident, IncidentNote, Problem, TelegramUpdate, Visit
-from tests.bot.conftest import COORDINATOR_TG, STRANGER_TG, VOLUNTEER_TG, World, t
+from tests.bot.conftest import ACKNOWLEDGE, COORDINATOR_TG, STRANGER_TG, VIEWER_NOTICE, VOLUNTEER_TG, World, t
 from tests.bot.fake_telegram import FakeTelegram, Person, flood, server_error
 from tests.bot.stories import MODES, OUTCOMES, confirm, language_of, open_visit
 from tests.factories import make_coordinator, make_volunteer
@@ -246,7 +246,7 @@ async def test_a_late_acknowledge_tap_still_acknowledges(
     await volunteer_person.press(t("SOS", language))
     await drain_chat_outbox(session_factory, tg, bot, clock)
     notice = tg.chat(COORDINATOR_TG)[0]
-    await stored.handle(coordinator_person.tap(t("Acknowledge", language)), after=LATE)
+    await stored.handle(coordinator_person.tap(ACKNOWLEDGE[language]), after=LATE)
     [incident] = await incidents(session)
     assert incident.status == IncidentStatus.ACKNOWLEDGED
     acknowledged = t("Emergency #{id} acknowledged. Thank you.", language).format(id=incident.id)
@@ -352,8 +352,6 @@ async def test_a_flood_429_on_the_answer_does_not_stop_the_sos(
 
 # Viewers may see, not act
 
-VIEWER_NOTICE = "New emergency #{id} for {name} ({address}). For your information: the coordinators are handling it."
-
 
 async def test_a_viewer_is_told_without_a_button_and_cannot_acknowledge(
     world: World, volunteer_person: Person, tg: FakeTelegram, session: AsyncSession, clock: FakeClock,
@@ -370,7 +368,7 @@ async def test_a_viewer_is_told_without_a_button_and_cannot_acknowledge(
     notices = (
         await session.exec(select(ChatOutboxMessage).where(col(ChatOutboxMessage.recipient) == str(VIEWER_TG)))
     ).all()
-    expected = t(VIEWER_NOTICE, language).format(id=incident.id, name="陈&lt;奶奶&gt;", address="科技园路1号 &amp; 2栋")
+    expected = VIEWER_NOTICE[language].format(id=incident.id, name="陈&lt;奶奶&gt;", address="科技园路1号 &amp; 2栋")
     assert [(n.text, n.buttons) for n in notices] == [(f"🆘 {expected}", None)]
 
     viewer = Person(tg, VIEWER_TG, "en" if language == "en" else "zh-hans", deliver)

@@ -8,7 +8,7 @@ import re
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.storage.enums import IncidentStatus
-from tests.bot.conftest import t
+from tests.bot.conftest import ACKNOWLEDGE
 from tests.bot.stories import sos
 from tests.e2e.conftest import CONTACT1, CONTACT2, COORDINATOR_TG, VOLUNTEER_TG, People, Stack, eventually
 
@@ -27,7 +27,7 @@ async def test_a_coordinator_acknowledges_from_telegram_and_paging_stops(
         lambda: next((m for m in stack.tg.texts(COORDINATOR_TG) if "王秀英" in m), None), "alerting the coordinator"
     )
     assert alert
-    await coordinator.press(t("Acknowledge", LANG))
+    await coordinator.press(ACKNOWLEDGE[LANG])
     incident = await stack.incident()
     assert incident.status == IncidentStatus.ACKNOWLEDGED
     assert incident.acknowledged_by == f"coordinator:{people.coordinator.id}"

@@ -1,7 +1,7 @@
 """wecom events: one row per WeCom callback handled, its dedupe key unique, so retries and replays change nothing
 
 Revision ID: 0016_wecom_events
-Revises: 0014_chat_recipients (0015_volunteer_sign_in once the app-signin branch is merged: the integrator sets it)
+Revises: 0015_volunteer_sign_in
 Create Date: 2026-12-01 22:00:00
 """
 
@@ -15,7 +15,7 @@ import carevisit.storage.types
 
 revision: str = "0016_wecom_events"
 # 0015_volunteer_sign_in lives on the app-signin branch; until both are merged this branch chains to 0014.
-down_revision: str | None = "0014_chat_recipients"
+down_revision: str | None = "0015_volunteer_sign_in"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 
