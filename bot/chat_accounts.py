@@ -15,9 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care import audit
 from carevisit.care.clock import Clock
-from carevisit.care.invitations import token_hash
+from carevisit.care.invitations import InvitationProblem, InvitationRefused, claim_invitation
 from carevisit.care.phones import InvalidPhone, parse_phone
-from carevisit.storage.models import ChatInvitation, Coordinator, Volunteer
+from carevisit.storage.models import Coordinator, Volunteer
 
 
 class LinkRefused(ValueError):
@@ -47,39 +47,23 @@ async def redeem_invitation(
     session: AsyncSession, *, clock: Clock, token: str, telegram_user_id: int, chat_id: int, language: str | None
 ) -> Linked:
     """Use a token once. Raises LinkRefused(INVALID) for unknown or used tokens, (EXPIRED) for old ones."""
-    by_hash = select(ChatInvitation).where(ChatInvitation.token_hash == token_hash(token))
-    invitation = (await session.exec(by_hash)).first()
-    if invitation is None or invitation.used_at is not None:
-        raise LinkRefused(LinkProblem.INVALID)
-    now = clock.now()
-    if invitation.expires_at <= now:
-        raise LinkRefused(LinkProblem.EXPIRED)
-    # The conditional update makes "works once" hold even for two taps racing each other.
-    claimed = await session.exec(
-        update(ChatInvitation)
-        .where(col(ChatInvitation.id) == invitation.id, col(ChatInvitation.used_at).is_(None))
-        .values(used_at=now, used_by_telegram_user_id=telegram_user_id)
-    )
-    if not claimed.rowcount:
-        raise LinkRefused(LinkProblem.INVALID)
-    if invitation.volunteer_id is not None:
-        volunteer = await session.get(Volunteer, invitation.volunteer_id)
-        if volunteer is None or not volunteer.active:
-            raise LinkRefused(LinkProblem.INVALID)
+    try:
+        person = await claim_invitation(session, clock=clock, token=token, telegram_user_id=telegram_user_id)
+    except InvitationRefused as refused:
+        expired = refused.problem == InvitationProblem.EXPIRED
+        raise LinkRefused(LinkProblem.EXPIRED if expired else LinkProblem.INVALID) from None
+    if isinstance(person, Volunteer):
         return await _link_volunteer(
             session,
             clock=clock,
-            volunteer=volunteer,
+            volunteer=person,
             user_id=telegram_user_id,
             chat_id=chat_id,
             language=language,
             how="invitation",
         )
-    coordinator = await session.get(Coordinator, invitation.coordinator_id)
-    if coordinator is None or not coordinator.active:
-        raise LinkRefused(LinkProblem.INVALID)
     return await _link_coordinator(
-        session, clock=clock, coordinator=coordinator, user_id=telegram_user_id, chat_id=chat_id, language=language
+        session, clock=clock, coordinator=person, user_id=telegram_user_id, chat_id=chat_id, language=language
     )
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from enum import StrEnum
 
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care import audit
@@ -63,3 +65,47 @@ async def create_invitation(
         entity_id=volunteer_id if volunteer_id is not None else coordinator_id,
     )
     return token
+
+
+class InvitationProblem(StrEnum):
+    INVALID = "invalid"  # unknown, used, or its person gone: the same answer, so tokens can't be probed
+    EXPIRED = "expired"
+
+
+class InvitationRefused(ValueError):
+    def __init__(self, problem: InvitationProblem) -> None:
+        self.problem = problem
+        super().__init__(str(problem))
+
+
+async def claim_invitation(
+    session: AsyncSession, *, clock: Clock, token: str, telegram_user_id: int | None = None
+) -> Volunteer | Coordinator:
+    """Use a token once, on any channel, and return the active person it invites; raises InvitationRefused.
+
+    The conditional update makes "works once" hold even for two uses racing each other. Adds to the session, does
+    not commit: the caller links the person in the same transaction.
+    """
+    invitation = (
+        await session.exec(select(ChatInvitation).where(ChatInvitation.token_hash == token_hash(token)))
+    ).first()
+    if invitation is None or invitation.used_at is not None:
+        raise InvitationRefused(InvitationProblem.INVALID)
+    now = clock.now()
+    if invitation.expires_at <= now:
+        raise InvitationRefused(InvitationProblem.EXPIRED)
+    claimed = await session.exec(
+        update(ChatInvitation)
+        .where(col(ChatInvitation.id) == invitation.id, col(ChatInvitation.used_at).is_(None))
+        .values(used_at=now, used_by_telegram_user_id=telegram_user_id)
+    )
+    if not claimed.rowcount:
+        raise InvitationRefused(InvitationProblem.INVALID)
+    person: Volunteer | Coordinator | None = (
+        await session.get(Volunteer, invitation.volunteer_id)
+        if invitation.volunteer_id is not None
+        else await session.get(Coordinator, invitation.coordinator_id)
+    )
+    if person is None or not person.active:
+        raise InvitationRefused(InvitationProblem.INVALID)
+    return person

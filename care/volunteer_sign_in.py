@@ -14,7 +14,7 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care import audit
@@ -203,12 +203,19 @@ async def revoke_device(session: AsyncSession, *, clock: Clock, device_token: st
 
 async def signed_in_devices(session: AsyncSession, *, volunteer_id: int) -> int:
     """How many devices are signed in as this volunteer now."""
+    return (await devices_signed_in(session, volunteer_ids=[volunteer_id])).get(volunteer_id, 0)
+
+
+async def devices_signed_in(session: AsyncSession, *, volunteer_ids: list[int]) -> dict[int, int]:
+    """How many devices are signed in now, per volunteer of `volunteer_ids` (those with none are left out)."""
+    if not volunteer_ids:
+        return {}
     rows = await session.exec(
-        select(VolunteerDevice.id).where(
-            VolunteerDevice.volunteer_id == volunteer_id, col(VolunteerDevice.revoked_at).is_(None)
-        )
+        select(VolunteerDevice.volunteer_id, func.count())
+        .where(col(VolunteerDevice.volunteer_id).in_(volunteer_ids), col(VolunteerDevice.revoked_at).is_(None))
+        .group_by(col(VolunteerDevice.volunteer_id))
     )
-    return len(rows.all())
+    return {volunteer_id: count for volunteer_id, count in rows.all()}
 
 
 _APPS = (("wxwork", "企业微信"), ("MicroMessenger", "微信"))

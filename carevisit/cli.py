@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from carevisit.commands import bot, config, coordinator, db, demo, escalation, planning, roster, run
+from carevisit.commands import bot, config, coordinator, db, demo, escalation, planning, roster, run, wecom
 from carevisit.logs import configure_logging
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.command("drill")(escalation.drill)
 app.add_typer(escalation.incidents_app, name="incidents")
 app.command("invite")(bot.invite)
 app.add_typer(coordinator.app, name="coordinator")
+app.add_typer(wecom.app, name="wecom")
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from carevisit.config import Settings
 from carevisit.parts import bot as bot_part
 from carevisit.parts import escalation as escalation_part
 from carevisit.parts import scheduler as scheduler_part
+from carevisit.parts import wecom as wecom_part
 from carevisit.parts.base import Part
 from carevisit.web import build_web_app
 
@@ -67,6 +68,7 @@ def parts_report(rt: Runtime, role: Role = Role.ALL) -> list[tuple[str, bool, st
             else "set CAREVISIT_TELEGRAM_TOKEN",
         ),
         _pager_report(settings),
+        wecom_part.report(settings),
     ]
 
 
@@ -85,7 +87,12 @@ def make_parts(rt: Runtime) -> list[Part]:
 
     The bot starts last so that the parts it hands work to (incidents, chat messages) are already running.
     """
-    return [scheduler_part.make_part(rt), escalation_part.make_part(rt), bot_part.make_part(rt)]
+    return [
+        scheduler_part.make_part(rt),
+        escalation_part.make_part(rt),
+        wecom_part.make_part(rt),
+        bot_part.make_part(rt),
+    ]
 
 
 async def serve(

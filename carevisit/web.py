@@ -12,6 +12,7 @@ from carevisit.config import Settings
 from carevisit.dashboard.app import add_dashboard
 from carevisit.dashboard.roster_views import ROSTER_SETTINGS, RosterSettings
 from carevisit.dashboard.volunteer_views import PUBLIC_URL
+from carevisit.fieldwork.context import FieldContext
 from carevisit.policies import escalation_config
 from carevisit.volunteer_app.app import add_volunteer_app
 from carevisit.volunteer_app.deps import AppDeps
@@ -64,13 +65,8 @@ def _app_deps(rt: Runtime, *, secure_cookies: bool) -> AppDeps:
     )
 
 
-def _field_context(rt: Runtime):  # type: ignore[no-untyped-def]
-    """The volunteer services' context (carevisit.fieldwork, helper "fieldwork")."""
-    # TEMPORARY until the fieldwork branch merges: without it the app's core pages still run.
-    try:
-        from carevisit.fieldwork.context import FieldContext
-    except ImportError:
-        return None
+def _field_context(rt: Runtime) -> FieldContext:
+    """What the volunteer services (carevisit.fieldwork) need, as the bot builds it."""
     settings = rt.settings
     return FieldContext(
         clock=rt.clock,

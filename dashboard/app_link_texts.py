@@ -6,6 +6,7 @@ from __future__ import annotations
 TEXTS: dict[str, dict[str, str]] = {
     "zh_CN": {
         "app_link.create": "志愿者应用登录码",
+        "app_link.devices": "应用登录设备",
         "app_link.revoke": "退出应用设备",
         "app_link.revoke_confirm": "让这位志愿者所有手机上的志愿者应用退出登录？",
         "app_link.heading": "志愿者 {who} 的应用登录码",
@@ -16,6 +17,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "en": {
         "app_link.create": "Volunteer app sign-in code",
+        "app_link.devices": "App devices",
         "app_link.revoke": "Sign app devices out",
         "app_link.revoke_confirm": "Sign this volunteer out of the volunteer app on every phone?",
         "app_link.heading": "Volunteer app sign-in code for {who}",

@@ -38,6 +38,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "show.channel.dashboard": "管理后台",
         "show.channel.cli": "命令行",
         "show.channel.code": "确认码",
+        "show.channel.wecom": "企业微信",
         # why a page was not sent, when carevisit or the provider refused it
         "show.send_error.limit": "超出短信/语音服务商的频率限制，未发送",
         "show.send_error.paced": "在本步等待时间内无法避开服务商频率限制，未发送，已转下一步",
@@ -243,6 +244,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "show.channel.dashboard": "dashboard",
         "show.channel.cli": "command line",
         "show.channel.code": "code",
+        "show.channel.wecom": "WeCom",
         "show.send_error.limit": "refused by the SMS/voice provider's frequency limit; not sent",
         "show.send_error.paced": "the provider's frequency limit could not be met within this step's wait; not sent, "
         "moved on",

@@ -33,7 +33,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def _secure_headers(request: web.Request, response: web.StreamResponse) -> None:
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
-    if not request.path.startswith("/static/"):  # the style sheet holds nothing personal and may be cached
+    if not request.path.startswith(("/static/", "/v/static/")):  # style sheets hold nothing personal: may be cached
         response.headers["Cache-Control"] = "no-store"
     response.headers["Server"] = SERVER  # aiohttp's default names the Python and aiohttp versions
 

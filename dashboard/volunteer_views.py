@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.care.clock import local_today, month_of
 from carevisit.care.invitations import DEFAULT_VALIDITY, create_invitation
 from carevisit.care.volunteer_roster import VolunteerRow, reactivate_volunteer, volunteer_in_area, volunteers_in_area
-from carevisit.care.volunteer_sign_in import LINK_VALIDITY, issue_link_token, revoke_devices
+from carevisit.care.volunteer_sign_in import LINK_VALIDITY, devices_signed_in, issue_link_token, revoke_devices
 from carevisit.dashboard.qr import qr_svg
 from carevisit.dashboard.texts import translator
 from carevisit.dashboard.views import _context, _deps, signed_in
@@ -73,6 +73,7 @@ async def _render(
         coordinator,
         area=area,
         rows=rows,
+        app_devices=await devices_signed_in(session, volunteer_ids=[row.id for row in rows]),
         message=message or _outcome_message(request, rows),
         error=error,
         invitation=invitation,
@@ -161,7 +162,8 @@ async def app_link(
         session, clock=deps.clock, volunteer_id=volunteer.id, created_by=f"coordinator:{coordinator.id}"
     )
     await session.commit()
-    url = f"{request.app.get(PUBLIC_URL) or request.url.origin()}/v/in/{token}"
+    base = request.app[PUBLIC_URL] if PUBLIC_URL in request.app else str(request.url.origin())
+    url = f"{base}/v/in/{token}"
     until = (deps.clock.now() + LINK_VALIDITY).astimezone(deps.zone).strftime("%Y-%m-%d %H:%M")
     shown = {
         "heading": t("app_link.heading").format(who=volunteer.external_id),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -11,9 +10,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import Clock
-
-if TYPE_CHECKING:
-    from carevisit.fieldwork.context import FieldContext
+from carevisit.fieldwork.context import FieldContext
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,11 @@ import logging
 from datetime import datetime
 
 from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.client_address import client_address
 from carevisit.care.throttle import Throttle
-from carevisit.care.volunteer_sign_in import redeem, revoke_device, usable_link
+from carevisit.care.volunteer_sign_in import redeem, revoke_device, usable_link, volunteer_for_device
 from carevisit.volunteer_app import guard
 from carevisit.volunteer_app.deps import DEPS
 from carevisit.volunteer_app.pages import render, t
@@ -41,6 +42,8 @@ async def link_page(request: web.Request) -> web.StreamResponse:
         return locked
     async with deps.sessions() as session:
         link = await usable_link(session, clock=deps.clock, token=request.match_info["token"])
+        if link is None and await _signed_in_already(request, session):
+            raise web.HTTPSeeOther("/v/")
     if link is None:
         return _refused(request)
     return render(request, "sign_in.html", {})
@@ -62,6 +65,8 @@ async def link_enter(request: web.Request) -> web.StreamResponse:
         )
         if token is None:
             await session.rollback()
+            if await _signed_in_already(request, session):  # a double tap: the first one signed this phone in
+                raise web.HTTPSeeOther("/v/")
             return _refused(request)
         if guard.device_token(request):  # this browser was signed in before: that device is replaced
             await revoke_device(session, clock=deps.clock, device_token=guard.device_token(request))
@@ -103,6 +108,12 @@ async def sign_out(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther(guard.SIGNED_OUT + "?done=1")
     response.del_cookie(guard.DEVICE_COOKIE, path=guard.COOKIE_PATH)
     raise response
+
+
+async def _signed_in_already(request: web.Request, session: AsyncSession) -> bool:
+    """This browser is signed in: a used link it opens again (the back button, a second tap) just goes home."""
+    token = guard.device_token(request)
+    return bool(token) and await volunteer_for_device(session, device_token=token) is not None
 
 
 def _address(request: web.Request) -> str:

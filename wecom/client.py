@@ -30,9 +30,13 @@ from carevisit.wecom.errors import WeComError, WeComNotProcessed, WeComPermanent
 log = logging.getLogger(__name__)
 
 TOKEN_REFUSED = frozenset({40014, 42001})  # invalid / expired access_token: fetch a new one, retry once
-NOT_PROCESSED = frozenset({45009})  # API frequency over limit: nothing was done, retry later
+# API frequency over limit (45009), too many concurrent calls (45033): nothing was done, retry later
+NOT_PROCESSED = frozenset({45009, 45033})
+FREQUENCY_LIMIT = 45009
 BUSY = -1  # "system busy": WeCom may or may not have acted
 NO_VALID_RECIPIENT = 81013
+INVALID_USERID = 40003
+NO_SUCH_MOBILE = 46004  # getuserid: no member has this mobile
 
 _TASK_ID = re.compile(r"^[0-9A-Za-z_\-@]{1,128}$")
 MAX_BUTTONS = 6
@@ -55,7 +59,8 @@ class ButtonCard:
     title: str
     url: str
     buttons: tuple[Button, ...]
-    description: str = ""
+    description: str = ""  # shown under the title (WeCom advises ≤ 30 characters)
+    sub_title: str = ""  # the longer text below (≤ 112 characters advised)
     link_title: str = "打开"
 
     def __post_init__(self) -> None:
@@ -75,7 +80,7 @@ class ButtonCard:
         main_title: dict[str, str] = {"title": self.title}
         if self.description:
             main_title["desc"] = self.description
-        return {
+        card: dict[str, Any] = {
             "card_type": "button_interaction",
             "main_title": main_title,
             "card_action": {"type": 1, "url": self.url},
@@ -83,6 +88,9 @@ class ButtonCard:
             "task_id": self.task_id,
             "button_list": [{"text": b.text, "style": b.style, "key": b.key} for b in self.buttons],
         }
+        if self.sub_title:
+            card["sub_title_text"] = self.sub_title
+        return card
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +155,18 @@ class WeComClient:
         """The member's userid for an OAuth `code` (each works once, for 5 minutes); None for a non-member."""
         answer = await self._call("GET", "/cgi-bin/auth/getuserinfo", query={"code": code})
         userid = answer.get("userid") or answer.get("UserId")
+        return str(userid) if userid else None
+
+    async def userid_by_mobile(self, mobile: str) -> str | None:
+        """The member whose directory mobile is `mobile` (WeCom's own format: 11 digits for the mainland), or None
+        when no member has it (46004). Needs the app to see the member (its 可见范围)."""
+        try:
+            answer = await self._call("POST", "/cgi-bin/user/getuserid", body={"mobile": mobile})
+        except WeComPermanentError as error:
+            if error.errcode == NO_SUCH_MOBILE:
+                return None
+            raise
+        userid = answer.get("userid")
         return str(userid) if userid else None
 
     # --- plumbing ---
@@ -242,7 +262,8 @@ def _checked(path: str, answer: dict[str, Any]) -> dict[str, Any]:
     if errcode == 0:
         return answer
     message = f"{path}: errcode {errcode}"
-    log.warning("wecom %s", message)
+    if errcode != NO_SUCH_MOBILE:  # an expected answer of getuserid, not trouble
+        log.warning("wecom %s", message)
     error: type[WeComError]
     if errcode in NOT_PROCESSED or errcode in TOKEN_REFUSED:
         error = WeComNotProcessed  # a token refused twice: nothing was done either

@@ -1,6 +1,6 @@
 """What a WeCom call's failure means for the caller, in the three kinds the pager's callers already know
-(carevisit.escalation.pager: NotProcessed / TemporaryError / PermanentError). The wecom package may not import
-escalation, so the kinds are defined again here with the same meanings."""
+(carevisit.escalation.pager: NotProcessed / TemporaryError / PermanentError). Defined again here with the same
+meanings so the client depends on nothing of the services; the notifier maps them onto the Notifier port's kinds."""
 
 from __future__ import annotations
 

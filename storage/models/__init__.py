@@ -18,6 +18,7 @@ from carevisit.storage.models.leases import LeaderLease
 from carevisit.storage.models.people import Coordinator, Elder, EmergencyContact, Volunteer, VolunteerCommunity
 from carevisit.storage.models.sign_in import VolunteerDevice, VolunteerSignInLink
 from carevisit.storage.models.visits import EXTRA_SLOT_BASE, UNPLANNED_SLOT_BASE, Problem, Visit
+from carevisit.storage.models.wecom import WeComEvent
 
 __all__ = [
     "EXTRA_SLOT_BASE",
@@ -48,4 +49,5 @@ __all__ = [
     "VolunteerCommunity",
     "VolunteerDevice",
     "VolunteerSignInLink",
+    "WeComEvent",
 ]

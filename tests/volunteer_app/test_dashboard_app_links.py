@@ -108,10 +108,13 @@ async def test_signing_a_volunteers_devices_out(
     lead = await coordinator_factory(areas["street"], "street-lead")
     phone = await sign_in_volunteer(app_server, session, clock, volunteer)
     async with phone, await sign_in(app_server, "street-lead") as street:
+        listed = await (await street.get("/volunteers")).text()
+        assert re.search(rf'id="volunteer-{volunteer.id}".*?class="app-devices">1<', listed, re.S)
         csrf = await csrf_of(street, "/volunteers")
         answer = await street.post(f"/volunteers/{volunteer.id}/app-revoke", data={"csrf": csrf})
         page = await answer.text()
         assert answer.status == 200 and f"志愿者 {volunteer.external_id} 的 1 台设备已退出志愿者应用" in page
+        assert re.search(rf'id="volunteer-{volunteer.id}".*?class="app-devices">0<', page, re.S)
         home = await phone.get("/v/", allow_redirects=False)
         assert home.status == 302 and home.headers["Location"] == "/v/signed-out"
     fresh = select(VolunteerDevice).execution_options(populate_existing=True)

@@ -200,3 +200,16 @@ async def test_pages_speak_english_when_the_service_does(
     async with client_of(server) as client:
         page = await (await client.get(await link_for(session, clock, volunteer))).text()
         assert "Enter" in page and 'lang="en"' in page
+
+
+async def test_a_signed_in_phone_opening_its_used_link_again_just_goes_home(
+    app_server: TestServer, session: AsyncSession, clock: FakeClock, volunteer: Volunteer
+) -> None:
+    path = await link_for(session, clock, volunteer)
+    async with client_of(app_server) as phone:
+        assert (await phone.post(path, allow_redirects=False)).status == 303
+        second_tap = await phone.post(path, allow_redirects=False)
+        assert second_tap.status == 303 and second_tap.headers["Location"] == "/v/"
+        back_button = await phone.get(path, allow_redirects=False)
+        assert back_button.status == 303 and back_button.headers["Location"] == "/v/"
+    assert len(await _devices(session)) == 1

@@ -13,8 +13,9 @@
   the reason, so tests can see what the caller cannot; `enable_duplicate_check` drops a byte-identical request
   within `duplicate_check_interval` (1,800 s by default) the same silent way;
 - cards answer a `response_code`; `POST /cgi-bin/message/update_template_card` takes each code once, for 72 h;
-- `GET /cgi-bin/user/get` (60111 unknown userid) and `GET /cgi-bin/auth/getuserinfo` (an OAuth code from
-  `oauth_code`, each once, for 5 minutes; 40029 otherwise);
+- `GET /cgi-bin/user/get` (60111 unknown userid), `POST /cgi-bin/user/getuserid` by mobile (46004 no such
+  member; the mobile as the directory holds it, 11 digits for the mainland) and `GET /cgi-bin/auth/getuserinfo`
+  (an OAuth code from `oauth_code`, each once, for 5 minutes; 40029 otherwise);
 - `fail_next` answers 5xx or drops the connection (after acting, with `process`); `hang_next` answers late;
   `error_next` answers a WeCom error (45009, -1, …); `expire` ends tokens by the clock before the client expects;
 - `tap` POSTs an encrypted `template_card_event` to carevisit's callback, encrypted by wechatpy's
@@ -69,6 +70,7 @@ TOKEN_MISSING = 41001
 TOKEN_EXPIRED = 42001
 FREQUENCY = 45009
 USER_NOT_FOUND = 60111
+MOBILE_NOT_FOUND = 46004
 NO_VALID_RECIPIENT = 81013
 TASK_ID_USED = 40058  # UNVERIFIED
 RESPONSE_CODE_INVALID = 40058  # UNVERIFIED: used, expired or never issued
@@ -184,6 +186,7 @@ class FakeWeCom:
         app.router.add_post("/cgi-bin/message/update_template_card", self._route(self._update_card))
         app.router.add_get("/cgi-bin/user/get", self._route(self._user_get))
         app.router.add_get("/cgi-bin/auth/getuserinfo", self._route(self._getuserinfo))
+        app.router.add_post("/cgi-bin/user/getuserid", self._route(self._getuserid))
         self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
         self._http = aiohttp.ClientSession()
@@ -517,6 +520,15 @@ class FakeWeCom:
         if member is None:
             raise WeComRefusal(USER_NOT_FOUND, "invalid userid")
         return {"userid": member.userid, "name": member.name, "mobile": member.mobile, "status": 1}
+
+    async def _getuserid(self, request: web.Request) -> dict[str, Any]:
+        mobile = str(_json(await request.read()).get("mobile", ""))
+        if not mobile:
+            raise WeComRefusal(INVALID_PARAMETER, "mobile missing")
+        member = next((m for m in self.members.values() if m.mobile and m.mobile == mobile), None)
+        if member is None:
+            raise WeComRefusal(MOBILE_NOT_FOUND, "mobile not found")
+        return {"userid": member.userid}
 
     async def _getuserinfo(self, request: web.Request) -> dict[str, Any]:
         code = request.query.get("code", "")

@@ -233,3 +233,24 @@ async def test_nothing_logged_names_a_member_or_the_content(
     assert "errcode 81013" in ours and "token fetched" in ours  # it did log: the token fetches and the refusal
     for secret in ("zhangwei", "ghost", "lina", "王秀英", SECRET):
         assert secret not in ours
+
+
+async def test_a_member_is_found_by_mobile_and_an_unknown_mobile_is_none(client: WeComClient, wecom: FakeWeCom) -> None:
+    wecom.add_member("zhaomin", mobile="13711112222")
+    assert await client.userid_by_mobile("13711112222") == "zhaomin"
+    assert await client.userid_by_mobile("13799998888") is None
+    assert wecom.refusals == [46004]
+
+
+async def test_a_card_carries_its_longer_text_as_the_sub_title(client: WeComClient, wecom: FakeWeCom) -> None:
+    card = ButtonCard(
+        task_id="incident-17-2",
+        title="紧急情况",
+        description="王秀英老人跌倒",
+        sub_title="志愿者：张伟\n地址：幸福小区",
+        url=URL,
+        buttons=(Button("确认", "ack:17"),),
+    )
+    await client.send_card(["zhangwei"], card)
+    [delivery] = wecom.delivered_to("zhangwei")
+    assert delivery.message["sub_title_text"] == "志愿者：张伟\n地址：幸福小区"

@@ -1,0 +1,150 @@
+"""WeCom (企业微信) as a part of `carevisit run`: the app's callback at /wecom/callback on the web app (every web
+process: each callback is taken once, by its unique key), and the chat sender of WeCom's rows of `chat_outbox`.
+
+The sender runs in one process only, the holder of the `wecom` lock: WeCom counts its limits per app and member
+(30 a minute, then it drops messages without a word), so there must be one pacer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from aiohttp import web
+
+from carevisit.bootstrap import Runtime
+from carevisit.bot.chat_sender import WECOM_LIMITS, ChatSender
+from carevisit.care.clock import Clock
+from carevisit.care.ports import WECOM
+from carevisit.config import Settings
+from carevisit.storage.locks import Leadership, leader_lock, process_name
+from carevisit.wecom.callback import CALLBACK_PATH, CallbackHandler, add_routes
+from carevisit.wecom.client import WeComClient
+from carevisit.wecom.crypto import CallbackCrypto
+from carevisit.wecom.notifier import WeComNotifier
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "wecom"
+LEASE = timedelta(seconds=90)  # SQLite: taken over after three missed renewals, as the bot's
+API_BASE = "https://qyapi.weixin.qq.com"
+# All of them, or WeCom is off: a client without the callback could not send cards, and the reverse could not send.
+_NEEDED = ("wecom_corp_id", "wecom_agent_id", "wecom_secret", "wecom_token", "wecom_aes_key")
+
+
+def missing_settings(settings: Settings) -> list[str]:
+    return [f"CAREVISIT_{name.upper()}" for name in _NEEDED if getattr(settings, name) is None]
+
+
+def wecom_enabled(settings: Settings) -> bool:
+    return not missing_settings(settings)
+
+
+def make_client(settings: Settings, clock: Clock) -> WeComClient:
+    assert settings.wecom_corp_id and settings.wecom_agent_id is not None and settings.wecom_secret
+    base = str(settings.wecom_api_base).rstrip("/") if settings.wecom_api_base else API_BASE
+    return WeComClient(
+        settings.wecom_corp_id, settings.wecom_agent_id, settings.wecom_secret.get_secret_value(), base, clock
+    )
+
+
+class WeComPart:
+    name = "wecom"
+
+    def __init__(self, rt: Runtime, *, leader_check_every: float = 30.0) -> None:
+        self.rt = rt
+        self._client: WeComClient | None = None
+        self._handler: CallbackHandler | None = None
+        self._leadership: Leadership | None = None
+        self._leader_check_every = leader_check_every
+        self._stop_sending = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return wecom_enabled(self.rt.settings)
+
+    @property
+    def leading(self) -> bool:
+        return self._leadership is not None and self._leadership.leading
+
+    def add_routes(self, app: web.Application) -> None:
+        if not self.enabled:
+            return
+        settings = self.rt.settings
+        assert settings.wecom_token and settings.wecom_aes_key and settings.wecom_corp_id
+        crypto = CallbackCrypto(
+            settings.wecom_token.get_secret_value(),
+            settings.wecom_aes_key.get_secret_value(),
+            settings.wecom_corp_id,
+            clock=self.rt.clock,
+        )
+        self._handler = CallbackHandler(
+            crypto, self.rt.sessions, self.rt.clock, self.client(), language=settings.language
+        )
+        add_routes(app, self._handler)
+        app.on_cleanup.append(self._close_web)
+
+    async def start(self) -> None:
+        if not self.enabled:
+            given = len(_NEEDED) - len(missing_settings(self.rt.settings))
+            if given:
+                log.warning("WECOM IS OFF: set %s as well", ", ".join(missing_settings(self.rt.settings)))
+            return
+        lock = leader_lock(self.rt.engine, LOCK_NAME, now=self.rt.clock.now, holder=process_name(), ttl=LEASE)
+        self._leadership = Leadership(
+            lock, on_gain=self._start_sending, on_loss=self._stop_sending_now, every=self._leader_check_every
+        )
+        await self._leadership.start()
+
+    async def stop(self) -> None:
+        if self._leadership is not None:
+            await self._leadership.stop()
+        if self._client is not None and self._handler is None:  # the web app's cleanup closes a shared one
+            await self._client.close()
+
+    async def wait_for_card_updates(self) -> None:
+        """Until the tapped cards' updates, done after each callback's answer, have been made (or have failed)."""
+        if self._handler is not None:
+            await self._handler.settled()
+
+    def client(self) -> WeComClient:
+        if self._client is None:
+            self._client = make_client(self.rt.settings, self.rt.clock)
+        return self._client
+
+    async def _start_sending(self) -> None:
+        public = str(self.rt.settings.public_url).rstrip("/") + "/" if self.rt.settings.public_url else None
+        notifier = WeComNotifier(self.client(), fallback_url=public)
+        sender = ChatSender(self.rt.sessions, notifier, self.rt.clock, limits=WECOM_LIMITS, channel=WECOM)
+        self._stop_sending = asyncio.Event()
+        self._sender = asyncio.create_task(sender.run(self._stop_sending))
+
+    async def _stop_sending_now(self) -> None:
+        self._stop_sending.set()
+        if self._sender is not None:
+            await asyncio.wait({self._sender}, timeout=10)
+            self._sender = None
+
+    async def _close_web(self, _app: web.Application) -> None:
+        if self._handler is not None:
+            await self._handler.close()
+        if self._client is not None:
+            await self._client.close()
+
+
+def report(settings: Settings) -> tuple[str, bool, str]:
+    """`carevisit run`'s line for WeCom: where its callback is, or what to set."""
+    if not wecom_enabled(settings):
+        return ("wecom", False, f"set {', '.join(missing_settings(settings))}")
+    base = (
+        str(settings.public_url).rstrip("/")
+        if settings.public_url
+        else f"http://{settings.web_host}:{settings.web_port}"
+    )
+    return ("wecom", True, f"callback {base}{CALLBACK_PATH}")
+
+
+def make_part(rt: Runtime) -> WeComPart:
+    return WeComPart(rt)
