@@ -70,7 +70,7 @@ def add_write_turns(app: web.Application) -> None:
 @asynccontextmanager
 async def write_turn(request: web.Request, session: AsyncSession) -> AsyncIterator[None]:
     """Around a view's write and its commit: one at a time on SQLite, at once on PostgreSQL (it locks rows)."""
-    if session.bind.dialect.name != "sqlite":
+    if session.bind is None or session.bind.dialect.name != "sqlite":
         yield
         return
     async with request.app[_TURNS]:

@@ -162,3 +162,19 @@ def test_paging_keeps_the_latest_status_of_each_page_and_hides_internal_referenc
         ("", "telegram", "pending"),
     ]
     assert paging.acknowledged and paging.acknowledged_by == "王芳（女儿）" and not paging.resolved
+
+
+async def test_the_emergency_pages_in_english_when_the_volunteer_chose_it(
+    server: TestServer, session: AsyncSession, clock: FakeClock, world: World
+) -> None:
+    world.me.language = "en"
+    session.add(world.me)
+    await session.commit()
+    client = await sign_in(server, session, clock, world.me)
+    sos = visible_text(await (await client.get("/v/sos")).text())
+    assert "120 Ambulance" in sos and "Which elder?" in sos
+    csrf = await csrf_of(client, "/v/sos")
+    page = await client.post("/v/sos", data={"csrf": csrf, "elder_id": str(world.elder.id)})
+    text = visible_text(await page.text())
+    assert "Emergency · 王秀英" in text and "Nobody has acknowledged yet" in text and "{" not in text
+    await client.close()

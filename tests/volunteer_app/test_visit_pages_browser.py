@@ -125,7 +125,7 @@ async def test_a_photo_that_failed_to_upload_is_kept_and_sent_again_on_retry(
     await phone.locator("a.vp-btn:has-text('上门入户')").click()
     await phone.locator("button:has-text('一切正常')").click()
     await phone.wait_for_url("**/done")
-    dropped = []
+    dropped: list[str] = []
 
     async def drop_first(route: Any) -> None:  # the weak line loses the first upload
         if not dropped:
