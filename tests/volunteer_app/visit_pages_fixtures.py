@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import FakeClock
-from carevisit.care.volunteer_sign_in import issue_link_token
 from carevisit.dashboard.security import secure
 from carevisit.escalation.policy import DEFAULT_POLICY
 from carevisit.fieldwork.context import FieldContext
@@ -31,6 +30,7 @@ from carevisit.volunteer_app.deps import AppDeps
 from carevisit.volunteer_app.page_common import PHOTOS
 from carevisit.volunteer_app.photos import PhotoStore
 from tests.factories import make_area_tree, make_contact, make_elder, make_visit, make_volunteer
+from tests.volunteer_app.conftest import sign_in_volunteer
 
 ZONE = ZoneInfo("Asia/Shanghai")
 # The smallest real PNG (1×1): what a camera sends starts with the same magic bytes.
@@ -124,10 +124,6 @@ async def server(
     await server.close()
 
 
-def client_of(server: TestServer) -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(base_url=str(server.make_url("")), cookie_jar=aiohttp.CookieJar(unsafe=True))
-
-
 def form_of(page: str, action: str | None = None) -> tuple[str, dict[str, str]]:
     """The action ("" when the form posts to its own page) and hidden fields of the page's first form (posting to
     `action` when given)."""
@@ -140,17 +136,8 @@ def form_of(page: str, action: str | None = None) -> tuple[str, dict[str, str]]:
     raise AssertionError(f"no form posting to {action!r}")
 
 
-async def sign_in(server: TestServer, session: AsyncSession, clock: FakeClock, volunteer: Volunteer):  # type: ignore[no-untyped-def]
-    """Sign in as a volunteer does: a link made for them, opened, and its one button tapped."""
-    assert volunteer.id is not None
-    token = await issue_link_token(session, clock=clock, volunteer_id=volunteer.id, created_by="test")
-    await session.commit()
-    client = client_of(server)
-    page = await (await client.get(f"/v/in/{token}")).text()
-    action, fields = form_of(page)
-    response = await client.post(action or f"/v/in/{token}", data=fields, allow_redirects=False)
-    assert response.status in (302, 303), await response.text()
-    return client
+# Signing in as a phone does (the link's page, then its 进入 button): the app core's own helper.
+sign_in = sign_in_volunteer
 
 
 async def csrf_of(client: aiohttp.ClientSession, path: str) -> str:
