@@ -19,6 +19,7 @@ from carevisit.care.people import emergency_contacts
 from carevisit.escalation.incidents import add_note, describe_actor
 from carevisit.escalation.timeline import Entry, incident_timeline
 from carevisit.fieldwork.emergencies import raise_emergency
+from carevisit.storage.enums import IncidentStatus
 from carevisit.storage.models import Elder, Incident, IncidentNote, VolunteerCommunity
 from carevisit.volunteer_app import emergency_texts
 from carevisit.volunteer_app.page_common import (
@@ -97,6 +98,18 @@ async def incident_for(session: AsyncSession, *, incident_id: int, volunteer_id:
         )
     )
     return (incident, elder) if serves.first() is not None else None
+
+
+async def open_incidents_reported_by(session: AsyncSession, *, volunteer_id: int) -> list[tuple[Incident, Elder]]:
+    """The emergencies this volunteer raised that are not resolved yet, newest first: the home page leads back."""
+    rows = await session.exec(
+        select(Incident, Elder)
+        .join(Elder, col(Elder.id) == col(Incident.elder_id))
+        .where(col(Incident.reporter_volunteer_id) == volunteer_id, col(Incident.status) != IncidentStatus.RESOLVED)
+        .order_by(col(Incident.id).desc())
+        .limit(5)
+    )
+    return [(incident, elder) for incident, elder in rows.all()]
 
 
 def _words(visitor: Visitor):  # type: ignore[no-untyped-def]

@@ -35,6 +35,7 @@ from carevisit.fieldwork import visits as field_visits
 from carevisit.storage.enums import VisitKind, VisitMode, VisitOutcome, VisitStatus
 from carevisit.storage.models import Elder, Visit
 from carevisit.volunteer_app import photos
+from carevisit.volunteer_app.emergency_views import open_incidents_reported_by
 from carevisit.volunteer_app.page_common import (
     FormRefused,
     Visitor,
@@ -92,11 +93,13 @@ async def home(request: web.Request) -> web.StreamResponse:
         today = _today(visitor)
         rows = await visits_for_volunteer(session, volunteer_id=visitor.id, today=today)
         items = listed(rows, today=today, now=visitor.deps.clock.now())
+        emergencies = await open_incidents_reported_by(session, volunteer_id=visitor.id)
         return render(
             request,
             "v_home.html",
             visitor,
             items=items[:LIST_LIMIT],
+            emergencies=emergencies,
             more=max(0, len(items) - LIST_LIMIT),
             window=lambda visit: window(visitor.words(), visit),
             opens=lambda visit: local_date(visitor.words(), visit.window_start),

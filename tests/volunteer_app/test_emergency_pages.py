@@ -56,6 +56,8 @@ async def test_one_tap_opens_the_incident_and_a_second_joins_it(
     second = await client.post("/v/sos", data={"csrf": csrf, "visit_id": str(world.visit.id)}, allow_redirects=False)
     assert second.headers["Location"] == f"/v/incidents/{incident.id}?joined=1"
     assert (await session.exec(select(func.count()).select_from(Incident))).one() == 1
+    home = await (await client.get("/v/")).text()
+    assert f'href="/v/incidents/{incident.id}"' in home and "王秀英的紧急情况正在处理" in visible_text(home)
     page = await (await client.get(second.headers["Location"])).text()
     assert "已有紧急情况在处理中" in page
     assert 'href="tel:+8613912345678"' in page and "王芳（女儿）" in visible_text(page)
