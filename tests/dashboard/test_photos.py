@@ -14,13 +14,14 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import FakeClock
 from carevisit.care.photos import content_type, stored_file
 from carevisit.dashboard.app import add_dashboard
+from carevisit.dashboard.photo_views import PHOTO_DIR
 from carevisit.escalation.policy import DEFAULT_POLICY
 from carevisit.fieldwork.context import FieldContext
 from carevisit.storage.enums import CoordinatorRole, ProblemCategory, VisitOutcome, VisitStatus
@@ -29,8 +30,9 @@ from carevisit.volunteer_app.app import add_volunteer_app
 from carevisit.volunteer_app.deps import AppDeps
 from carevisit.volunteer_app.page_common import PHOTOS
 from carevisit.volunteer_app.photos import PhotoStore
+from carevisit.web import build_web_app
 from tests.dashboard.conftest import PHONE, needs_chromium, sign_in, sign_in_page
-from tests.volunteer_app.conftest import sign_in_volunteer
+from tests.volunteer_app.conftest import runtime_for, sign_in_volunteer
 from tests.volunteer_app.visit_pages_fixtures import PNG, ZONE, World, form_of, photo_dir, world
 
 __all__ = ["photo_dir", "world"]  # fixtures, used by name
@@ -248,6 +250,13 @@ async def test_the_volunteer_who_took_a_photo_sees_it_in_the_app_and_another_vol
         response = await nobody.get(f"/v/photos/{name}", allow_redirects=False)
         assert response.status == 302 and response.headers["Location"] == "/v/signed-out"
     assert (photo_dir / str(world.me.id) / name).read_bytes() == PNG
+
+
+async def test_the_service_keeps_and_shows_photos_in_one_folder_under_the_data_dir(
+    engine: AsyncEngine, clock: FakeClock, tmp_path: Path
+) -> None:
+    app = build_web_app(runtime_for(engine, clock, data_dir=str(tmp_path / "data")))
+    assert app[PHOTOS].root == app[PHOTO_DIR] == tmp_path / "data" / "photos"
 
 
 def test_content_types_come_from_the_first_bytes() -> None:
