@@ -16,6 +16,8 @@ from carevisit.fieldwork.context import FieldContext
 from carevisit.policies import escalation_config
 from carevisit.volunteer_app.app import add_volunteer_app
 from carevisit.volunteer_app.deps import AppDeps
+from carevisit.volunteer_app.page_common import PHOTOS
+from carevisit.volunteer_app.photos import PhotoStore
 from carevisit.volunteer_app.wecom_sign_in import WeComSignIn
 from carevisit.wecom.client import WeComClient
 
@@ -40,11 +42,13 @@ def build_web_app(rt: Runtime) -> web.Application:
         language=settings.language,
         secret=settings.secret_key.get_secret_value().encode() if settings.secret_key else None,
         secure_cookies=secure_cookies,
+        photo_dir=settings.photos_dir,
     )
     app[ROSTER_SETTINGS] = RosterSettings(region=settings.default_region, area_code=settings.default_area_code)
     if (public_url := _public_url(settings)) is not None:
         app[PUBLIC_URL] = public_url  # the volunteer app's sign-in links on the volunteers page
     add_volunteer_app(app, _app_deps(rt, secure_cookies=secure_cookies), wecom=_wecom_sign_in(app, rt))
+    app[PHOTOS] = PhotoStore(settings.photos_dir)  # the same folder the dashboard shows them from
     return app
 
 

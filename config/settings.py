@@ -12,8 +12,10 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from carevisit.config.data_dir import default_data_dir, photos_dir
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./carevisit.db"
 _SUPPORTED_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -61,6 +63,9 @@ class Settings(BaseSettings):
     )
 
     database_url: str = DEFAULT_DATABASE_URL
+    # Where the service keeps files (photos under <data dir>/photos/). Unset: beside the SQLite database file, else
+    # ./carevisit-data. Filled in when the settings load, so `config check` shows the folder in use.
+    data_dir: Path | None = Field(default=None, validate_default=True)
     timezone: str = "Asia/Shanghai"
     default_region: str = "CN"
     # Completes a local landline written on a roster without its area code (62401246 → 010-62401246).
@@ -143,6 +148,11 @@ class Settings(BaseSettings):
         if scheme not in _SUPPORTED_DATABASE_SCHEMES:
             raise ValueError(f"use one of {', '.join(s + '://' for s in _SUPPORTED_DATABASE_SCHEMES)}, not {scheme!r}")
         return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_default(cls, value: Path | None, info: ValidationInfo) -> Path:
+        return value if value is not None and str(value).strip() else default_data_dir(info.data.get("database_url"))
 
     @field_validator("timezone")
     @classmethod
@@ -247,6 +257,11 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def photos_dir(self) -> Path:
+        """Where the volunteers' photos are kept: `<data dir>/photos/`."""
+        return photos_dir(self.data_dir or default_data_dir(self.database_url))
 
     @property
     def telegram_enabled(self) -> bool:

@@ -19,6 +19,7 @@ from carevisit.dashboard import (
     elder_views,
     incident_views,
     people_lists,
+    photo_views,
     report_views,
     views,
     volunteer_views,
@@ -41,8 +42,10 @@ def add_dashboard(
     language: str,
     secret: bytes | None,
     secure_cookies: bool,
+    photo_dir: Path | None = None,
 ) -> None:
-    """Add the dashboard's routes. Without a secret key sign-ins last only until the process restarts."""
+    """Add the dashboard's routes. Without a secret key sign-ins last only until the process restarts; without
+    `photo_dir` (where the volunteer app keeps photos) no photo is shown."""
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(_HERE / "templates"),
@@ -50,6 +53,7 @@ def add_dashboard(
     )
     env.filters["local"] = lambda moment, fmt="%Y-%m-%d %H:%M": display.local_time(moment, zone, fmt)
     env.filters["shown"] = display.shown_filter(translator(language))  # codes read as words: x|shown('kind')
+    photo_views.template_globals(env)
     app[views.DEPS] = views.DashboardDeps(
         sessions=sessions,
         clock=clock,
@@ -76,4 +80,5 @@ def add_dashboard(
     report_views.add_routes(app)
     admin_views.add_routes(app)
     people_lists.add_routes(app)
+    photo_views.add_routes(app, photo_dir)
     app.router.add_static("/static", _HERE / "static")

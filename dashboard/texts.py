@@ -173,7 +173,14 @@ TEXTS: dict[str, dict[str, str]] = {
 
 def _catalogues() -> list[dict[str, dict[str, str]]]:
     # Each group of pages keeps its words in its own module (prefixed keys); one lookup serves them all.
-    from carevisit.dashboard import account_texts, app_link_texts, display_texts, people_texts, report_texts
+    from carevisit.dashboard import (
+        account_texts,
+        app_link_texts,
+        display_texts,
+        people_texts,
+        photo_texts,
+        report_texts,
+    )
 
     return [
         TEXTS,
@@ -182,6 +189,7 @@ def _catalogues() -> list[dict[str, dict[str, str]]]:
         report_texts.TEXTS,
         display_texts.TEXTS,
         app_link_texts.TEXTS,
+        photo_texts.TEXTS,
     ]
 
 

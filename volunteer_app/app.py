@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from carevisit.volunteer_app import emergency_views, sign_in_views, visit_views, wecom_sign_in
+from carevisit.volunteer_app import emergency_views, photo_views, sign_in_views, visit_views, wecom_sign_in
 from carevisit.volunteer_app.deps import DEPS, AppDeps
 from carevisit.volunteer_app.pages import setup_templates
 from carevisit.volunteer_app.wecom_sign_in import WeComSignIn
@@ -23,4 +23,5 @@ def add_volunteer_app(app: web.Application, deps: AppDeps, *, wecom: WeComSignIn
     wecom_sign_in.add_routes(app, wecom)
     visit_views.add_routes(app)
     emergency_views.add_routes(app)
+    photo_views.add_routes(app)
     app.router.add_static("/v/static", _STATIC)

@@ -9,7 +9,8 @@ from rich.markup import escape
 
 from carevisit.bootstrap import Runtime
 from carevisit.care.coordinators import any_can_sign_in
-from carevisit.commands.common import console, errors, run_with_runtime
+from carevisit.commands.common import console, errors, run_with_runtime, settings_or_exit
+from carevisit.config import data_dir
 from carevisit.parts.escalation import PagerSetupError
 from carevisit.service import Role, parts_report, serve, settle_heap
 
@@ -25,6 +26,8 @@ def run(
     ),
 ) -> None:
     """Start the service: dashboard and webhooks, scheduler, escalation, bot. Says which parts are off and why."""
+    if role.serves_web:
+        _data_dir_or_exit()
 
     async def work(rt: Runtime) -> None:
         console.print(f"role: {role.value}")
@@ -47,6 +50,16 @@ def run(
             raise typer.Exit(1) from None
 
     run_with_runtime(work)
+
+
+def _data_dir_or_exit() -> None:
+    """The web process keeps the volunteers' photos: it does not start where it could not keep the first one."""
+    settings = settings_or_exit()
+    try:
+        data_dir.prepare(settings.data_dir or data_dir.default_data_dir(settings.database_url))
+    except data_dir.DataDirUnusable as error:
+        errors.print(f"[bold red]Cannot keep files in CAREVISIT_DATA_DIR:[/] {escape(str(error))}")
+        raise typer.Exit(2) from None
 
 
 async def _warn_if_nobody_can_sign_in(rt: Runtime) -> None:

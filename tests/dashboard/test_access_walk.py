@@ -65,8 +65,9 @@ def _routes(server: TestServer, method: str) -> list[web.AbstractResource]:
     return sorted(resources, key=lambda resource: resource.canonical)
 
 
-# For the parts of a route that are not ids (`export.{fmt}`, a month, a roster kind, an upload's token).
-_CHOICES = ("csv", "xlsx", "json", "html", "txt", "2026-03", "elders", "volunteers", "0123456789abcdef")
+# For the parts of a route that are not ids (`export.{fmt}`, a month, a roster kind, an upload's token, a photo's
+# number).
+_CHOICES = ("csv", "xlsx", "json", "html", "txt", "2026-03", "elders", "volunteers", "0123456789abcdef", "0")
 
 
 def _fill(resource: web.AbstractResource, ids: dict[str, Any]) -> str:

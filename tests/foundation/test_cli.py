@@ -83,3 +83,19 @@ def test_demo_never_writes_into_a_real_programme(env: dict[str, str], tmp_path: 
         connection.execute("update coordinators set username = 'chief' where username = 'demo'")
     result = runner.invoke(app, ["demo", "--database", str(real), "--no-serve"], env=env)
     assert result.exit_code == 1 and "real programme" in result.output
+
+
+def test_config_check_shows_the_data_dir_in_use(env: dict[str, str], tmp_path: Path) -> None:
+    result = runner.invoke(app, ["config", "check"], env=env | {"COLUMNS": "400"})  # one line a setting
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "CAREVISIT_DATA_DIR" in line)
+    assert str(tmp_path / "carevisit-data") in row
+
+
+def test_run_refuses_a_data_dir_it_cannot_write_and_says_which(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    result = runner.invoke(app, ["run"], env=env | {"CAREVISIT_DATA_DIR": str(tmp_path / "a-file" / "data")})
+    assert result.exit_code == 2, result.output
+    assert "CAREVISIT_DATA_DIR" in result.output and "a-file" in result.output
+    assert "Traceback" not in result.output
+    assert (tmp_path / "a-file").read_text(encoding="utf-8") == "not a folder"

@@ -98,3 +98,17 @@ def test_a_wrong_area_code_is_refused(monkeypatch: pytest.MonkeyPatch, value: st
     with pytest.raises(SettingsError) as refused:
         load_settings()
     assert "010 or 0755" in refused.value.problems["CAREVISIT_DEFAULT_AREA_CODE"]
+
+
+def test_the_data_dir_is_beside_the_sqlite_file_else_in_the_working_directory(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    beside = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'db' / 'cv.db'}")
+    assert beside.data_dir == tmp_path / "db" / "carevisit-data"
+    assert beside.photos_dir == tmp_path / "db" / "carevisit-data" / "photos"
+    postgres = load_settings(database_url="postgresql+asyncpg://carevisit:secret@db/carevisit")
+    assert postgres.data_dir == Path("carevisit-data")
+    assert load_settings(database_url="sqlite+aiosqlite:///:memory:").data_dir == Path("carevisit-data")
+    chosen = load_settings(data_dir=str(tmp_path / "files"))
+    assert chosen.photos_dir == tmp_path / "files" / "photos"
+    assert masked(chosen)["CAREVISIT_DATA_DIR"] == str(tmp_path / "files")
