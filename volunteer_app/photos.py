@@ -17,22 +17,21 @@ from pathlib import Path
 
 from aiohttp import BodyPartReader
 
+from carevisit.care.photos import APP_PREFIX, content_type
+
 MAX_BYTES = 8 * 1024 * 1024
-PREFIX = "app:"
+PREFIX = APP_PREFIX
 _UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _STORED_NAME = re.compile(r"^[A-Za-z0-9_-]{8,64}\.(jpg|png|gif|webp|heic)$")
-# The formats phone cameras write, by their magic bytes.
-_MAGIC: tuple[tuple[bytes, int, str], ...] = (
-    (b"\xff\xd8\xff", 0, "jpg"),
-    (b"\x89PNG\r\n\x1a\n", 0, "png"),
-    (b"GIF87a", 0, "gif"),
-    (b"GIF89a", 0, "gif"),
-    (b"WEBP", 8, "webp"),
-    (b"ftypheic", 4, "heic"),
-    (b"ftypheix", 4, "heic"),
-    (b"ftypmif1", 4, "heic"),
-    (b"ftyphevc", 4, "heic"),
-)
+# The file extension a stored photo gets, by the image type its first bytes show (care.photos reads them).
+_EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "image/heic": "heic",
+    "image/heif": "heic",
+}
 
 
 class PhotoRefused(ValueError):
@@ -49,10 +48,8 @@ def new_upload_id() -> str:
 
 def image_kind(head: bytes) -> str | None:
     """The file extension for an image's first bytes, None for anything else."""
-    for magic, offset, ext in _MAGIC:
-        if head[offset : offset + len(magic)] == magic and (ext != "webp" or head[:4] == b"RIFF"):
-            return ext
-    return None
+    kind = content_type(head)
+    return _EXTENSIONS[kind] if kind else None
 
 
 @dataclass(frozen=True, slots=True)
