@@ -77,13 +77,12 @@ async def on_confirm_step(
     session: AsyncSession,
     clock: Clock,
     zone: ZoneInfo,
-    checklist: tuple[ChecklistItem, ...],
     field: FieldContext,
     emergencies: Emergencies,
     state: FSMContext,
 ) -> None:
     assert volunteer.id is not None
-    step = callback_data
+    step, checklist = callback_data, field.checklist
     if not _valid(step, len(checklist)):
         await courtesy.notice(query, texts.stale_button())
         return
@@ -105,7 +104,6 @@ async def on_confirm_step(
     )
     await session.commit()  # the confirmation and its emergency together, before anything is asked of Telegram
     done = confirmed.confirmation
-    await remember_confirmed(state, clock, step.visit_id)
     if confirmed.raised is not None:
         await emergencies.tell(query, confirmed.raised)
     await courtesy.answer(query)
@@ -113,6 +111,7 @@ async def on_confirm_step(
         await courtesy.show(query, texts.already_confirmed(done.elder), keyboards.details(step.visit_id))
     else:
         await courtesy.show(query, texts.confirmed(done.elder, len(done.problems)), keyboards.details(step.visit_id))
+    await remember_confirmed(state, clock, step.visit_id)  # last: a convenience, never before the emergency
 
 
 async def _next_question(
