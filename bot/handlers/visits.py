@@ -6,7 +6,7 @@ What a confirmation does is `carevisit.fieldwork.visits.confirm`, shared with th
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
@@ -79,7 +79,6 @@ async def on_confirm_step(
     zone: ZoneInfo,
     field: FieldContext,
     emergencies: Emergencies,
-    state: FSMContext,
 ) -> None:
     assert volunteer.id is not None
     step, checklist = callback_data, field.checklist
@@ -111,7 +110,6 @@ async def on_confirm_step(
         await courtesy.show(query, texts.already_confirmed(done.elder), keyboards.details(step.visit_id))
     else:
         await courtesy.show(query, texts.confirmed(done.elder, len(done.problems)), keyboards.details(step.visit_id))
-    await remember_confirmed(state, clock, step.visit_id)  # last: a convenience, never before the emergency
 
 
 async def _next_question(
@@ -223,18 +221,12 @@ async def on_detail_wrong_kind(message: Message) -> None:
     await message.answer(texts.need_text())
 
 
-async def remember_confirmed(state: FSMContext, clock: Clock, visit_id: int) -> None:
-    """A photo sent soon after confirming belongs to that visit, even without tapping "Add a photo" first."""
-    await state.update_data(confirmed_visit_id=visit_id, confirmed_at=clock.now().isoformat())
-
-
-async def recently_confirmed(_message: Message, state: FSMContext, clock: Clock) -> bool | dict[str, int]:
+async def recently_confirmed(
+    _message: Message, session: AsyncSession, volunteer: Volunteer, field: FieldContext
+) -> bool | dict[str, int]:
     """A filter: passes `visit_id`, the visit this volunteer confirmed within `RECENT`, to the handler."""
-    data = await state.get_data()
-    visit_id, at = data.get("confirmed_visit_id"), data.get("confirmed_at")
-    if visit_id is None or at is None or clock.now() - datetime.fromisoformat(at) > RECENT:
-        return False
-    return {"visit_id": visit_id}
+    visit = await visits.just_confirmed(session, field, volunteer=volunteer, within=RECENT)
+    return {"visit_id": visit.id} if visit is not None and visit.id is not None else False
 
 
 async def on_photo_after_confirming(
