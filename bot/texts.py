@@ -178,10 +178,6 @@ def details_saved() -> str:
     return _("Saved. Anything else?")
 
 
-def details_done() -> str:
-    return _("Done. Send /visits for your other visits.")
-
-
 def choose_elder() -> str:
     return _("Which elder? Tap a name, or send part of a name to search.")
 

@@ -151,14 +151,21 @@ def _valid(step: ConfirmCb, checklist_length: int) -> bool:
 
 
 async def on_detail(
-    query: CallbackQuery, callback_data: DetailCb, volunteer: Volunteer, session: AsyncSession, state: FSMContext
+    query: CallbackQuery,
+    callback_data: DetailCb,
+    volunteer: Volunteer,
+    session: AsyncSession,
+    state: FSMContext,
+    clock: Clock,
+    zone: ZoneInfo,
 ) -> None:
     assert volunteer.id is not None
     visit, _elder = await assigned_visit(session, visit_id=callback_data.visit_id, volunteer_id=volunteer.id)
-    if callback_data.what == DetailWhat.DONE:
+    if callback_data.what == DetailWhat.DONE:  # on to the next visit: the list again, no command to type
         await state.clear()
+        text, markup = await _visit_list(session, volunteer=volunteer, today=local_today(clock, zone))
         await courtesy.answer(query)
-        await courtesy.show(query, texts.details_done())
+        await courtesy.show(query, text, markup)
         return
     await state.update_data(visit_id=visit.id)
     await courtesy.answer(query)

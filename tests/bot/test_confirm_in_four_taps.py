@@ -188,3 +188,14 @@ async def test_a_photo_long_after_confirming_is_not_taken_for_that_visit(
     await volunteer_person.send_content(photo=[{"file_id": "late", "file_unique_id": "l", "width": 9, "height": 9}])
     assert t("Sorry, I did not understand. Here is what I can do:", language) in tg.last_text(VOLUNTEER_TG)
     assert (await _visit(session, world.visit)).photo_ref is None
+
+
+async def test_done_after_confirming_shows_the_visits_left_without_a_typed_command(
+    world: World, volunteer_person: Person, tg: FakeTelegram, language: str
+) -> None:
+    await confirm(volunteer_person)
+    await volunteer_person.press(t("Done", language))
+    assert t("Your visits", language) in tg.last_text(VOLUNTEER_TG)
+    assert _buttons(tg, "✅") == ["✅ 刘爷爷", "⚠️ 刘爷爷", "🆘 刘爷爷"]  # the one just confirmed is gone
+    await volunteer_person.press("✅ 刘爷爷")  # straight on to the next visit
+    assert t("How was the visit made?", language) in tg.last_text(VOLUNTEER_TG)
