@@ -44,24 +44,19 @@ def _chunks(buttons: list[tuple[str, CallbackData]], size: int) -> list[list[tup
 
 
 def visits(rows: list[tuple[Visit, Elder]]) -> InlineKeyboardMarkup | None:
+    """One row per visit open now; every button names its elder, so nobody taps the wrong elder's SOS."""
     if not rows:
         return None
-    builder = InlineKeyboardBuilder()
-    for n, (visit, _elder) in enumerate(rows, 1):
-        assert visit.id is not None
-        builder.row(
-            InlineKeyboardButton(
-                text=f"✅ {n} {texts.buttons_confirm()}", callback_data=ConfirmCb(visit_id=visit.id).pack()
-            ),
-            InlineKeyboardButton(
-                text=f"⚠️ {texts.button_problem()}",
-                callback_data=VisitCb(action=VisitAction.PROBLEM, visit_id=visit.id).pack(),
-            ),
-            InlineKeyboardButton(
-                text=f"🆘 {texts.button_sos()}", callback_data=VisitCb(action=VisitAction.SOS, visit_id=visit.id).pack()
-            ),
-        )
-    return builder.as_markup()
+    return _markup(*(_visit_row(visit, elder) for visit, elder in rows))
+
+
+def _visit_row(visit: Visit, elder: Elder) -> list[tuple[str, CallbackData]]:
+    assert visit.id is not None
+    return [
+        (f"✅ {elder.name}", ConfirmCb(visit_id=visit.id)),
+        (f"⚠️ {elder.name}", VisitCb(action=VisitAction.PROBLEM, visit_id=visit.id)),
+        (f"🆘 {elder.name}", VisitCb(action=VisitAction.SOS, visit_id=visit.id)),
+    ]
 
 
 def modes(step: ConfirmCb) -> InlineKeyboardMarkup:
@@ -69,19 +64,27 @@ def modes(step: ConfirmCb) -> InlineKeyboardMarkup:
 
 
 def outcomes(step: ConfirmCb) -> InlineKeyboardMarkup:
+    """ "All fine" confirms at once (the checklist all OK); "has a problem" goes through the checklist; "urgent"
+    confirms and raises the emergency."""
+
+    def on(outcome: VisitOutcome) -> ConfirmCb:
+        return ConfirmCb(visit_id=step.visit_id, mode=step.mode, outcome=outcome.value)
+
     return _markup(
+        [(f"👍 {texts.all_fine()}", on(VisitOutcome.WELL))],
         [
-            (texts.outcome_label(o), ConfirmCb(visit_id=step.visit_id, mode=step.mode, outcome=o.value))
-            for o in VisitOutcome
-        ]
+            (texts.outcome_label(VisitOutcome.PROBLEM), on(VisitOutcome.PROBLEM)),
+            (f"🆘 {texts.outcome_label(VisitOutcome.URGENT)}", on(VisitOutcome.URGENT)),
+        ],
     )
 
 
-def checklist_answer(step: ConfirmCb) -> InlineKeyboardMarkup:
+def checklist_answer(step: ConfirmCb, key: str) -> InlineKeyboardMarkup:
     def answered(letter: str) -> ConfirmCb:
         return ConfirmCb(visit_id=step.visit_id, mode=step.mode, outcome=step.outcome, answers=step.answers + letter)
 
-    return _markup([(texts.button_ok(), answered("o")), (texts.button_concern(), answered("c"))])
+    fine, concern = texts.checklist_answers(key)
+    return _markup([(fine, answered("o")), (concern, answered("c"))])
 
 
 def details(visit_id: int) -> InlineKeyboardMarkup:

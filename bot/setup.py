@@ -72,8 +72,6 @@ def build_dispatcher(
         clock=clock,
         zone=zone,
         region=region,
-        policy=policy,
-        checklist=checklist,
         epidemic_instructions=epidemic_instructions,
         field=field,
     )

@@ -35,6 +35,11 @@ def outcome_label(outcome: VisitOutcome | str) -> str:
     }[VisitOutcome(outcome)]
 
 
+def all_fine() -> str:
+    """The "doing well" answer of the confirm flow: it answers every checklist question OK at once."""
+    return _("All fine (skip the checklist)")
+
+
 def category_label(category: ProblemCategory | str) -> str:
     return {
         ProblemCategory.HEALTH: _("Health"),
@@ -59,6 +64,18 @@ def checklist_question(key: str) -> str:
     return known.get(key, escape(key))
 
 
+def checklist_answers(key: str) -> tuple[str, str]:
+    """The two answers that fit each question, (all right, a concern): "rarely in touch", not "concern"."""
+    known = {
+        "health": (_("As usual"), _("Worse than usual")),
+        "mood": (_("As usual"), _("Low")),
+        "family": (_("Often in touch"), _("Rarely in touch")),
+        "home_safety": (_("No hazard"), _("Hazard found")),
+        "care_needs": (_("Met"), _("Not met")),
+    }
+    return known.get(key, (button_ok(), button_concern()))
+
+
 def window(visit: Visit) -> str:
     return f"{visit.window_start:%m-%d} ~ {visit.window_end:%m-%d}"
 
@@ -76,12 +93,21 @@ def visit_line(n: int, visit: Visit, elder: Elder, today: date) -> str:
     )
 
 
-def visits_list(rows: list[tuple[Visit, Elder]], today: date) -> str:
-    if not rows:
+def visits_list(rows: list[tuple[Visit, Elder]], today: date, upcoming: list[tuple[Visit, Elder]] | None = None) -> str:
+    """The visits to confirm now, numbered; then those whose window has not opened yet, without buttons."""
+    if not rows and not upcoming:
         return _("You have no visits due. Thank you!")
-    lines = [f"<b>{_('Your visits')}</b>"]
+    lines = [f"<b>{_('Your visits')}</b>"] if rows else [_("Nothing to confirm today. Thank you!")]
     lines += [visit_line(n, visit, elder, today) for n, (visit, elder) in enumerate(rows, 1)]
+    if upcoming:  # listed so the volunteer knows what is next, not offered: their window has not opened
+        lines.append(f"\n<b>{_('Coming up (not open yet)')}</b>")
+        lines += [upcoming_line(visit, elder) for visit, elder in upcoming]
     return "\n".join(lines)
+
+
+def upcoming_line(visit: Visit, elder: Elder) -> str:
+    opens = _("opens {day}").format(day=f"{visit.window_start:%m-%d}")
+    return f"• {escape(elder.name)} — {mode_label(visit.mode)} · {opens}"
 
 
 def elder_title(elder: Elder) -> str:
@@ -117,7 +143,7 @@ def confirmed(elder: Elder, problems: int) -> str:
     text = _("Visit to {name} confirmed. Thank you!").format(name=f"<b>{escape(elder.name)}</b>")
     if problems:
         text += "\n" + _("{n} problem(s) sent to the coordinators' referral queue.").format(n=problems)
-    return text + "\n" + _("You can add a note, a photo or your location:")
+    return text + "\n" + _("You can add a note or your location, or just send a photo now:")
 
 
 def already_confirmed(elder: Elder) -> str:
@@ -150,10 +176,6 @@ def ask_location() -> str:
 
 def details_saved() -> str:
     return _("Saved. Anything else?")
-
-
-def details_done() -> str:
-    return _("Done. Send /visits for your other visits.")
 
 
 def choose_elder() -> str:

@@ -5,7 +5,9 @@ from the confirmed visit (escalation.family queues it on its own schedule)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.confirmations import OK, Confirmation, confirm_visit
@@ -13,7 +15,7 @@ from carevisit.fieldwork import notices
 from carevisit.fieldwork.context import FieldContext
 from carevisit.fieldwork.emergencies import Raised, raise_emergency
 from carevisit.storage.enums import VisitMode, VisitOutcome
-from carevisit.storage.models import Volunteer
+from carevisit.storage.models import Visit, Volunteer
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +60,21 @@ async def confirm(
     if outcome == VisitOutcome.URGENT and not done.already_done:
         raised = await raise_emergency(session, ctx, volunteer=volunteer, elder=done.elder, visit_id=visit_id)
     return Confirmed(confirmation=done, raised=raised)
+
+
+async def just_confirmed(
+    session: AsyncSession, ctx: FieldContext, *, volunteer: Volunteer, within: timedelta
+) -> Visit | None:
+    """The visit this volunteer confirmed last, if within `within` of now: what a photo sent right after a
+    confirmation, without asking first, belongs to. Read from the visits themselves, so any process knows it."""
+    statement = (
+        select(Visit)
+        .where(
+            col(Visit.done_by_volunteer_id) == volunteer.id,
+            col(Visit.volunteer_id) == volunteer.id,
+            col(Visit.done_at) >= ctx.clock.now() - within,
+        )
+        .order_by(col(Visit.done_at).desc(), col(Visit.id).desc())
+        .limit(1)
+    )
+    return (await session.exec(statement)).first()

@@ -21,13 +21,16 @@ from carevisit.care import outbound
 from carevisit.care.clock import Clock, local_today
 from carevisit.care.month_close import oldest_open_month
 from carevisit.care.people import chat_recipient, reachable
-from carevisit.care.ports import Recipient
+from carevisit.care.ports import Button, Recipient
 from carevisit.care.visit_queries import is_overdue
 from carevisit.scheduler.reminder_texts import MAX_LINES, day_text, language_or_default, mode_text, name, t
 from carevisit.storage.enums import VisitKind, VisitStatus
 from carevisit.storage.models import Area, Coordinator, Elder, Visit, Volunteer
 
 log = logging.getLogger(__name__)
+
+# The digest's button: the bot answers it with the volunteer's visit list (bot/handlers/visits.py).
+OPEN_VISITS = "visits:open"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +69,9 @@ async def queue_daily_digests(
     for volunteer_id, visits in by_volunteer.items():
         to, lang = chats[volunteer_id]
         text = digest_text(lang, today=today, visits=visits, zone=zone)
-        if await outbound.enqueue(
-            session, clock=clock, key=f"digest:{today.isoformat()}:volunteer:{volunteer_id}", to=to, text=text
-        ):
+        button = Button(t(lang, "digest.open"), OPEN_VISITS)
+        key = f"digest:{today.isoformat()}:volunteer:{volunteer_id}"
+        if await outbound.enqueue(session, clock=clock, key=key, to=to, text=text, buttons=((button,),)):
             queued += 1
     log.info("daily digests for %s: %d volunteers, %d queued", today, len(by_volunteer), queued)
     return DigestResult(volunteers=len(by_volunteer), queued=queued)

@@ -8,7 +8,6 @@ tap changes nothing, and the card is told why.
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 
 from sqlmodel import col, select
@@ -18,11 +17,10 @@ from carevisit.care.access import NotAllowed, coordinator_area
 from carevisit.care.clock import Clock
 from carevisit.escalation.incident_queries import incident_in_area
 from carevisit.escalation.incidents import acknowledge
+from carevisit.fieldwork.notices import incident_of_ack  # the Acknowledge button's data, as every channel writes it
 from carevisit.storage.enums import CoordinatorRole
 from carevisit.storage.models import Coordinator, Incident
 from carevisit.wecom.events import TemplateCardEvent
-
-_ACK = re.compile(r"i:a:([1-9][0-9]{0,17})")
 
 
 class TapOutcome(StrEnum):
@@ -39,15 +37,6 @@ CARD_AFTER: dict[TapOutcome, str] = {
     TapOutcome.NOT_ALLOWED: "无权确认",
 }
 ALREADY_BY_YOU = "已确认"
-
-
-def incident_of_ack(key: str) -> int | None:
-    """The incident an Acknowledge button's data names ("i:a:<incident id>", the bot's IncidentCb), else None.
-
-    The same format as `carevisit.fieldwork.notices.incident_of_ack`; switch to it once the fieldwork branch lands.
-    """
-    match = _ACK.fullmatch(key)
-    return int(match.group(1)) if match else None
 
 
 async def on_card_tap(

@@ -22,7 +22,7 @@ from carevisit.care.ports import (
     RateLimited,
     TemporaryFailure,
 )
-from carevisit.wecom.acks import incident_of_ack
+from carevisit.fieldwork.notices import incident_of_ack
 from carevisit.wecom.client import FREQUENCY_LIMIT, WeComClient
 from carevisit.wecom.errors import WeComNotProcessed, WeComPermanentError, WeComTemporaryError
 from carevisit.wecom.rendering import card_buttons, card_of, text_of

@@ -10,8 +10,15 @@ from tests.bot.conftest import t
 from tests.bot.fake_telegram import Person
 
 MODES = {"home": "Home visit", "phone": "Phone call", "video": "Video call"}
-OUTCOMES = {"well": "Doing well", "problem": "Has a problem", "urgent": "Urgent!"}
-ANSWERS = {"o": "OK", "c": "Concern"}  # one letter per checklist question, in order
+OUTCOMES = {"well": "All fine (skip the checklist)", "problem": "Has a problem", "urgent": "Urgent!"}
+# The two answers of each checklist question in order, (all right, a concern); one letter per question: o or c.
+ANSWERS = (
+    ("As usual", "Worse than usual"),
+    ("As usual", "Low"),
+    ("Often in touch", "Rarely in touch"),
+    ("No hazard", "Hazard found"),
+    ("Met", "Not met"),
+)
 ALL_FINE = "ooooo"
 
 
@@ -19,26 +26,32 @@ def language_of(person: Person) -> str:
     return "en" if person.language_code.startswith("en") else "zh_CN"
 
 
+def answer_caption(person: Person, question: int, letter: str) -> str:
+    """The caption answering the `question`-th checklist question (from 0) with o(k) or c(oncern)."""
+    return t(ANSWERS[question]["oc".index(letter)], language_of(person))
+
+
 async def open_visit(person: Person, row: int = 1) -> None:
-    """/visits, then the Confirm button of the `row`-th visit in the list."""
+    """/visits, then the ✅ button of the `row`-th visit in the list (each names its elder)."""
     await person.send("/visits")
-    await person.press(f"{row} {t('Confirm', language_of(person))}")
+    message, _ = person.tg.button(person.user_id, "✅")
+    confirm_buttons = [r[0]["callback_data"] for r in message["reply_markup"]["inline_keyboard"]]
+    await person.press_data(confirm_buttons[row - 1], message)
 
 
 async def answer(person: Person, *, mode: str = "home", outcome: str = "well", answers: str = ALL_FINE) -> None:
-    """How the visit was made, how the elder is, and the checklist (none after an urgent outcome)."""
+    """How the visit was made, how the elder is, and the checklist (only after "has a problem")."""
     await person.press(t(MODES[mode], language_of(person)))
     await how_the_elder_is(person, outcome=outcome, answers=answers)
 
 
 async def how_the_elder_is(person: Person, *, outcome: str = "well", answers: str = ALL_FINE) -> None:
-    """How the elder is, and the checklist (none after an urgent outcome)."""
-    language = language_of(person)
-    await person.press(t(OUTCOMES[outcome], language))
-    if outcome == "urgent":
+    """How the elder is, and the checklist: "all fine" and "urgent" skip it, "has a problem" goes through it."""
+    await person.press(t(OUTCOMES[outcome], language_of(person)))
+    if outcome != "problem":
         return
-    for letter in answers:
-        await person.press(t(ANSWERS[letter], language))
+    for question, letter in enumerate(answers):
+        await person.press(answer_caption(person, question, letter))
 
 
 async def confirm(
@@ -50,6 +63,6 @@ async def confirm(
 
 
 async def sos(person: Person) -> None:
-    """The SOS button of the first visit in /visits."""
+    """The 🆘 button of the first visit in /visits."""
     await person.send("/visits")
-    await person.press(t("SOS", language_of(person)))
+    await person.press("🆘")

@@ -21,7 +21,7 @@ async def test_sos_from_a_visit_shows_numbers_and_contacts_and_opens_one_inciden
     world: World, volunteer_person: Person, tg: FakeTelegram, language: str, session: AsyncSession
 ) -> None:
     await volunteer_person.send("/visits")
-    message, data = tg.button(VOLUNTEER_TG, t("SOS", language))
+    message, data = tg.button(VOLUNTEER_TG, "🆘")
     await volunteer_person.press_data(data, message)
     numbers, contacts = tg.texts(VOLUNTEER_TG)[-2:]
     assert all(n in numbers for n in ("120", "110", "119"))
@@ -129,7 +129,7 @@ async def test_suspected_infection_shows_the_epidemic_instructions(
     world: World, volunteer_person: Person, tg: FakeTelegram, language: str, session: AsyncSession
 ) -> None:
     await volunteer_person.send("/visits")
-    await volunteer_person.press(t("Problem", language))
+    await volunteer_person.press("⚠️")
     await volunteer_person.press(t("Suspected infectious symptoms", language))
     await volunteer_person.send_content(
         photo=[{"file_id": "fever", "file_unique_id": "f", "width": 90, "height": 90}], caption="发烧咳嗽"

@@ -9,7 +9,7 @@ from carevisit.storage.enums import ProblemCategory, VisitMode, VisitOutcome, Vi
 from carevisit.storage.models import Problem, Visit
 from tests.bot.conftest import VOLUNTEER_TG, World, t
 from tests.bot.fake_telegram import FakeTelegram, Person
-from tests.bot.stories import answer, confirm
+from tests.bot.stories import answer, answer_caption, confirm
 
 
 async def test_visits_lists_due_visits_nearest_first_with_escaped_names(
@@ -54,7 +54,7 @@ async def test_a_repeated_final_tap_is_handled_once(
     world: World, volunteer_person: Person, tg: FakeTelegram, language: str, session: AsyncSession
 ) -> None:
     await confirm(volunteer_person, outcome="problem", answers="oooo")
-    message, data = tg.button(VOLUNTEER_TG, t("Concern", language))
+    message, data = tg.button(VOLUNTEER_TG, answer_caption(volunteer_person, 4, "c"))
     await volunteer_person.press_data(data, message)
     await volunteer_person.press_data(data, message)  # a double tap, or Telegram delivering it again
     assert t("This visit to {name} was already confirmed.", language).format(name="<b>陈&lt;奶奶&gt;</b>") in (

@@ -71,7 +71,7 @@ class Chain:
     def tap(self) -> dict[str, Any]:
         """The volunteer taps SOS on the visit list; the update Telegram makes (not yet delivered)."""
         self.taps += 1
-        return self.volunteer.tap(t("SOS", LANG))
+        return self.volunteer.tap("🆘")
 
     async def sos(self) -> None:
         await self.stack.deliver(self.tap())

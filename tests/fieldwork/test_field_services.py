@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.bot.callbacks import IncidentAction, IncidentCb
+from carevisit.care.clock import FakeClock
 from carevisit.care.confirmations import CONCERN, OK, ElderNotServed, VisitNotYours
 from carevisit.fieldwork import notices, problems, visits
 from carevisit.fieldwork.context import FieldContext
@@ -248,3 +251,20 @@ def test_ack_data_is_the_bots_acknowledge_button_and_reads_back(incident_id: int
 @pytest.mark.parametrize("data", ["", "i:a:", "i:a:x", "i:n:5", "i:a:5:6", "i:a:-5", "i:a:05", "c:5", " i:a:5"])
 def test_anything_else_is_not_an_acknowledgement(data: str) -> None:
     assert notices.incident_of_ack(data) is None
+
+
+async def test_the_visit_just_confirmed_is_known_for_a_while_from_the_visits_themselves(
+    session: AsyncSession, ctx: FieldContext, field: Field, clock: FakeClock
+) -> None:
+    within = timedelta(minutes=10)
+    assert await visits.just_confirmed(session, ctx, volunteer=field.volunteer, within=within) is None
+    await visits.confirm(
+        session, ctx, volunteer=field.volunteer, visit_id=field.visit.id, mode=VisitMode.HOME, outcome=VisitOutcome.WELL
+    )
+    await session.commit()
+    clock.advance(timedelta(minutes=9))
+    found = await visits.just_confirmed(session, ctx, volunteer=field.volunteer, within=within)
+    assert found is not None and found.id == field.visit.id
+    assert await visits.just_confirmed(session, ctx, volunteer=field.other_volunteer, within=within) is None
+    clock.advance(timedelta(minutes=2))
+    assert await visits.just_confirmed(session, ctx, volunteer=field.volunteer, within=within) is None
