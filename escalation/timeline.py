@@ -16,7 +16,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.care.cells import neutralise
 from carevisit.care.phones import mask_phone
 from carevisit.escalation.incidents import describe_actor
-from carevisit.storage.enums import Channel
 from carevisit.storage.models import AuditEntry, ChatOutboxMessage, DeliveryEvent, Incident, IncidentNote, OutboxMessage
 
 # Audit actions already shown from the incident's own columns or its notes.
@@ -118,7 +117,7 @@ async def incident_timeline(session: AsyncSession, *, incident_id: int) -> list[
                 chat.created_at,
                 f"queued page step {int(parts[2]) + 1}",
                 who,
-                str(Channel.TELEGRAM),
+                chat.channel,  # the coordinator's chat: Telegram or WeCom
                 str(chat.status),
                 event="chat",
                 purpose="page",

@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from carevisit.care.ports import WECOM
 from carevisit.escalation.notices import Callbacks, Notice, VoiceScript
+from carevisit.escalation.timeline import incident_timeline
 from carevisit.storage.enums import Channel, CoordinatorRole, DeliveryStatus, IncidentStatus, PhoneKind
-from carevisit.storage.models import Volunteer
+from carevisit.storage.models import Coordinator, Volunteer
 from tests.escalation.conftest import CONTACT1, CONTACT2, COORDINATOR, World
 from tests.factories import make_coordinator, make_elder
 
@@ -271,3 +273,20 @@ async def test_coordinators_are_told_the_round_not_how_many_pages_went_before_th
     assert len(set(sms)) == 3  # still never identical
     assert len(world.twilio.sms_to(CONTACT1)) == 1  # the contacts' texts are unchanged ...
     assert "第1次通知" in (world.twilio.sms_to(CONTACT1)[0].body or "")  # ... they count the pages
+
+
+async def test_a_coordinator_linked_to_wecom_is_paged_there_and_the_timeline_says_so(world: World) -> None:
+    async with world.sessions() as session:
+        coordinator = await session.get(Coordinator, world.coordinator_id)
+        assert coordinator is not None
+        coordinator.wecom_userid = "zhaoli"
+        session.add(coordinator)
+        await session.commit()
+    incident_id = await world.open()
+    for minutes in (0, 5, 5):  # contact 1, contact 2, then the coordinators
+        await world.tick(minutes=minutes)
+    pages = [c for c in await world.chats() if c.idempotency_key.startswith(f"page:{incident_id}:")]
+    assert pages and {(c.channel, c.recipient) for c in pages} == {(WECOM, "zhaoli")}
+    async with world.sessions() as session:
+        entries = await incident_timeline(session, incident_id=incident_id)
+    assert {e.channel for e in entries if e.event == "chat"} == {WECOM}
