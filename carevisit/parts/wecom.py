@@ -18,6 +18,7 @@ from carevisit.bot.chat_sender import WECOM_LIMITS, ChatSender
 from carevisit.care.clock import Clock
 from carevisit.care.ports import WECOM
 from carevisit.config import Settings
+from carevisit.config.settings import wecom_missing
 from carevisit.storage.locks import Leadership, leader_lock, process_name
 from carevisit.wecom.callback import CALLBACK_PATH, CallbackHandler, add_routes
 from carevisit.wecom.client import WeComClient
@@ -29,16 +30,11 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "wecom"
 LEASE = timedelta(seconds=90)  # SQLite: taken over after three missed renewals, as the bot's
 API_BASE = "https://qyapi.weixin.qq.com"
-# All of them, or WeCom is off: a client without the callback could not send cards, and the reverse could not send.
-_NEEDED = ("wecom_corp_id", "wecom_agent_id", "wecom_secret", "wecom_token", "wecom_aes_key")
-
-
-def missing_settings(settings: Settings) -> list[str]:
-    return [f"CAREVISIT_{name.upper()}" for name in _NEEDED if getattr(settings, name) is None]
 
 
 def wecom_enabled(settings: Settings) -> bool:
-    return not missing_settings(settings)
+    # All five settings or none: the settings refuse a half-configured app (config/settings.py).
+    return settings.wecom_enabled
 
 
 def make_client(settings: Settings, clock: Clock) -> WeComClient:
@@ -81,16 +77,18 @@ class WeComPart:
             clock=self.rt.clock,
         )
         self._handler = CallbackHandler(
-            crypto, self.rt.sessions, self.rt.clock, self.client(), language=settings.language
+            crypto,
+            self.rt.sessions,
+            self.rt.clock,
+            self.client(),
+            language=settings.language,
+            agent_id=settings.wecom_agent_id,
         )
         add_routes(app, self._handler)
         app.on_cleanup.append(self._close_web)
 
     async def start(self) -> None:
         if not self.enabled:
-            given = len(_NEEDED) - len(missing_settings(self.rt.settings))
-            if given:
-                log.warning("WECOM IS OFF: set %s as well", ", ".join(missing_settings(self.rt.settings)))
             return
         lock = leader_lock(self.rt.engine, LOCK_NAME, now=self.rt.clock.now, holder=process_name(), ttl=LEASE)
         self._leadership = Leadership(
@@ -137,7 +135,7 @@ class WeComPart:
 def report(settings: Settings) -> tuple[str, bool, str]:
     """`carevisit run`'s line for WeCom: where its callback is, or what to set."""
     if not wecom_enabled(settings):
-        return ("wecom", False, f"set {', '.join(missing_settings(settings))}")
+        return ("wecom", False, f"set {', '.join(wecom_missing(settings))}")
     base = (
         str(settings.public_url).rstrip("/")
         if settings.public_url
