@@ -23,6 +23,7 @@ from carevisit.storage.locks import Leadership, leader_lock, process_name
 from carevisit.wecom.callback import CALLBACK_PATH, CallbackHandler, add_routes
 from carevisit.wecom.client import WeComClient
 from carevisit.wecom.crypto import CallbackCrypto
+from carevisit.wecom.links import home_path
 from carevisit.wecom.notifier import WeComNotifier
 
 log = logging.getLogger(__name__)
@@ -113,11 +114,15 @@ class WeComPart:
         return self._client
 
     async def _start_sending(self) -> None:
-        public = str(self.rt.settings.public_url).rstrip("/") + "/" if self.rt.settings.public_url else None
-        notifier = WeComNotifier(self.client(), fallback_url=public)
+        public = str(self.rt.settings.public_url).rstrip("/") if self.rt.settings.public_url else None
+        notifier = WeComNotifier(self.client(), public_url=public, home_of=self._home_of)
         sender = ChatSender(self.rt.sessions, notifier, self.rt.clock, limits=WECOM_LIMITS, channel=WECOM)
         self._stop_sending = asyncio.Event()
         self._sender = asyncio.create_task(sender.run(self._stop_sending))
+
+    async def _home_of(self, userid: str) -> str | None:
+        async with self.rt.sessions() as session:
+            return await home_path(session, userid)
 
     async def _stop_sending_now(self) -> None:
         self._stop_sending.set()
