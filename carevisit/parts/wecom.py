@@ -2,12 +2,14 @@
 process: each callback is taken once, by its unique key), and the chat sender of WeCom's rows of `chat_outbox`.
 
 The sender runs in one process only, the holder of the `wecom` lock: WeCom counts its limits per app and member
-(30 a minute, then it drops messages without a word), so there must be one pacer.
+(30 a minute, then it drops messages without a word), so there must be one pacer. The holder also forgets handled
+callbacks older than a week, once an hour (`wecom.housekeeping`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -23,6 +25,7 @@ from carevisit.storage.locks import Leadership, leader_lock, process_name
 from carevisit.wecom.callback import CALLBACK_PATH, CallbackHandler, add_routes
 from carevisit.wecom.client import WeComClient
 from carevisit.wecom.crypto import CallbackCrypto
+from carevisit.wecom.housekeeping import PRUNE_EVERY, prune_wecom_events
 from carevisit.wecom.links import home_path
 from carevisit.wecom.notifier import WeComNotifier
 
@@ -57,6 +60,7 @@ class WeComPart:
         self._leader_check_every = leader_check_every
         self._stop_sending = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
+        self._pruner: asyncio.Task[None] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -119,6 +123,20 @@ class WeComPart:
         sender = ChatSender(self.rt.sessions, notifier, self.rt.clock, limits=WECOM_LIMITS, channel=WECOM)
         self._stop_sending = asyncio.Event()
         self._sender = asyncio.create_task(sender.run(self._stop_sending))
+        self._pruner = asyncio.create_task(self._prune_hourly(self._stop_sending))
+
+    async def _prune_hourly(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with self.rt.sessions() as session:
+                    gone = await prune_wecom_events(session, clock=self.rt.clock)
+                    await session.commit()
+                if gone:
+                    log.info("wecom: forgot %d handled callbacks older than a week", gone)
+            except Exception:  # housekeeping: the next hour tries again; sending goes on meanwhile
+                log.exception("wecom: pruning handled callbacks failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=PRUNE_EVERY.total_seconds())
 
     async def _home_of(self, userid: str) -> str | None:
         async with self.rt.sessions() as session:
@@ -126,9 +144,10 @@ class WeComPart:
 
     async def _stop_sending_now(self) -> None:
         self._stop_sending.set()
-        if self._sender is not None:
-            await asyncio.wait({self._sender}, timeout=10)
-            self._sender = None
+        running = {task for task in (self._sender, self._pruner) if task is not None}
+        if running:
+            await asyncio.wait(running, timeout=10)
+        self._sender = self._pruner = None
 
     async def _close_web(self, _app: web.Application) -> None:
         if self._handler is not None:
