@@ -19,13 +19,15 @@ SIGN_IN = "/v/wecom"
 
 
 def absolute(link: str, public_url: str | None) -> str | None:
-    """The URL a WeCom message carries for `link` (a URL, kept, or a path); None for a path without PUBLIC_URL."""
-    if link.startswith(("https://", "http://")):
+    """The URL a WeCom message carries for `link` (a URL, or a path); None for a path without PUBLIC_URL."""
+    base = public_url.rstrip("/") if public_url else None
+    if base and link.startswith(base + APP):
+        link = link[len(base) :]  # a page of the app written as a URL: through the sign-in all the same
+    elif link.startswith(("https://", "http://")):
         return link
-    if not link.startswith("/") or link.startswith("//") or public_url is None:
+    if not link.startswith("/") or link.startswith("//") or base is None:
         return None  # "//host" would leave our site
-    base = public_url.rstrip("/")
-    if link.startswith(APP):
+    if link.startswith(APP) and not link.startswith(SIGN_IN):  # the sign-in itself is not wrapped twice
         return f"{base}{SIGN_IN}?next={quote(link, safe='/')}"
     return base + link
 

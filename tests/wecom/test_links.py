@@ -26,6 +26,8 @@ from tests.wecom.test_part import eventually
         ("/", f"{PUBLIC_URL}/"),
         ("/v/", f"{PUBLIC_URL}/v/wecom?next=/v/"),
         ("/v/incidents/12", f"{PUBLIC_URL}/v/wecom?next=/v/incidents/12"),
+        (f"{PUBLIC_URL}/v/incidents/12", f"{PUBLIC_URL}/v/wecom?next=/v/incidents/12"),  # the app's page as a URL
+        ("/v/wecom?next=/v/", f"{PUBLIC_URL}/v/wecom?next=/v/"),
         ("//evil.example/x", None),  # not a path of ours
         ("incidents/12", None),
     ],
