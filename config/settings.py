@@ -22,6 +22,12 @@ _SUPPORTED_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 _TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 _BOT_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{4,31}$")
 CALLBACK_SECRET_MIN = 24
+# WeCom's callback settings as its admin console makes them: the Token is at most 32 letters and digits, the
+# EncodingAESKey 43 characters of base64 (32 bytes once "=" is added).
+_WECOM_TOKEN = re.compile(r"^[A-Za-z0-9]{1,32}$")
+_WECOM_AES_KEY = re.compile(r"^[A-Za-z0-9+/]{43}$")
+# All of them, or WeCom is off: the app cannot send without its secret nor hear a tap without its callback settings.
+WECOM_NEEDED = ("wecom_corp_id", "wecom_agent_id", "wecom_secret", "wecom_token", "wecom_aes_key")
 # What each domestic pager cannot page without (CAREVISIT_TENCENT_VOICE_APP_ID only when the policy calls: checked
 # by `carevisit config check`). Both push receipts and key presses unsigned to PUBLIC_URL/pager/<provider>/<secret>/.
 _DOMESTIC: dict[str, tuple[str, ...]] = {
@@ -227,6 +233,30 @@ class Settings(BaseSettings):
             raise ValueError(f"use at least {CALLBACK_SECRET_MIN} letters, digits, - or _ (e.g. openssl rand -hex 16)")
         return value
 
+    @field_validator("wecom_token")
+    @classmethod
+    def _wecom_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _WECOM_TOKEN.match(value.get_secret_value()):
+            raise ValueError("not a WeCom callback Token (at most 32 letters or digits, as 接收消息 shows it)")
+        return value
+
+    @field_validator("wecom_aes_key")
+    @classmethod
+    def _wecom_aes_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _WECOM_AES_KEY.match(value.get_secret_value()):
+            raise ValueError("not a WeCom EncodingAESKey (43 letters, digits, + or /, as 接收消息 shows it)")
+        return value
+
+    @model_validator(mode="after")
+    def _wecom_complete(self) -> Settings:
+        """Some WeCom settings without the others is a half-configured app, not WeCom off: say what is missing."""
+        missing = wecom_missing(self)
+        if missing and len(missing) < len(WECOM_NEEDED):
+            raise ValueError(f"WeCom is half configured: set {', '.join(missing)} as well (or none of them)")
+        if not missing and self.public_url is None:
+            raise ValueError("WeCom needs CAREVISIT_PUBLIC_URL: its callback and every message's link are under it")
+        return self
+
     @model_validator(mode="after")
     def _pager_complete(self) -> Settings:
         """The chosen pager's settings are all there: the service must not start unable to page."""
@@ -272,6 +302,10 @@ class Settings(BaseSettings):
         return self.twilio_account_sid is not None and self.twilio_auth_token is not None
 
     @property
+    def wecom_enabled(self) -> bool:
+        return not wecom_missing(self)
+
+    @property
     def pager_in_use(self) -> str:
         """twilio, aliyun, tencent or console: CAREVISIT_PAGER, or unset twilio when its credentials are set."""
         return pager_name(self)
@@ -282,6 +316,11 @@ def pager_name(settings: Settings) -> str:
     if settings.pager is not None:
         return settings.pager
     return "twilio" if settings.twilio_enabled else "console"
+
+
+def wecom_missing(settings: Settings) -> list[str]:
+    """The WeCom settings not given, as variable names."""
+    return [f"CAREVISIT_{name.upper()}" for name in WECOM_NEEDED if getattr(settings, name) is None]
 
 
 def load_settings(**overrides: object) -> Settings:

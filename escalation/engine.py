@@ -411,7 +411,7 @@ def _chat(key: str, to: Recipient, text: str, now: datetime, *, link: str | None
         "recipient": to.id,
         "text": html.escape(text, quote=False),
         "buttons": None,
-        "link": link if link and link.startswith("http") else None,
+        "link": link if link and link.startswith(("http", "/")) else None,  # a URL, or a path of ours
         "status": DeliveryStatus.PENDING,
         "attempts": 0,
         "not_before": now,
@@ -473,7 +473,8 @@ def _reporter_chat(
     else:
         body = texts.text(language, "reporter_nobody", incident=incident.id)
     key = f"incident:{incident.id}:paged:{plan.step}:volunteer:{volunteer.id}"
-    return _chat(key, to, body, now)
+    # The volunteer app's live status of this emergency: a path, which WeCom opens through its silent sign-in.
+    return _chat(key, to, body, now, link=f"/v/incidents/{incident.id}")
 
 
 async def _existing_keys(

@@ -183,6 +183,7 @@ async def _tell_reporter_acknowledged(
             ),
             quote=False,
         ),
+        link=f"/v/incidents/{incident_id}",  # the app's live status of the emergency (WeCom opens it signed in)
     )
 
 

@@ -5,6 +5,10 @@ coordinator.
 
 The `state` parameter is a nonce kept in a short-lived cookie of this browser, with its expiry, signed: a return
 that this browser did not start (login CSRF) or that is old is refused. WeCom allows only [A-Za-z0-9] in it.
+
+`/v/wecom?next=/v/incidents/12` (what every WeCom message's link is, `carevisit.wecom.links`) comes back to that page:
+`next` is kept in the same cookie, after the nonce, and the state's signature covers it, so a `next` changed on the
+way back invalidates the state. Only a path of this app (under /v/) is accepted: never another site.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,6 +37,18 @@ STATE_COOKIE = "carevisit_wecom_state"
 STATE_PATH = "/v/wecom"
 STATE_LIFETIME = timedelta(minutes=10)
 _NONCE, _EXPIRY, _SIGNATURE = 32, 10, 32  # hex, decimal seconds, hex: fixed widths, no separators
+HOME = "/v/"
+# A page of this app: /v/ and a path below it, letters, digits and -_./ only (no "//", "\\", ":" or "%" that could
+# name another host once a browser resolves it), an optional plain query.
+_APP_PATH = re.compile(r"/v/(?:[A-Za-z0-9_\-]+(?:[./][A-Za-z0-9_\-]+)*/?)?(?:\?[A-Za-z0-9_\-=&.]*)?")
+_NEXT_MAX = 200
+
+
+def safe_next(value: str | None) -> str:
+    """`value` when it is a page of the volunteer app, else its home: no open redirect through the sign-in."""
+    if value and len(value) <= _NEXT_MAX and _APP_PATH.fullmatch(value) and ".." not in value:
+        return value
+    return HOME
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,16 +66,16 @@ class WeComSignIn:
             f"&agentid={self.agent_id}&state={state}#wechat_redirect"
         )
 
-    def state_for(self, nonce: str, now: datetime) -> str:
+    def state_for(self, nonce: str, now: datetime, next_: str = HOME) -> str:
         expires = f"{int((now + STATE_LIFETIME).timestamp()):0{_EXPIRY}d}"
-        return nonce + expires + self._sign(nonce + expires)
+        return nonce + expires + self._sign(nonce + expires + next_)
 
-    def state_ok(self, state: str, nonce: str | None, now: datetime) -> bool:
-        """The state this browser's nonce was sent out with, unexpired and signed by us."""
+    def state_ok(self, state: str, nonce: str | None, now: datetime, next_: str = HOME) -> bool:
+        """The state this browser's nonce (and the page to go back to) was sent out with, unexpired, signed by us."""
         if not nonce or len(state) != _NONCE + _EXPIRY + _SIGNATURE:
             return False
         sent, expires, signature = state[:_NONCE], state[_NONCE:-_SIGNATURE], state[-_SIGNATURE:]
-        if not expires.isdecimal() or not hmac.compare_digest(signature, self._sign(sent + expires)):
+        if not expires.isdecimal() or not hmac.compare_digest(signature, self._sign(sent + expires + next_)):
             return False
         return hmac.compare_digest(sent, nonce) and int(expires) > now.timestamp()
 
@@ -78,17 +95,19 @@ def add_routes(app: web.Application, wecom: WeComSignIn | None) -> None:
 
 async def start(request: web.Request) -> web.StreamResponse:
     wecom = request.app.get(WECOM)
-    if wecom is None:  # WeCom is not configured here: home, or the page saying how to sign in
-        raise web.HTTPFound("/v/")
+    next_ = safe_next(request.query.get("next"))
+    if wecom is None:  # WeCom is not configured here: the page, or the one saying how to sign in
+        raise web.HTTPFound(next_)
     deps = request.app[DEPS]
     async with deps.sessions() as session:
         if await volunteer_for_device(session, device_token=guard.device_token(request)) is not None:
-            raise web.HTTPFound("/v/")  # signed in already: no trip to WeCom
+            raise web.HTTPFound(next_)  # signed in already: no trip to WeCom
     nonce = secrets.token_hex(_NONCE // 2)
-    response = web.HTTPFound(wecom.authorize_url(_back_url(request), wecom.state_for(nonce, deps.clock.now())))
+    state = wecom.state_for(nonce, deps.clock.now(), next_)
+    response = web.HTTPFound(wecom.authorize_url(_back_url(request), state))
     response.set_cookie(
         STATE_COOKIE,
-        nonce,
+        nonce + next_,
         max_age=int(STATE_LIFETIME.total_seconds()),
         path=STATE_PATH,
         httponly=True,
@@ -104,7 +123,9 @@ async def back(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/v/")
     deps = request.app[DEPS]
     code, state = request.query.get("code", ""), request.query.get("state", "")
-    if not code or not wecom.state_ok(state, request.cookies.get(STATE_COOKIE), deps.clock.now()):
+    kept = request.cookies.get(STATE_COOKIE, "")
+    nonce, next_ = kept[:_NONCE], kept[_NONCE:]
+    if not code or not wecom.state_ok(state, nonce, deps.clock.now(), next_):
         log.info("a WeCom sign-in came back without a valid state or code")
         return _answer(render(request, "wecom_refused.html", {"reason": "wecom.failed"}, status=403))
     try:
@@ -125,7 +146,7 @@ async def back(request: web.Request) -> web.StreamResponse:
             via="wecom",
         )
         await session.commit()
-    response = web.HTTPSeeOther("/v/")
+    response = web.HTTPSeeOther(safe_next(next_))  # signed by us, and checked again all the same
     bind_cookie(request, response, token)
     response.del_cookie(STATE_COOKIE, path=STATE_PATH)
     raise response

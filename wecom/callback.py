@@ -8,7 +8,8 @@ courtesy done after the answer: if it fails, the acknowledgement stands.
 
 Refused with nothing changed: a body over 64 KiB (413), a bad or missing signature, another corp's plaintext, a
 stale timestamp, a DOCTYPE or malformed envelope (403). A replay or retry of a handled callback (the same
-`dedupe_key`, unique in the table, so two processes agree) is answered 200 and changes nothing.
+`dedupe_key`, unique in the table, so two processes agree) is answered 200 and changes nothing; so is an event for
+another app of the corp (its AgentID not ours: several apps may share one callback URL).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class CallbackHandler:
     clock: Clock
     client: WeComClient  # for update_template_card, after the answer
     language: str = "zh_CN"
+    agent_id: int | None = None  # our app's: events naming another app are not ours to act on
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     _after: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -87,6 +89,9 @@ class CallbackHandler:
             # Signed by WeCom yet not a message we can read: say so (in the log, without content) and stop retries.
             log.warning("wecom callback: an authenticated callback that is not a WeCom message")
             return web.Response(status=400, text="malformed")
+        if self.agent_id is not None and event.agent_id is not None and event.agent_id != self.agent_id:
+            log.info("wecom callback for another app of the corp: ignored")  # answered, so WeCom stops retrying
+            return web.Response(text=SUCCESS)
         card_update = await self._handle(event)
         if card_update is not None:
             self._later(*card_update)

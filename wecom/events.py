@@ -57,6 +57,7 @@ class Unknown:
     create_time: int | None
     msg_id: str | None
     event_key: str | None
+    agent_id: int | None = None
 
 
 WeComEvent = TemplateCardEvent | TextMessage | Unknown
@@ -83,6 +84,7 @@ def parse_event(xml: str) -> WeComEvent:
         create_time=_optional_int(fields, "CreateTime"),
         msg_id=fields.get("MsgId"),
         event_key=fields.get("EventKey"),
+        agent_id=_optional_int(fields, "AgentID"),
     )
 
 

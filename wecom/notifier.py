@@ -3,7 +3,8 @@
 A message without buttons goes as a text message (with its page's link as a last line); one with an Acknowledge
 button as a `button_interaction` card whose taps come back to /wecom/callback. Buttons a tap cannot act on from
 WeCom (open a list, write a note: the bot's own flows) are left off — the page the message links to does them.
-Every card links to the message's page (or, if it has none, to `fallback_url`): members who read WeCom inside plain
+Every message links to its page (`wecom.links`: a path made absolute against PUBLIC_URL, a page of the volunteer app
+through its silent sign-in; without a link, the home of the member, `home_of`): members who read WeCom inside plain
 WeChat (微工作台) see no card at all, only the notification that opens the link.
 
 WeCom's answers become the port's three failures: frequency limits (45009) pause the sender; 45033, -1 (busy), 5xx
@@ -14,6 +15,8 @@ member, which WeCom enforces by dropping the excess in silence) is the chat send
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from carevisit.care.ports import (
     WECOM,
@@ -25,6 +28,7 @@ from carevisit.care.ports import (
 from carevisit.fieldwork.notices import incident_of_ack
 from carevisit.wecom.client import FREQUENCY_LIMIT, WeComClient
 from carevisit.wecom.errors import WeComNotProcessed, WeComPermanentError, WeComTemporaryError
+from carevisit.wecom.links import absolute
 from carevisit.wecom.rendering import card_buttons, card_of, text_of
 
 log = logging.getLogger(__name__)
@@ -32,16 +36,21 @@ log = logging.getLogger(__name__)
 FREQUENCY_PAUSE = 60.0  # seconds: WeCom's API limits are counted per minute
 
 
+HomeOf = Callable[[str], Awaitable[str | None]]  # a member's home page (a path) by userid; None for a stranger
+
+
 class WeComNotifier:
-    def __init__(self, client: WeComClient, *, fallback_url: str | None = None) -> None:
+    def __init__(self, client: WeComClient, *, public_url: str | None = None, home_of: HomeOf | None = None) -> None:
         self._client = client
-        self._fallback_url = fallback_url
+        self._public_url = public_url
+        self._home_of = home_of
 
     async def send(self, message: ChatMessage) -> None:
         if message.to.channel != WECOM:
             raise PermanentFailure(f"not a WeCom recipient ({message.to.channel})")
         userid = message.to.id
-        url = message.link or self._fallback_url
+        url = await self._url(message)
+        message = replace(message, link=url)
         buttons = card_buttons(message, tappable=lambda data: incident_of_ack(data) is not None)
         try:
             if buttons and url:
@@ -59,3 +68,9 @@ class WeComNotifier:
             raise PermanentFailure(str(error)) from None
         if userid in result.invalid_users:
             raise PermanentFailure("the userid is not a member WeCom knows")
+
+    async def _url(self, message: ChatMessage) -> str | None:
+        link = message.link
+        if link is None and self._home_of is not None:
+            link = await self._home_of(message.to.id)
+        return absolute(link, self._public_url) if link else None

@@ -1,5 +1,6 @@
 """`carevisit config check`: validate the settings and show them with secrets masked; check the pager in use —
-its settings, its SDK, its approved templates, and the escalation policy against its frequency limits."""
+its settings, its SDK, its approved templates, and the escalation policy against its frequency limits; say whether
+WeCom is on and which URLs to paste into its app's settings."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from rich.table import Table
 from carevisit.commands.common import console, errors, settings_or_exit
 from carevisit.config import Settings, masked
 from carevisit.pager_check import DOMESTIC, WHAT_IT_SENDS, pager_findings, push_types
+from carevisit.wecom.callback import CALLBACK_PATH
+from carevisit.wecom.links import SIGN_IN
 
 app = typer.Typer(help="Configuration.", no_args_is_help=True)
 
@@ -24,6 +27,7 @@ def check() -> None:
         table.add_row(name, value)
     console.print(table)
     console.print(f"Telegram bot: {'on' if settings.telegram_enabled else 'off (no CAREVISIT_TELEGRAM_TOKEN)'}")
+    console.print(f"WeCom: {'on' if settings.wecom_enabled else 'off (no CAREVISIT_WECOM_* settings)'}")
     pager = settings.pager_in_use
     twilio_off = "off (console pager: nothing is sent)" if pager == "console" else "off"
     console.print(f"Twilio SMS/voice: {'on' if settings.twilio_enabled else twilio_off}")
@@ -43,6 +47,7 @@ def check() -> None:
             errors.print(f"  {escape(problem)}")
         raise typer.Exit(2)
     _print_push_urls(settings)
+    _print_wecom_urls(settings)
     console.print("[green]Configuration is valid.[/]")
 
 
@@ -56,3 +61,13 @@ def _print_push_urls(settings: Settings) -> None:
     console.print(f"Push URLs to set in the {pager} console (docs/providers.md §5; the secret shown masked):")
     for push in push_types(pager):
         console.print(f"  {base}/pager/{pager}/{secret}/{push}")
+
+
+def _print_wecom_urls(settings: Settings) -> None:
+    """What the WeCom admin console asks of the app: its callback (接收消息) and its home page (应用主页)."""
+    if not settings.wecom_enabled or settings.public_url is None:
+        return  # the settings refuse WeCom on without PUBLIC_URL
+    base = str(settings.public_url).rstrip("/")
+    console.print("WeCom app settings (docs/wecom.md; the Token and EncodingAESKey are the ones shown masked above):")
+    console.print(f"  接收消息 URL: {base}{CALLBACK_PATH}")
+    console.print(f"  应用主页 (workbench page): {base}{SIGN_IN}")

@@ -14,7 +14,8 @@ from carevisit.bootstrap import Runtime
 from carevisit.care.invitations import create_invitation
 from carevisit.care.people import coordinator_by_username, volunteer_by_roster_id
 from carevisit.commands.common import console, errors, run_with_runtime
-from carevisit.parts.wecom import make_client, missing_settings
+from carevisit.config.settings import wecom_missing
+from carevisit.parts.wecom import make_client
 from carevisit.wecom.linking import PhoneLinkCounts, link_by_phone
 
 app = typer.Typer(
@@ -23,7 +24,7 @@ app = typer.Typer(
 
 
 def _need_wecom(rt: Runtime, *names: str) -> None:
-    missing = [name for name in missing_settings(rt.settings) if not names or name in names]
+    missing = [name for name in wecom_missing(rt.settings) if not names or name in names]
     if missing:
         errors.print(f"[bold red]Set {', '.join(missing)} first.[/]")
         raise typer.Exit(2)

@@ -2,12 +2,14 @@
 process: each callback is taken once, by its unique key), and the chat sender of WeCom's rows of `chat_outbox`.
 
 The sender runs in one process only, the holder of the `wecom` lock: WeCom counts its limits per app and member
-(30 a minute, then it drops messages without a word), so there must be one pacer.
+(30 a minute, then it drops messages without a word), so there must be one pacer. The holder also forgets handled
+callbacks older than a week, once an hour (`wecom.housekeeping`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -18,10 +20,13 @@ from carevisit.bot.chat_sender import WECOM_LIMITS, ChatSender
 from carevisit.care.clock import Clock
 from carevisit.care.ports import WECOM
 from carevisit.config import Settings
+from carevisit.config.settings import wecom_missing
 from carevisit.storage.locks import Leadership, leader_lock, process_name
 from carevisit.wecom.callback import CALLBACK_PATH, CallbackHandler, add_routes
 from carevisit.wecom.client import WeComClient
 from carevisit.wecom.crypto import CallbackCrypto
+from carevisit.wecom.housekeeping import PRUNE_EVERY, prune_wecom_events
+from carevisit.wecom.links import home_path
 from carevisit.wecom.notifier import WeComNotifier
 
 log = logging.getLogger(__name__)
@@ -29,16 +34,11 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "wecom"
 LEASE = timedelta(seconds=90)  # SQLite: taken over after three missed renewals, as the bot's
 API_BASE = "https://qyapi.weixin.qq.com"
-# All of them, or WeCom is off: a client without the callback could not send cards, and the reverse could not send.
-_NEEDED = ("wecom_corp_id", "wecom_agent_id", "wecom_secret", "wecom_token", "wecom_aes_key")
-
-
-def missing_settings(settings: Settings) -> list[str]:
-    return [f"CAREVISIT_{name.upper()}" for name in _NEEDED if getattr(settings, name) is None]
 
 
 def wecom_enabled(settings: Settings) -> bool:
-    return not missing_settings(settings)
+    # All five settings or none: the settings refuse a half-configured app (config/settings.py).
+    return settings.wecom_enabled
 
 
 def make_client(settings: Settings, clock: Clock) -> WeComClient:
@@ -60,6 +60,7 @@ class WeComPart:
         self._leader_check_every = leader_check_every
         self._stop_sending = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
+        self._pruner: asyncio.Task[None] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -81,16 +82,18 @@ class WeComPart:
             clock=self.rt.clock,
         )
         self._handler = CallbackHandler(
-            crypto, self.rt.sessions, self.rt.clock, self.client(), language=settings.language
+            crypto,
+            self.rt.sessions,
+            self.rt.clock,
+            self.client(),
+            language=settings.language,
+            agent_id=settings.wecom_agent_id,
         )
         add_routes(app, self._handler)
         app.on_cleanup.append(self._close_web)
 
     async def start(self) -> None:
         if not self.enabled:
-            given = len(_NEEDED) - len(missing_settings(self.rt.settings))
-            if given:
-                log.warning("WECOM IS OFF: set %s as well", ", ".join(missing_settings(self.rt.settings)))
             return
         lock = leader_lock(self.rt.engine, LOCK_NAME, now=self.rt.clock.now, holder=process_name(), ttl=LEASE)
         self._leadership = Leadership(
@@ -115,17 +118,36 @@ class WeComPart:
         return self._client
 
     async def _start_sending(self) -> None:
-        public = str(self.rt.settings.public_url).rstrip("/") + "/" if self.rt.settings.public_url else None
-        notifier = WeComNotifier(self.client(), fallback_url=public)
+        public = str(self.rt.settings.public_url).rstrip("/") if self.rt.settings.public_url else None
+        notifier = WeComNotifier(self.client(), public_url=public, home_of=self._home_of)
         sender = ChatSender(self.rt.sessions, notifier, self.rt.clock, limits=WECOM_LIMITS, channel=WECOM)
         self._stop_sending = asyncio.Event()
         self._sender = asyncio.create_task(sender.run(self._stop_sending))
+        self._pruner = asyncio.create_task(self._prune_hourly(self._stop_sending))
+
+    async def _prune_hourly(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with self.rt.sessions() as session:
+                    gone = await prune_wecom_events(session, clock=self.rt.clock)
+                    await session.commit()
+                if gone:
+                    log.info("wecom: forgot %d handled callbacks older than a week", gone)
+            except Exception:  # housekeeping: the next hour tries again; sending goes on meanwhile
+                log.exception("wecom: pruning handled callbacks failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=PRUNE_EVERY.total_seconds())
+
+    async def _home_of(self, userid: str) -> str | None:
+        async with self.rt.sessions() as session:
+            return await home_path(session, userid)
 
     async def _stop_sending_now(self) -> None:
         self._stop_sending.set()
-        if self._sender is not None:
-            await asyncio.wait({self._sender}, timeout=10)
-            self._sender = None
+        running = {task for task in (self._sender, self._pruner) if task is not None}
+        if running:
+            await asyncio.wait(running, timeout=10)
+        self._sender = self._pruner = None
 
     async def _close_web(self, _app: web.Application) -> None:
         if self._handler is not None:
@@ -137,7 +159,7 @@ class WeComPart:
 def report(settings: Settings) -> tuple[str, bool, str]:
     """`carevisit run`'s line for WeCom: where its callback is, or what to set."""
     if not wecom_enabled(settings):
-        return ("wecom", False, f"set {', '.join(missing_settings(settings))}")
+        return ("wecom", False, f"set {', '.join(wecom_missing(settings))}")
     base = (
         str(settings.public_url).rstrip("/")
         if settings.public_url

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -16,11 +17,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from carevisit.care.clock import FakeClock
 from carevisit.storage.models import Area, AuditEntry, Volunteer, VolunteerDevice
 from carevisit.volunteer_app.guard import DEVICE_COOKIE
+from carevisit.volunteer_app.wecom_sign_in import STATE_COOKIE
 from tests.factories import make_volunteer
 from tests.volunteer_app.conftest import ServeApp, client_of, sign_in_volunteer
 from tests.wecom.fake_wecom import FakeWeCom
 
 OAUTH = "https://open.weixin.example"
+PUBLIC_URL = "http://care.example.cn"  # http: the test's client keeps the cookies a plain-http server sets
 
 
 @pytest.fixture
@@ -39,8 +42,12 @@ async def server(serve_app: ServeApp, wecom: FakeWeCom) -> TestServer:
         wecom_corp_id=wecom.corp_id,
         wecom_agent_id=wecom.agent_id,
         wecom_secret=wecom.secret,
+        wecom_token=wecom.token,
+        wecom_aes_key=wecom.aes_key,
         wecom_api_base=wecom.api_base,
         wecom_oauth_base=OAUTH,
+        public_url=PUBLIC_URL,
+        secret_key="volunteer-app-tests-secret-key-long",
     )
 
 
@@ -51,9 +58,9 @@ async def volunteer(session: AsyncSession, clock: FakeClock, areas: dict[str, Ar
     return made
 
 
-async def _authorize(client: aiohttp.ClientSession) -> dict[str, str]:
+async def _authorize(client: aiohttp.ClientSession, **query: str) -> dict[str, str]:
     """Open /v/wecom as WeCom's workbench does; the query of the authorize page it sends the browser to."""
-    answer = await client.get("/v/wecom", allow_redirects=False)
+    answer = await client.get("/v/wecom", params=query, allow_redirects=False)
     assert answer.status == 302
     location = answer.headers["Location"]
     assert location.startswith(f"{OAUTH}/connect/oauth2/authorize?") and location.endswith("#wechat_redirect")
@@ -72,7 +79,7 @@ async def test_a_linked_member_is_signed_in_silently(
         query = await _authorize(phone)
         assert query["appid"] == wecom.corp_id and query["agentid"] == str(wecom.agent_id)
         assert query["scope"] == "snsapi_base" and query["response_type"] == "code"
-        assert query["redirect_uri"] == str(server.make_url("/v/wecom/back"))
+        assert query["redirect_uri"] == f"{PUBLIC_URL}/v/wecom/back"
         assert query["state"].isalnum() and len(query["state"]) <= 128  # what WeCom allows in `state`
 
         back = await phone.get(
@@ -166,3 +173,53 @@ async def test_without_wecom_settings_the_wecom_entry_goes_home_or_says_how_to_s
     async with await sign_in_volunteer(app_server, session, clock, volunteer) as phone:
         back = await phone.get("/v/wecom/back", params={"code": "x", "state": "y"})
         assert back.url.path == "/v/" and "我的探访" in await back.text()
+
+
+# --- coming back to the page a WeCom message linked to (/v/wecom?next=…) ---
+
+
+async def _back(phone: aiohttp.ClientSession, wecom: FakeWeCom, state: str) -> aiohttp.ClientResponse:
+    return await phone.get(
+        "/v/wecom/back", params={"code": wecom.oauth_code("zhangwei"), "state": state}, allow_redirects=False
+    )
+
+
+async def test_signing_in_comes_back_to_the_page_the_message_linked_to(
+    server: TestServer, wecom: FakeWeCom, session: AsyncSession, volunteer: Volunteer
+) -> None:
+    async with client_of(server) as phone:
+        state = (await _authorize(phone, next="/v/incidents/12"))["state"]
+        back = await _back(phone, wecom, state)
+        assert back.status == 303 and back.headers["Location"] == "/v/incidents/12"
+        again = await phone.get("/v/wecom", params={"next": "/v/incidents/12"}, allow_redirects=False)
+        assert again.status == 302 and again.headers["Location"] == "/v/incidents/12"  # signed in: straight there
+    assert len(await _devices(session)) == 1
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    ["https://evil.example/v/", "//evil.example/v/", "/v//evil.example", "/v/../incidents", "/incidents/12", "/v/a:b"],
+)
+async def test_a_next_that_is_not_a_page_of_the_app_goes_home(
+    server: TestServer, wecom: FakeWeCom, volunteer: Volunteer, elsewhere: str
+) -> None:
+    async with client_of(server) as phone:
+        state = (await _authorize(phone, next=elsewhere))["state"]
+        back = await _back(phone, wecom, state)
+        assert back.status == 303 and back.headers["Location"] == "/v/"
+
+
+async def test_a_next_changed_on_the_way_back_spoils_the_state(
+    server: TestServer, wecom: FakeWeCom, session: AsyncSession, volunteer: Volunteer
+) -> None:
+    async with client_of(server) as phone:
+        state = (await _authorize(phone, next="/v/incidents/12"))["state"]
+        [kept] = [c for c in phone.cookie_jar if c.key == STATE_COOKIE]
+        assert kept.value.endswith("/v/incidents/12")
+        changed = SimpleCookie()
+        changed[STATE_COOKIE] = kept.value.replace("/v/incidents/12", "/v/other")
+        changed[STATE_COOKIE]["path"] = kept["path"]
+        phone.cookie_jar.update_cookies(changed, server.make_url("/v/wecom"))
+        back = await _back(phone, wecom, state)
+        assert back.status == 403
+    assert await _devices(session) == []

@@ -17,7 +17,7 @@ from carevisit.wecom.events import (
     dedupe_key,
     parse_event,
 )
-from tests.wecom.wecom_keys import AES_KEY, CORP_ID, START, TOKEN, tag, wechatpy_crypto, wecom_post_body
+from tests.wecom.wecom_keys import AES_KEY, AGENT_ID, CORP_ID, START, TOKEN, tag, wechatpy_crypto, wecom_post_body
 
 
 def card_tap(
@@ -134,17 +134,17 @@ def test_an_empty_text_is_still_a_text() -> None:
     [
         pytest.param(
             ENTER_AGENT,
-            Unknown("event", "enter_agent", "WangFang", 1764581520, None, ""),
+            Unknown("event", "enter_agent", "WangFang", 1764581520, None, "", AGENT_ID),
             id="enter-agent",
         ),
         pytest.param(
             IMAGE,
-            Unknown("image", None, "WangFang", 1764581530, "7452811397064130999", None),
+            Unknown("image", None, "WangFang", 1764581530, "7452811397064130999", None, AGENT_ID),
             id="image",
         ),
         pytest.param(
             card_tap().replace("template_card_event", "template_card_menu_event"),
-            Unknown("event", "template_card_menu_event", "WangFang", 1764581400, None, "ack:41"),
+            Unknown("event", "template_card_menu_event", "WangFang", 1764581400, None, "ack:41", AGENT_ID),
             id="card-menu",
         ),
     ],

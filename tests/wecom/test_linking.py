@@ -19,7 +19,7 @@ from carevisit.storage.models import AuditEntry, ChatOutboxMessage, Coordinator,
 from carevisit.wecom.client import WeComClient
 from carevisit.wecom.linking import link_by_phone
 from tests.factories import make_coordinator, make_volunteer
-from tests.wecom.conftest import STRANGER, Served
+from tests.wecom.conftest import PUBLIC_URL, SECRET_KEY, STRANGER, Served
 from tests.wecom.fake_wecom import FakeWeCom
 
 _msg_ids = itertools.count(7_000_000_000_000_000_001)
@@ -187,6 +187,8 @@ async def test_the_command_prints_counts_and_no_phone_numbers(directory: Served,
         "CAREVISIT_WECOM_TOKEN": fake.token,
         "CAREVISIT_WECOM_AES_KEY": fake.aes_key,
         "CAREVISIT_WECOM_API_BASE": fake.api_base,
+        "CAREVISIT_PUBLIC_URL": PUBLIC_URL,
+        "CAREVISIT_SECRET_KEY": SECRET_KEY,
     }
     # In a thread: the command runs its own event loop, and the fake WeCom answers from this one.
     result = await asyncio.to_thread(CliRunner().invoke, cli_app, ["wecom", "link"], env=env)

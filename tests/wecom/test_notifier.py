@@ -24,14 +24,14 @@ from carevisit.wecom.rendering import plain_text
 from tests.wecom.fake_wecom import AGENT_ID, CORP_ID, SECRET, FakeWeCom
 
 PAGE = "https://carevisit.example.cn/incidents/17"
-FALLBACK = "https://carevisit.example.cn/"
+PUBLIC_URL = "https://carevisit.example.cn"
 TO = Recipient(WECOM, "zhangwei")
 
 
 @pytest.fixture
 async def notifier(wecom: FakeWeCom, clock: FakeClock) -> AsyncIterator[WeComNotifier]:
     async with WeComClient(CORP_ID, AGENT_ID, SECRET, wecom.api_base, clock, timeout=1.0) as client:
-        yield WeComNotifier(client, fallback_url=FALLBACK)
+        yield WeComNotifier(client, public_url=PUBLIC_URL)
 
 
 def incident_message(**changes: object) -> ChatMessage:
@@ -108,11 +108,30 @@ async def test_every_card_has_its_own_task_id(notifier: WeComNotifier, wecom: Fa
     assert first != second
 
 
-async def test_a_card_without_a_page_links_to_the_service(notifier: WeComNotifier, wecom: FakeWeCom) -> None:
+async def test_a_card_whose_link_is_a_path_links_under_the_public_url(
+    notifier: WeComNotifier, wecom: FakeWeCom
+) -> None:
+    await notifier.send(incident_message(link="/incidents/17"))
+
+    [delivery] = wecom.delivered_to("zhangwei")
+    assert delivery.message["card_action"]["url"] == PAGE
+
+
+async def test_a_page_of_the_volunteer_app_opens_through_the_silent_sign_in(
+    notifier: WeComNotifier, wecom: FakeWeCom
+) -> None:
+    await notifier.send(ChatMessage(to=TO, text="紧急情况处理进度", link="/v/incidents/17"))
+
+    [delivery] = wecom.delivered_to("zhangwei")
+    assert delivery.message["content"].endswith(f"查看：{PUBLIC_URL}/v/wecom?next=/v/incidents/17")
+
+
+async def test_a_card_without_any_page_goes_as_a_text(notifier: WeComNotifier, wecom: FakeWeCom) -> None:
+    """No link and no home for the member (a stranger): a card would open nothing, so a text."""
     await notifier.send(incident_message(link=None))
 
     [delivery] = wecom.delivered_to("zhangwei")
-    assert delivery.message["card_action"]["url"] == FALLBACK
+    assert delivery.msgtype == "text" and "查看：" not in delivery.message["content"]
 
 
 async def test_long_captions_are_cut_and_at_most_six_buttons_are_sent(
