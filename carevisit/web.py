@@ -4,6 +4,7 @@ and a health check."""
 from __future__ import annotations
 
 import hashlib
+from contextvars import ContextVar
 
 from aiohttp import web
 
@@ -23,6 +24,11 @@ from carevisit.wecom.client import WeComClient
 
 WECOM_API = "https://qyapi.weixin.qq.com"
 WECOM_OAUTH = "https://open.weixin.qq.com"  # the authorize page is not on the API host (CHANNELS.md correction 8)
+
+# Set by `carevisit demo` before it serves: emergencies raised from the app are then drills, so that trying the
+# demo's 🆘 never reads (to the volunteer, the dashboard or the all-clear) as a real emergency. A context variable
+# rather than a setting: nothing a deployment configures can turn real emergencies into drills.
+DRILL_EMERGENCIES: ContextVar[bool] = ContextVar("carevisit_drill_emergencies", default=False)
 
 
 async def health(_request: web.Request) -> web.Response:
@@ -78,6 +84,7 @@ def _field_context(rt: Runtime) -> FieldContext:
         policy=escalation_config(settings).policy,
         language=settings.language,
         public_url=_public_url(settings),
+        drill=DRILL_EMERGENCIES.get(),
     )
 
 

@@ -18,3 +18,5 @@ class FieldContext:
     language: str  # the service default, "zh_CN" or "en": for people who chose none
     checklist: tuple[ChecklistItem, ...] = DEFAULT_CHECKLIST
     public_url: str | None = None  # base for links in notices; None: notices carry no link
+    # Emergencies raised are drills (Incident.is_drill): the demo's, where a tap on 🆘 must not read as a real one.
+    drill: bool = False

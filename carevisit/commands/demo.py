@@ -19,6 +19,7 @@ from carevisit.policies import escalation_config, visit_policy
 from carevisit.service import parts_report, serve
 from carevisit.storage import schema
 from carevisit.storage.models import Coordinator, Elder
+from carevisit.web import DRILL_EMERGENCIES
 
 
 def demo(
@@ -83,6 +84,8 @@ def demo(
                 f"Dashboard: http://{settings.web_host}:{port}/  user [bold]{DEMO_USERNAME}[/] "
                 f"password [bold]{DEMO_PASSWORD}[/]  (Ctrl+C to stop)"
             )
+            # The demo's emergencies are drills: someone trying 🆘 must not be told a real one is under way.
+            DRILL_EMERGENCIES.set(True)
             await serve(rt)
 
     asyncio.run(main())
