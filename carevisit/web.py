@@ -4,7 +4,6 @@ and a health check."""
 from __future__ import annotations
 
 import hashlib
-from contextvars import ContextVar
 
 from aiohttp import web
 
@@ -13,7 +12,7 @@ from carevisit.config import Settings
 from carevisit.dashboard.app import add_dashboard
 from carevisit.dashboard.roster_views import ROSTER_SETTINGS, RosterSettings
 from carevisit.dashboard.volunteer_views import PUBLIC_URL
-from carevisit.fieldwork.context import FieldContext
+from carevisit.fieldwork.context import DRILL_EMERGENCIES, FieldContext
 from carevisit.policies import escalation_config
 from carevisit.volunteer_app.app import add_volunteer_app
 from carevisit.volunteer_app.deps import AppDeps
@@ -24,11 +23,6 @@ from carevisit.wecom.client import WeComClient
 
 WECOM_API = "https://qyapi.weixin.qq.com"
 WECOM_OAUTH = "https://open.weixin.qq.com"  # the authorize page is not on the API host (CHANNELS.md correction 8)
-
-# Set by `carevisit demo` before it serves: emergencies raised from the app are then drills, so that trying the
-# demo's 🆘 never reads (to the volunteer, the dashboard or the all-clear) as a real emergency. A context variable
-# rather than a setting: nothing a deployment configures can turn real emergencies into drills.
-DRILL_EMERGENCIES: ContextVar[bool] = ContextVar("carevisit_drill_emergencies", default=False)
 
 
 async def health(_request: web.Request) -> web.Response:

@@ -15,11 +15,11 @@ from carevisit.commands.common import console, errors, settings_or_exit
 from carevisit.config import Settings
 from carevisit.demo_activity import play_month_so_far
 from carevisit.demo_data import DEMO_PASSWORD, DEMO_USERNAME, demo_volunteer, seed_demo
+from carevisit.fieldwork.context import DRILL_EMERGENCIES
 from carevisit.policies import escalation_config, visit_policy
 from carevisit.service import parts_report, serve
 from carevisit.storage import schema
 from carevisit.storage.models import Coordinator, Elder
-from carevisit.web import DRILL_EMERGENCIES
 
 
 def demo(

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from carevisit.bot.setup import build_dispatcher
 from carevisit.care.clock import FakeClock
 from carevisit.dashboard.display import step_sentence
 from carevisit.dashboard.texts import translator
@@ -19,11 +20,11 @@ from carevisit.escalation.outbox import OutboxWorker
 from carevisit.escalation.pager import ConsolePager, FakePager, Pager
 from carevisit.escalation.policy import DEFAULT_POLICY
 from carevisit.escalation.timeline import incident_timeline
-from carevisit.fieldwork.context import FieldContext
+from carevisit.fieldwork.context import DRILL_EMERGENCIES, FieldContext
 from carevisit.fieldwork.emergencies import raise_emergency
 from carevisit.storage.enums import IncidentStatus
 from carevisit.storage.models import Incident, OutboxMessage
-from carevisit.web import DRILL_EMERGENCIES, _field_context
+from carevisit.web import _field_context
 from tests.factories import make_elder
 from tests.volunteer_app.conftest import runtime_for
 from tests.volunteer_app.visit_pages_fixtures import (
@@ -211,8 +212,16 @@ async def test_a_drill_context_opens_drills_and_the_page_says_so(
 def test_the_service_opens_drills_only_when_the_demo_says_so(engine: AsyncEngine, clock: FakeClock) -> None:
     rt = runtime_for(engine, clock)
     assert _field_context(rt).drill is False
+    assert _bot_field(clock).drill is False
     token = DRILL_EMERGENCIES.set(True)  # what `carevisit demo` does before serving
     try:
         assert _field_context(rt).drill is True
+        assert _bot_field(clock).drill is True
     finally:
         DRILL_EMERGENCIES.reset(token)
+
+
+def _bot_field(clock: FakeClock) -> FieldContext:
+    """The FieldContext the bot's dispatcher hands its handlers."""
+    dp = build_dispatcher(sessions=None, clock=clock, zone=ZONE)  # type: ignore[arg-type]
+    return dp.workflow_data["field"]
