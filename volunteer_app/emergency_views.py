@@ -257,9 +257,10 @@ async def cancel(request: web.Request) -> web.StreamResponse:
         incident, _elder = found
         assert incident.id is not None
         e = _words(visitor)
-        if not may_cancel(incident, volunteer_id=visitor.id):
-            return bad_input(request, visitor, e("incident.cancel_refused"))
         async with write_turn(request, session):
+            await session.refresh(incident)  # as it is now: an acknowledgement may have come since the page
+            if not may_cancel(incident, volunteer_id=visitor.id):
+                return bad_input(request, visitor, e("incident.cancel_refused"))
             try:
                 await resolve(
                     session,

@@ -203,6 +203,8 @@ async def test_a_drill_context_opens_drills_and_the_page_says_so(
     client = await sign_in(server, session, clock, world.me)
     page = visible_text(await (await client.get(f"/v/incidents/{raised.incident.id}")).text())
     assert "这是演练，不是真的紧急情况" in page
+    home = visible_text(await (await client.get("/v/")).text())
+    assert "李桂兰的紧急情况演练正在进行" in home
     plain = FieldContext(clock=clock, zone=ZONE, policy=DEFAULT_POLICY, language="zh_CN")
     real = await raise_emergency(session, plain, volunteer=world.me, elder=world.elder)
     assert not real.incident.is_drill
