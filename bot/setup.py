@@ -23,7 +23,7 @@ from carevisit.bot.middlewares import DbSessionMiddleware, PrivateChatsOnly, Pro
 from carevisit.care.clock import Clock
 from carevisit.care.confirmations import DEFAULT_CHECKLIST, ChecklistItem
 from carevisit.escalation.policy import DEFAULT_POLICY, EscalationPolicy
-from carevisit.fieldwork.context import FieldContext
+from carevisit.fieldwork.context import DRILL_EMERGENCIES, FieldContext
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DEFAULT_EPIDEMIC_INSTRUCTIONS = "请做好个人防护，保持距离，立即联系社区卫生服务中心，按当地疫情防控规定处置。"
@@ -65,7 +65,13 @@ def build_dispatcher(
     by default, for tests). The confirm flow itself keeps its progress in the buttons. Handlers get `field`, what
     the volunteer services (`carevisit.fieldwork`) need, built once here."""
     field = FieldContext(
-        clock=clock, zone=zone, policy=policy, language=language, checklist=checklist, public_url=public_url
+        clock=clock,
+        zone=zone,
+        policy=policy,
+        language=language,
+        checklist=checklist,
+        public_url=public_url,
+        drill=DRILL_EMERGENCIES.get(),  # the demo's emergencies are drills
     )
     dp = Dispatcher(
         storage=storage or MemoryStorage(),

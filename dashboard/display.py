@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from carevisit.escalation.pager import not_really_sent
 from carevisit.escalation.timeline import Entry
 from carevisit.storage.enums import ElderClass
 
@@ -74,7 +75,12 @@ def step_sentence(t: Translate, entry: Entry) -> str:
         )
         return text + (t("show.step.throttled") if entry.facts.get("throttled") else "")
     if entry.event == "status":
-        status = label(t, "delivery_status", entry.status)
+        # A page the console pager only logged reached nobody: never "sent" on screen.
+        status = (
+            t("show.delivery_status.not_sent")
+            if not_really_sent(entry.sid)
+            else label(t, "delivery_status", entry.status)
+        )
         error = _send_error(t, str(entry.facts.get("error") or ""))
         text = _fill(t("show.step.status"), channel=channel, who=f"{who} {entry.to}".strip(), status=status)
         return _fill(t("show.with_reason"), text=text, reason=error) if error else text

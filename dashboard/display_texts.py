@@ -64,6 +64,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "show.delivery_status.no_answer": "无人接听",
         "show.delivery_status.busy": "占线",
         "show.delivery_status.canceled": "已取消",
+        "show.delivery_status.not_sent": "未真正发出（未配置短信/电话服务）",
         # visits
         "show.visit_mode.home": "上门",
         "show.visit_mode.phone": "电话",
@@ -270,6 +271,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "show.delivery_status.no_answer": "no answer",
         "show.delivery_status.busy": "busy",
         "show.delivery_status.canceled": "cancelled",
+        "show.delivery_status.not_sent": "not really sent (no SMS/call service configured)",
         "show.visit_mode.home": "home visit",
         "show.visit_mode.phone": "phone call",
         "show.visit_mode.video": "video call",

@@ -176,8 +176,20 @@ def provider_status(text: str | None) -> DeliveryStatus | None:
     return PROVIDER_STATUSES.get((text or "").lower())
 
 
+# Every sid the console pager makes starts so, and the outbox keeps it (`provider_sid`): how a page it "sent" is
+# told from one a provider took. Its rows still read `sent`, so the engine moves on through the steps as it would
+# (the demo shows the chain); only what people read must say nothing went out.
+CONSOLE_SID_PREFIX = "CONSOLE-"
+
+
+def not_really_sent(sid: str | None) -> bool:
+    """Whether a page's sid is the console pager's: logged, never sent to anyone."""
+    return bool(sid) and str(sid).startswith(CONSOLE_SID_PREFIX)
+
+
 class ConsolePager:
-    """No provider configured: log (masked) what would have been sent. Nothing reaches anyone."""
+    """No provider configured: log (masked) what would have been sent. Nothing reaches anyone; its sids say so
+    (`not_really_sent`)."""
 
     name = "console"
 
@@ -201,7 +213,7 @@ class ConsolePager:
 
 def _console_sid(prefix: str) -> str:
     # Unique across restarts and processes: a sid belongs to one outbox row.
-    return f"CONSOLE-{prefix}{uuid.uuid4().hex}"
+    return f"{CONSOLE_SID_PREFIX}{prefix}{uuid.uuid4().hex}"
 
 
 @dataclass

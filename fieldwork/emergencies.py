@@ -57,6 +57,7 @@ async def raise_emergency(
         reporter_volunteer_id=volunteer.id,
         visit_id=visit_id,
         problem_id=problem_id,
+        is_drill=ctx.drill,
     )
     await notices.incident_to_coordinators(session, ctx, incident=incident, elder=elder)
     return Raised(incident, elder, joined=False, contacts=contacts)

@@ -13,9 +13,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "sos.119": "119 火警",
         "sos.pick": "是哪位老人？点一下就会通知家属和社区：",
         "sos.none": "您的社区里没有老人。",
+        "sos.mine": "您本月负责探访的老人",
+        "sos.others": "社区里的其他老人",
         "sos.raise": "🆘 {name}",
         "incident.title": "紧急情况 · {name}",
-        "incident.opened": "已通知老人的家属和社区工作人员。",
+        "incident.opened": "正在通知老人的家属和社区工作人员，进度见下方。",
+        "incident.drill_note": "这是演练，不是真的紧急情况。",
+        "incident.cancel": "误报，取消",
+        "incident.cancel_ask": "确定是误报吗？取消后不再通知任何人，已收到短信的人会收到“已解除”的短信。",
+        "incident.cancel_yes": "是误报，停止通知",
+        "incident.cancel_refused": "已有人确认收到或已处理完毕，不能再取消。请联系社区工作人员。",
+        "incident.false_alarm_what": "误报",
+        "incident.false_alarm_outcome": "报告人在无人确认前取消：误报",
+        "incident.unsent": (
+            "⚠️ 本系统没有配置短信和电话服务，家属和社区工作人员收不到短信或电话。请您直接拨打下面的电话。"
+        ),
         "incident.joined": "这位老人已有紧急情况在处理中，您已加入。",
         "incident.drill": "（演练）",
         "incident.contacts": "老人的紧急联系人（点一下拨打）：",
@@ -59,6 +71,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "status.no_answer": "无人接听",
         "status.busy": "占线",
         "status.canceled": "已取消",
+        "status.not_sent": "未真正发出（未配置短信/电话服务）",
     },
     EN: {
         "sos.title": "🆘 Emergency",
@@ -68,9 +81,27 @@ TEXTS: dict[str, dict[str, str]] = {
         "sos.119": "119 Fire",
         "sos.pick": "Which elder? One tap alerts the family and the community:",
         "sos.none": "There are no elders in your communities.",
+        "sos.mine": "Elders you visit this month",
+        "sos.others": "Other elders of your communities",
         "sos.raise": "🆘 {name}",
         "incident.title": "Emergency · {name}",
-        "incident.opened": "The elder's family and the community staff are being alerted.",
+        "incident.opened": "The elder's family and the community staff are being alerted; progress below.",
+        "incident.drill_note": "This is a drill, not a real emergency.",
+        "incident.cancel": "False alarm, cancel",
+        "incident.cancel_ask": (
+            "Is it really a false alarm? Nobody will be alerted any more; whoever got an SMS gets an all-clear."
+        ),
+        "incident.cancel_yes": "Yes, a false alarm: stop alerting",
+        "incident.cancel_refused": (
+            "Someone has acknowledged it or it is resolved: it can no "
+            "longer be cancelled. Please contact the community staff."
+        ),
+        "incident.false_alarm_what": "False alarm",
+        "incident.false_alarm_outcome": "Cancelled by the reporter before anyone acknowledged: a false alarm",
+        "incident.unsent": (
+            "⚠️ No SMS or call service is configured: the family and the community "
+            "staff get no SMS or call. Please phone them yourself."
+        ),
         "incident.joined": "This elder's emergency is already being handled; you have joined it.",
         "incident.drill": "(drill)",
         "incident.contacts": "The elder's emergency contacts (tap to call):",
@@ -114,5 +145,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "status.no_answer": "no answer",
         "status.busy": "busy",
         "status.canceled": "cancelled",
+        "status.not_sent": "not really sent (no SMS/call service configured)",
     },
 }

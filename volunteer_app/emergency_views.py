@@ -14,14 +14,17 @@ from aiohttp import web
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.care.confirmations import ElderNotServed, VisitNotYours, assigned_visit, elders_served, served_elder
+from carevisit.care.clock import local_today
+from carevisit.care.confirmations import ElderNotServed, VisitNotYours, assigned_visit, served_elder
 from carevisit.care.people import emergency_contacts
-from carevisit.escalation.incidents import add_note, describe_actor
+from carevisit.escalation.incidents import IncidentError, add_note, describe_actor, resolve
+from carevisit.escalation.pager import not_really_sent
 from carevisit.escalation.timeline import Entry, incident_timeline
 from carevisit.fieldwork.emergencies import raise_emergency
 from carevisit.storage.enums import IncidentStatus
 from carevisit.storage.models import Elder, Incident, IncidentNote, VolunteerCommunity
 from carevisit.volunteer_app import emergency_texts
+from carevisit.volunteer_app.elder_choice import elders_to_choose
 from carevisit.volunteer_app.page_common import (
     FormRefused,
     Visitor,
@@ -37,6 +40,7 @@ from carevisit.volunteer_app.page_common import (
 
 NUMBERS = (("120", "sos.120"), ("110", "sos.110"), ("119", "sos.119"))
 POLL_SECONDS = 5
+NOT_SENT = "not_sent"  # the status shown for a page the console pager only logged
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,9 @@ class Paging:
     acknowledged: bool
     acknowledged_by: str
     resolved: bool
+    # Some page went only to the console pager's log (no SMS/voice provider): nobody was told by it, and the
+    # volunteer must know to call the family themselves.
+    unsent: bool = False
 
 
 def _shown_who(who: str) -> str:
@@ -68,13 +75,15 @@ def paging_of(entries: list[Entry]) -> Paging:
     for entry in entries:
         if entry.event in ("queued", "chat", "status"):
             key = (_shown_who(entry.who), entry.channel, entry.to)
-            latest[key] = entry.status or latest.get(key) or "pending"
+            status = NOT_SENT if entry.event == "status" and not_really_sent(entry.sid) else entry.status
+            latest[key] = status or latest.get(key) or "pending"
     acked = next((e for e in entries if e.event == "acknowledged"), None)
     return Paging(
         paged=[Paged(who, channel, status) for (who, channel, _to), status in latest.items()],
         acknowledged=acked is not None,
         acknowledged_by=_shown_who(acked.who) if acked else "",
         resolved=any(e.event == "resolved" for e in entries),
+        unsent=NOT_SENT in latest.values(),
     )
 
 
@@ -117,10 +126,12 @@ def _words(visitor: Visitor):  # type: ignore[no-untyped-def]
 
 
 async def sos_page(request: web.Request) -> web.StreamResponse:
-    """The numbers first (the volunteer may not get further), then one button per elder."""
+    """The numbers first (the volunteer may not get further), then one button per elder: their own first, then
+    every other elder of their communities."""
     async with visiting(request) as (session, visitor):
-        elders = await elders_served(session, volunteer_id=visitor.id, limit=50)
-        return render(request, "v_sos.html", visitor, e=_words(visitor), numbers=NUMBERS, elders=elders)
+        today = local_today(visitor.deps.clock, visitor.deps.zone)
+        choice = await elders_to_choose(session, volunteer_id=visitor.id, today=today)
+        return render(request, "v_sos.html", visitor, e=_words(visitor), numbers=NUMBERS, choice=choice)
 
 
 async def raise_sos(request: web.Request) -> web.StreamResponse:
@@ -181,6 +192,7 @@ async def incident_page(request: web.Request) -> web.StreamResponse:
             notes=[(note, await describe_actor(session, note.author)) for note in notes],
             joined=request.query.get("joined") == "1",
             saved=request.query.get("saved") == "1",
+            cancellable=may_cancel(incident, volunteer_id=visitor.id),
             poll_seconds=POLL_SECONDS,
             local=lambda moment: moment.astimezone(visitor.deps.zone).strftime("%H:%M"),
         )
@@ -223,9 +235,53 @@ async def record(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther(f"/v/incidents/{incident.id}?saved=1#record")
 
 
+def may_cancel(incident: Incident, *, volunteer_id: int) -> bool:
+    """Its reporter may call it a false alarm while nobody has taken it on (once someone has, they close it)."""
+    return incident.reporter_volunteer_id == volunteer_id and incident.status == IncidentStatus.OPEN
+
+
+async def cancel(request: web.Request) -> web.StreamResponse:
+    """误报，取消: the reporter resolves their own alarm as false, through the escalation service as a coordinator
+    would (paging stops; whoever was paged by SMS gets the all-clear). Anyone else, or once acknowledged: refused,
+    nothing changes."""
+    async with visiting(request) as (session, visitor):
+        found = await incident_for(
+            session, incident_id=int_of(request.match_info.get("incident_id")) or 0, volunteer_id=visitor.id
+        )
+        if found is None:
+            return not_found(request, visitor)
+        try:
+            await read_form(request, visitor)
+        except FormRefused as refused:
+            return refused_answer(request, visitor, refused)
+        incident, _elder = found
+        assert incident.id is not None
+        e = _words(visitor)
+        async with write_turn(request, session):
+            await session.refresh(incident)  # as it is now: an acknowledgement may have come since the page
+            if not may_cancel(incident, volunteer_id=visitor.id):
+                return bad_input(request, visitor, e("incident.cancel_refused"))
+            try:
+                await resolve(
+                    session,
+                    clock=visitor.deps.clock,
+                    incident_id=incident.id,
+                    by=f"volunteer:{visitor.id}",
+                    what_happened=e("incident.false_alarm_what"),
+                    actions_taken="",
+                    outcome=e("incident.false_alarm_outcome"),
+                    language=visitor.language,
+                )
+            except IncidentError:
+                return bad_input(request, visitor, e("incident.cancel_refused"))
+            await session.commit()
+        raise web.HTTPSeeOther(f"/v/incidents/{incident.id}")
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/v/sos", sos_page)
     app.router.add_post("/v/sos", raise_sos)
     app.router.add_get("/v/incidents/{incident_id}", incident_page)
     app.router.add_get("/v/incidents/{incident_id}/status", incident_status)
     app.router.add_post("/v/incidents/{incident_id}/record", record)
+    app.router.add_post("/v/incidents/{incident_id}/cancel", cancel)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 from aiohttp import BodyPartReader, web
 from aiohttp.web_request import FileField
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -79,7 +80,20 @@ async def write_turn(request: web.Request, session: AsyncSession) -> AsyncIterat
 
 def render(request: web.Request, template: str, visitor: Visitor, status: int = 200, **values: Any) -> web.Response:
     """A page with its words (`w`) besides what pages.render gives every page (`t`, `lang`, `csrf`, `volunteer`)."""
-    return pages.render(request, template, {"w": visitor.words(), **values}, status=status)
+    return pages.render(request, template, {"w": visitor.words(), "phone": national_phone, **values}, status=status)
+
+
+def national_phone(e164: str) -> str:
+    """A number as people read and dial it at home ("137 0883 4901"), a foreign one with its country code; the
+    `tel:` link keeps E.164."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    home = number.country_code == 86
+    return phonenumbers.format_number(
+        number, phonenumbers.PhoneNumberFormat.NATIONAL if home else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
 
 
 def not_found(request: web.Request, visitor: Visitor) -> web.Response:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from carevisit.care.confirmations import ElderNotServed, VisitNotYours, assigned_visit, elders_served, served_elder
+from carevisit.care.clock import local_today
+from carevisit.care.confirmations import ElderNotServed, VisitNotYours, assigned_visit, served_elder
 from carevisit.fieldwork import problems as field_problems
 from carevisit.storage.enums import ProblemCategory
 from carevisit.volunteer_app import photos
+from carevisit.volunteer_app.elder_choice import elders_to_choose
 from carevisit.volunteer_app.page_common import (
     FormRefused,
     bad_input,
@@ -51,13 +53,14 @@ async def problem_form(request: web.Request) -> web.StreamResponse:
                 elder = await served_elder(session, volunteer_id=visitor.id, elder_id=elder_id)
         except (VisitNotYours, ElderNotServed):
             return not_found(request, visitor)
-        elders = [] if elder else await elders_served(session, volunteer_id=visitor.id, limit=50)
+        today = local_today(visitor.deps.clock, visitor.deps.zone)
+        choice = None if elder else await elders_to_choose(session, volunteer_id=visitor.id, today=today)
         return render(
             request,
             "v_problem.html",
             visitor,
             elder=elder,
-            elders=elders,
+            choice=choice,
             visit_id=visit_id,
             categories=CATEGORIES,
             upload_id=photos.new_upload_id(),

@@ -194,12 +194,18 @@ def answer_of(form: dict[str, str], checklist_keys: list[str]) -> Answer | None:
     if mode not in {m.value for m in MODES} or outcome not in {o.value for o in VisitOutcome}:
         return None
     all_fine = form.get("all_fine") == "1"
-    if all_fine:  # "一切正常" on the outcome page, or "全部正常" on the checklist: fine whatever was ticked
+    if all_fine:  # "一切正常" on the outcome page, or "全部正常" on the checklist with nothing ticked
         return Answer(VisitMode(mode), VisitOutcome.WELL, True, {k: OK for k in checklist_keys}, form.get("note", ""))
     answers = {key: CONCERN if form.get(f"concern_{key}") == "1" else OK for key in checklist_keys}
     if VisitOutcome(outcome) != VisitOutcome.PROBLEM:
         answers = {}
     return Answer(VisitMode(mode), VisitOutcome(outcome), False, answers, form.get("note", ""))
+
+
+def ticked_yet_all_fine(form: dict[str, str], checklist_keys: list[str]) -> bool:
+    """ "全部正常" posted with concerns ticked (a page without its script shows both): a contradiction the server
+    refuses rather than guess which was meant; what was ticked is never thrown away."""
+    return form.get("all_fine") == "1" and any(form.get(f"concern_{key}") == "1" for key in checklist_keys)
 
 
 async def confirm(request: web.Request) -> web.StreamResponse:
@@ -214,7 +220,10 @@ async def confirm(request: web.Request) -> web.StreamResponse:
             return found
         visit_id = found[0].id
         assert visit_id is not None
-        answer = answer_of(form, [item.key for item in visitor.deps.field.checklist])
+        keys = [item.key for item in visitor.deps.field.checklist]
+        if ticked_yet_all_fine(form, keys):
+            return bad_input(request, visitor, visitor.words()("checklist.contradiction"))
+        answer = answer_of(form, keys)
         if answer is None:
             return bad_input(request, visitor)
         try:
@@ -260,7 +269,23 @@ async def done_page(request: web.Request) -> web.StreamResponse:
             problems=int_of(request.query.get("problems")) or 0,
             saved=request.query.get("saved") == "1",
             upload_id=photos.new_upload_id(),
+            photo_name=_own_photo_name(visitor, visit.photo_ref),
         )
+
+
+def new_note(saved: str | None, posted: str | None) -> str | None:
+    """The posted note unless the visit's note already holds it (保存 tapped twice, a resent form): notes are
+    appended, so the same words would otherwise be kept twice."""
+    text = (posted or "").strip()
+    if not text or text in (saved or "").split("\n"):
+        return None
+    return text
+
+
+def _own_photo_name(visitor: Visitor, ref: str | None) -> str | None:
+    """The file name under /v/photos/ of a visit's photo this volunteer took in the app (a bot photo has none)."""
+    prefix = f"{photos.PREFIX}{visitor.id}/"
+    return ref[len(prefix) :] if ref and ref.startswith(prefix) else None
 
 
 def _coordinate(value: str | None, limit: float) -> float | None:
@@ -281,13 +306,14 @@ async def details(request: web.Request) -> web.StreamResponse:
             return refused_answer(request, visitor, refused)
         latitude, longitude = _coordinate(form.get("lat"), 90), _coordinate(form.get("lon"), 180)
         try:
+            visit, _elder = await assigned_visit(session, visit_id=visit_id or 0, volunteer_id=visitor.id)
             async with write_turn(request, session):
                 await add_visit_details(
                     session,
                     clock=visitor.deps.clock,
                     visit_id=visit_id or 0,
                     volunteer_id=visitor.id,
-                    note=form.get("note"),
+                    note=new_note(visit.note, form.get("note")),
                     photo_ref=given_photo(request, visitor, form, uploaded),
                     latitude=latitude if longitude is not None else None,
                     longitude=longitude if latitude is not None else None,
@@ -297,16 +323,19 @@ async def details(request: web.Request) -> web.StreamResponse:
             return not_found(request, visitor)
         except VisitClosed:
             return _closed(request, visitor)
-        raise web.HTTPSeeOther(f"/v/visits/{visit_id}/done?saved=1")
+        problems = int_of(form.get("problems"))
+        raise web.HTTPSeeOther(f"/v/visits/{visit_id}/done?saved=1" + (f"&problems={problems}" if problems else ""))
 
 
 async def upload_photo(request: web.Request) -> web.StreamResponse:
     """A photo sent by the page's script before its form (so a weak connection can retry it alone). Idempotent by
-    the page's upload id: a retry returns the first upload's reference."""
-    async with visiting(request) as (_session, visitor):
+    the page's upload id: a retry returns the first upload's reference. With `visit_id` (a confirmed visit's page)
+    the photo is attached to that visit here and now: "照片已上传" then means it is kept, whatever the volunteer
+    does next."""
+    async with visiting(request) as (session, visitor):
         w = visitor.words()
         try:
-            _form, ref = await read_form(request, visitor)
+            form, ref = await read_form(request, visitor)
         except FormRefused as refused:
             too_big = w("photo.too_big", mb=photos.MAX_BYTES // (1024 * 1024))
             return web.json_response(
@@ -314,6 +343,20 @@ async def upload_photo(request: web.Request) -> web.StreamResponse:
             )
         if ref is None:
             return web.json_response({"error": w("photo.not_image")}, status=400)
+        if form.get("visit_id"):
+            visit_id = int_of(form.get("visit_id"))
+            try:
+                async with write_turn(request, session):
+                    await add_visit_details(
+                        session,
+                        clock=visitor.deps.clock,
+                        visit_id=visit_id or 0,
+                        volunteer_id=visitor.id,
+                        photo_ref=ref,
+                    )
+                    await session.commit()
+            except (VisitNotYours, VisitClosed):
+                return web.json_response({"error": w("error.not_found")}, status=404)
         return web.json_response({"ref": ref})
 
 

@@ -69,14 +69,17 @@ async def test_an_expired_link_is_refused_in_the_browser(
     await phone.wait_for_url("**/v/signed-out")
 
 
-async def test_signing_out_on_the_phone(
+async def test_signing_out_on_the_phone_is_at_the_bottom_of_home_and_asks_first(
     browser: Any, app_server: TestServer, session: AsyncSession, clock: FakeClock, volunteer: Volunteer
 ) -> None:
     phone = await browser.new_page(viewport=PHONE)
     await phone.goto(str(app_server.make_url(await link_for(session, clock, volunteer))))
     await phone.get_by_role("button", name="进入").click()
     await phone.wait_for_url("**/v/")
-    await phone.get_by_role("button", name="退出登录").click()
+    assert await phone.locator("header form, header button").count() == 0  # one stray tap signs nobody out
+    await phone.locator("summary", has_text="退出登录").click()  # opens the question, signs nothing out yet
+    assert phone.url.endswith("/v/")
+    await phone.get_by_role("button", name="确定退出").click()
     await phone.wait_for_url("**/v/signed-out?done=1")
     assert "您已在这部手机上退出" in await phone.locator("main").inner_text()
     await phone.goto(str(app_server.make_url("/v/")))

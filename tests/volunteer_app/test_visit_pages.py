@@ -119,7 +119,7 @@ async def test_concerns_ticked_on_the_checklist_file_problems(
     await client.close()
 
 
-async def test_all_fine_on_the_checklist_wins_over_ticks(
+async def test_all_fine_with_concerns_ticked_is_refused_and_records_nothing(
     server: TestServer, session: AsyncSession, clock: FakeClock, world: World
 ) -> None:
     client = await sign_in(server, session, clock, world.me)
@@ -129,9 +129,15 @@ async def test_all_fine_on_the_checklist_wins_over_ticks(
     )
     data = {**hidden, "concern_family": "1", "all_fine": "1"}
     response = await client.post(f"/v/visits/{world.visit.id}/confirm", data=data, allow_redirects=False)
-    assert response.status == 303
-    assert (await _visit(session, world.visit.id)).outcome == VisitOutcome.WELL
+    assert response.status == 400  # a page without its script shows both: the server does not guess
+    assert "您勾选了有问题的方面" in visible_text(await response.text())
+    assert (await _visit(session, world.visit.id)).status == VisitStatus.PLANNED
     assert (await session.exec(select(func.count()).select_from(Problem))).one() == 0
+    done = {**hidden, "concern_family": "1", "done": "1"}  # 完成 with the same tick records what was ticked
+    response = await client.post(f"/v/visits/{world.visit.id}/confirm", data=done, allow_redirects=False)
+    assert response.status == 303
+    visit = await _visit(session, world.visit.id)
+    assert visit.outcome == VisitOutcome.PROBLEM and visit.checklist["family"] == "concern"
     await client.close()
 
 

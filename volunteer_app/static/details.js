@@ -15,6 +15,7 @@
     var retry = form.querySelector(".vp-retry");
     var ref = form.querySelector("input[name=photo_ref]");
     var uploadId = form.querySelector("input[name=upload_id]");
+    var chosen = form.querySelector(".vp-file-state");
     var busy = false;
     var used = false; // the page's upload id already named a stored photo: a second photo needs a new one
 
@@ -32,6 +33,9 @@
       show(form.dataset.uploading);
       var data = new FormData();
       data.append("upload_id", uploadId.value);
+      // On a confirmed visit's page the upload attaches the photo to the visit at once: nothing is lost if the
+      // volunteer leaves without 保存 (which is then only for the note).
+      if (form.dataset.visit) { data.append("visit_id", form.dataset.visit); }
       data.append("photo", file, file.name || "photo.jpg");
       // The token as a header: the server then reads the photo as a stream, not as a whole form.
       var token = form.querySelector("input[name=csrf]").value;
@@ -64,6 +68,7 @@
 
     if (input) {
       input.addEventListener("change", function () {
+        if (chosen && input.files && input.files[0]) { chosen.textContent = chosen.dataset.chosen; }
         if (used) { uploadId.value = newUploadId(); ref.value = ""; used = false; }
         upload();
       });
