@@ -23,7 +23,7 @@ from carevisit.bot.middlewares import DbSessionMiddleware, PrivateChatsOnly, Pro
 from carevisit.care.clock import Clock
 from carevisit.care.confirmations import DEFAULT_CHECKLIST, ChecklistItem
 from carevisit.escalation.policy import DEFAULT_POLICY, EscalationPolicy
-from carevisit.fieldwork.context import DRILL_EMERGENCIES, FieldContext
+from carevisit.fieldwork.context import FieldContext
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DEFAULT_EPIDEMIC_INSTRUCTIONS = "请做好个人防护，保持距离，立即联系社区卫生服务中心，按当地疫情防控规定处置。"
@@ -60,6 +60,7 @@ def build_dispatcher(
     epidemic_instructions: str = DEFAULT_EPIDEMIC_INSTRUCTIONS,
     storage: BaseStorage | None = None,
     public_url: str | None = None,
+    drill: bool = False,
 ) -> Dispatcher:
     """The dispatcher with every router. FSM state lives in `storage` (the service passes `make_storage`; memory
     by default, for tests). The confirm flow itself keeps its progress in the buttons. Handlers get `field`, what
@@ -71,7 +72,7 @@ def build_dispatcher(
         language=language,
         checklist=checklist,
         public_url=public_url,
-        drill=DRILL_EMERGENCIES.get(),  # the demo's emergencies are drills
+        drill=drill,  # the demo's emergencies are drills
     )
     dp = Dispatcher(
         storage=storage or MemoryStorage(),

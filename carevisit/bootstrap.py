@@ -21,6 +21,9 @@ class Runtime:
     clock: Clock
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    # Emergencies volunteers raise open as drills: only `carevisit demo` sets it, where a tap on 🆘 must never read
+    # as a real emergency. Not a setting: nothing a deployment configures turns real emergencies into drills.
+    drill_emergencies: bool = False
 
 
 @asynccontextmanager

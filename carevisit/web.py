@@ -12,7 +12,7 @@ from carevisit.config import Settings
 from carevisit.dashboard.app import add_dashboard
 from carevisit.dashboard.roster_views import ROSTER_SETTINGS, RosterSettings
 from carevisit.dashboard.volunteer_views import PUBLIC_URL
-from carevisit.fieldwork.context import DRILL_EMERGENCIES, FieldContext
+from carevisit.fieldwork.context import FieldContext
 from carevisit.policies import escalation_config
 from carevisit.volunteer_app.app import add_volunteer_app
 from carevisit.volunteer_app.deps import AppDeps
@@ -78,7 +78,7 @@ def _field_context(rt: Runtime) -> FieldContext:
         policy=escalation_config(settings).policy,
         language=settings.language,
         public_url=_public_url(settings),
-        drill=DRILL_EMERGENCIES.get(),
+        drill=rt.drill_emergencies,
     )
 
 

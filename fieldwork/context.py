@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from carevisit.care.clock import Clock
 from carevisit.care.confirmations import DEFAULT_CHECKLIST, ChecklistItem
 from carevisit.escalation.policy import EscalationPolicy
-
-# Set by `carevisit demo` before it serves; the entry points that build a FieldContext (the web app, the bot) read
-# it, so that trying the demo's 🆘 never reads — to the volunteer, the dashboard or an all-clear — as a real
-# emergency. A context variable rather than a setting: nothing a deployment configures turns real ones into drills.
-DRILL_EMERGENCIES: ContextVar[bool] = ContextVar("carevisit_drill_emergencies", default=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import typer
@@ -15,7 +16,6 @@ from carevisit.commands.common import console, errors, settings_or_exit
 from carevisit.config import Settings
 from carevisit.demo_activity import play_month_so_far
 from carevisit.demo_data import DEMO_PASSWORD, DEMO_USERNAME, demo_volunteer, seed_demo
-from carevisit.fieldwork.context import DRILL_EMERGENCIES
 from carevisit.policies import escalation_config, visit_policy
 from carevisit.service import parts_report, serve
 from carevisit.storage import schema
@@ -85,8 +85,7 @@ def demo(
                 f"password [bold]{DEMO_PASSWORD}[/]  (Ctrl+C to stop)"
             )
             # The demo's emergencies are drills: someone trying 🆘 must not be told a real one is under way.
-            DRILL_EMERGENCIES.set(True)
-            await serve(rt)
+            await serve(dataclasses.replace(rt, drill_emergencies=True))
 
     asyncio.run(main())
 

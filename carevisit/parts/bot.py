@@ -124,6 +124,7 @@ class BotPart:
             epidemic_instructions=settings.epidemic_instructions,
             storage=self._storage,
             public_url=str(settings.public_url).rstrip("/") if settings.public_url else None,
+            drill=self.rt.drill_emergencies,
         )
         processor = UpdateProcessor(self.rt.sessions, dp, bot, self.rt.clock, self._wake)
         self._work.spawn(processor.run(self._work.stop))

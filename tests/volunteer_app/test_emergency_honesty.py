@@ -3,6 +3,8 @@ SOS list that could leave an elder out, a wrong tap that could not be undone, an
 
 from __future__ import annotations
 
+import dataclasses
+
 from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import select
@@ -20,7 +22,7 @@ from carevisit.escalation.outbox import OutboxWorker
 from carevisit.escalation.pager import ConsolePager, FakePager, Pager
 from carevisit.escalation.policy import DEFAULT_POLICY
 from carevisit.escalation.timeline import incident_timeline
-from carevisit.fieldwork.context import DRILL_EMERGENCIES, FieldContext
+from carevisit.fieldwork.context import FieldContext
 from carevisit.fieldwork.emergencies import raise_emergency
 from carevisit.storage.enums import IncidentStatus
 from carevisit.storage.models import Incident, OutboxMessage
@@ -214,16 +216,13 @@ async def test_a_drill_context_opens_drills_and_the_page_says_so(
 def test_the_service_opens_drills_only_when_the_demo_says_so(engine: AsyncEngine, clock: FakeClock) -> None:
     rt = runtime_for(engine, clock)
     assert _field_context(rt).drill is False
-    assert _bot_field(clock).drill is False
-    token = DRILL_EMERGENCIES.set(True)  # what `carevisit demo` does before serving
-    try:
-        assert _field_context(rt).drill is True
-        assert _bot_field(clock).drill is True
-    finally:
-        DRILL_EMERGENCIES.reset(token)
+    assert _bot_field(clock, drill=False).drill is False
+    demo = dataclasses.replace(rt, drill_emergencies=True)  # what `carevisit demo` serves
+    assert _field_context(demo).drill is True
+    assert _bot_field(clock, drill=demo.drill_emergencies).drill is True
 
 
-def _bot_field(clock: FakeClock) -> FieldContext:
+def _bot_field(clock: FakeClock, *, drill: bool) -> FieldContext:
     """The FieldContext the bot's dispatcher hands its handlers."""
-    dp = build_dispatcher(sessions=None, clock=clock, zone=ZONE)  # type: ignore[arg-type]
+    dp = build_dispatcher(sessions=None, clock=clock, zone=ZONE, drill=drill)  # type: ignore[arg-type]
     return dp.workflow_data["field"]
