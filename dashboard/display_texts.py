@@ -168,6 +168,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "show.incident.already_resolved": "该事件已结案",
         "show.incident.acked": "确认人：{who}（{channel}，{at}）",
         "show.incident.times_in": "时间为{zone}当地时间",
+        "show.incident.prefilled": "已按{who}写的处置记录预填，请核对后结案。",
         # forms: each error names its field and says why
         "show.form.required": "请填写{field}",
         "show.form.choose": "{field}：请从列表中选择",
@@ -369,6 +370,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "show.incident.already_resolved": "Already resolved",
         "show.incident.acked": "acknowledged by {who} ({channel}, {at})",
         "show.incident.times_in": "times are local to {zone}",
+        "show.incident.prefilled": "Filled in from the handling record {who} wrote: check it, then resolve.",
         "show.form.required": "{field}: required",
         "show.form.choose": "{field}: choose from the list",
         "show.form.hours": "{field}: a whole number from 1 to {most}",
