@@ -147,6 +147,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "show.kind_drill": "{kind}（演练）",
         "show.with_reason": "{text}（{reason}）",
         # the incident page
+        "show.month_label": "{year}年{month}月",
         "show.incident.title": "紧急事件",
         "show.incident.timeline": "处置经过",
         "show.incident.acknowledge": "我来处理（确认收到）",
@@ -349,6 +350,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "show.kind_description": "{kind}: {description}",
         "show.kind_drill": "{kind} (drill)",
         "show.with_reason": "{text} ({reason})",
+        "show.month_label": "{name} {year}",
         "show.incident.title": "Emergency",
         "show.incident.timeline": "Timeline",
         "show.incident.acknowledge": "I am on it (acknowledge)",
