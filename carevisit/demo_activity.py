@@ -93,6 +93,11 @@ async def play_month_so_far(
     return MonthSoFar(plan=plan, confirmed=len(confirmed), problems=problems, incidents=incidents)
 
 
+# The seeded emergency's story: reported on a visit, acknowledged 3 minutes later, resolved 2 hours after that.
+ACK_AFTER = timedelta(minutes=3)
+RESOLVE_AFTER = timedelta(hours=2)
+
+
 async def _one_handled_emergency(
     session: AsyncSession,
     *,
@@ -101,11 +106,12 @@ async def _one_handled_emergency(
     policy: EscalationPolicy,
     done: list[tuple[Visit, datetime]],
 ) -> int:
-    """A fall found on a visit: reported, acknowledged by the street's coordinator, resolved with its record."""
+    """A fall found on a visit: reported, acknowledged by the street's coordinator, resolved with its record.
+    Every step of it lies in the past: a demo opened at 06:25 shows no acknowledgement at 06:27."""
     if not done:
         return 0
-    visit, done_at = rng.choice(done)
-    moment = FakeClock(done_at)
+    visit, reported_at = _emergency_visit(rng, done, latest=clock.now() - ACK_AFTER - RESOLVE_AFTER)
+    moment = FakeClock(reported_at)
     incident = await open_incident(
         session,
         clock=moment,
@@ -118,9 +124,9 @@ async def _one_handled_emergency(
     )
     coordinator = (await session.exec(select(Coordinator).order_by(col(Coordinator.id)))).first()
     by = f"coordinator:{coordinator.id}" if coordinator else "demo"
-    moment.advance(timedelta(minutes=3))
+    moment.advance(ACK_AFTER)
     await acknowledge(session, clock=moment, incident_id=incident.id, by=by, channel="dashboard")  # type: ignore[arg-type]
-    moment.advance(timedelta(hours=2))
+    moment.advance(RESOLVE_AFTER)
     await resolve(
         session,
         clock=moment,
@@ -131,6 +137,18 @@ async def _one_handled_emergency(
         outcome="轻微骨裂，已住院观察；出院后安排加访",
     )
     return 1
+
+
+def _emergency_visit(
+    rng: random.Random, done: list[tuple[Visit, datetime]], *, latest: datetime
+) -> tuple[Visit, datetime]:
+    """A confirmed visit whose emergency story can end by now, and when it was reported: at its confirmation, or
+    (when every visit was confirmed too recently, early on the month's first day) at `latest`."""
+    early = [(visit, at) for visit, at in done if at <= latest]
+    if early:
+        return rng.choice(early)
+    visit, _at = rng.choice(done)
+    return visit, latest
 
 
 def _moment_in(rng: random.Random, zone: ZoneInfo, first: date, last: date) -> datetime:

@@ -48,7 +48,13 @@ _STREETS = {
     "沙河街道": ["华侨城社区", "白石洲社区", "沙河社区", "香山里社区"],
 }
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈"
-_GIVEN = "秀英桂兰玉兰凤英淑珍建国志强国华德明文华明华秀珍春梅玉珍桂英建华永福长生金花淑芬秀兰振华"
+# Two-character given names, read in pairs. Enough for about 2,600 different names: the demo needs about 1,000
+# (volunteers, elders and their contacts), none of them used twice.
+_GIVEN = (
+    "秀英桂兰玉兰凤英淑珍建国志强国华德明文华明华秀珍春梅玉珍桂英建华永福长生金花淑芬秀兰振华"
+    "海燕丽华红梅晓东立新卫东小军雪梅丽娟国庆建军春生美玲志红伟民宏伟秋菊冬梅淑华玉梅国强"
+    "振国桂芳惠珍爱民淑英文斌丽萍志明家豪子涵"
+)
 _ROADS = ["科苑路", "深南大道", "南海大道", "学府路", "沙河西路", "侨城东路", "南新路", "桃园路", "后海大道"]
 _RELATIONS = ["儿子", "女儿", "儿媳", "女婿", "侄子", "外甥女", "邻居", "孙子"]
 
@@ -67,6 +73,7 @@ class DemoSummary:
 async def seed_demo(session: AsyncSession, *, clock: Clock, seed: int = 2026) -> DemoSummary:
     """Fill an empty database with the sample programme. Does not commit."""
     rng = random.Random(seed)
+    names = _Names(rng)
     now = clock.now()
     province = _area(session, None, "44", "广东省", AreaLevel.PROVINCE)
     city = _area(session, await _flushed(session, province), "4403", "深圳市", AreaLevel.CITY)
@@ -121,7 +128,7 @@ async def seed_demo(session: AsyncSession, *, clock: Clock, seed: int = 2026) ->
     for index in range(1, 3 * len(communities) + 1):
         volunteer = Volunteer(
             external_id=f"V{index:04d}",
-            name=_person(rng),
+            name=names.new(),
             phone=_mobile(rng),
             phone_kind=PhoneKind.MOBILE,
             kind=rng.choice(list(VolunteerKind)),
@@ -143,10 +150,10 @@ async def seed_demo(session: AsyncSession, *, clock: Clock, seed: int = 2026) ->
     elders: list[Elder] = []
     for community in communities:
         for _ in range(30):
-            elders.append(_elder(rng, len(elders) + 1, community, now))
+            elders.append(_elder(rng, names, len(elders) + 1, community, now))
     session.add_all(elders)
     await session.flush()
-    contacts = [contact for elder in elders for contact in _contacts(rng, elder)]
+    contacts = [contact for elder in elders for contact in _contacts(rng, names, elder)]
     session.add_all(contacts)
     await session.flush()
     return DemoSummary(
@@ -173,7 +180,7 @@ async def _flushed(session: AsyncSession, area: Area) -> Area:
     return area
 
 
-def _elder(rng: random.Random, number: int, community: Area, now) -> Elder:  # type: ignore[no-untyped-def]
+def _elder(rng: random.Random, names: _Names, number: int, community: Area, now) -> Elder:  # type: ignore[no-untyped-def]
     risk = rng.choices(list(RiskLevel), weights=[15, 35, 50])[0]
     classes = ElderClass(0)
     for flag, chance in (
@@ -192,7 +199,7 @@ def _elder(rng: random.Random, number: int, community: Area, now) -> Elder:  # t
     has_phone = rng.random() < 0.6
     return Elder(
         external_id=f"{community.code}-{number:05d}",
-        name=_person(rng),
+        name=names.new(),
         gender=rng.choice([Gender.FEMALE, Gender.MALE]),
         birth_date=date(rng.randint(1928, 1960), rng.randint(1, 12), rng.randint(1, 28)),
         phone=_mobile(rng) if has_phone else None,
@@ -209,12 +216,12 @@ def _elder(rng: random.Random, number: int, community: Area, now) -> Elder:  # t
     )
 
 
-def _contacts(rng: random.Random, elder: Elder) -> list[EmergencyContact]:
+def _contacts(rng: random.Random, names: _Names, elder: Elder) -> list[EmergencyContact]:
     contacts = [
         EmergencyContact(
             elder_id=elder.id,  # type: ignore[arg-type]
             position=1,
-            name=_person(rng),
+            name=names.new(),
             relation=rng.choice(_RELATIONS),
             phone=_mobile(rng),
             phone_kind=PhoneKind.MOBILE,
@@ -228,13 +235,30 @@ def _contacts(rng: random.Random, elder: Elder) -> list[EmergencyContact]:
             EmergencyContact(
                 elder_id=elder.id,  # type: ignore[arg-type]
                 position=2,
-                name=_person(rng),
+                name=names.new(),
                 relation=rng.choice(_RELATIONS),
                 phone=f"+86755{rng.randint(2000_0000, 8999_9999)}" if landline else _mobile(rng),
                 phone_kind=PhoneKind.FIXED_LINE if landline else PhoneKind.MOBILE,
             )
         )
     return contacts
+
+
+class _Names:
+    """Made-up names, each given once: a volunteer is never also an elder or an elder's 女婿 on the same screen,
+    and two elders never share a name (a coordinator would take them for one person)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._given: set[str] = set()
+
+    def new(self) -> str:
+        for _ in range(1000):  # the pool is over twice what the demo needs: a free name comes within a few draws
+            name = _person(self._rng)
+            if name not in self._given:
+                self._given.add(name)
+                return name
+        raise RuntimeError("the demo's name pool is used up: add given names to _GIVEN")
 
 
 def _person(rng: random.Random) -> str:

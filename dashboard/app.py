@@ -12,12 +12,13 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from carevisit.care.clock import Clock
+from carevisit.care.clock import Clock, local_today
 from carevisit.dashboard import (
     admin_views,
     display,
     elder_views,
     incident_views,
+    months,
     people_lists,
     photo_views,
     report_views,
@@ -53,6 +54,9 @@ def add_dashboard(
     )
     env.filters["local"] = lambda moment, fmt="%Y-%m-%d %H:%M": display.local_time(moment, zone, fmt)
     env.filters["shown"] = display.shown_filter(translator(language))  # codes read as words: x|shown('kind')
+    words = translator(language)
+    # The month picker's options, worded here: the browser's month box would speak its own interface's language.
+    env.globals["month_choices"] = lambda chosen: months.month_choices(words, chosen, today=local_today(clock, zone))
     photo_views.template_globals(env)
     app[views.DEPS] = views.DashboardDeps(
         sessions=sessions,

@@ -60,6 +60,22 @@ class SessionSigner:
             return False
         return hmac.compare_digest(token.encode(), self.csrf_token(cookie).encode())
 
+    def seal(self, payload: str, *, bound_to: str) -> str:
+        """`payload`, signed so that it reads back only alongside the cookie `bound_to`: a value kept in the browser
+        for one session (a link to show once) cannot be forged, nor shown to another session."""
+        return f"{_b64(payload.encode())}.{self._sign(f'seal:{bound_to}:{payload}')}"
+
+    def unseal(self, sealed: str | None, *, bound_to: str) -> str | None:
+        """The payload `seal` signed for this cookie, else None (forged, damaged, or another session's)."""
+        if not sealed or "." not in sealed or not bound_to:
+            return None
+        encoded, signature = sealed.rsplit(".", 1)
+        try:
+            payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+        except ValueError:
+            return None
+        return payload if hmac.compare_digest(signature, self._sign(f"seal:{bound_to}:{payload}")) else None
+
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest())
 

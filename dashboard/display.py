@@ -90,7 +90,7 @@ def step_sentence(t: Translate, entry: Entry) -> str:
         return _fill(t("show.step.acknowledged"), who=who, channel=label(t, "channel", entry.channel))
     if entry.event == "note":
         parts = [
-            _fill(t("show.labelled"), label=t(f"show.note.{name}"), value=value)
+            _fill(t("show.labelled"), label=t(f"show.note.{name}"), value=_unpunctuated(str(value)))
             for name, value in entry.facts.items()
             if value
         ]
@@ -137,9 +137,21 @@ def _send_error(t: Translate, error: str) -> str:
     return worded if code and worded != key else error
 
 
+# What a sentence may end with: a typed record's own full stop would stand before our separator ("。；").
+_CLOSING = "。．.；;，,、！!？? \t\n"
+
+
+def _unpunctuated(value: str) -> str:
+    """A typed part of a record without its closing punctuation: the sentence's own separator joins the parts."""
+    return value.strip().rstrip(_CLOSING) or value.strip()
+
+
 def _page_sentence(t: Translate, facts: dict[str, Any]) -> str:
+    """ "第1步开始通知N人": N counts people, not channels. A page is "kind:id:channel" (engine.py), so one contact
+    reached by SMS and by a call is one person."""
     key = "show.step.page_repeat" if facts.get("repeat") else "show.step.page"
-    text = _fill(t(key), step=facts.get("step", ""), count=len(facts.get("pages") or []))
+    people = {str(page).rpartition(":")[0] or str(page) for page in facts.get("pages") or []}
+    text = _fill(t(key), step=facts.get("step", ""), count=len(people))
     skipped = len(facts.get("skipped") or [])
     return text + (_fill(t("show.step.page_skipped"), skipped=skipped) if skipped else "")
 

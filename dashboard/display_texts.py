@@ -148,6 +148,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "show.kind_drill": "{kind}（演练）",
         "show.with_reason": "{text}（{reason}）",
         # the incident page
+        "show.month_label": "{year}年{month}月",
         "show.incident.title": "紧急事件",
         "show.incident.timeline": "处置经过",
         "show.incident.acknowledge": "我来处理（确认收到）",
@@ -169,6 +170,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "show.incident.already_resolved": "该事件已结案",
         "show.incident.acked": "确认人：{who}（{channel}，{at}）",
         "show.incident.times_in": "时间为{zone}当地时间",
+        "show.incident.prefilled": "已按{who}写的处置记录预填，请核对后结案。",
         # forms: each error names its field and says why
         "show.form.required": "请填写{field}",
         "show.form.choose": "{field}：请从列表中选择",
@@ -350,6 +352,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "show.kind_description": "{kind}: {description}",
         "show.kind_drill": "{kind} (drill)",
         "show.with_reason": "{text} ({reason})",
+        "show.month_label": "{name} {year}",
         "show.incident.title": "Emergency",
         "show.incident.timeline": "Timeline",
         "show.incident.acknowledge": "I am on it (acknowledge)",
@@ -371,6 +374,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "show.incident.already_resolved": "Already resolved",
         "show.incident.acked": "acknowledged by {who} ({channel}, {at})",
         "show.incident.times_in": "times are local to {zone}",
+        "show.incident.prefilled": "Filled in from the handling record {who} wrote: check it, then resolve.",
         "show.form.required": "{field}: required",
         "show.form.choose": "{field}: choose from the list",
         "show.form.hours": "{field}: a whole number from 1 to {most}",

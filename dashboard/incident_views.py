@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.access import may_see
 from carevisit.dashboard import display
+from carevisit.dashboard.incident_record import FIELDS, reporter_actor, reporters_record
 from carevisit.dashboard.views import _context, _deps, signed_in, words
 from carevisit.escalation import incidents as incident_service
 from carevisit.escalation import timeline
@@ -42,12 +43,23 @@ async def _visible(request: web.Request, session: AsyncSession, area: Area) -> t
 
 
 async def _render(
-    request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area, *, error: str = ""
+    request: web.Request,
+    session: AsyncSession,
+    coordinator: Coordinator,
+    area: Area,
+    *,
+    error: str = "",
+    typed: dict[str, str] | None = None,
 ) -> web.StreamResponse:
+    """The page; `typed` is what the coordinator sent in a refused close form (shown again, not the reporter's)."""
     incident, elder = await _visible(request, session, area)
     entries = await timeline.incident_timeline(session, incident_id=incident.id or 0)
     t = _t(request)
     acknowledged_by = display.actor(t, await incident_service.describe_actor(session, incident.acknowledged_by))
+    record = typed if typed is not None else await reporters_record(session, incident=incident)
+    prefilled_from = ""
+    if typed is None and any(record.values()):
+        prefilled_from = display.actor(t, await incident_service.describe_actor(session, reporter_actor(incident)))
     context = _context(
         request,
         coordinator,
@@ -57,6 +69,8 @@ async def _render(
         kind=display.incident_kind(t, incident.kind, drill=incident.is_drill),
         steps=[(entry.at, display.step_sentence(t, entry)) for entry in entries],
         acknowledged_by=acknowledged_by,
+        record=record,
+        prefilled=t("show.incident.prefilled").format(who=prefilled_from) if prefilled_from else "",
         error=error,
     )
     return aiohttp_jinja2.render_template("incident.html", request, context, status=400 if error else 200)
@@ -108,7 +122,8 @@ async def incident_resolve(
         )
     except incident_service.IncidentError:  # raised before anything is written: nothing to roll back
         message = _t(request)("show.incident.already_resolved" if was_resolved else "show.incident.outcome_required")
-        return await _render(request, session, coordinator, area, error=message)
+        typed = {name: str(form.get(name, "")) for name in FIELDS}
+        return await _render(request, session, coordinator, area, error=message, typed=typed)
     await session.commit()
     raise web.HTTPSeeOther(f"/incidents/{incident.id}")
 

@@ -74,9 +74,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "reactivate": "恢复",
         "deactivate_confirm": "停用后，该志愿者未完成的探访将改派给同社区的其他志愿者。确定停用？",
         "invite_link": "请把这个链接发给志愿者 {who}，在手机上打开即可绑定。"
-        "链接只能用一次，{until} 前有效，本页关闭后不再显示：",
+        "链接只能用一次，{until} 前有效，本页刷新或关闭后不再显示：",
         "invite_command": "机器人用户名未知。请志愿者 {who} 在机器人对话中发送下面这条命令完成绑定"
-        "（只能用一次，{until} 前有效，本页关闭后不再显示）：",
+        "（只能用一次，{until} 前有效，本页刷新或关闭后不再显示）：",
         "deactivated": "已停用志愿者 {who}：其探访已改派 {n} 项，仍未分配 {u} 项。",
         "reactivated": "已恢复志愿者 {who}。",
         "already_inactive": "志愿者 {who} 已是停用状态。",

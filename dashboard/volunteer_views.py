@@ -1,6 +1,8 @@
 """Coordinator page for the volunteers of their area subtree: who serves where, this month's load, whether their chat
-account is linked; invite to the bot, a one-time sign-in link to the volunteer app (shown as a QR code), signing
-their app devices out, deactivate (their open visits are reassigned) and reactivate.
+account is linked; finding one by name or roster id (`?q=`); invite to the bot, a one-time sign-in link to the
+volunteer app (shown as a QR code), signing their app devices out, deactivate (their open visits are reassigned) and
+reactivate. Every action answers with a redirect (POST-redirect-GET): a freshly issued link waits for the next page
+in a one-time cookie (`shown_once`), never in the address.
 
 A volunteer who serves no community in the coordinator's subtree does not exist for them (404). Viewers only read.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Protocol
 from urllib.parse import urlencode
 
@@ -20,9 +23,12 @@ from carevisit.care.clock import local_today, month_of
 from carevisit.care.invitations import DEFAULT_VALIDITY, create_invitation
 from carevisit.care.volunteer_roster import VolunteerRow, reactivate_volunteer, volunteer_in_area, volunteers_in_area
 from carevisit.care.volunteer_sign_in import LINK_VALIDITY, devices_signed_in, issue_link_token, revoke_devices
+from carevisit.dashboard import shown_once
+from carevisit.dashboard.link_reach import host_of, phone_reach
 from carevisit.dashboard.qr import qr_svg
 from carevisit.dashboard.texts import translator
 from carevisit.dashboard.views import _context, _deps, signed_in
+from carevisit.dashboard.volunteer_search import matching, search_text
 from carevisit.scheduler.reassignment import deactivate_volunteer
 from carevisit.storage.models import Area, Coordinator, Volunteer
 
@@ -61,27 +67,83 @@ async def _render(
     coordinator: Coordinator,
     area: Area,
     *,
-    message: str = "",
     error: str = "",
-    invitation: dict[str, str] | None = None,
-    app_link: dict[str, object] | None = None,
     status: int = 200,
 ) -> web.StreamResponse:
-    rows = await volunteers_in_area(session, area=area, month=_this_month(request))
+    """The list (narrowed by `?q=`), an action's outcome, and a link issued by the POST before, shown once."""
+    deps = _deps(request)
+    everyone = await volunteers_in_area(session, area=area, month=_this_month(request))
+    query = search_text(request.query.get("q"))
+    rows = matching(everyone, query)
+    issued = shown_once.take(request, signer=deps.signer, now=deps.clock.now())
+    theirs = next((row for row in everyone if issued and row.id == issued.volunteer_id and row.active), None)
     context = _context(
         request,
         coordinator,
         area=area,
         rows=rows,
+        total=len(everyone),
+        q=query,
         app_devices=await devices_signed_in(session, volunteer_ids=[row.id for row in rows]),
-        message=message or _outcome_message(request, rows),
+        message=_outcome_message(request, everyone),
         error=error,
-        invitation=invitation,
-        app_link=app_link,
+        invitation=await _invitation(request, issued, theirs) if issued and issued.kind == "invite" else None,
+        app_link=_app_link(request, issued, theirs) if issued and issued.kind == "app_link" else None,
     )
     response = aiohttp_jinja2.render_template("volunteers.html", request, context, status=status)
-    if invitation or app_link:  # the token is shown once: keep it out of caches and the back button
-        response.headers["Cache-Control"] = "no-store"
+    shown_once.forget(response, request)  # shown now, or stale: a reload shows the page without it
+    return response
+
+
+def _until(request: web.Request, moment: datetime) -> str:
+    return moment.astimezone(_deps(request).zone).strftime("%Y-%m-%d %H:%M")
+
+
+async def _invitation(
+    request: web.Request, issued: shown_once.Issued, volunteer: VolunteerRow | None
+) -> dict[str, str] | None:
+    if volunteer is None:
+        return None
+    t = translator(_deps(request).language)
+    username = await _bot_username(request)
+    who, until = volunteer.name, _until(request, issued.until)
+    if username:
+        return {
+            "text": t("invite_link").format(who=who, until=until),
+            "value": f"https://t.me/{username}?start={issued.token}",
+        }
+    return {"text": t("invite_command").format(who=who, until=until), "value": f"/start {issued.token}"}
+
+
+def _app_link(
+    request: web.Request, issued: shown_once.Issued, volunteer: VolunteerRow | None
+) -> dict[str, object] | None:
+    """The volunteer app's sign-in link as a QR code, named for the person; and a warning when the link's address
+    is one no phone (or only a phone on this network) can open."""
+    if volunteer is None:
+        return None
+    t = translator(_deps(request).language)
+    base = request.app[PUBLIC_URL] if PUBLIC_URL in request.app else str(request.url.origin())
+    url = f"{base}/v/in/{issued.token}"
+    reach = phone_reach(url)
+    return {
+        "heading": t("app_link.heading").format(name=volunteer.name),
+        "roster_id": t("app_link.roster_id").format(id=volunteer.external_id),
+        "text": t("app_link.how").format(until=_until(request, issued.until)),
+        "url": url,
+        "qr": qr_svg(url, title=t("app_link.qr")),
+        "reach": t(f"app_link.{reach}").format(host=host_of(url)) if reach else "",
+    }
+
+
+def _shown_next(request: web.Request, issued: shown_once.Issued, anchor: str, form_query: str) -> web.HTTPSeeOther:
+    """The redirect after issuing a link: the link rides in the session's one-time cookie, not in the address."""
+    deps = _deps(request)
+    query = search_text(form_query)
+    response = web.HTTPSeeOther("/volunteers" + (("?" + urlencode({"q": query})) if query else "") + anchor)
+    shown_once.keep(
+        response, request, signer=deps.signer, issued=issued, now=deps.clock.now(), secure=deps.secure_cookies
+    )
     return response
 
 
@@ -100,9 +162,15 @@ async def _acting_on(request: web.Request, session: AsyncSession, coordinator: C
 _OUTCOMES = ("deactivated", "reactivated", "already_inactive", "already_active", "app_revoked")
 
 
-def _done(outcome: str, volunteer_id: int, *, n: int = 0, u: int = 0) -> web.HTTPSeeOther:
-    query = {"done": outcome, "volunteer": volunteer_id, "n": n, "u": u}
+def _done(outcome: str, volunteer_id: int, *, n: int = 0, u: int = 0, q: str = "") -> web.HTTPSeeOther:
+    query: dict[str, object] = {"done": outcome, "volunteer": volunteer_id, "n": n, "u": u}
+    if search_text(q):  # back to the search the coordinator acted from
+        query["q"] = search_text(q)
     return web.HTTPSeeOther("/volunteers?" + urlencode(query))
+
+
+async def _search_of(request: web.Request) -> str:
+    return str((await request.post()).get("q", ""))
 
 
 def _outcome_message(request: web.Request, rows: list[VolunteerRow]) -> str:
@@ -131,28 +199,22 @@ async def invite(
     volunteer = await _acting_on(request, session, coordinator, area)
     deps = _deps(request)
     t = translator(deps.language)
-    if not volunteer.active:
+    if not volunteer.active or volunteer.id is None:
         return await _render(request, session, coordinator, area, error=t("inactive_cannot_invite"), status=409)
     token = await create_invitation(  # records the audit entry (ids only)
         session, clock=deps.clock, created_by=f"coordinator:{coordinator.id}", volunteer_id=volunteer.id
     )
     await session.commit()
-    username = await _bot_username(request)
-    who = volunteer.external_id
-    until = (deps.clock.now() + DEFAULT_VALIDITY).astimezone(deps.zone).strftime("%Y-%m-%d %H:%M")
-    invitation = (
-        {"text": t("invite_link").format(who=who, until=until), "value": f"https://t.me/{username}?start={token}"}
-        if username
-        else {"text": t("invite_command").format(who=who, until=until), "value": f"/start {token}"}
-    )
-    return await _render(request, session, coordinator, area, invitation=invitation)
+    issued = shown_once.Issued("invite", volunteer.id, token, deps.clock.now() + DEFAULT_VALIDITY)
+    form = await request.post()
+    raise _shown_next(request, issued, "#invitation", str(form.get("q", "")))
 
 
 @signed_in
 async def app_link(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
-    """A one-time sign-in link to the volunteer app, shown once as a QR code and as text to copy."""
+    """A one-time sign-in link to the volunteer app, shown once (after the redirect) as a QR code and as text."""
     volunteer = await _acting_on(request, session, coordinator, area)
     deps = _deps(request)
     t = translator(deps.language)
@@ -162,16 +224,9 @@ async def app_link(
         session, clock=deps.clock, volunteer_id=volunteer.id, created_by=f"coordinator:{coordinator.id}"
     )
     await session.commit()
-    base = request.app[PUBLIC_URL] if PUBLIC_URL in request.app else str(request.url.origin())
-    url = f"{base}/v/in/{token}"
-    until = (deps.clock.now() + LINK_VALIDITY).astimezone(deps.zone).strftime("%Y-%m-%d %H:%M")
-    shown = {
-        "heading": t("app_link.heading").format(who=volunteer.external_id),
-        "text": t("app_link.how").format(until=until),
-        "url": url,
-        "qr": qr_svg(url, title=t("app_link.qr")),
-    }
-    return await _render(request, session, coordinator, area, app_link=shown)
+    issued = shown_once.Issued("app_link", volunteer.id, token, deps.clock.now() + LINK_VALIDITY)
+    form = await request.post()
+    raise _shown_next(request, issued, "#app-link", str(form.get("q", "")))
 
 
 @signed_in
@@ -185,7 +240,7 @@ async def app_revoke(
         session, clock=_deps(request).clock, volunteer_id=volunteer_id, by=f"coordinator:{coordinator.id}"
     )
     await session.commit()
-    raise _done("app_revoked", volunteer_id, n=count)
+    raise _done("app_revoked", volunteer_id, n=count, q=await _search_of(request))
 
 
 async def _bot_username(request: web.Request) -> str | None:
@@ -207,7 +262,7 @@ async def deactivate(
     volunteer = await _acting_on(request, session, coordinator, area)
     volunteer_id = volunteer.id or 0
     if not volunteer.active:
-        raise _done("already_inactive", volunteer_id)
+        raise _done("already_inactive", volunteer_id, q=await _search_of(request))
     result = await deactivate_volunteer(
         session,
         clock=_deps(request).clock,
@@ -217,7 +272,7 @@ async def deactivate(
         only_theirs=True,
     )
     await session.commit()
-    raise _done("deactivated", volunteer_id, n=result.reassigned, u=len(result.unassigned))
+    raise _done("deactivated", volunteer_id, n=result.reassigned, u=len(result.unassigned), q=await _search_of(request))
 
 
 @signed_in
@@ -230,4 +285,4 @@ async def reactivate(
         session, clock=_deps(request).clock, volunteer=volunteer, actor=f"coordinator:{coordinator.id}"
     )
     await session.commit()
-    raise _done("reactivated" if changed else "already_active", volunteer_id)
+    raise _done("reactivated" if changed else "already_active", volunteer_id, q=await _search_of(request))

@@ -116,6 +116,20 @@ def test_a_code_reads_as_a_word(kind: str, value: object, zh: str, en: str) -> N
             Entry(AT, "note", "张伟", event="note", facts={"what": "跌倒", "actions": "", "outcome": "已送医"}),
             "张伟写处置记录：经过：跌倒；结果：已送医",
         ),
+        (
+            Entry(AT, "note", "张伟", event="note", facts={"what": "跌倒。", "actions": "送医；", "outcome": "住院。"}),
+            "张伟写处置记录：经过：跌倒；措施：送医；结果：住院",
+        ),
+        (
+            Entry(
+                AT,
+                "incident.page",
+                "system",
+                event="audit",
+                facts={"step": 1, "pages": ["contact:2:sms", "contact:2:voice", "coordinator:1:sms"]},
+            ),
+            "第1步开始通知2人",
+        ),
         (Entry(AT, "resolved", "张伟", event="resolved"), "张伟结案"),
         (
             Entry(

@@ -95,7 +95,7 @@ async def test_last_months_resolved_emergency_is_found_with_its_handling_record(
     async with phone.expect_navigation():
         await phone.locator("#incident-tabs").get_by_role("link", name="已结案").click()
     assert await phone.locator("#incidents tbody tr", has_text="李桂兰").count() == 0  # this month: none
-    await phone.locator("input[type=month]").fill("2026-02")
+    await phone.locator("select[name=month]").select_option(label="2026年2月")
     async with phone.expect_navigation():
         await phone.get_by_role("button", name="查看").click()
     row = phone.locator("#incidents tbody tr", has_text="李桂兰")

@@ -163,6 +163,23 @@ async def test_the_menu_keeps_the_area_in_view_and_names_who_is_signed_in(
     assert await phone.locator("#signed-in").inner_text() == "南山区民政局养老服务科欧阳志远（管理员）"
 
 
+async def test_on_a_phone_the_header_and_the_whole_menu_take_one_short_band(
+    browser, server: TestServer, seeded: Seeded
+) -> None:  # type: ignore[no-untyped-def]
+    phone = await signed_in_phone(browser, server)  # an admin: the longest menu, the longest name
+    await phone.goto(str(server.make_url("/")))
+    header = await phone.locator("header").bounding_box()
+    assert header is not None and header["height"] <= 150, header  # the trial's phone: about 230 px
+    tops = await phone.locator("header nav a").evaluate_all(
+        "links => links.map(a => Math.round(a.getBoundingClientRect().top))"
+    )
+    assert len(tops) == 11 and len(set(tops)) == 1  # one row, which scrolls sideways by itself
+    assert await phone.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    async with phone.expect_navigation():
+        await phone.locator("header nav a", has_text="名册导入").click()  # the last link: reached by scrolling
+    assert phone.url.endswith("/admin/roster")
+
+
 # Words that exist only as codes in the data: an English page must show none of them, nor any Chinese label.
 CODE = re.compile(r"\b(?:[a-z]+_[a-z_]+|incident\.\w+|queued|sid)\b")
 

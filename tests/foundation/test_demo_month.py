@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -15,7 +15,7 @@ from carevisit.demo_data import seed_demo
 from carevisit.escalation.policy import DEFAULT_POLICY
 from carevisit.policies import visit_policy
 from carevisit.storage.enums import AreaLevel, IncidentStatus, VisitStatus
-from carevisit.storage.models import Area, Incident, IncidentNote, Problem, Visit
+from carevisit.storage.models import Area, Elder, EmergencyContact, Incident, IncidentNote, Problem, Visit, Volunteer
 from tests.conftest import SHANGHAI
 
 
@@ -46,5 +46,41 @@ async def test_the_demo_month_is_under_way_not_finished(
         assert visit.window_start <= visit.done_at.astimezone(SHANGHAI).date() <= visit.window_end
     assert len(problems) == played.problems > 0
     assert incident.status == IncidentStatus.RESOLVED and incident.acknowledged_at is not None
-    assert incident.opened_at <= incident.acknowledged_at <= clock.now() + timedelta(hours=3)
+    assert incident.resolved_at is not None
+    assert incident.opened_at <= incident.acknowledged_at <= incident.resolved_at <= clock.now()
     assert any(note.outcome for note in notes)
+
+
+async def test_early_on_the_second_the_seeded_emergency_lies_wholly_in_the_past(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    # The trial's demo: started at 06:25 on 2 December, when the only confirmations were moments old.
+    early = FakeClock(datetime(2026, 12, 2, 6, 25, tzinfo=SHANGHAI))
+    async with session_factory() as session:
+        await seed_demo(session, clock=early)
+        await session.commit()
+
+    await play_month_so_far(
+        session_factory, clock=early, zone=SHANGHAI, visit_policy=visit_policy(None), escalation_policy=DEFAULT_POLICY
+    )
+
+    async with session_factory() as session:
+        incident = (await session.exec(select(Incident))).one()
+        notes = (await session.exec(select(IncidentNote).where(IncidentNote.incident_id == incident.id))).all()
+    moments = [incident.opened_at, incident.acknowledged_at, incident.resolved_at, *(note.at for note in notes)]
+    assert all(moment is not None and moment <= early.now() for moment in moments), moments
+
+
+async def test_no_demo_name_is_given_to_two_people(
+    session_factory: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    async with session_factory() as session:
+        await seed_demo(session, clock=clock)
+        await session.commit()
+        names = [
+            *(await session.exec(select(Volunteer.name))).all(),
+            *(await session.exec(select(Elder.name))).all(),
+            *(await session.exec(select(EmergencyContact.name))).all(),
+        ]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    assert len(names) > 900 and repeated == []
