@@ -179,7 +179,8 @@ def _outcome_message(request: web.Request, rows: list[VolunteerRow]) -> str:
         volunteer_id, n, u = (int(query.get(name, "")) for name in ("volunteer", "n", "u"))
     except ValueError:
         return ""
-    who = next((row.external_id for row in rows if row.id == volunteer_id), None)
+    # The person first, their roster id beside it for telling two of the same name apart.
+    who = next((f"{row.name}（{row.external_id}）" for row in rows if row.id == volunteer_id), None)
     if outcome not in _OUTCOMES or who is None:  # only volunteers on this coordinator's list
         return ""
     return translator(_deps(request).language)(outcome).format(who=who, n=n, u=u)

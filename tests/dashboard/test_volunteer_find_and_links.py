@@ -76,7 +76,7 @@ async def test_an_action_returns_to_the_search_it_was_taken_from(
         )
         assert answer.status == 303 and "q=%E6%9D%8E%E7%A7%80%E8%8B%B1" in answer.headers["Location"]
         page = await (await street.get(answer.headers["Location"])).text()
-    assert _listed(page) == [str(li.id)] and f"已停用志愿者 {li.external_id}" in page
+    assert _listed(page) == [str(li.id)] and f"已停用志愿者 {li.name}（{li.external_id}）" in page
     await session.refresh(li)
     assert not li.active
 

@@ -249,7 +249,7 @@ async def test_deactivating_hands_their_open_visits_to_another_volunteer_of_the_
         response = await street.post(f"/volunteers/{leaving.id}/deactivate", data={"csrf": csrf})
         page = await response.text()
         assert response.status == 200 and response.url.path == "/volunteers"
-        assert f"已停用志愿者 {leaving.external_id}：其探访已改派 1 项，仍未分配 1 项。" in page
+        assert f"已停用志愿者 {leaving.name}（{leaving.external_id}）：其探访已改派 1 项，仍未分配 1 项。" in page
         assert re.search(rf'<tr id="volunteer-{leaving.id}".*?class="state">已停用<.*?恢复', page, re.S)
 
     for row in (leaving, done, open_visit, stranded, other_streets, next_month):
@@ -272,7 +272,7 @@ async def test_deactivating_hands_their_open_visits_to_another_volunteer_of_the_
     async with await sign_in(server, "street-lead") as street:
         csrf = await csrf_of(street, "/volunteers")
         page = await (await street.post(f"/volunteers/{leaving.id}/reactivate", data={"csrf": csrf})).text()
-        assert f"已恢复志愿者 {leaving.external_id}" in page
+        assert f"已恢复志愿者 {leaving.name}（{leaving.external_id}）" in page
     await session.refresh(leaving)
     assert leaving.active
     assert [e.entity_id for e in await _audit(session, "volunteer.reactivate")] == [leaving.id]
@@ -319,4 +319,4 @@ async def test_a_crafted_link_puts_no_words_of_its_own_on_the_page(
         real = await (await street.get(f"/volunteers?done=deactivated&volunteer={mine.id}&n=2&u=1")).text()
     assert "4008001234" not in spoofed and "请拨打" not in spoofed
     assert theirs.external_id not in elsewhere and 'id="notice"' not in elsewhere
-    assert f"已停用志愿者 {mine.external_id}：其探访已改派 2 项，仍未分配 1 项。" in real
+    assert f"已停用志愿者 {mine.name}（{mine.external_id}）：其探访已改派 2 项，仍未分配 1 项。" in real

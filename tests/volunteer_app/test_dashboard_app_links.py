@@ -113,7 +113,8 @@ async def test_signing_a_volunteers_devices_out(
         csrf = await csrf_of(street, "/volunteers")
         answer = await street.post(f"/volunteers/{volunteer.id}/app-revoke", data={"csrf": csrf})
         page = await answer.text()
-        assert answer.status == 200 and f"志愿者 {volunteer.external_id} 的 1 台设备已退出志愿者应用" in page
+        who = f"{volunteer.name}（{volunteer.external_id}）"
+        assert answer.status == 200 and f"志愿者 {who} 的 1 台设备已退出志愿者应用" in page
         assert re.search(rf'id="volunteer-{volunteer.id}".*?class="app-devices">0<', page, re.S)
         home = await phone.get("/v/", allow_redirects=False)
         assert home.status == 302 and home.headers["Location"] == "/v/signed-out"
