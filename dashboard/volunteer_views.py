@@ -193,22 +193,38 @@ async def volunteers_page(
     return await _render(request, session, coordinator, area)
 
 
+# What a coordinator may hand a volunteer, each shown once after a redirect: (how it is issued, how long it is good
+# for, the page's section that shows it).
+_ISSUED = {
+    "invite": (create_invitation, DEFAULT_VALIDITY, "#invitation"),  # the bot
+    "app_link": (issue_link_token, LINK_VALIDITY, "#app-link"),  # the volunteer app
+}
+
+
+async def _issue(
+    request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area, kind: str
+) -> web.StreamResponse:
+    """A one-time link for a volunteer of this area, shown once after the redirect (POST-redirect-GET)."""
+    volunteer = await _acting_on(request, session, coordinator, area)
+    deps = _deps(request)
+    if not volunteer.active or volunteer.id is None:
+        error = translator(deps.language)("inactive_cannot_invite")
+        return await _render(request, session, coordinator, area, error=error, status=409)
+    issue, validity, anchor = _ISSUED[kind]
+    token = await issue(  # records the audit entry (ids only)
+        session, clock=deps.clock, created_by=f"coordinator:{coordinator.id}", volunteer_id=volunteer.id
+    )
+    await session.commit()
+    issued = shown_once.Issued(kind, volunteer.id, token, deps.clock.now() + validity)
+    raise _shown_next(request, issued, anchor, await _search_of(request))
+
+
 @signed_in
 async def invite(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
-    volunteer = await _acting_on(request, session, coordinator, area)
-    deps = _deps(request)
-    t = translator(deps.language)
-    if not volunteer.active or volunteer.id is None:
-        return await _render(request, session, coordinator, area, error=t("inactive_cannot_invite"), status=409)
-    token = await create_invitation(  # records the audit entry (ids only)
-        session, clock=deps.clock, created_by=f"coordinator:{coordinator.id}", volunteer_id=volunteer.id
-    )
-    await session.commit()
-    issued = shown_once.Issued("invite", volunteer.id, token, deps.clock.now() + DEFAULT_VALIDITY)
-    form = await request.post()
-    raise _shown_next(request, issued, "#invitation", str(form.get("q", "")))
+    """A one-time link that connects the volunteer's Telegram to the bot."""
+    return await _issue(request, session, coordinator, area, "invite")
 
 
 @signed_in
@@ -216,18 +232,7 @@ async def app_link(
     request: web.Request, session: AsyncSession, coordinator: Coordinator, area: Area
 ) -> web.StreamResponse:
     """A one-time sign-in link to the volunteer app, shown once (after the redirect) as a QR code and as text."""
-    volunteer = await _acting_on(request, session, coordinator, area)
-    deps = _deps(request)
-    t = translator(deps.language)
-    if not volunteer.active or volunteer.id is None:
-        return await _render(request, session, coordinator, area, error=t("inactive_cannot_invite"), status=409)
-    token = await issue_link_token(  # records the audit entry (ids only)
-        session, clock=deps.clock, volunteer_id=volunteer.id, created_by=f"coordinator:{coordinator.id}"
-    )
-    await session.commit()
-    issued = shown_once.Issued("app_link", volunteer.id, token, deps.clock.now() + LINK_VALIDITY)
-    form = await request.post()
-    raise _shown_next(request, issued, "#app-link", str(form.get("q", "")))
+    return await _issue(request, session, coordinator, area, "app_link")
 
 
 @signed_in
