@@ -12,7 +12,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import phonenumbers
@@ -30,10 +29,8 @@ from carevisit.volunteer_app.photos import MAX_BYTES, PhotoRefused, PhotoStore, 
 # escalation loops take turns the same way, escalation.context.Escalation.writing).
 _TURNS: web.AppKey[asyncio.Lock] = web.AppKey("volunteer_app_write_turns", asyncio.Lock)
 
-# Set by the composition root when the service has a data directory; without it photos go in a folder beside the
-# SQLite database file (the service's data), or in the working directory with PostgreSQL.
+# Set by the composition root: `<CAREVISIT_DATA_DIR>/photos`, the folder the dashboard shows them from.
 PHOTOS: web.AppKey[PhotoStore] = web.AppKey("volunteer_app_photos", PhotoStore)
-PHOTO_FOLDER = "carevisit-photos"
 _TEXT_LIMIT = 4000  # characters of one text field: a note, a description
 
 
@@ -111,14 +108,7 @@ def message(request: web.Request, visitor: Visitor, title: str, text: str, *, st
 
 
 def photo_store(request: web.Request) -> PhotoStore:
-    return request.app.get(PHOTOS) or PhotoStore(default_photo_dir(request.app[DEPS]))
-
-
-def default_photo_dir(deps: AppDeps) -> Path:
-    url = deps.sessions.kw["bind"].url
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        return Path(url.database).resolve().parent / PHOTO_FOLDER
-    return Path(PHOTO_FOLDER).resolve()
+    return request.app[PHOTOS]
 
 
 class FormRefused(Exception):

@@ -4,18 +4,15 @@ and every refusal (another volunteer's visit, crafted fields, a closed visit, a 
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import aiohttp
 from aiohttp.test_utils import TestServer
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care.clock import FakeClock
 from carevisit.storage.enums import ProblemCategory, VisitKind, VisitOutcome, VisitStatus
 from carevisit.storage.models import AuditEntry, Incident, Problem, Visit
-from carevisit.volunteer_app.page_common import default_photo_dir
 from carevisit.volunteer_app.visit_texts import TEXTS
 from tests.volunteer_app.visit_pages_fixtures import (
     PNG,
@@ -379,11 +376,3 @@ async def test_english_when_the_volunteer_chose_it(
     text = visible_text(await (await client.get("/v/")).text())
     assert "My visits" in text and "Overdue" in text and "Emergency" in text
     await client.close()
-
-
-async def test_without_a_photo_directory_set_photos_go_beside_the_sqlite_database(
-    session_factory: async_sessionmaker[AsyncSession], db_url: str, tmp_path: Path
-) -> None:
-    assert db_url.endswith(f"{tmp_path}/carevisit.db")  # the test database, a file in the test's folder
-    deps = SimpleNamespace(sessions=session_factory)
-    assert default_photo_dir(deps) == tmp_path / "carevisit-photos"  # type: ignore[arg-type]
