@@ -24,7 +24,7 @@ from carevisit.fieldwork.emergencies import raise_emergency
 from carevisit.storage.enums import IncidentStatus
 from carevisit.storage.models import Elder, Incident, IncidentNote, VolunteerCommunity
 from carevisit.volunteer_app import emergency_texts
-from carevisit.volunteer_app.elder_choice import elders_to_choose
+from carevisit.volunteer_app.elder_choice import SEARCH_CHARS, elders_to_choose
 from carevisit.volunteer_app.page_common import (
     FormRefused,
     Visitor,
@@ -130,8 +130,9 @@ async def sos_page(request: web.Request) -> web.StreamResponse:
     every other elder of their communities."""
     async with visiting(request) as (session, visitor):
         today = local_today(visitor.deps.clock, visitor.deps.zone)
-        choice = await elders_to_choose(session, volunteer_id=visitor.id, today=today)
-        return render(request, "v_sos.html", visitor, e=_words(visitor), numbers=NUMBERS, choice=choice)
+        search = request.query.get("q", "")[:SEARCH_CHARS]
+        choice = await elders_to_choose(session, volunteer_id=visitor.id, today=today, search=search)
+        return render(request, "v_sos.html", visitor, e=_words(visitor), numbers=NUMBERS, choice=choice, search=search)
 
 
 async def raise_sos(request: web.Request) -> web.StreamResponse:

@@ -25,7 +25,6 @@ from carevisit.care.confirmations import (
     VisitNotYours,
     add_visit_details,
     assigned_visit,
-    elders_served,
     served_elder,
     start_unplanned_visit,
 )
@@ -35,6 +34,7 @@ from carevisit.fieldwork import visits as field_visits
 from carevisit.storage.enums import VisitKind, VisitMode, VisitOutcome, VisitStatus
 from carevisit.storage.models import Elder, Visit
 from carevisit.volunteer_app import photos
+from carevisit.volunteer_app.elder_choice import SEARCH_CHARS, elders_to_choose
 from carevisit.volunteer_app.emergency_views import open_incidents_reported_by
 from carevisit.volunteer_app.page_common import (
     FormRefused,
@@ -365,9 +365,10 @@ async def upload_photo(request: web.Request) -> web.StreamResponse:
 
 async def unplanned_page(request: web.Request) -> web.StreamResponse:
     async with visiting(request) as (session, visitor):
-        search = request.query.get("q", "")[:50]
-        elders = await elders_served(session, volunteer_id=visitor.id, search=search, limit=50)
-        return render(request, "v_unplanned.html", visitor, elders=elders, search=search, modes=MODES)
+        search = request.query.get("q", "")[:SEARCH_CHARS]
+        today = local_today(visitor.deps.clock, visitor.deps.zone)
+        choice = await elders_to_choose(session, volunteer_id=visitor.id, today=today, search=search)
+        return render(request, "v_unplanned.html", visitor, choice=choice, search=search, modes=MODES)
 
 
 async def unplanned_elder(request: web.Request) -> web.StreamResponse:
