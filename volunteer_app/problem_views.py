@@ -14,7 +14,7 @@ from carevisit.care.confirmations import ElderNotServed, VisitNotYours, assigned
 from carevisit.fieldwork import problems as field_problems
 from carevisit.storage.enums import ProblemCategory
 from carevisit.volunteer_app import photos
-from carevisit.volunteer_app.elder_choice import elders_to_choose
+from carevisit.volunteer_app.elder_choice import SEARCH_CHARS, elders_to_choose
 from carevisit.volunteer_app.page_common import (
     FormRefused,
     bad_input,
@@ -54,13 +54,15 @@ async def problem_form(request: web.Request) -> web.StreamResponse:
         except (VisitNotYours, ElderNotServed):
             return not_found(request, visitor)
         today = local_today(visitor.deps.clock, visitor.deps.zone)
-        choice = None if elder else await elders_to_choose(session, volunteer_id=visitor.id, today=today)
+        search = request.query.get("q", "")[:SEARCH_CHARS]
+        choice = None if elder else await elders_to_choose(session, volunteer_id=visitor.id, today=today, search=search)
         return render(
             request,
             "v_problem.html",
             visitor,
             elder=elder,
             choice=choice,
+            search=search,
             visit_id=visit_id,
             categories=CATEGORIES,
             upload_id=photos.new_upload_id(),

@@ -47,3 +47,16 @@ async def test_an_unplanned_visit_can_be_for_any_elder_of_the_communities_own_fi
     assert text.index("王秀英") < text.index(names[0])  # 丁… sorts first by name: this month's own come first
     assert "陈阿婆" not in text  # another community's
     await client.close()
+
+
+async def test_the_problem_form_offers_the_same_search_once_its_list_is_long(
+    server: TestServer, session: AsyncSession, clock: FakeClock, world: World
+) -> None:
+    await _more_elders(session, clock, world, SEARCH_FROM)
+    client = await sign_in(server, session, clock, world.me)
+    assert 'action="/v/problems/new"' in await (await client.get("/v/problems/new")).text()
+    page = await (await client.get("/v/problems/new", params={"q": "李桂"})).text()
+    text = visible_text(page)
+    assert "李桂兰" in text and "王秀英" not in text
+    assert "没有找到老人" in visible_text(await (await client.get("/v/problems/new", params={"q": "不存在"})).text())
+    await client.close()

@@ -149,7 +149,8 @@ async def test_the_reporter_cancels_a_false_alarm_and_paging_stops_with_an_all_c
     clear = (await session.exec(select(OutboxMessage).where(OutboxMessage.purpose == "all_clear"))).all()
     assert [row.to_address for row in clear] == ["+8613912345678"]
     page = visible_text(await (await client.get(f"/v/incidents/{incident_id}")).text())
-    assert "已处理完毕" in page and "误报，取消" not in page
+    assert "这次紧急情况已结束" in page and "已结束，不再通知任何人" in page and "误报，取消" not in page
+    assert "正在通知" not in page and "还没有人确认收到" not in page
     again = await client.post(f"/v/incidents/{incident_id}/cancel", data={"csrf": csrf})
     assert again.status == 400  # nothing left to cancel; nothing changes
     await client.close()

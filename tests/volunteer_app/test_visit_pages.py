@@ -376,3 +376,18 @@ async def test_english_when_the_volunteer_chose_it(
     text = visible_text(await (await client.get("/v/")).text())
     assert "My visits" in text and "Overdue" in text and "Emergency" in text
     await client.close()
+
+
+async def test_every_step_back_is_said_in_words_not_a_bare_arrow(
+    server: TestServer, session: AsyncSession, clock: FakeClock, world: World
+) -> None:
+    client = await sign_in(server, session, clock, world.me)
+    visit = world.visit.id
+    for path in (
+        f"/v/visits/{visit}/how?mode=home",
+        f"/v/visits/{visit}/checklist?mode=home",
+        f"/v/unplanned/{world.elder.id}",
+    ):
+        page = await (await client.get(path)).text()
+        assert ">←</a>" not in page and "返回" in visible_text(page), path
+    await client.close()
