@@ -8,7 +8,6 @@ carry ids only.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from datetime import timedelta
@@ -19,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from carevisit.care import audit
 from carevisit.care.clock import Clock
+from carevisit.care.invitations import token_hash  # one-time tokens are kept as this digest, whatever they open
 from carevisit.storage.models import Volunteer, VolunteerDevice, VolunteerSignInLink
 
 LINK_VALIDITY = timedelta(hours=72)
@@ -26,10 +26,6 @@ LINK_VALIDITY = timedelta(hours=72)
 SEEN_EVERY = timedelta(hours=1)
 LABEL_MAX = 80
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def looks_like_token(token: str) -> bool:

@@ -13,15 +13,14 @@ from carevisit.dashboard.app import add_dashboard
 from carevisit.dashboard.roster_views import ROSTER_SETTINGS, RosterSettings
 from carevisit.dashboard.volunteer_views import PUBLIC_URL
 from carevisit.fieldwork.context import FieldContext
+from carevisit.parts.wecom import make_client
 from carevisit.policies import escalation_config
 from carevisit.volunteer_app.app import add_volunteer_app
 from carevisit.volunteer_app.deps import AppDeps
 from carevisit.volunteer_app.page_common import PHOTOS
 from carevisit.volunteer_app.photos import PhotoStore
 from carevisit.volunteer_app.wecom_sign_in import WeComSignIn
-from carevisit.wecom.client import WeComClient
 
-WECOM_API = "https://qyapi.weixin.qq.com"
 WECOM_OAUTH = "https://open.weixin.qq.com"  # the authorize page is not on the API host (CHANNELS.md correction 8)
 
 
@@ -85,15 +84,9 @@ def _field_context(rt: Runtime) -> FieldContext:
 def _wecom_sign_in(app: web.Application, rt: Runtime) -> WeComSignIn | None:
     """WeCom's silent sign-in, when the self-built app is configured; its client closes with the application."""
     settings = rt.settings
-    if not (settings.wecom_corp_id and settings.wecom_agent_id is not None and settings.wecom_secret):
+    if not settings.wecom_enabled:
         return None
-    client = WeComClient(
-        settings.wecom_corp_id,
-        settings.wecom_agent_id,
-        settings.wecom_secret.get_secret_value(),
-        str(settings.wecom_api_base or WECOM_API),
-        rt.clock,
-    )
+    client = make_client(settings, rt.clock)  # the same client the WeCom part sends with
 
     async def close(_app: web.Application) -> None:
         await client.close()

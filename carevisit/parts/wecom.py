@@ -36,11 +36,6 @@ LEASE = timedelta(seconds=90)  # SQLite: taken over after three missed renewals,
 API_BASE = "https://qyapi.weixin.qq.com"
 
 
-def wecom_enabled(settings: Settings) -> bool:
-    # All five settings or none: the settings refuse a half-configured app (config/settings.py).
-    return settings.wecom_enabled
-
-
 def make_client(settings: Settings, clock: Clock) -> WeComClient:
     assert settings.wecom_corp_id and settings.wecom_agent_id is not None and settings.wecom_secret
     base = str(settings.wecom_api_base).rstrip("/") if settings.wecom_api_base else API_BASE
@@ -64,7 +59,7 @@ class WeComPart:
 
     @property
     def enabled(self) -> bool:
-        return wecom_enabled(self.rt.settings)
+        return self.rt.settings.wecom_enabled  # all five settings or none: see config/settings.py
 
     @property
     def leading(self) -> bool:
@@ -158,7 +153,7 @@ class WeComPart:
 
 def report(settings: Settings) -> tuple[str, bool, str]:
     """`carevisit run`'s line for WeCom: where its callback is, or what to set."""
-    if not wecom_enabled(settings):
+    if not settings.wecom_enabled:
         return ("wecom", False, f"set {', '.join(wecom_missing(settings))}")
     base = (
         str(settings.public_url).rstrip("/")
