@@ -151,19 +151,16 @@ async def visit_page(request: web.Request) -> web.StreamResponse:
 
 async def outcome_page(request: web.Request) -> web.StreamResponse:
     """Tap 2: the mode chosen, asking how the elder is."""
-    async with visiting(request) as (session, visitor):
-        found = await _open_visit(request, session, visitor)
-        if isinstance(found, web.Response):
-            return found
-        mode = _mode_of(request)
-        if mode is None:
-            return bad_input(request, visitor)
-        visit, elder = found
-        return render(request, "v_visit_outcome.html", visitor, visit=visit, elder=elder, mode=mode)
+    return await _after_mode(request, "v_visit_outcome.html")
 
 
 async def checklist_page(request: web.Request) -> web.StreamResponse:
     """Tap 3 ("有问题"): the checklist, each concern a toggle, with an "all fine" shortcut."""
+    return await _after_mode(request, "v_visit_checklist.html")
+
+
+async def _after_mode(request: web.Request, template: str) -> web.StreamResponse:
+    """A step once the mode is chosen: the visit still this volunteer's to confirm, and a mode we know."""
     async with visiting(request) as (session, visitor):
         found = await _open_visit(request, session, visitor)
         if isinstance(found, web.Response):
@@ -173,9 +170,7 @@ async def checklist_page(request: web.Request) -> web.StreamResponse:
             return bad_input(request, visitor)
         visit, elder = found
         checklist = visitor.deps.field.checklist
-        return render(
-            request, "v_visit_checklist.html", visitor, visit=visit, elder=elder, mode=mode, checklist=checklist
-        )
+        return render(request, template, visitor, visit=visit, elder=elder, mode=mode, checklist=checklist)
 
 
 @dataclass(frozen=True, slots=True)
